@@ -1,0 +1,189 @@
+"""Experiment configs: the declared keys, their validation, and the frozen run configs.
+
+A config file in `configs/` starts from `sequence_classes_config()`, which declares every key,
+and sets the experiment's values. Grid axes are tuples (`data.num_last`, `optimizer.lr_z`,
+`optimizer.lr_y`); a scalar override such as `--config.data.num_last=5` becomes a one-value
+tuple. `validate` checks a whole config before anything is compiled; `run_config` turns it,
+for one value of each non-learning-rate axis, into the frozen dataclass that jit sees.
+"""
+
+import dataclasses
+import math
+
+import ml_collections
+
+from scan_snap import data
+from scan_snap import figures
+from scan_snap import model
+from scan_snap import optimizer
+
+
+class ConfigError(ValueError):
+  """A config value is out of range; the message names every offending key."""
+
+
+def sequence_classes_config() -> ml_collections.ConfigDict:
+  """Every key of a sequence-class experiment, at the reference-run values of NOTES §5."""
+  c = ml_collections.ConfigDict()
+
+  c.data = ml_collections.ConfigDict()
+  c.data.num_last = (1,)  # grid axis: query tokens; K = num_last × num_next_per_last
+  c.data.num_next_per_last = 2
+  c.data.num_common = 10  # common tokens shared by all classes
+  c.data.num_common_per_last = 0  # common tokens shared by the classes of one query
+  c.data.num_unique_per_next = 10  # distinct tokens per class
+  c.data.seq_len = 128  # T: T − 1 contextual tokens and the query
+  c.data.batch_size = 128
+
+  c.model = ml_collections.ConfigDict()
+  c.model.init = 'uniform'  # one of model.INITS
+  c.model.init_scale = 0.1  # std of init='normal' (read only by that init)
+  c.model.l2_norm = True
+  c.model.residual = False
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'sgd'  # one of optimizer.OPTIMIZERS
+  c.optimizer.momentum = 0.9
+  c.optimizer.b1 = 0.9
+  c.optimizer.b2 = 0.999
+  c.optimizer.eps = 1e-8
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.lr_z = (1.0,)  # grid axis: η_Z
+  c.optimizer.lr_y = (1.0,)  # grid axis: η_Y, or η_Y/η_Z when lr_y_relative
+  c.optimizer.lr_y_relative = True
+
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 100
+  c.train.log_every = 10  # c̃ is recorded at steps 0, log_every, …, steps
+
+  c.sweep = ml_collections.ConfigDict()
+  c.sweep.first_seed = 1
+  c.sweep.num_seeds = 10  # seeds first_seed … first_seed + num_seeds − 1
+
+  c.figures = ml_collections.ConfigDict()
+  c.figures.names = ('entropy_grid',)  # any of figures.FIGURES
+  c.figures.snapshot_steps = (0, 2, 4, 6, 8, 10, 100)  # 'attention_snapshots': steps shown
+  c.figures.snapshot_class = 0  # 'attention_snapshots': class index (0 is the paper's class 1)
+  return c
+
+
+def _is_int(x) -> bool:
+  return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_real(x) -> bool:
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming each out-of-range key; returns None for a valid config."""
+  problems = []
+
+  def need(ok: bool, key: str, what: str):
+    if not ok:
+      problems.append(f'config.{key} = {_lookup(c, key)!r}: {what}')
+
+  d, o, t = c.data, c.optimizer, c.train
+  need(len(d.num_last) > 0 and all(_is_int(v) and v >= 1 for v in d.num_last),
+       'data.num_last', 'must be one or more positive integers')
+  for key in ('num_next_per_last', 'num_unique_per_next', 'batch_size'):
+    need(_is_int(d[key]) and d[key] >= 1, f'data.{key}', 'must be a positive integer')
+  for key in ('num_common', 'num_common_per_last'):
+    need(_is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
+  need(_is_int(d.seq_len) and d.seq_len >= 2, 'data.seq_len',
+       'must be an integer ≥ 2 (at least one contextual token and the query)')
+
+  need(c.model.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
+  need(c.model.init != 'normal' or (_is_real(c.model.init_scale) and c.model.init_scale > 0),
+       'model.init_scale', "must be a positive number with init='normal'")
+
+  need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
+  for key in ('momentum', 'b1', 'b2'):
+    need(_is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
+  need(_is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
+  need(_is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
+       'must be a finite number ≥ 0')
+  for key in ('lr_z', 'lr_y'):
+    need(len(o[key]) > 0 and all(_is_real(v) and v >= 0 for v in o[key]), f'optimizer.{key}',
+         'must be one or more finite learning rates ≥ 0')
+
+  need(_is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
+  logs_ok = (_is_int(t.steps) and _is_int(t.log_every) and t.log_every >= 1
+             and t.steps % t.log_every == 0)
+  need(logs_ok, 'train.log_every', 'must be a positive integer that divides train.steps')
+
+  need(_is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
+       'must be a positive integer')
+  need(_is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
+       'must be a non-negative integer')
+
+  need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
+       f'must be names from {figures.FIGURES}')
+  snapshots = 'attention_snapshots' in c.figures.names
+  need(not (snapshots and logs_ok) or all(_is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
+                          for s in c.figures.snapshot_steps),
+       'figures.snapshot_steps', 'must be logged steps: multiples of train.log_every ≤ train.steps')
+  if snapshots and not problems:  # K is known once the data keys are valid.
+    num_classes = min(d.num_last) * d.num_next_per_last
+    need(_is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
+         'figures.snapshot_class', f'must be a class index below K = {num_classes}')
+
+  if problems:
+    raise ConfigError('invalid config:\n  ' + '\n  '.join(problems))
+
+
+def _lookup(c: ml_collections.ConfigDict, dotted: str):
+  for part in dotted.split('.'):
+    c = c[part]
+  return c
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Everything static about one training run: jit sees it as a hashable constant."""
+
+  data: data.SequenceClasses
+  seq_len: int
+  batch_size: int
+  model: model.ModelConfig
+  optimizer: optimizer.OptimizerConfig
+  steps: int
+  log_every: int
+
+
+def run_config(c: ml_collections.ConfigDict, num_last: int) -> RunConfig:
+  """The frozen config of the runs with `num_last` query tokens (learning rates stay traced)."""
+  d, o = c.data, c.optimizer
+  return RunConfig(
+      data=data.SequenceClasses(
+          num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
+          num_common_per_last=d.num_common_per_last, num_unique_per_next=d.num_unique_per_next),
+      seq_len=d.seq_len,
+      batch_size=d.batch_size,
+      model=model.ModelConfig(init=c.model.init, init_scale=c.model.init_scale,
+                              l2_norm=c.model.l2_norm, residual=c.model.residual),
+      optimizer=optimizer.OptimizerConfig(name=o.name, momentum=o.momentum, b1=o.b1, b2=o.b2,
+                                          eps=o.eps, weight_decay=o.weight_decay),
+      steps=c.train.steps,
+      log_every=c.train.log_every,
+  )
+
+
+def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float]]:
+  """(η_Y, η_Z) of the grid, η_Z-major; η_Y = lr_y·η_Z when lr_y_relative."""
+  o = c.optimizer
+  return [(float(y * z if o.lr_y_relative else y), float(z)) for z in o.lr_z for y in o.lr_y]
+
+
+def seeds(c: ml_collections.ConfigDict) -> list[int]:
+  return list(range(c.sweep.first_seed, c.sweep.first_seed + c.sweep.num_seeds))
+
+
+def apply_variant(c: ml_collections.ConfigDict, variant: str,
+                  **variants) -> ml_collections.ConfigDict:
+  """Applies the named variant (`--config=configs/x.py:smoke`) to c, in place; '' is none."""
+  if variant:
+    if variant not in variants:
+      raise ConfigError(f'unknown config variant {variant!r}; expected one of {sorted(variants)}')
+    variants[variant](c)
+  return c

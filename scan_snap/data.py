@@ -1,0 +1,172 @@
+"""Sequence classes of the paper (Sec. 3.2, NOTES §2) and their on-device samplers.
+
+A class is one next token n with its query token m = ψ(n) and a distribution P(l|m,n) over
+contextual tokens. Token ids, in order:
+
+  global common | per-query common (num_last blocks) | distinct (K blocks) | query | next
+
+Each class has the same support size S = num_common + num_common_per_last +
+num_unique_per_next; its support is stored in that order, so the last num_unique_per_next
+slots of every class are its distinct tokens. Shapes: K classes, S support slots, B samples.
+"""
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceClasses:
+  """Generator parameters of NOTES §2; every derived table is computed from them."""
+
+  num_last: int
+  num_next_per_last: int
+  num_common: int
+  num_common_per_last: int
+  num_unique_per_next: int
+
+  @property
+  def num_classes(self) -> int:
+    """K = num_last × num_next_per_last."""
+    return self.num_last * self.num_next_per_last
+
+  @property
+  def support_size(self) -> int:
+    """S: tokens a class can draw (its common and its distinct tokens)."""
+    return self.num_common + self.num_common_per_last + self.num_unique_per_next
+
+  @property
+  def first_distinct(self) -> int:
+    return self.num_common + self.num_last * self.num_common_per_last
+
+  @property
+  def first_query(self) -> int:
+    return self.first_distinct + self.num_classes * self.num_unique_per_next
+
+  @property
+  def first_next(self) -> int:
+    return self.first_query + self.num_last
+
+  @property
+  def vocab_size(self) -> int:
+    """M: all token ids of the layout."""
+    return self.first_next + self.num_classes
+
+  def class_query(self) -> np.ndarray:
+    """[K] query token m = ψ(n) of each class."""
+    return self.first_query + np.arange(self.num_classes) // self.num_next_per_last
+
+  def class_next(self) -> np.ndarray:
+    """[K] next token n (the label) of each class."""
+    return self.first_next + np.arange(self.num_classes)
+
+  def support(self) -> np.ndarray:
+    """[K, S] token ids of each class's support: common tokens first, distinct tokens last."""
+    rows = []
+    for k in range(self.num_classes):
+      last = k // self.num_next_per_last
+      per_query = self.num_common + last * self.num_common_per_last
+      distinct = self.first_distinct + k * self.num_unique_per_next
+      rows.append(np.concatenate([
+          np.arange(self.num_common),
+          np.arange(per_query, per_query + self.num_common_per_last),
+          np.arange(distinct, distinct + self.num_unique_per_next),
+      ]))
+    return np.stack(rows).astype(np.int32)
+
+  def is_distinct(self) -> np.ndarray:
+    """[S] True on the support slots that hold distinct tokens (the same slots for every class)."""
+    return np.arange(self.support_size) >= self.support_size - self.num_unique_per_next
+
+  def probs(self) -> np.ndarray:
+    """[K, S] P(l|m,n) on each class's support: commons weigh 1, distinct linspace(0.1, 1)."""
+    weights = np.concatenate([
+        np.ones(self.num_common + self.num_common_per_last),
+        np.linspace(0.1, 1.0, self.num_unique_per_next),
+    ])
+    return np.tile(weights / weights.sum(), (self.num_classes, 1))
+
+  def tables(self) -> 'ClassTables':
+    """The device arrays the sampler and the metrics read."""
+    probs = self.probs()
+    cdf = np.cumsum(probs, axis=-1)
+    cdf[:, -1] = 1.0  # Exact top, so that every uniform in [0, 1) falls inside the support.
+    return ClassTables(
+        support=jnp.asarray(self.support()),
+        probs=jnp.asarray(probs, jnp.float32),
+        cdf=jnp.asarray(cdf, jnp.float32),
+        query=jnp.asarray(self.class_query(), jnp.int32),
+        next_token=jnp.asarray(self.class_next(), jnp.int32),
+    )
+
+
+class ClassTables(NamedTuple):
+  support: jax.Array  # [K, S] int32 token ids
+  probs: jax.Array  # [K, S] P(l|m,n)
+  cdf: jax.Array  # [K, S] cumulative P over the support, last entry exactly 1
+  query: jax.Array  # [K] int32 query token m
+  next_token: jax.Array  # [K] int32 next token n
+
+
+class CountsBatch(NamedTuple):
+  """Samples in the counts form: n_l for each support slot of the sample's class."""
+
+  cls: jax.Array  # [B] class index
+  query: jax.Array  # [B] x_T
+  support: jax.Array  # [B, S] token ids
+  counts: jax.Array  # [B, S] float, n_l; each row sums to T − 1
+  label: jax.Array  # [B] x_{T+1}
+
+
+class SequenceBatch(NamedTuple):
+  """Samples in the sequence form: the contextual tokens x_1 … x_{T−1} themselves."""
+
+  cls: jax.Array  # [B]
+  query: jax.Array  # [B]
+  context: jax.Array  # [B, T − 1] token ids
+  label: jax.Array  # [B]
+
+
+def _sample_classes(key: jax.Array, tables: ClassTables, batch_size: int) -> jax.Array:
+  return jax.random.randint(key, (batch_size,), 0, tables.query.shape[0])
+
+
+def sample_counts(key: jax.Array, tables: ClassTables, batch_size: int,
+                  seq_len: int) -> CountsBatch:
+  """Draws a class per sample and the counts of its T − 1 i.i.d. contextual tokens.
+
+  Inverse-CDF sampling: with uniforms v_t, the number of tokens in slots ≤ s is
+  #{t : v_t < cdf_s}, and the counts are its differences. No sequence is materialized.
+  """
+  key_cls, key_tok = jax.random.split(key)
+  cls_B = _sample_classes(key_cls, tables, batch_size)
+  v_BxT = jax.random.uniform(key_tok, (batch_size, seq_len - 1))
+  cdf_BxS = tables.cdf[cls_B]
+  below_BxS = jnp.sum(v_BxT[:, :, None] < cdf_BxS[:, None, :], axis=1, dtype=jnp.int32)
+  counts_BxS = jnp.diff(below_BxS, axis=-1, prepend=0)
+  return CountsBatch(cls=cls_B, query=tables.query[cls_B], support=tables.support[cls_B],
+                     counts=counts_BxS.astype(jnp.float32), label=tables.next_token[cls_B])
+
+
+def sample_sequences(key: jax.Array, tables: ClassTables, batch_size: int,
+                     seq_len: int) -> SequenceBatch:
+  """Reference sampler: draws each contextual token with `jax.random.categorical`."""
+  key_cls, key_tok = jax.random.split(key)
+  cls_B = _sample_classes(key_cls, tables, batch_size)
+  logp_BxS = jnp.log(tables.probs[cls_B])
+  slot_BxT = jax.random.categorical(key_tok, logp_BxS[:, None, :], axis=-1,
+                                    shape=(batch_size, seq_len - 1))
+  context_BxT = jnp.take_along_axis(tables.support[cls_B], slot_BxT, axis=-1)
+  return SequenceBatch(cls=cls_B, query=tables.query[cls_B], context=context_BxT,
+                       label=tables.next_token[cls_B])
+
+
+def counts_of_sequences(batch: SequenceBatch, tables: ClassTables) -> CountsBatch:
+  """The counts form of sequence samples: n_l = #{t < T : x_t = l} on each class's support."""
+  support_BxS = tables.support[batch.cls]
+  counts_BxS = jnp.sum(batch.context[:, :, None] == support_BxS[:, None, :], axis=1)
+  return CountsBatch(cls=batch.cls, query=batch.query, support=support_BxS,
+                     counts=counts_BxS.astype(jnp.float32), label=batch.label)

@@ -1,0 +1,74 @@
+"""A sequence-class experiment end to end: the sweep, then its files and figures in workdir.
+
+Layout of the work directory:
+  config.json                     the resolved config
+  results.csv                     one row per run (rewritten as each data spec finishes)
+  trajectories/num_last<N>.npz    c̃ of every run at every logged step, and the run's axes
+  summary.csv, summary.md         mean ± std final entropy per (num_last, η_Z, η_Y) cell
+  figures/*.png, figures/*.pdf    the figures named in config.figures.names
+"""
+
+import pathlib
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tqdm
+
+from scan_snap import config
+from scan_snap import figures
+from scan_snap import outputs
+from scan_snap import sweep
+from scan_snap import train
+
+
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict]:
+  """Trains the whole grid of c, writes the work directory, returns the summary rows."""
+  config.validate(c)
+  outputs.write_json(workdir / 'config.json', c.to_dict())
+  num_runs = len(c.data.num_last) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
+  rows = []
+  with tqdm.tqdm(total=num_runs, unit='run', desc='sweep') as progress:
+    for group in sweep.run_sweep(c):
+      rows += sweep.result_rows(group)
+      outputs.write_csv(workdir / 'results.csv', rows)
+      _write_group(c, group, workdir)
+      progress.update(len(group.seed))
+
+  summary = sweep.summarize(rows)
+  outputs.write_csv(workdir / 'summary.csv', summary)
+  table = outputs.markdown_table(summary)
+  outputs.write_text(workdir / 'summary.md', table)
+  print(table)
+  num_diverged = sum(row['diverged'] for row in rows)
+  if num_diverged:
+    logging.warning('%d of %d runs diverged (diverged=True in results.csv); they are left out '
+                    'of the summary statistics.', num_diverged, len(rows))
+  if 'entropy_grid' in c.figures.names:
+    figures.entropy_grid(summary, workdir / 'figures' / 'entropy_grid')
+  logging.info('wrote %s', workdir)
+  return summary
+
+
+def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
+                 workdir: pathlib.Path) -> None:
+  """The trajectories of one data spec and its per-spec figures."""
+  spec = group.run.data
+  name = f'num_last{spec.num_last}'
+  steps = train.logged_steps(group.run)
+  m = group.metrics
+  outputs.write_npz(workdir / 'trajectories' / f'{name}.npz', {
+      'steps': steps, 'seed': group.seed, 'lr_y': group.lr_y, 'lr_z': group.lr_z,
+      'ctilde': m['attn/ctilde'], 'entropy': m['attn/entropy'],
+      'train_loss': m['train/loss'], 'train_accuracy': m['train/accuracy'],
+      'diverged': m['diverged'],
+      'support': spec.support(), 'probs': spec.probs(), 'is_distinct': spec.is_distinct(),
+  })
+  if 'attention_snapshots' in c.figures.names:
+    cls = c.figures.snapshot_class
+    title = (f'class {cls + 1} (next token {spec.class_next()[cls]}), seed {group.seed[0]}, '
+             f'$\\eta_Y$={group.lr_y[0]:g}, $\\eta_Z$={group.lr_z[0]:g}')
+    figures.attention_snapshots(
+        m['attn/ctilde'][0, :, cls], steps, spec.support()[cls], spec.is_distinct(),
+        tuple(c.figures.snapshot_steps), title,
+        workdir / 'figures' / f'attention_snapshots_{name}')

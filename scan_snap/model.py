@@ -1,0 +1,102 @@
+"""The reparameterized 1-layer transformer of NOTES §1, as pure functions.
+
+Parameters are two M×M matrices: Z (attention logits, z_{m,l}: query m attends to key l) and
+Y (decoder). Convention: the next-token logits are Y^T f, i.e. `f @ Y`, so Y[k, j] maps
+feature k to output token j.
+
+Two exact forms of the forward pass:
+- the sequence form reads the contextual tokens x_1 … x_{T−1}: b_t = softmax_t z_{m,x_t},
+  u = Σ_t b_t e_{x_t};
+- the counts form reads n_l, the number of contextual positions holding l, on a support of
+  distinct token ids: u_l = n_l e^{z_{m,l}} / Σ_k n_k e^{z_{m,k}}. With n_l replaced by
+  P(l|m,n) it gives the long-sequence limit c̃_n.
+Both then use f = u/‖u‖₂ (u + e_m with the residual) and loss = CE(Y^T f, x_{T+1}).
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from scan_snap import data
+
+Params = dict[str, jax.Array]  # {'Y': [M, M], 'Z': [M, M]}
+
+INITS = ('zeros', 'uniform', 'normal')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  init: str  # one of INITS
+  init_scale: float  # standard deviation of the 'normal' init
+  l2_norm: bool  # f = u/‖u‖₂ (the paper's "LayerNorm"); off: f = u
+  residual: bool  # add e_{x_T} to u
+
+
+def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
+  """Y, Z at zero, uniform in [−1/√M, 1/√M], or Gaussian with std init_scale."""
+  shape = (vocab_size, vocab_size)
+  if cfg.init == 'zeros':
+    return {'Y': jnp.zeros(shape), 'Z': jnp.zeros(shape)}
+  key_y, key_z = jax.random.split(key)
+  if cfg.init == 'uniform':
+    bound = 1.0 / vocab_size**0.5
+    draw = lambda k: jax.random.uniform(k, shape, minval=-bound, maxval=bound)
+  elif cfg.init == 'normal':
+    draw = lambda k: cfg.init_scale * jax.random.normal(k, shape)
+  else:
+    raise ValueError(f'unknown init {cfg.init!r}; expected one of {INITS}')
+  return {'Y': draw(key_y), 'Z': draw(key_z)}
+
+
+def attention_counts(z_S: jax.Array, counts_S: jax.Array) -> jax.Array:
+  """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} over a support; slots with n_l = 0 get 0."""
+  return jax.nn.softmax(jnp.where(counts_S > 0, z_S + jnp.log(counts_S), -jnp.inf))
+
+
+def _normalize(v: jax.Array, cfg: ModelConfig) -> jax.Array:
+  return v / jnp.linalg.norm(v) if cfg.l2_norm else v
+
+
+def logits_counts(params: Params, query: jax.Array, support_S: jax.Array, counts_S: jax.Array,
+                  cfg: ModelConfig) -> jax.Array:
+  """[M] logits Y^T f of one sample in the counts form.
+
+  The support ids must be distinct and must not hold the query (the data layout ensures both).
+  """
+  u_S = attention_counts(params['Z'][query, support_S], counts_S)
+  ids, v = support_S, u_S
+  if cfg.residual:
+    ids = jnp.append(support_S, query)
+    v = jnp.append(u_S, 1.0)
+  return _normalize(v, cfg) @ params['Y'][ids]
+
+
+def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
+                    cfg: ModelConfig) -> jax.Array:
+  """[M] logits Y^T f of one sample in the sequence form (the paper's definition, dense in M)."""
+  b_T = jax.nn.softmax(params['Z'][query, context_T])
+  u_M = jnp.zeros(params['Z'].shape[0]).at[context_T].add(b_T)
+  if cfg.residual:
+    u_M = u_M.at[query].add(1.0)
+  return _normalize(u_M, cfg) @ params['Y']
+
+
+def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array, dict]:
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits_BxM, label_B).mean()
+  accuracy = jnp.mean(jnp.argmax(logits_BxM, axis=-1) == label_B)
+  return loss, {'accuracy': accuracy}
+
+
+def loss_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig):
+  """Mean cross-entropy over the batch, counts form; returns (loss, {'accuracy'})."""
+  logits = jax.vmap(logits_counts, (None, 0, 0, 0, None))(
+      params, batch.query, batch.support, batch.counts, cfg)
+  return _cross_entropy(logits, batch.label)
+
+
+def loss_sequence(params: Params, batch: data.SequenceBatch, cfg: ModelConfig):
+  """Mean cross-entropy over the batch, sequence form; returns (loss, {'accuracy'})."""
+  logits = jax.vmap(logits_sequence, (None, 0, 0, None))(params, batch.query, batch.context, cfg)
+  return _cross_entropy(logits, batch.label)

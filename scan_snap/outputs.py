@@ -1,0 +1,59 @@
+"""Files of the work directory, each written atomically (a temporary file, then a rename)."""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import pathlib
+import tempfile
+from typing import Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
+  """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=path.suffix)
+  os.close(fd)
+  try:
+    yield pathlib.Path(tmp)
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def write_text(path: pathlib.Path, text: str) -> None:
+  with atomic_path(path) as tmp:
+    tmp.write_text(text)
+
+
+def write_json(path: pathlib.Path, obj) -> None:
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+
+
+def write_csv(path: pathlib.Path, rows: list[dict]) -> None:
+  """A tidy CSV: one row per dict, the columns of the first row in order."""
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator='\n')
+  writer.writeheader()
+  writer.writerows(rows)
+  write_text(path, buffer.getvalue())
+
+
+def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
+  with atomic_path(path) as tmp:
+    with open(tmp, 'wb') as f:
+      np.savez_compressed(f, **arrays)
+
+
+def markdown_table(rows: list[dict], float_format: str = '{:.4g}') -> str:
+  """The rows as a Markdown table (also readable as plain text)."""
+  cols = list(rows[0])
+  fmt = lambda v: float_format.format(v) if isinstance(v, float) else str(v)
+  lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+  lines += ['| ' + ' | '.join(fmt(row[c]) for c in cols) + ' |' for row in rows]
+  return '\n'.join(lines) + '\n'

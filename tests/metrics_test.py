@@ -1,0 +1,50 @@
+"""c̃_n and the distinct-token entropy (NOTES §3) on hand cases."""
+
+from absl.testing import absltest
+import jax.numpy as jnp
+import numpy as np
+
+from scan_snap import data
+from scan_snap import metrics
+
+SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
+                            num_common_per_last=0, num_unique_per_next=3)
+
+
+class AttentionFrequenciesTest(absltest.TestCase):
+
+  def test_zero_logits_give_probs(self):
+    tables = SPEC.tables()
+    ctilde = metrics.attention_frequencies(jnp.zeros((SPEC.vocab_size,) * 2), tables)
+    np.testing.assert_allclose(ctilde, SPEC.probs(), rtol=1e-6)
+
+  def test_hand_case(self):
+    # Class 0: query 8, support [0, 1, 2, 3, 4], P ∝ [1, 1, 0.1, 0.55, 1].
+    z = np.zeros((SPEC.vocab_size,) * 2)
+    z[8, 4] = np.log(3.0)
+    ctilde = metrics.attention_frequencies(jnp.asarray(z), SPEC.tables())
+    weights = np.array([1, 1, 0.1, 0.55, 3.0])
+    np.testing.assert_allclose(ctilde[0], weights / weights.sum(), rtol=1e-6)
+    np.testing.assert_allclose(ctilde[1], SPEC.probs()[1], rtol=1e-6)  # Row 9 untouched.
+
+
+class DistinctEntropyTest(absltest.TestCase):
+
+  def test_uniform_distinct_part(self):
+    ctilde = jnp.array([[0.4, 0.2, 0.2, 0.2]])  # The common slot is ignored.
+    np.testing.assert_allclose(metrics.distinct_entropy(ctilde, 3), np.log(3), rtol=1e-6)
+
+  def test_one_hot_distinct_part_and_mean_over_classes(self):
+    ctilde = jnp.array([[0.5, 0.5, 0.0, 0.0],
+                        [0.1, 0.3, 0.3, 0.3]])
+    np.testing.assert_allclose(metrics.distinct_entropy(ctilde, 3), np.log(3) / 2, rtol=1e-6)
+
+  def test_against_formula(self):
+    p = np.array([0.1, 0.2, 0.7])
+    ctilde = jnp.asarray(np.concatenate([[0.5], 0.5 * p])[None])
+    np.testing.assert_allclose(metrics.distinct_entropy(ctilde, 3), -(p * np.log(p)).sum(),
+                               rtol=1e-6)
+
+
+if __name__ == '__main__':
+  absltest.main()
