@@ -59,6 +59,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.sweep = ml_collections.ConfigDict()
   c.sweep.first_seed = 1
   c.sweep.num_seeds = 10  # seeds first_seed … first_seed + num_seeds − 1
+  c.sweep.seeds_per_device = 2  # seeds (× all learning-rate pairs) per device per compiled call
 
   c.figures = ml_collections.ConfigDict()
   c.figures.names = ('entropy_grid',)  # any of figures.FIGURES
@@ -116,6 +117,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
        'must be a positive integer')
   need(_is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
        'must be a non-negative integer')
+  need(_is_int(c.sweep.seeds_per_device) and c.sweep.seeds_per_device >= 1,
+       'sweep.seeds_per_device', 'must be a positive integer')
 
   need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
        f'must be names from {figures.FIGURES}')

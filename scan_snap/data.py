@@ -11,6 +11,7 @@ slots of every class are its distinct tokens. Shapes: K classes, S support slots
 """
 
 import dataclasses
+import functools
 from typing import NamedTuple
 
 import jax
@@ -49,6 +50,11 @@ class SequenceClasses:
   @property
   def first_next(self) -> int:
     return self.first_query + self.num_last
+
+  @property
+  def num_context_tokens(self) -> int:
+    """C: contextual tokens (common and distinct) take the ids below C."""
+    return self.first_query
 
   @property
   def vocab_size(self) -> int:
@@ -95,6 +101,7 @@ class SequenceClasses:
     cdf = np.cumsum(probs, axis=-1)
     cdf[:, -1] = 1.0  # Exact top, so that every uniform in [0, 1) falls inside the support.
     return ClassTables(
+        num_context_tokens=self.num_context_tokens,
         support=jnp.asarray(self.support()),
         probs=jnp.asarray(probs, jnp.float32),
         cdf=jnp.asarray(cdf, jnp.float32),
@@ -103,7 +110,14 @@ class SequenceClasses:
     )
 
 
-class ClassTables(NamedTuple):
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=['support', 'probs', 'cdf', 'query', 'next_token'],
+                   meta_fields=['num_context_tokens'])
+@dataclasses.dataclass(frozen=True)
+class ClassTables:
+  """Device arrays of a SequenceClasses; num_context_tokens is static under jit."""
+
+  num_context_tokens: int
   support: jax.Array  # [K, S] int32 token ids
   probs: jax.Array  # [K, S] P(l|m,n)
   cdf: jax.Array  # [K, S] cumulative P over the support, last entry exactly 1
@@ -112,12 +126,11 @@ class ClassTables(NamedTuple):
 
 
 class CountsBatch(NamedTuple):
-  """Samples in the counts form: n_l for each support slot of the sample's class."""
+  """Samples in the counts form: n_l for every token that can be contextual (ids below C)."""
 
   cls: jax.Array  # [B] class index
   query: jax.Array  # [B] x_T
-  support: jax.Array  # [B, S] token ids
-  counts: jax.Array  # [B, S] float, n_l; each row sums to T − 1
+  counts: jax.Array  # [B, C] float, n_l; each row sums to T − 1
   label: jax.Array  # [B] x_{T+1}
 
 
@@ -147,8 +160,7 @@ def sample_counts(key: jax.Array, tables: ClassTables, batch_size: int,
   cdf_BxS = tables.cdf[cls_B]
   below_BxS = jnp.sum(v_BxT[:, :, None] < cdf_BxS[:, None, :], axis=1, dtype=jnp.int32)
   counts_BxS = jnp.diff(below_BxS, axis=-1, prepend=0)
-  return CountsBatch(cls=cls_B, query=tables.query[cls_B], support=tables.support[cls_B],
-                     counts=counts_BxS.astype(jnp.float32), label=tables.next_token[cls_B])
+  return _counts_batch(cls_B, counts_BxS, tables)
 
 
 def sample_sequences(key: jax.Array, tables: ClassTables, batch_size: int,
@@ -166,7 +178,14 @@ def sample_sequences(key: jax.Array, tables: ClassTables, batch_size: int,
 
 def counts_of_sequences(batch: SequenceBatch, tables: ClassTables) -> CountsBatch:
   """The counts form of sequence samples: n_l = #{t < T : x_t = l} on each class's support."""
-  support_BxS = tables.support[batch.cls]
-  counts_BxS = jnp.sum(batch.context[:, :, None] == support_BxS[:, None, :], axis=1)
-  return CountsBatch(cls=batch.cls, query=batch.query, support=support_BxS,
-                     counts=counts_BxS.astype(jnp.float32), label=batch.label)
+  counts_BxS = jnp.sum(batch.context[:, :, None] == tables.support[batch.cls][:, None, :], axis=1)
+  return _counts_batch(batch.cls, counts_BxS, tables)
+
+
+def _counts_batch(cls_B: jax.Array, counts_BxS: jax.Array, tables: ClassTables) -> CountsBatch:
+  """Spreads counts on each class's support slots over the ids of contextual tokens."""
+  batch_size = cls_B.shape[0]
+  counts_BxC = jnp.zeros((batch_size, tables.num_context_tokens)).at[
+      jnp.arange(batch_size)[:, None], tables.support[cls_B]].set(counts_BxS)
+  return CountsBatch(cls=cls_B, query=tables.query[cls_B], counts=counts_BxC,
+                     label=tables.next_token[cls_B])

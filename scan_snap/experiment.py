@@ -11,6 +11,7 @@ Layout of the work directory:
 import pathlib
 
 from absl import logging
+import jax
 import ml_collections
 import numpy as np
 import tqdm
@@ -22,20 +23,38 @@ from scan_snap import sweep
 from scan_snap import train
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict]:
-  """Trains the whole grid of c, writes the work directory, returns the summary rows."""
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
+  """Trains the whole grid of c and writes the work directory.
+
+  Returns {'summary': the summary rows, 'num_runs', 'compile_s', 'train_s'}.
+  """
   config.validate(c)
-  outputs.write_json(workdir / 'config.json', c.to_dict())
+  writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
+  if writer:
+    outputs.write_json(workdir / 'config.json', c.to_dict())
   num_runs = len(c.data.num_last) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
-  rows = []
-  with tqdm.tqdm(total=num_runs, unit='run', desc='sweep') as progress:
-    for group in sweep.run_sweep(c):
+  rows, seconds = [], {'compile': 0.0, 'train': 0.0}
+  with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
+    for group in sweep.run_sweep(c, on_chunk=progress.update):
+      logging.info('num_last=%d: %d runs, compiled in %.2f s, trained in %.2f s',
+                   group.run.data.num_last, len(group.seed), group.seconds['compile'],
+                   group.seconds['train'])
+      seconds = {k: seconds[k] + group.seconds[k] for k in seconds}
       rows += sweep.result_rows(group)
-      outputs.write_csv(workdir / 'results.csv', rows)
-      _write_group(c, group, workdir)
-      progress.update(len(group.seed))
+      if writer:
+        outputs.write_csv(workdir / 'results.csv', rows)
+        _write_group(c, group, workdir)
 
   summary = sweep.summarize(rows)
+  if writer:
+    _write_summary(c, rows, summary, workdir)
+  return {'summary': summary, 'num_runs': len(rows), 'compile_s': seconds['compile'],
+          'train_s': seconds['train']}
+
+
+def _write_summary(c: ml_collections.ConfigDict, rows: list[dict], summary: list[dict],
+                   workdir: pathlib.Path) -> None:
+  """The summary table (also printed), the grid figures, and a word on diverged runs."""
   outputs.write_csv(workdir / 'summary.csv', summary)
   table = outputs.markdown_table(summary)
   outputs.write_text(workdir / 'summary.md', table)
@@ -47,7 +66,6 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict]:
   if 'entropy_grid' in c.figures.names:
     figures.entropy_grid(summary, workdir / 'figures' / 'entropy_grid')
   logging.info('wrote %s', workdir)
-  return summary
 
 
 def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,

@@ -10,16 +10,27 @@ from absl import flags
 from ml_collections import config_flags
 
 from scan_snap import experiment
+from scan_snap import runtime
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for results, trajectories, figures.')
+_COMPILATION_CACHE = flags.DEFINE_string(
+    'compilation_cache', '~/.cache/scan_snap/jax',
+    "jax's persistent compilation cache: a re-run that changes only learning rates or seeds "
+    "skips compilation; '' disables it.")
+_DISTRIBUTED = flags.DEFINE_bool(
+    'distributed', False, 'Join a multi-process job (jax.distributed) before training; every '
+    'process runs this same command, and process 0 writes the work directory.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  if _DISTRIBUTED.value:
+    runtime.initialize_distributed()
+  runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
   experiment.run(_CONFIG.value, pathlib.Path(_WORKDIR.value))
 
 

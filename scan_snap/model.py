@@ -7,9 +7,9 @@ feature k to output token j.
 Two exact forms of the forward pass:
 - the sequence form reads the contextual tokens x_1 … x_{T−1}: b_t = softmax_t z_{m,x_t},
   u = Σ_t b_t e_{x_t};
-- the counts form reads n_l, the number of contextual positions holding l, on a support of
-  distinct token ids: u_l = n_l e^{z_{m,l}} / Σ_k n_k e^{z_{m,k}}. With n_l replaced by
-  P(l|m,n) it gives the long-sequence limit c̃_n.
+- the counts form reads n_l, the number of contextual positions holding l:
+  u_l = n_l e^{z_{m,l}} / Σ_k n_k e^{z_{m,k}}. With n_l replaced by P(l|m,n) it gives the
+  long-sequence limit c̃_n. Batched, it is dense matrix products, the fast form on every device.
 Both then use f = u/‖u‖₂ (u + e_m with the residual) and loss = CE(Y^T f, x_{T+1}).
 """
 
@@ -50,27 +50,27 @@ def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
   return {'Y': draw(key_y), 'Z': draw(key_z)}
 
 
-def attention_counts(z_S: jax.Array, counts_S: jax.Array) -> jax.Array:
-  """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} over a support; slots with n_l = 0 get 0."""
-  return jax.nn.softmax(jnp.where(counts_S > 0, z_S + jnp.log(counts_S), -jnp.inf))
+def attention_counts(z: jax.Array, counts: jax.Array) -> jax.Array:
+  """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} along the last axis; tokens with n_l = 0 get 0."""
+  return jax.nn.softmax(jnp.where(counts > 0, z + jnp.log(counts), -jnp.inf))
 
 
-def _normalize(v: jax.Array, cfg: ModelConfig) -> jax.Array:
-  return v / jnp.linalg.norm(v) if cfg.l2_norm else v
-
-
-def logits_counts(params: Params, query: jax.Array, support_S: jax.Array, counts_S: jax.Array,
+def logits_counts(params: Params, query: jax.Array, counts_C: jax.Array,
                   cfg: ModelConfig) -> jax.Array:
   """[M] logits Y^T f of one sample in the counts form.
 
-  The support ids must be distinct and must not hold the query (the data layout ensures both).
+  counts_C holds n_l for the first C ≤ M token ids; later ids count zero. (Sequence classes put
+  every contextual token before the query and next tokens, so the products shrink to C rows.)
   """
-  u_S = attention_counts(params['Z'][query, support_S], counts_S)
-  ids, v = support_S, u_S
-  if cfg.residual:
-    ids = jnp.append(support_S, query)
-    v = jnp.append(u_S, 1.0)
-  return _normalize(v, cfg) @ params['Y'][ids]
+  num_counted = counts_C.shape[-1]
+  u_C = attention_counts(params['Z'][query, :num_counted], counts_C)
+  v_dot_y = u_C @ params['Y'][:num_counted]
+  if not cfg.residual:
+    return v_dot_y / jnp.linalg.norm(u_C) if cfg.l2_norm else v_dot_y
+  # v = u + e_m: ‖v‖² = ‖u‖² + 2 u_m + 1, where u_m = 0 when m lies beyond the counted ids.
+  u_m = jnp.where(query < num_counted, u_C[jnp.minimum(query, num_counted - 1)], 0.0)
+  v_dot_y = v_dot_y + params['Y'][query]
+  return v_dot_y / jnp.sqrt(jnp.sum(u_C**2) + 2 * u_m + 1) if cfg.l2_norm else v_dot_y
 
 
 def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
@@ -79,8 +79,8 @@ def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
   b_T = jax.nn.softmax(params['Z'][query, context_T])
   u_M = jnp.zeros(params['Z'].shape[0]).at[context_T].add(b_T)
   if cfg.residual:
-    u_M = u_M.at[query].add(1.0)
-  return _normalize(u_M, cfg) @ params['Y']
+    u_M = u_M + jax.nn.one_hot(query, u_M.shape[-1])
+  return (u_M / jnp.linalg.norm(u_M) if cfg.l2_norm else u_M) @ params['Y']
 
 
 def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array, dict]:
@@ -91,8 +91,7 @@ def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array
 
 def loss_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig):
   """Mean cross-entropy over the batch, counts form; returns (loss, {'accuracy'})."""
-  logits = jax.vmap(logits_counts, (None, 0, 0, 0, None))(
-      params, batch.query, batch.support, batch.counts, cfg)
+  logits = jax.vmap(logits_counts, (None, 0, 0, None))(params, batch.query, batch.counts, cfg)
   return _cross_entropy(logits, batch.label)
 
 

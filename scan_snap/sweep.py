@@ -1,11 +1,17 @@
-"""A grid of seeds × (η_Y, η_Z) trained by one jit(vmap(vmap(train))), and its result table."""
+"""A grid of seeds × (η_Y, η_Z) trained by one jit(vmap(vmap(train))), and its result table.
+
+The seeds are processed in chunks, each device taking sweep.seeds_per_device seeds (a block
+small enough to stay in cache is fastest on a CPU; accelerators want large blocks). All learning-rate pairs of a seed share its sampled
+batches, which jax draws once per seed.
+"""
 
 import dataclasses
 import math
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
 import jax
-import jax.numpy as jnp
+from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
@@ -22,30 +28,77 @@ class GroupResult:
   lr_y: np.ndarray  # [R]
   lr_z: np.ndarray  # [R]
   metrics: dict[str, np.ndarray]  # train.make_train's metrics, each with a leading [R] axis
+  seconds: dict[str, float]  # 'compile' and 'train' wall time
 
 
-def train_grid(run: config.RunConfig, seeds: list[int],
-               lr_pairs: list[tuple[float, float]]) -> GroupResult:
-  """Trains every (seed, η_Y, η_Z) of the grid in one compiled program."""
+def _grid_program(run: config.RunConfig, mesh: jax.sharding.Mesh):
+  """jit(shard_map over devices of vmap over seeds of vmap over (η_Y, η_Z)) of one run.
+
+  shard_map gives every device the same per-device program whatever the number of devices.
+  """
   train = train_lib.make_train(run)
-  metrics_only = lambda key, lr_y, lr_z: train(key, lr_y, lr_z)[1]
-  grid = jax.jit(jax.vmap(jax.vmap(metrics_only, (None, 0, 0)), (0, None, None)))
+  metrics_only = lambda seed, lr_y, lr_z: train(jax.random.key(seed), lr_y, lr_z)[1]
+  block = jax.vmap(jax.vmap(metrics_only, (None, 0, 0)), (0, None, None))
+  seeds, replicated = jax.sharding.PartitionSpec('seeds'), jax.sharding.PartitionSpec()
+  return jax.jit(jax.shard_map(block, mesh=mesh, in_specs=(seeds, replicated, replicated),
+                               out_specs=seeds))
+
+
+def device_mesh() -> jax.sharding.Mesh:
+  """A one-axis mesh over every device of every process (jax.distributed when initialized)."""
+  return jax.make_mesh((jax.device_count(),), ('seeds',),
+                       axis_types=(jax.sharding.AxisType.Auto,))
+
+
+def chunks(seeds: list[int], seeds_per_device: int, num_devices: int) -> list[np.ndarray]:
+  """Chunks of seeds_per_device × num_devices seeds; the last one is padded by repeating its
+  last seed, so every device always trains the same shape with one compiled program."""
+  size = seeds_per_device * num_devices
+  padded = seeds + seeds[-1:] * (-len(seeds) % size)
+  return [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
+
+
+def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
+               seeds_per_device: int, on_chunk: Callable[[int], None] = lambda num_runs: None,
+               mesh: jax.sharding.Mesh | None = None) -> GroupResult:
+  """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
+  sharded over the mesh's devices.
+
+  A run's result depends on its seed, its rates and seeds_per_device alone: it is bit for bit
+  the same for any grid size, and for any number of devices from two up. One device, or another
+  seeds_per_device, changes what XLA compiles and so the float32 rounding (relative 1e-6).
+  """
+  mesh = mesh or device_mesh()
+  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds'))
   lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*lr_pairs))
-  keys = jax.vmap(jax.random.key)(jnp.asarray(seeds))
-  metrics = jax.device_get(grid(keys, lr_y, lr_z))
+  seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
+                 for chunk in chunks(seeds, seeds_per_device, mesh.size)]
+  start = time.perf_counter()
+  grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile()
+  compiled = time.perf_counter()
+  parts, remaining = [], len(seeds)
+  for chunk_seeds in seed_chunks:
+    parts.append(multihost_utils.process_allgather(grid(chunk_seeds, lr_y, lr_z), tiled=True))
+    on_chunk(min(remaining, len(chunk_seeds)) * len(lr_pairs))
+    remaining -= len(chunk_seeds)
+  trained = time.perf_counter()
+  metrics = {k: np.concatenate([p[k] for p in parts])[:len(seeds)] for k in parts[0]}
   num_runs = len(seeds) * len(lr_pairs)
   return GroupResult(
       run=run,
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
       lr_y=np.tile(lr_y, len(seeds)),
       lr_z=np.tile(lr_z, len(seeds)),
-      metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()})
+      metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
+      seconds={'compile': compiled - start, 'train': trained - compiled})
 
 
-def run_sweep(c: ml_collections.ConfigDict) -> Iterator[GroupResult]:
+def run_sweep(c: ml_collections.ConfigDict,
+              on_chunk: Callable[[int], None] = lambda num_runs: None) -> Iterator[GroupResult]:
   """Yields the results of each data spec (one value of data.num_last) as it finishes."""
   for num_last in c.data.num_last:
-    yield train_grid(config.run_config(c, num_last), config.seeds(c), config.learning_rate_pairs(c))
+    yield train_grid(config.run_config(c, num_last), config.seeds(c),
+                     config.learning_rate_pairs(c), c.sweep.seeds_per_device, on_chunk)
 
 
 def result_rows(g: GroupResult) -> list[dict]:

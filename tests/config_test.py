@@ -113,8 +113,8 @@ class ValidationTest(parameterized.TestCase):
 
 
 def _main(*flags):
-  return subprocess.run([sys.executable, '-m', 'scan_snap.main', *flags], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, '-m', 'scan_snap.main', '--compilation_cache=', *flags],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 class CommandLineTest(absltest.TestCase):

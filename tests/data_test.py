@@ -1,5 +1,7 @@
 """Sequence classes (NOTES §2): the token layout, P(l|m,n), and the samplers' distribution."""
 
+import dataclasses
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -60,9 +62,13 @@ class SamplerTest(parameterized.TestCase):
   """Goodness of fit of the samplers to P(l|m,n), with a fixed key."""
 
   def _pooled_counts(self, batch, spec):
-    """[K, S] contextual-token counts pooled over samples of each class, and [K] class counts."""
+    """[K, S] contextual-token counts pooled over samples of each class, and [K] class counts;
+    checks that no sample has a token outside its class's support."""
+    support = spec.support()[np.asarray(batch.cls)]
+    on_support = np.take_along_axis(np.asarray(batch.counts), support, axis=1)
+    np.testing.assert_array_equal(on_support.sum(axis=1), np.asarray(batch.counts).sum(axis=1))
     counts = np.zeros((spec.num_classes, spec.support_size))
-    np.add.at(counts, np.asarray(batch.cls), np.asarray(batch.counts))
+    np.add.at(counts, np.asarray(batch.cls), on_support)
     return counts, np.bincount(np.asarray(batch.cls), minlength=spec.num_classes)
 
   @parameterized.parameters('counts', 'sequences')
@@ -76,7 +82,6 @@ class SamplerTest(parameterized.TestCase):
       batch = data.counts_of_sequences(data.sample_sequences(key, tables, batch_size, seq_len),
                                        tables)
     np.testing.assert_array_equal(np.asarray(batch.counts).sum(axis=1), seq_len - 1)
-    np.testing.assert_array_equal(batch.support, np.asarray(tables.support)[batch.cls])
     np.testing.assert_array_equal(batch.query, spec.class_query()[batch.cls])
     np.testing.assert_array_equal(batch.label, spec.class_next()[batch.cls])
 
@@ -98,7 +103,7 @@ class SamplerTest(parameterized.TestCase):
     wrong_probs = spec.probs()[:, ::-1]
     cdf = np.cumsum(wrong_probs, axis=-1)
     cdf[:, -1] = 1.0
-    wrong = tables._replace(cdf=jax.numpy.asarray(cdf, jax.numpy.float32))
+    wrong = dataclasses.replace(tables, cdf=jax.numpy.asarray(cdf, jax.numpy.float32))
     batch = data.sample_counts(jax.random.key(7), wrong, 4096, 64)
     counts, _ = self._pooled_counts(batch, spec)
     expected = counts[0].sum() * spec.probs()[0]

@@ -104,6 +104,17 @@ class CountsFormTest(chex.TestCase):
     for k in ('Y', 'Z'):
       np.testing.assert_allclose(grads_c[k], grads_s[k], rtol=1e-4, atol=1e-6)
 
+  @parameterized.product(l2_norm=(True, False), residual=(False, True), counted=(M, M - 1))
+  def test_counts_over_a_prefix_of_the_vocabulary(self, l2_norm, residual, counted):
+    """Counts may stop at any id C (here M and M − 1; the query M − 2 appears in the context)."""
+    cfg = model.ModelConfig(init='normal', init_scale=1.0, l2_norm=l2_norm, residual=residual)
+    params, context, query, _ = _random_case(4, seq_len=30)
+    context = context.at[:3].set(query)
+    want = model.logits_sequence(params, query, context, cfg)
+    counts = jnp.bincount(context, length=M)[:counted].astype(jnp.float32)
+    np.testing.assert_allclose(model.logits_counts(params, query, counts, cfg), want, rtol=1e-5,
+                               atol=1e-6)
+
   def test_counts_matter(self):
     """The equality above is not vacuous: other counts give another loss."""
     cfg = model.ModelConfig(init='normal', init_scale=1.0, l2_norm=True, residual=False)

@@ -1,5 +1,9 @@
 """The trainer and the vmapped sweep: equivalences, frozen groups, divergence, Theorem 2."""
 
+import pathlib
+import subprocess
+import sys
+
 from absl.testing import absltest
 import chex
 import jax
@@ -9,7 +13,7 @@ from scan_snap import config
 from scan_snap import model
 from scan_snap import sweep
 from scan_snap import train
-from tests.conftest import load_config
+from tests.conftest import ROOT, load_config
 
 
 def _smoke_run():
@@ -49,7 +53,7 @@ class SweepTest(chex.TestCase):
   def test_vmapped_run_equals_single_run(self):
     run = _smoke_run()
     seeds, pairs = [1, 2], [(1.0, 1.0), (5.0, 1.0), (3.0, 3.0)]
-    grid = sweep.train_grid(run, seeds, pairs)
+    grid = sweep.train_grid(run, seeds, pairs, seeds_per_device=1)
     single = jax.jit(lambda k, y, z: train.make_train(run)(k, y, z)[1])
     entropies = set()
     for r in range(len(grid.seed)):
@@ -63,8 +67,8 @@ class SweepTest(chex.TestCase):
   def test_diverging_run_is_marked_and_changes_no_other_run(self):
     run = _smoke_run()
     pairs = [(1.0, 1.0), (3.0e38, 1.0), (5.0, 3.0)]
-    with_bad = sweep.train_grid(run, [1, 2], pairs)
-    without = sweep.train_grid(run, [1, 2], [pairs[0], pairs[2]])
+    with_bad = sweep.train_grid(run, [1, 2], pairs, seeds_per_device=2)
+    without = sweep.train_grid(run, [1, 2], [pairs[0], pairs[2]], seeds_per_device=2)
     np.testing.assert_array_equal(with_bad.metrics['diverged'], [False, True, False] * 2)
     keep = ~with_bad.metrics['diverged']
     for key in ('attn/ctilde', 'train/loss'):
@@ -115,3 +119,64 @@ class TheoremTwoTest(absltest.TestCase):
 
 if __name__ == '__main__':
   absltest.main()
+
+
+_MULTI_DEVICE_SCRIPT = '''
+import sys
+import jax
+jax.config.update('jax_num_cpu_devices', 4)
+import numpy as np
+from scan_snap import config, sweep
+from tests.conftest import load_config
+run = config.run_config(load_config('syn_medium', 'smoke'), num_last=3)
+for num_devices in (2, 4):
+  mesh = jax.make_mesh((num_devices,), ('seeds',), axis_types=(jax.sharding.AxisType.Auto,),
+                       devices=jax.devices()[:num_devices])
+  grid = sweep.train_grid(run, [1, 2, 3], [(1.0, 1.0), (5.0, 3.0)], seeds_per_device=1,
+                          mesh=mesh)
+  np.savez(f'{sys.argv[1]}/devices{num_devices}.npz',
+           **{k.replace('/', '_'): v for k, v in grid.metrics.items()})
+'''
+
+
+class ChunkAndDeviceInvarianceTest(absltest.TestCase):
+  """At a fixed seeds_per_device, a run's result is bit for bit the same whatever the grid size
+  (so the chunks) and the number of devices beyond one; one device agrees to float32 rounding
+  (XLA compiles a one-device program through other passes)."""
+
+  def setUp(self):
+    super().setUp()
+    self.run_cfg = _smoke_run()
+    self.pairs = [(1.0, 1.0), (5.0, 3.0)]
+    self.reference = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs, seeds_per_device=1)
+
+  def test_grid_size(self):
+    bigger = sweep.train_grid(self.run_cfg, [1, 2, 3, 4, 5], self.pairs, seeds_per_device=1)
+    for key, value in self.reference.metrics.items():
+      np.testing.assert_array_equal(bigger.metrics[key][:len(value)], value, err_msg=key)
+
+  def test_two_and_four_devices(self):
+    out = pathlib.Path(self.create_tempdir().full_path)
+    proc = subprocess.run([sys.executable, '-c', _MULTI_DEVICE_SCRIPT, str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    with np.load(out / 'devices2.npz') as two, np.load(out / 'devices4.npz') as four:
+      for key, value in self.reference.metrics.items():
+        name = key.replace('/', '_')
+        np.testing.assert_array_equal(four[name], two[name], err_msg=key)
+        if value.dtype.kind == 'f':
+          np.testing.assert_allclose(four[name], value, rtol=1e-5, atol=1e-7, err_msg=key)
+        else:
+          np.testing.assert_array_equal(four[name], value, err_msg=key)
+
+  def test_other_block_size_agrees_to_rounding(self):
+    blocked = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs, seeds_per_device=3)
+    for key in ('attn/ctilde', 'attn/entropy', 'train/loss'):
+      np.testing.assert_allclose(blocked.metrics[key], self.reference.metrics[key], rtol=1e-5,
+                                 atol=1e-7, err_msg=key)
+
+  def test_padding_of_the_last_chunk(self):
+    self.assertEqual([c.tolist() for c in sweep.chunks([1, 2, 3], 2, num_devices=1)],
+                     [[1, 2], [3, 3]])
+    self.assertEqual([c.tolist() for c in sweep.chunks([1, 2, 3], 1, num_devices=4)],
+                     [[1, 2, 3, 3]])

@@ -1,0 +1,21 @@
+"""Process-wide jax set-up, done once by the entry points before any computation."""
+
+import os
+
+from absl import logging
+import jax
+
+
+def enable_compilation_cache(directory: str) -> None:
+  """Turns on jax's persistent compilation cache in `directory` ('' leaves it off)."""
+  if directory:
+    jax.config.update('jax_compilation_cache_dir', os.path.expanduser(directory))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+
+
+def initialize_distributed() -> None:
+  """Joins a multi-process job: jax.distributed.initialize() reads the cluster (SLURM, Cloud
+  TPU, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID) from the environment."""
+  jax.distributed.initialize()
+  logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
+               jax.process_count(), jax.local_device_count(), jax.device_count())

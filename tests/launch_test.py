@@ -1,0 +1,46 @@
+"""The launch scripts, in their dry-run mode."""
+
+import os
+import subprocess
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+from tests.conftest import ROOT
+
+
+def _launch(script, *args, dry_run=True):
+  env = {**os.environ, 'DRY_RUN': '1' if dry_run else '0'}
+  return subprocess.run(['bash', str(ROOT / 'launch' / script), *args], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=60)
+
+
+class LaunchTest(parameterized.TestCase):
+
+  @parameterized.parameters(
+      ('local.sh', 'python -m scan_snap.main --config=configs/syn_small.py --workdir=runs/x '
+                   '--config.sweep.num_seeds=3'),
+      ('slurm.sh', 'srun python -m scan_snap.main --distributed --config=configs/syn_small.py '
+                   '--workdir=runs/x --config.sweep.num_seeds=3'),
+  )
+  def test_dry_run_prints_the_command(self, script, want):
+    proc = _launch(script, 'configs/syn_small.py', 'runs/x', '--config.sweep.num_seeds=3')
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    self.assertEqual(proc.stdout.strip(), want)
+
+  @parameterized.parameters('local.sh', 'slurm.sh')
+  def test_missing_arguments(self, script):
+    proc = _launch(script, 'configs/syn_small.py')
+    self.assertEqual(proc.returncode, 2)
+    self.assertIn('usage:', proc.stderr)
+
+  def test_local_runs_the_smoke_config(self):
+    workdir = self.create_tempdir().full_path
+    proc = _launch('local.sh', 'configs/syn_small.py:smoke', workdir, '--compilation_cache=',
+                   dry_run=False)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    self.assertTrue(os.path.exists(os.path.join(workdir, 'results.csv')))
+
+
+if __name__ == '__main__':
+  absltest.main()
