@@ -30,6 +30,7 @@ def get_config(variant: str = ''):
   c.sweep.first_seed = 1
   c.sweep.num_seeds = 10
   c.figures.names = ('entropy_grid',)
+  c.report.claims = ('learning_rates',)
   return config.apply_variant(c, variant, smoke=_smoke)
 
 

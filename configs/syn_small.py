@@ -32,6 +32,7 @@ def get_config(variant: str = ''):
   c.figures.names = ('attention_snapshots',)
   c.figures.snapshot_steps = (0, 2, 4, 6, 8, 10, 100)
   c.figures.snapshot_class = 0
+  c.report.claims = ('frequency_bias', 'scanning')
   return config.apply_variant(c, variant, smoke=_smoke)
 
 

@@ -18,6 +18,10 @@ from scan_snap import model
 from scan_snap import optimizer
 
 
+DYNAMICS = ('sampled', 'population', 'flow')  # What is trained: see train.make_train.
+CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learning_rates')
+
+
 class ConfigError(ValueError):
   """A config value is out of range; the message names every offending key."""
 
@@ -55,6 +59,9 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.train = ml_collections.ConfigDict()
   c.train.steps = 100
   c.train.log_every = 10  # c̃ is recorded at steps 0, log_every, …, steps
+  c.train.dynamics = 'sampled'  # 'sampled', 'population' (T → ∞) or 'flow' (its gradient flow)
+  c.train.flow_rtol = 1e-6  # 'flow': relative tolerance of the adaptive ODE solver
+  c.train.flow_max_steps = 200_000  # 'flow': solver steps before a run is marked diverged
 
   c.sweep = ml_collections.ConfigDict()
   c.sweep.first_seed = 1
@@ -65,6 +72,9 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.figures.names = ('entropy_grid',)  # any of figures.FIGURES
   c.figures.snapshot_steps = (0, 2, 4, 6, 8, 10, 100)  # 'attention_snapshots': steps shown
   c.figures.snapshot_class = 0  # 'attention_snapshots': class index (0 is the paper's class 1)
+
+  c.report = ml_collections.ConfigDict()
+  c.report.claims = ()  # checks written to report.md: any of claims.CLAIMS
   return c
 
 
@@ -112,6 +122,13 @@ def validate(c: ml_collections.ConfigDict) -> None:
   logs_ok = (_is_int(t.steps) and _is_int(t.log_every) and t.log_every >= 1
              and t.steps % t.log_every == 0)
   need(logs_ok, 'train.log_every', 'must be a positive integer that divides train.steps')
+  need(t.dynamics in DYNAMICS, 'train.dynamics', f'must be one of {DYNAMICS}')
+  need(t.dynamics != 'flow' or (o.name == 'sgd' and o.momentum == 0 and o.weight_decay == 0),
+       'train.dynamics', "'flow' integrates plain gradient descent: it needs optimizer.name='sgd' "
+       'with momentum 0 and weight_decay 0')
+  need(_is_real(t.flow_rtol) and t.flow_rtol > 0, 'train.flow_rtol', 'must be a positive number')
+  need(_is_int(t.flow_max_steps) and t.flow_max_steps >= 1, 'train.flow_max_steps',
+       'must be a positive integer')
 
   need(_is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
        'must be a positive integer')
@@ -126,6 +143,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(not (snapshots and logs_ok) or all(_is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
                           for s in c.figures.snapshot_steps),
        'figures.snapshot_steps', 'must be logged steps: multiples of train.log_every ≤ train.steps')
+  need(all(name in CLAIMS for name in c.report.claims), 'report.claims',
+       f'must be names from {CLAIMS}')
+  need(not ({'scanning', 'frequency_bias'} & set(c.report.claims)) or c.model.init == 'zeros',
+       'report.claims', "'scanning' and 'frequency_bias' are claims about a zero start "
+       "(model.init='zeros')")
   if snapshots and not problems:  # K is known once the data keys are valid.
     num_classes = min(d.num_last) * d.num_next_per_last
     need(_is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
@@ -152,6 +174,9 @@ class RunConfig:
   optimizer: optimizer.OptimizerConfig
   steps: int
   log_every: int
+  dynamics: str  # one of DYNAMICS
+  flow_rtol: float
+  flow_max_steps: int
 
 
 def run_config(c: ml_collections.ConfigDict, num_last: int) -> RunConfig:
@@ -169,6 +194,9 @@ def run_config(c: ml_collections.ConfigDict, num_last: int) -> RunConfig:
                                           eps=o.eps, weight_decay=o.weight_decay),
       steps=c.train.steps,
       log_every=c.train.log_every,
+      dynamics=c.train.dynamics,
+      flow_rtol=c.train.flow_rtol,
+      flow_max_steps=c.train.flow_max_steps,
   )
 
 

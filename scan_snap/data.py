@@ -182,6 +182,12 @@ def counts_of_sequences(batch: SequenceBatch, tables: ClassTables) -> CountsBatc
   return _counts_batch(batch.cls, counts_BxS, tables)
 
 
+def population_batch(tables: ClassTables) -> CountsBatch:
+  """The long-sequence limit (NOTES §1): one row per class with n_l replaced by P(l|m,n), so
+  that u = c̃_n; its mean loss over the rows is the expected loss over uniform classes."""
+  return _counts_batch(jnp.arange(tables.query.shape[0]), tables.probs, tables)
+
+
 def _counts_batch(cls_B: jax.Array, counts_BxS: jax.Array, tables: ClassTables) -> CountsBatch:
   """Spreads counts on each class's support slots over the ids of contextual tokens."""
   batch_size = cls_B.shape[0]

@@ -5,6 +5,7 @@ Layout of the work directory:
   results.csv                     one row per run (rewritten as each data spec finishes)
   trajectories/num_last<N>.npz    c̃ of every run at every logged step, and the run's axes
   summary.csv, summary.md         mean ± std final entropy per (num_last, η_Z, η_Y) cell
+  report.md                       the claims of config.report.claims, measured, pass or fail
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
 """
 
@@ -16,10 +17,12 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from scan_snap import claims
 from scan_snap import config
 from scan_snap import figures
 from scan_snap import outputs
 from scan_snap import sweep
+from scan_snap import theory
 from scan_snap import train
 
 
@@ -33,14 +36,15 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
   num_runs = len(c.data.num_last) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
-  rows, seconds = [], {'compile': 0.0, 'train': 0.0}
+  rows, groups, seconds = [], [], {'compile': 0.0, 'train': 0.0}
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
     for group in sweep.run_sweep(c, on_chunk=progress.update):
       logging.info('num_last=%d: %d runs, compiled in %.2f s, trained in %.2f s',
                    group.run.data.num_last, len(group.seed), group.seconds['compile'],
                    group.seconds['train'])
       seconds = {k: seconds[k] + group.seconds[k] for k in seconds}
-      rows += sweep.result_rows(group)
+      groups.append(group)
+      rows += _rows_with_claims(c, group)
       if writer:
         outputs.write_csv(workdir / 'results.csv', rows)
         _write_group(c, group, workdir)
@@ -48,8 +52,25 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   summary = sweep.summarize(rows)
   if writer:
     _write_summary(c, rows, summary, workdir)
+    if c.report.claims:
+      checks = claims.evaluate(c, groups, summary)
+      outputs.write_text(workdir / 'report.md', theory.report_markdown(
+          f'Claims checked on {workdir.name}', checks))
+      for check in checks:
+        logging.info('%s: %s — %s', 'pass' if check['holds'] else 'FAIL', check['claim'],
+                     check['measured'])
   return {'summary': summary, 'num_runs': len(rows), 'compile_s': seconds['compile'],
           'train_s': seconds['train']}
+
+
+def _rows_with_claims(c: ml_collections.ConfigDict, group: sweep.GroupResult) -> list[dict]:
+  """The group's result rows; with the 'snapping' claim, each run's t₀ too."""
+  rows = sweep.result_rows(group)
+  if 'snapping' in c.report.claims:
+    for row, t0 in zip(rows, claims.snapping_times(group)):
+      row['t0'] = t0
+      row['final_entropy'] = row['entropy']
+  return rows
 
 
 def _write_summary(c: ml_collections.ConfigDict, rows: list[dict], summary: list[dict],
@@ -77,11 +98,14 @@ def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
   m = group.metrics
   outputs.write_npz(workdir / 'trajectories' / f'{name}.npz', {
       'steps': steps, 'seed': group.seed, 'lr_y': group.lr_y, 'lr_z': group.lr_z,
-      'ctilde': m['attn/ctilde'], 'entropy': m['attn/entropy'],
+      'ctilde': m['attn/ctilde'], 'logits': m['attn/logits'], 'entropy': m['attn/entropy'],
       'train_loss': m['train/loss'], 'train_accuracy': m['train/accuracy'],
       'diverged': m['diverged'],
       'support': spec.support(), 'probs': spec.probs(), 'is_distinct': spec.is_distinct(),
   })
+  if 'snapping' in c.figures.names:
+    figures.snapping(steps, claims.dominant_growth(group), group.lr_y, group.lr_z,
+                     claims.snapping_times(group), workdir / 'figures' / f'snapping_{name}')
   if 'attention_snapshots' in c.figures.names:
     cls = c.figures.snapshot_class
     title = (f'class {cls + 1} (next token {spec.class_next()[cls]}), seed {group.seed[0]}, '

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from scan_snap import outputs
 
-FIGURES = ('entropy_grid', 'attention_snapshots')
+FIGURES = ('entropy_grid', 'attention_snapshots', 'snapping')
 
 
 def save(fig: Figure, stem: pathlib.Path) -> list[pathlib.Path]:
@@ -64,4 +64,39 @@ def attention_snapshots(ctilde_LxS: np.ndarray, steps_L: np.ndarray, support_S: 
     ax.set_xlabel('token')
   axes[0].set_ylabel(r'$\tilde c_{l|n}$')
   fig.suptitle(title + '   (grey: common, blue: distinct)', fontsize='medium')
+  return save(fig, stem)
+
+
+def snapping(steps: np.ndarray, growth_RxL: np.ndarray, lr_y: np.ndarray, lr_z: np.ndarray,
+             t0: np.ndarray, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Theorem 4: left, growth of the dominant distinct logit against t (log axis), one line
+  per η_Y, t₀ marked, one panel per η_Z; right, t₀ against η_Y (log-log) with fitted slopes."""
+  lr_zs = np.unique(lr_z)
+  fig = Figure(figsize=(3.4 * (len(lr_zs) + 1), 3.0), layout='constrained')
+  axes = fig.subplots(1, len(lr_zs) + 1, squeeze=False)[0]
+  colors = {y: f'C{i}' for i, y in enumerate(np.unique(lr_y))}
+  for ax, z in zip(axes, lr_zs):
+    for r in np.flatnonzero(lr_z == z):
+      ax.plot(steps[1:], growth_RxL[r, 1:], color=colors[lr_y[r]], label=f'$\\eta_Y$={lr_y[r]:g}')
+      if np.isfinite(t0[r]):
+        ax.plot(t0[r], np.interp(t0[r], steps, growth_RxL[r]), 'o', color=colors[lr_y[r]],
+                mec='k')
+    ax.set_xscale('log')
+    ax.set_xlabel('t')
+    ax.set_title(f'$\\eta_Z$={z:g} (dots: $t_0$)')
+  axes[0].set_ylabel(r'$z_{m,l^*}(t) - z_{m,l^*}(0)$')
+  axes[0].legend(fontsize='x-small')
+  ax = axes[-1]
+  for i, z in enumerate(lr_zs):
+    sel = (lr_z == z) & np.isfinite(t0)
+    if sel.sum() >= 2:
+      slope, intercept = np.polyfit(np.log(lr_y[sel]), np.log(t0[sel]), 1)
+      ax.plot(lr_y[sel], t0[sel], 'o', color=f'C{i}', label=f'$\\eta_Z$={z:g}: slope {slope:.2f}')
+      ax.plot(lr_y[sel], np.exp(intercept) * lr_y[sel]**slope, '-', color=f'C{i}', lw=0.8)
+  ax.set_xscale('log')
+  ax.set_yscale('log')
+  ax.set_xlabel(r'$\eta_Y$')
+  ax.set_ylabel(r'$t_0$')
+  ax.set_title('snapping time (theory: slope −1)')
+  ax.legend(fontsize='x-small')
   return save(fig, stem)

@@ -7,6 +7,7 @@ for all learning-rate pairs of a seed, and a run's result never depends on its n
 
 from typing import Callable
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -24,19 +25,26 @@ TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[s
 def make_train(run: config.RunConfig) -> TrainFn:
   """Returns train(key, lr_y, lr_z) -> (final params, metrics), with `key = jax.random.key(seed)`.
 
+  run.dynamics picks what is trained:
+    'sampled'     optax steps on sampled batches (the experiments of the paper);
+    'population'  optax steps on the long-sequence limit: every class once, n_l → P(l|m,n),
+                  the expected gradient over uniform classes (deterministic given the init);
+    'flow'        gradient flow dY/dt = −η_Y ∇_Y L, dZ/dt = −η_Z ∇_Z L of that population loss,
+                  integrated by diffrax (t counts plain gradient-descent steps).
+
   Metrics ([L] = run.steps / run.log_every logging intervals):
     'attn/ctilde'       [L+1, K, S]  c̃_n at steps 0, log_every, …, steps
+    'attn/logits'       [L+1, K, S]  z_{m,l} on each class's support at those steps
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
-    'train/loss'        [L]          mean training loss over each interval
-    'train/accuracy'    [L]          mean training accuracy over each interval
-    'diverged'          []           a loss or a final parameter is NaN or ±inf
+    'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
+    'train/accuracy'    [L]          training accuracy, likewise
+    'diverged'          []           a loss or a parameter became NaN or ±inf, or the ODE
+                                     solver failed
   """
+  if run.dynamics == 'flow':
+    return _make_flow(run)
   tables = run.data.tables()
-  num_distinct = run.data.num_unique_per_next
-
-  def attention_metrics(params):
-    ctilde = metrics.attention_frequencies(params['Z'], tables)
-    return {'attn/ctilde': ctilde, 'attn/entropy': metrics.distinct_entropy(ctilde, num_distinct)}
+  population = data.population_batch(tables)
 
   def train(key, lr_y, lr_z):
     init_key, data_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
@@ -45,8 +53,11 @@ def make_train(run: config.RunConfig) -> TrainFn:
 
     def step(state, t):
       params, opt_state = state
-      batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run.batch_size,
-                                 run.seq_len)
+      if run.dynamics == 'population':
+        batch = population
+      else:
+        batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run.batch_size,
+                                   run.seq_len)
       (loss, aux), grads = jax.value_and_grad(model.loss_counts, has_aux=True)(
           params, batch, run.model)
       updates, opt_state = opt.update(grads, opt_state, params)
@@ -56,20 +67,68 @@ def make_train(run: config.RunConfig) -> TrainFn:
       state, logs = jax.lax.scan(step, state, i * run.log_every + jnp.arange(run.log_every))
       return state, {'train/loss': logs['loss'].mean(),
                      'train/accuracy': logs['accuracy'].mean(),
-                     'finite': jnp.all(jnp.isfinite(logs['loss'])),
-                     **attention_metrics(state[0])}
+                     **_attention_metrics(state[0]['Z'], tables, run)}
 
     (final, _), logs = jax.lax.scan(interval, (params, opt.init(params)),
                                     jnp.arange(run.steps // run.log_every))
-    start = attention_metrics(params)
-    params_finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final)]))
-    out = {key: jnp.concatenate([start[key][None], logs[key]]) for key in start}
-    out['train/loss'] = logs['train/loss']
-    out['train/accuracy'] = logs['train/accuracy']
-    out['diverged'] = ~(jnp.all(logs['finite']) & params_finite)
-    return final, out
+    return final, _collect(_attention_metrics(params['Z'], tables, run), logs, final,
+                           solver_ok=True)
 
   return train
+
+
+def _make_flow(run: config.RunConfig) -> TrainFn:
+  """Gradient flow of the population loss, saved at the logged times (see make_train)."""
+  tables = run.data.tables()
+  population = data.population_batch(tables)
+  loss_fn = lambda params: model.loss_counts(params, population, run.model)
+  times = jnp.asarray(logged_steps(run), jnp.float32)
+
+  def train(key, lr_y, lr_z):
+    params = model.init_params(jax.random.fold_in(key, 0), run.data.vocab_size, run.model)
+
+    def velocity(t, params, args):
+      grads = jax.grad(lambda p: loss_fn(p)[0])(params)
+      return {'Y': -lr_y * grads['Y'], 'Z': -lr_z * grads['Z']}
+
+    def observe(t, params, args):
+      loss, aux = loss_fn(params)
+      return {'train/loss': loss, 'train/accuracy': aux['accuracy'],
+              **_attention_metrics(params['Z'], tables, run)}
+
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(velocity), diffrax.Tsit5(), t0=0.0, t1=float(run.steps), dt0=0.1,
+        y0=params,
+        saveat=diffrax.SaveAt(
+            subs=[diffrax.SubSaveAt(ts=times, fn=observe), diffrax.SubSaveAt(t1=True)]),
+        stepsize_controller=diffrax.PIDController(rtol=run.flow_rtol, atol=run.flow_rtol * 1e-2),
+        max_steps=run.flow_max_steps, throw=False)
+    path, final = solution.ys[0], jax.tree.map(lambda x: x[0], solution.ys[1])
+    logs = {k: v[1:] for k, v in path.items()}
+    start = {k: v[0] for k, v in path.items() if k.startswith('attn/')}
+    return final, _collect(start, logs, final,
+                           solver_ok=solution.result == diffrax.RESULTS.successful)
+
+  return train
+
+
+def _attention_metrics(z: jax.Array, tables: data.ClassTables, run: config.RunConfig) -> dict:
+  ctilde = metrics.attention_frequencies(z, tables)
+  return {'attn/ctilde': ctilde,
+          'attn/logits': z[tables.query[:, None], tables.support],
+          'attn/entropy': metrics.distinct_entropy(ctilde, run.data.num_unique_per_next)}
+
+
+def _collect(start: dict, logs: dict, final_params, solver_ok) -> dict:
+  """Stacks the step-0 attention metrics before the logged ones and marks divergence."""
+  out = {key: jnp.concatenate([start[key][None], logs[key]]) for key in start}
+  out['train/loss'] = logs['train/loss']
+  out['train/accuracy'] = logs['train/accuracy']
+  finite = jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(out['attn/logits']))
+  if final_params is not None:
+    finite &= jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)]))
+  out['diverged'] = ~(finite & solver_ok)
+  return out
 
 
 def logged_steps(run: config.RunConfig) -> np.ndarray:

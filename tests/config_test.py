@@ -39,7 +39,12 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual(saved['data']['num_last'], list(c.data.num_last))
     with open(workdir / 'results.csv') as f:
       rows = list(csv.DictReader(f))
-    self.assertEqual(list(rows[0]), RESULT_COLUMNS)
+    extra = ['t0', 'final_entropy'] if 'snapping' in c.report.claims else []
+    self.assertEqual(list(rows[0]), RESULT_COLUMNS + extra)
+    if c.report.claims:
+      report = (workdir / 'report.md').read_text()
+      self.assertEqual(report.count(' | pass |') + report.count(' | FAIL |'),
+                       report.count('\n') - 4)  # One verdict per claim row.
     num_pairs = len(config.learning_rate_pairs(c))
     self.assertLen(rows, len(c.data.num_last) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))

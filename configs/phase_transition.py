@@ -1,0 +1,43 @@
+"""Phase transition (paper Fig. 3, Theorem 4): population dynamics over 10⁴ steps, NOTES §3–5.
+
+Syn-Small's classes (K = 2, M = 34) trained on the long-sequence limit (T → ∞, the expected
+gradient) from a zero start by plain gradient descent: η_Y ∈ {0.03, …, 3} (2 decades, 6 values)
+× η_Z ∈ {0.01, 0.03, 0.1}. For each run, the growth of the most frequent distinct token's
+logit, its snapping time t₀ (theory.transition_time), and a report of Theorems 2 and 4 and of
+the decoder reduction of NOTES §3. Use --config.train.dynamics=flow for the gradient flow.
+
+  python -m scan_snap.main --config=configs/phase_transition.py --workdir=runs/phase_transition
+  python -m scan_snap.main --config=configs/phase_transition.py:smoke --workdir=/tmp/pt_smoke
+"""
+
+from scan_snap import config
+
+
+def get_config(variant: str = ''):
+  c = config.sequence_classes_config()
+  c.data.num_last = (2,)
+  c.data.num_next_per_last = 1
+  c.data.num_common = 10
+  c.data.num_common_per_last = 0
+  c.data.num_unique_per_next = 10
+  c.model.init = 'zeros'
+  c.optimizer.name = 'sgd'
+  c.optimizer.momentum = 0.0
+  c.optimizer.lr_y = (0.03, 0.06, 0.1, 0.3, 1.0, 3.0)
+  c.optimizer.lr_z = (0.01, 0.03, 0.1)
+  c.optimizer.lr_y_relative = False
+  c.train.dynamics = 'population'
+  c.train.steps = 10_000
+  c.train.log_every = 1
+  c.sweep.num_seeds = 1  # Deterministic: the zero start and the population gradient.
+  c.sweep.seeds_per_device = 1
+  c.figures.names = ('snapping',)
+  c.report.claims = ('snapping', 'decoder_reduction', 'frequency_bias')
+  return config.apply_variant(c, variant, smoke=_smoke)
+
+
+def _smoke(c):
+  """A few seconds: 300 steps, three η_Y, one η_Z."""
+  c.optimizer.lr_y = (0.3, 1.0, 3.0)
+  c.optimizer.lr_z = (0.03,)
+  c.train.steps = 300

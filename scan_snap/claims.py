@@ -1,0 +1,104 @@
+"""The theorem report of an experiment: config.report.claims names the checks to run.
+
+  'frequency_bias'     Thm 2 on every run (logits of common tokens fall, distinct ones rise)
+  'scanning'           Thm 3 on every run (needs a zero start)
+  'snapping'           Thm 4: t₀ of every run's growth curve, and its trend in η_Y
+  'decoder_reduction'  the decoder logit gap ξ(t) of NOTES §3 against its closed form
+  'learning_rates'     Sec. 6 on the summary table (η_Z sharpens, large η_Y/η_Z blurs)
+
+A per-run claim passes when it holds in at least 90% of the runs that did not diverge.
+"""
+
+import dataclasses
+
+import jax
+import numpy as np
+
+from scan_snap import config
+from scan_snap import data
+from scan_snap import sweep
+from scan_snap import theory
+from scan_snap import train
+
+_PASS_FRACTION = 0.9  # The CLAIMS are declared in config.CLAIMS.
+
+
+def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
+  """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
+  probs = group.run.data.probs()[0]
+  top = int(np.argmax(np.where(group.run.data.is_distinct(), probs, -1)))
+  logits = group.metrics['attn/logits'][:, :, 0, top]
+  return logits - logits[:, :1]
+
+
+def snapping_times(group: sweep.GroupResult) -> np.ndarray:
+  """[R] t₀ of each run (NaN: no transition found), see theory.transition_time."""
+  steps = train.logged_steps(group.run)
+  return np.array([theory.transition_time(steps, g) for g in dominant_growth(group)])
+
+
+def _per_run(check, group: sweep.GroupResult) -> dict:
+  """Runs a per-run check on every non-diverged run of a group and aggregates the verdicts."""
+  spec = group.run.data
+  kept = np.flatnonzero(~group.metrics['diverged'])
+  results = [check(group.metrics, r, spec) for r in kept]
+  passed = sum(r['holds'] for r in results)
+  return {'claim': results[0]['claim'] if results else check.__name__,
+          'measured': f'num_last={spec.num_last}: holds in {passed} of {len(results)} runs; '
+                      f"first run: {results[0]['measured'] if results else '-'}",
+          'holds': bool(results) and passed >= _PASS_FRACTION * len(results)}
+
+
+def _frequency_bias(m, r, spec):
+  return theory.check_frequency_discriminative_bias(m['attn/logits'][r, 0], m['attn/logits'][r, -1],
+                                                    spec.is_distinct())
+
+
+def _scanning(m, r, spec):
+  return theory.check_scanning(m['attn/ctilde'][r], spec.probs(), spec.is_distinct())
+
+
+def decoder_reduction(lr_y: float = 1.0, steps: int = 200) -> dict:
+  """Trains Y alone (η_Z = 0, zero start) by gradient flow on classes whose features f are
+  orthonormal (one distinct token each, no common token), and compares the gap ξ between the
+  right next-token logit and each wrong one with (M − 1)ξ + e^ξ − 1 = η_Y M t / K.
+
+  By symmetry every class has the same gap, and its loss is ln(1 + (M − 1)e^{−ξ}), so ξ is
+  read off the training loss: ξ = −ln(expm1(loss) / (M − 1)).
+  """
+  spec = data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=0,
+                              num_common_per_last=0, num_unique_per_next=1)
+  c = config.sequence_classes_config()
+  c.model.init, c.optimizer.momentum = 'zeros', 0.0
+  run = dataclasses.replace(config.run_config(c, spec.num_last), data=spec, steps=steps,
+                            log_every=1, dynamics='flow', flow_rtol=1e-8)
+  _, metrics = jax.jit(train.make_train(run))(jax.random.key(0), lr_y, 0.0)
+  loss = np.asarray(metrics['train/loss'], np.float64)
+  measured = -np.log(np.expm1(loss) / (spec.vocab_size - 1))
+  want = theory.decoder_gap_closed_form(train.logged_steps(run)[1:], lr_y, spec.vocab_size,
+                                        spec.num_classes)
+  error = np.abs(measured - want).max() / want[-1]
+  return {'claim': 'Decoder reduction (NOTES §3): (M−1)ξ + e^ξ − 1 = η_Y M t / K',
+          'measured': f'ξ({steps}) = {measured[-1]:.4f} vs closed form {want[-1]:.4f}; largest '
+                      f'difference over 0 < t ≤ {steps}: {error:.1e} of ξ({steps})',
+          'holds': bool(error < 1e-3)}
+
+
+def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict]) -> list[dict]:
+  """The checks named in c.report.claims, in that order."""
+  checks = []
+  for claim in c.report.claims:
+    if claim == 'frequency_bias':
+      checks += [_per_run(_frequency_bias, g) for g in groups]
+    elif claim == 'scanning':
+      checks += [_per_run(_scanning, g) for g in groups]
+    elif claim == 'snapping':
+      for g in groups:
+        check = theory.check_snapping(g.lr_y, g.lr_z, snapping_times(g))
+        check['measured'] = f'num_last={g.run.data.num_last}: ' + check['measured']
+        checks.append(check)
+    elif claim == 'decoder_reduction':
+      checks.append(decoder_reduction())
+    elif claim == 'learning_rates':
+      checks += theory.check_learning_rates(summary)
+  return checks
