@@ -17,7 +17,7 @@ def get_config(variant: str = ''):
   c.data.num_common = 10
   c.data.num_common_per_last = 0
   c.data.num_unique_per_next = 10
-  c.data.seq_len = 128
+  c.data.seq_len = (128,)
   c.data.batch_size = 128
   c.model.init = 'uniform'
   c.optimizer.name = 'sgd'
@@ -37,7 +37,7 @@ def get_config(variant: str = ''):
 def _smoke(c):
   """A few seconds: two data specs, a 2 × 2 learning-rate grid, 2 seeds, short runs."""
   c.data.num_last = (1, 3)
-  c.data.seq_len = 16
+  c.data.seq_len = (16,)
   c.data.batch_size = 16
   c.optimizer.lr_z = (1.0, 3.0)
   c.optimizer.lr_y = (1.0, 5.0)

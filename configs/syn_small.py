@@ -17,7 +17,7 @@ def get_config(variant: str = ''):
   c.data.num_common = 10
   c.data.num_common_per_last = 0
   c.data.num_unique_per_next = 10
-  c.data.seq_len = 128
+  c.data.seq_len = (128,)
   c.data.batch_size = 128
   c.model.init = 'zeros'
   c.optimizer.name = 'sgd'
@@ -38,7 +38,7 @@ def get_config(variant: str = ''):
 
 def _smoke(c):
   """A few seconds: short sequences, small batch, 10 steps, 2 seeds."""
-  c.data.seq_len = 16
+  c.data.seq_len = (16,)
   c.data.batch_size = 16
   c.train.steps = 10
   c.figures.snapshot_steps = (0, 2, 4, 10)

@@ -81,7 +81,7 @@ def _time_grid(run: config.RunConfig, num_seeds: int, seeds_per_device: int) -> 
 
 def bench_scaling(c) -> dict:
   """Cost against the number of runs (one data spec, chunks as configured) and against T."""
-  run = config.run_config(c, max(c.data.num_last))
+  run = config.run_config(c, max(c.data.num_last), c.data.seq_len[0])
   by_runs, num_seeds = [], 1
   while num_seeds * 16 <= _MAX_RUNS.value:
     by_runs.append(_time_grid(run, num_seeds, c.sweep.seeds_per_device))

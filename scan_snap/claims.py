@@ -5,6 +5,8 @@
   'snapping'           Thm 4: t₀ of every run's growth curve, and its trend in η_Y
   'decoder_reduction'  the decoder logit gap ξ(t) of NOTES §3 against its closed form
   'learning_rates'     Sec. 6 on the summary table (η_Z sharpens, large η_Y/η_Z blurs)
+  'long_sequence_limit' Lemma 2: as T grows, the seed-mean c̃ trajectory of sampled training
+                       approaches the population (T → ∞) trajectory
 
 A per-run claim passes when it holds in at least 90% of the runs that did not diverge.
 """
@@ -84,6 +86,48 @@ def decoder_reduction(lr_y: float = 1.0, steps: int = 200) -> dict:
           'holds': bool(error < 1e-3)}
 
 
+def long_sequence_distances(groups: list[sweep.GroupResult]) -> tuple[list[dict], dict]:
+  """For each group and learning-rate pair: the largest distance over the logged steps between
+  the seed-mean c̃ and the population c̃, d = max_t mean_n ‖E_seeds c̃_n(t) − c̃_n^pop(t)‖₁.
+
+  Returns the rows (num_last, seq_len, lr_y, lr_z, distance) and, per (num_last, lr_y, lr_z),
+  the population trajectory of c̃ [L+1, K, S] (zero start: it is deterministic).
+  """
+  rows, population = [], {}
+  for group in groups:
+    run = dataclasses.replace(group.run, dynamics='population')
+    for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
+      key = (run.data.num_last, lr_y, lr_z)
+      if key not in population:
+        _, m = jax.jit(train.make_train(run))(jax.random.key(0), lr_y, lr_z)
+        population[key] = np.asarray(m['attn/ctilde'])
+      runs = (group.lr_y == lr_y) & (group.lr_z == lr_z) & ~group.metrics['diverged']
+      mean = group.metrics['attn/ctilde'][runs].mean(axis=0)
+      distance = np.abs(mean - population[key]).sum(-1).mean(-1).max()
+      rows.append({'num_last': run.data.num_last, 'seq_len': group.run.seq_len, 'lr_y': lr_y,
+                   'lr_z': lr_z, 'num_runs': int(runs.sum()), 'distance': float(distance)})
+  return rows, population
+
+
+def _long_sequence_limit(groups: list[sweep.GroupResult]) -> list[dict]:
+  """Holds when, for every (num_last, η_Y, η_Z), the distance falls at each larger T."""
+  rows, _ = long_sequence_distances(groups)
+  lines: dict[tuple, list[dict]] = {}
+  for row in rows:
+    lines.setdefault((row['num_last'], row['lr_y'], row['lr_z']), []).append(row)
+  checks = []
+  for (num_last, lr_y, lr_z), line in lines.items():
+    line.sort(key=lambda r: r['seq_len'])
+    distances = np.array([r['distance'] for r in line])
+    checks.append({
+        'claim': 'Lemma 2: sampled training tends to the population dynamics as T grows',
+        'measured': f'num_last={num_last}, η_Y={lr_y:g}, η_Z={lr_z:g}: distance by T '
+                    + ', '.join(f"{r['seq_len']}: {r['distance']:.4f}" for r in line),
+        'holds': bool(len(distances) > 1 and np.all(np.diff(distances) < 0)),
+    })
+  return checks
+
+
 def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict]) -> list[dict]:
   """The checks named in c.report.claims, in that order."""
   checks = []
@@ -101,4 +145,6 @@ def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict]) -> list[di
       checks.append(decoder_reduction())
     elif claim == 'learning_rates':
       checks += theory.check_learning_rates(summary)
+    elif claim == 'long_sequence_limit':
+      checks += _long_sequence_limit(groups)
   return checks

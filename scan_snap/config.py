@@ -19,7 +19,8 @@ from scan_snap import optimizer
 
 
 DYNAMICS = ('sampled', 'population', 'flow')  # What is trained: see train.make_train.
-CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learning_rates')
+CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learning_rates',
+          'long_sequence_limit')
 
 
 class ConfigError(ValueError):
@@ -36,7 +37,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.data.num_common = 10  # common tokens shared by all classes
   c.data.num_common_per_last = 0  # common tokens shared by the classes of one query
   c.data.num_unique_per_next = 10  # distinct tokens per class
-  c.data.seq_len = 128  # T: T − 1 contextual tokens and the query
+  c.data.seq_len = (128,)  # grid axis: T, i.e. T − 1 contextual tokens and the query
   c.data.batch_size = 128
 
   c.model = ml_collections.ConfigDict()
@@ -72,6 +73,9 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.figures.names = ('entropy_grid',)  # any of figures.FIGURES
   c.figures.snapshot_steps = (0, 2, 4, 6, 8, 10, 100)  # 'attention_snapshots': steps shown
   c.figures.snapshot_class = 0  # 'attention_snapshots': class index (0 is the paper's class 1)
+  c.figures.recall_thresholds = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  # × 1/U ('recall')
+  c.figures.recall_lr_y = 5.0  # 'recall': the fixed η_Y of the curves over η_Z
+  c.figures.recall_lr_z = 1.0  # 'recall': the fixed η_Z of the curves over η_Y
 
   c.report = ml_collections.ConfigDict()
   c.report.claims = ()  # checks written to report.md: any of claims.CLAIMS
@@ -101,8 +105,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
     need(_is_int(d[key]) and d[key] >= 1, f'data.{key}', 'must be a positive integer')
   for key in ('num_common', 'num_common_per_last'):
     need(_is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
-  need(_is_int(d.seq_len) and d.seq_len >= 2, 'data.seq_len',
-       'must be an integer ≥ 2 (at least one contextual token and the query)')
+  need(len(d.seq_len) > 0 and all(_is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
+       'must be one or more integers ≥ 2 (at least one contextual token and the query)')
 
   need(c.model.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
   need(c.model.init != 'normal' or (_is_real(c.model.init_scale) and c.model.init_scale > 0),
@@ -143,11 +147,19 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(not (snapshots and logs_ok) or all(_is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
                           for s in c.figures.snapshot_steps),
        'figures.snapshot_steps', 'must be logged steps: multiples of train.log_every ≤ train.steps')
+  need(len(c.figures.recall_thresholds) > 0
+       and all(_is_real(v) and v > 0 for v in c.figures.recall_thresholds),
+       'figures.recall_thresholds', 'must be one or more positive multiples of 1/U')
+  for key in ('recall_lr_y', 'recall_lr_z'):
+    need(_is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
   need(all(name in CLAIMS for name in c.report.claims), 'report.claims',
        f'must be names from {CLAIMS}')
   need(not ({'scanning', 'frequency_bias'} & set(c.report.claims)) or c.model.init == 'zeros',
        'report.claims', "'scanning' and 'frequency_bias' are claims about a zero start "
        "(model.init='zeros')")
+  need('long_sequence_limit' not in c.report.claims
+       or (c.model.init == 'zeros' and t.dynamics == 'sampled'), 'report.claims',
+       "'long_sequence_limit' compares sampled runs from a zero start with the population run")
   if snapshots and not problems:  # K is known once the data keys are valid.
     num_classes = min(d.num_last) * d.num_next_per_last
     need(_is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
@@ -179,14 +191,20 @@ class RunConfig:
   flow_max_steps: int
 
 
-def run_config(c: ml_collections.ConfigDict, num_last: int) -> RunConfig:
-  """The frozen config of the runs with `num_last` query tokens (learning rates stay traced)."""
+def run_config(c: ml_collections.ConfigDict, num_last: int,
+               seq_len: int | None = None) -> RunConfig:
+  """The frozen config of the runs with `num_last` query tokens and sequence length `seq_len`
+  (learning rates stay traced); seq_len may be left out when data.seq_len has one value."""
   d, o = c.data, c.optimizer
+  if seq_len is None:
+    if len(d.seq_len) != 1:
+      raise ConfigError(f'data.seq_len = {d.seq_len} has several values: name one')
+    seq_len = d.seq_len[0]
   return RunConfig(
       data=data.SequenceClasses(
           num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
           num_common_per_last=d.num_common_per_last, num_unique_per_next=d.num_unique_per_next),
-      seq_len=d.seq_len,
+      seq_len=seq_len,
       batch_size=d.batch_size,
       model=model.ModelConfig(init=c.model.init, init_scale=c.model.init_scale,
                               l2_norm=c.model.l2_norm, residual=c.model.residual),
@@ -204,6 +222,11 @@ def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float
   """(η_Y, η_Z) of the grid, η_Z-major; η_Y = lr_y·η_Z when lr_y_relative."""
   o = c.optimizer
   return [(float(y * z if o.lr_y_relative else y), float(z)) for z in o.lr_z for y in o.lr_y]
+
+
+def data_specs(c: ml_collections.ConfigDict) -> list[tuple[int, int]]:
+  """(num_last, seq_len) of each group of runs that shares one compiled program."""
+  return [(num_last, seq_len) for num_last in c.data.num_last for seq_len in c.data.seq_len]
 
 
 def seeds(c: ml_collections.ConfigDict) -> list[int]:

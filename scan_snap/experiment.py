@@ -3,9 +3,10 @@
 Layout of the work directory:
   config.json                     the resolved config
   results.csv                     one row per run (rewritten as each data spec finishes)
-  trajectories/num_last<N>.npz    c̃ of every run at every logged step, and the run's axes
+  trajectories/num_last<N>_T<T>.npz  c̃ of every run at every logged step, and the run's axes
   summary.csv, summary.md         mean ± std final entropy per (num_last, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, pass or fail
+  recall.csv                      with the 'recall' figure: recall per threshold and cell
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
 """
 
@@ -20,6 +21,7 @@ import tqdm
 from scan_snap import claims
 from scan_snap import config
 from scan_snap import figures
+from scan_snap import metrics
 from scan_snap import outputs
 from scan_snap import sweep
 from scan_snap import theory
@@ -35,12 +37,13 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
-  num_runs = len(c.data.num_last) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
+  num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, groups, seconds = [], [], {'compile': 0.0, 'train': 0.0}
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
     for group in sweep.run_sweep(c, on_chunk=progress.update):
-      logging.info('num_last=%d: %d runs, compiled in %.2f s, trained in %.2f s',
-                   group.run.data.num_last, len(group.seed), group.seconds['compile'],
+      logging.info('num_last=%d, T=%d: %d runs, compiled in %.2f s, trained in %.2f s',
+                   group.run.data.num_last, group.run.seq_len, len(group.seed),
+                   group.seconds['compile'],
                    group.seconds['train'])
       seconds = {k: seconds[k] + group.seconds[k] for k in seconds}
       groups.append(group)
@@ -52,6 +55,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   summary = sweep.summarize(rows)
   if writer:
     _write_summary(c, rows, summary, workdir)
+    if 'recall' in c.figures.names:
+      _write_recall(c, groups, workdir)
+    if 'long_sequence_limit' in c.figures.names:
+      _write_long_sequence_limit(groups, workdir)
     if c.report.claims:
       checks = claims.evaluate(c, groups, summary)
       outputs.write_text(workdir / 'report.md', theory.report_markdown(
@@ -89,11 +96,53 @@ def _write_summary(c: ml_collections.ConfigDict, rows: list[dict], summary: list
   logging.info('wrote %s', workdir)
 
 
+def _write_recall(c: ml_collections.ConfigDict, groups: list[sweep.GroupResult],
+                  workdir: pathlib.Path) -> None:
+  """recall.csv and the recall figure: final recall per threshold, mean over the seeds."""
+  curves, table = [], []
+  for group in groups:
+    num_distinct = group.run.data.num_unique_per_next
+    thresholds = np.asarray(c.figures.recall_thresholds) / num_distinct
+    kept = ~group.metrics['diverged']
+    recall = np.asarray(metrics.recall_at_thresholds(
+        group.metrics['attn/ctilde'][:, -1], num_distinct, thresholds))
+    for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
+      runs = kept & (group.lr_y == lr_y) & (group.lr_z == lr_z)
+      if runs.any():
+        mean = recall[runs].mean(axis=0)
+        curves.append({'num_last': group.run.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
+                       'recall': mean})
+        table += [{'num_last': group.run.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
+                   'threshold': float(th), 'recall': float(r), 'num_runs': int(runs.sum())}
+                  for th, r in zip(thresholds, mean)]
+  outputs.write_csv(workdir / 'recall.csv', table)
+  figures.recall(curves, np.asarray(c.figures.recall_thresholds), c.figures.recall_lr_y,
+                 c.figures.recall_lr_z, workdir / 'figures' / 'recall')
+
+
+def _write_long_sequence_limit(groups: list[sweep.GroupResult], workdir: pathlib.Path) -> None:
+  """long_sequence_limit.csv and its figure for the first learning-rate pair of each num_last."""
+  rows, population = claims.long_sequence_distances(groups)
+  outputs.write_csv(workdir / 'long_sequence_limit.csv', rows)
+  for (num_last, lr_y, lr_z), pop in population.items():
+    members = [g for g in groups if g.run.data.num_last == num_last]
+    pick = lambda g: (g.lr_y == lr_y) & (g.lr_z == lr_z) & ~g.metrics['diverged']
+    spec = members[0].run.data
+    slot = int(np.argmax(np.where(spec.is_distinct(), spec.probs()[0], -1)))
+    figures.long_sequence_limit(
+        train.logged_steps(members[0].run),
+        {g.run.seq_len: g.metrics['attn/ctilde'][pick(g)].mean(axis=0) for g in members}, pop,
+        {r['seq_len']: r['distance'] for r in rows
+         if (r['num_last'], r['lr_y'], r['lr_z']) == (num_last, lr_y, lr_z)}, slot,
+        f'most frequent distinct token of class 1 ($\\eta_Y$={lr_y:g}, $\\eta_Z$={lr_z:g})',
+        workdir / 'figures' / f'long_sequence_limit_num_last{num_last}_lry{lr_y:g}_lrz{lr_z:g}')
+
+
 def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
                  workdir: pathlib.Path) -> None:
   """The trajectories of one data spec and its per-spec figures."""
   spec = group.run.data
-  name = f'num_last{spec.num_last}'
+  name = f'num_last{spec.num_last}_T{group.run.seq_len}'
   steps = train.logged_steps(group.run)
   m = group.metrics
   outputs.write_npz(workdir / 'trajectories' / f'{name}.npz', {
@@ -108,9 +157,14 @@ def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
                      claims.snapping_times(group), workdir / 'figures' / f'snapping_{name}')
   if 'attention_snapshots' in c.figures.names:
     cls = c.figures.snapshot_class
-    title = (f'class {cls + 1} (next token {spec.class_next()[cls]}), seed {group.seed[0]}, '
-             f'$\\eta_Y$={group.lr_y[0]:g}, $\\eta_Z$={group.lr_z[0]:g}')
+    runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
+    attended = metrics.distinct_attention(m['attn/ctilde'][runs, -1, cls], spec.num_unique_per_next)
+    distinct_ids = spec.support()[cls][spec.is_distinct()]
+    row_titles = [f'$\\eta_Y$={group.lr_y[r]:g}, $\\eta_Z$={group.lr_z[r]:g}\nends on '
+                  + ' '.join(str(t) for t in distinct_ids[np.asarray(a) >= 1 / len(a)])
+                  for r, a in zip(runs, attended)]
     figures.attention_snapshots(
-        m['attn/ctilde'][0, :, cls], steps, spec.support()[cls], spec.is_distinct(),
-        tuple(c.figures.snapshot_steps), title,
-        workdir / 'figures' / f'attention_snapshots_{name}')
+        m['attn/ctilde'][runs, :, cls], steps, spec.support()[cls], spec.is_distinct(),
+        tuple(c.figures.snapshot_steps), row_titles,
+        f'{group.run.optimizer.name}: class {cls + 1} (next token {spec.class_next()[cls]}), '
+        f'seed {group.seed[0]}', workdir / 'figures' / f'attention_snapshots_{name}')

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from scan_snap import outputs
 
-FIGURES = ('entropy_grid', 'attention_snapshots', 'snapping')
+FIGURES = ('entropy_grid', 'attention_snapshots', 'snapping', 'recall', 'long_sequence_limit')
 
 
 def save(fig: Figure, stem: pathlib.Path) -> list[pathlib.Path]:
@@ -47,22 +47,26 @@ def entropy_grid(summary: list[dict], stem: pathlib.Path) -> list[pathlib.Path]:
   return save(fig, stem)
 
 
-def attention_snapshots(ctilde_LxS: np.ndarray, steps_L: np.ndarray, support_S: np.ndarray,
-                        is_distinct_S: np.ndarray, show_steps: tuple[int, ...], title: str,
+def attention_snapshots(ctilde_PxLxS: np.ndarray, steps_L: np.ndarray, support_S: np.ndarray,
+                        is_distinct_S: np.ndarray, show_steps: tuple[int, ...],
+                        row_titles: list[str], title: str,
                         stem: pathlib.Path) -> list[pathlib.Path]:
-  """Paper Fig. 4: c̃ of one class over its support at the given steps; common tokens grey,
-  distinct tokens blue."""
-  fig = Figure(figsize=(2.2 * len(show_steps), 2.4), layout='constrained')
-  axes = fig.subplots(1, len(show_steps), sharey=True, squeeze=False)[0]
+  """Paper Figs. 4–5: c̃ of one class over its support at the given steps, one row per run
+  (e.g. per learning rate); common tokens grey, distinct tokens blue."""
+  num_rows = len(row_titles)
+  fig = Figure(figsize=(2.2 * len(show_steps), 2.2 * num_rows + 0.3), layout='constrained')
+  axes = fig.subplots(num_rows, len(show_steps), sharey='row', squeeze=False)
   colors = np.where(is_distinct_S, 'tab:blue', 'tab:gray')
   slots = np.arange(len(support_S))
-  for ax, step in zip(axes, show_steps):
-    ax.bar(slots, ctilde_LxS[list(steps_L).index(step)], color=colors, width=0.8)
-    ax.set_title(f'step {step}', fontsize='medium')
-    ticks = slots[::max(1, len(slots) // 5)]
-    ax.set_xticks(ticks, [str(support_S[i]) for i in ticks], fontsize='small')
+  ticks = slots[::max(1, len(slots) // 5)]
+  for row, row_title in enumerate(row_titles):
+    for ax, step in zip(axes[row], show_steps):
+      ax.bar(slots, ctilde_PxLxS[row, list(steps_L).index(step)], color=colors, width=0.8)
+      ax.set_title(f'step {step}', fontsize='medium')
+      ax.set_xticks(ticks, [str(support_S[i]) for i in ticks], fontsize='small')
+    axes[row, 0].set_ylabel(row_title + '\n' + r'$\tilde c_{l|n}$', fontsize='small')
+  for ax in axes[-1]:
     ax.set_xlabel('token')
-  axes[0].set_ylabel(r'$\tilde c_{l|n}$')
   fig.suptitle(title + '   (grey: common, blue: distinct)', fontsize='medium')
   return save(fig, stem)
 
@@ -99,4 +103,54 @@ def snapping(steps: np.ndarray, growth_RxL: np.ndarray, lr_y: np.ndarray, lr_z: 
   ax.set_ylabel(r'$t_0$')
   ax.set_title('snapping time (theory: slope −1)')
   ax.legend(fontsize='x-small')
+  return save(fig, stem)
+
+
+def recall(curves: list[dict], thresholds: np.ndarray, fixed_lr_y: float, fixed_lr_z: float,
+           stem: pathlib.Path) -> list[pathlib.Path]:
+  """Paper Figs. 11–12: recall against threshold (× the uniform value 1/U), mean over seeds;
+  top row η_Z varies at fixed η_Y, bottom row η_Y varies at fixed η_Z; one column per
+  num_last. curves: dicts with num_last, lr_y, lr_z and recall [thresholds]."""
+  panels = sorted({c['num_last'] for c in curves})
+  fig = Figure(figsize=(3.0 * len(panels), 5.4), layout='constrained')
+  axes = fig.subplots(2, len(panels), sharex=True, sharey=True, squeeze=False)
+  rows = ((lambda c: np.isclose(c['lr_y'], fixed_lr_y), 'lr_z', f'$\\eta_Y$={fixed_lr_y:g}',
+           r'$\eta_Z$'),
+          (lambda c: np.isclose(c['lr_z'], fixed_lr_z), 'lr_y', f'$\\eta_Z$={fixed_lr_z:g}',
+           r'$\eta_Y$'))
+  for row, (keep, varies, fixed, symbol) in enumerate(rows):
+    for ax, num_last in zip(axes[row], panels):
+      for c in sorted((c for c in curves if c['num_last'] == num_last and keep(c)),
+                      key=lambda c: c[varies]):
+        ax.plot(thresholds, c['recall'], marker='o', ms=3, label=f'{symbol}={c[varies]:g}')
+      ax.set_title(f'num_last={num_last}, {fixed}', fontsize='medium')
+      ax.legend(fontsize='x-small')
+  for ax in axes[-1]:
+    ax.set_xlabel('threshold × U')
+  for ax in axes[:, 0]:
+    ax.set_ylabel('recall of distinct tokens')
+  return save(fig, stem)
+
+
+def long_sequence_limit(steps: np.ndarray, mean_by_t: dict[int, np.ndarray],
+                        population: np.ndarray, distances: dict[int, float], slot: int,
+                        title: str, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Left: seed-mean c̃ of one support slot of class 1 against the step for each T, and the
+  population (T → ∞) curve; right: the distance to the population trajectory against T."""
+  fig = Figure(figsize=(8.0, 3.0), layout='constrained')
+  left, right = fig.subplots(1, 2)
+  for seq_len, mean in sorted(mean_by_t.items()):
+    left.plot(steps, mean[:, 0, slot], label=f'T={seq_len}')
+  left.plot(steps, population[:, 0, slot], 'k--', label='population (T → ∞)')
+  left.set_xlabel('step')
+  left.set_ylabel(r'$\tilde c_{l|n}$ (mean over seeds)')
+  left.set_title(title, fontsize='medium')
+  left.legend(fontsize='x-small')
+  lengths = sorted(distances)
+  right.plot(lengths, [distances[t] for t in lengths], 'o-')
+  right.set_xscale('log')
+  right.set_yscale('log')
+  right.set_xlabel('T')
+  right.set_ylabel(r'max$_t$ mean$_n$ $\|\bar c_n(t) - \tilde c_n^{pop}(t)\|_1$')
+  right.set_title('distance to the population trajectory', fontsize='medium')
   return save(fig, stem)

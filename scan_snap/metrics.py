@@ -18,6 +18,20 @@ def distinct_entropy(ctilde_KxS: jax.Array, num_distinct: int) -> jax.Array:
 
   The distinct tokens are the last `num_distinct` support slots (see `data`).
   """
-  distinct_KxU = ctilde_KxS[..., -num_distinct:]
-  p_KxU = distinct_KxU / distinct_KxU.sum(axis=-1, keepdims=True)
-  return jax.scipy.special.entr(p_KxU).sum(axis=-1).mean(axis=-1)
+  return jax.scipy.special.entr(distinct_attention(ctilde_KxS, num_distinct)).sum(axis=-1).mean(
+      axis=-1)
+
+
+def distinct_attention(ctilde_KxS: jax.Array, num_distinct: int) -> jax.Array:
+  """[K, U] c̃_n on n's distinct tokens, renormalized to sum 1 (the last U support slots)."""
+  distinct = ctilde_KxS[..., -num_distinct:]
+  return distinct / distinct.sum(axis=-1, keepdims=True)
+
+
+def recall_at_thresholds(ctilde_KxS: jax.Array, num_distinct: int,
+                         thresholds: jax.Array) -> jax.Array:
+  """Paper Appendix G: the fraction of distinct tokens whose renormalized attention is at
+  least each threshold, averaged over the next tokens; one value per threshold."""
+  distinct = distinct_attention(ctilde_KxS, num_distinct)
+  thresholds = jnp.reshape(jnp.asarray(thresholds), (1,) * distinct.ndim + (-1,))
+  return (distinct[..., None] >= thresholds).mean(axis=(-3, -2))

@@ -95,9 +95,9 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
 
 def run_sweep(c: ml_collections.ConfigDict,
               on_chunk: Callable[[int], None] = lambda num_runs: None) -> Iterator[GroupResult]:
-  """Yields the results of each data spec (one value of data.num_last) as it finishes."""
-  for num_last in c.data.num_last:
-    yield train_grid(config.run_config(c, num_last), config.seeds(c),
+  """Yields the results of each data spec (num_last, seq_len) as it finishes."""
+  for num_last, seq_len in config.data_specs(c):
+    yield train_grid(config.run_config(c, num_last, seq_len), config.seeds(c),
                      config.learning_rate_pairs(c), c.sweep.seeds_per_device, on_chunk)
 
 
@@ -110,6 +110,7 @@ def result_rows(g: GroupResult) -> list[dict]:
     rows.append({
         'num_last': run.data.num_last,
         'num_next_per_last': run.data.num_next_per_last,
+        'seq_len': run.seq_len,
         'lr_y': float(g.lr_y[r]),
         'lr_z': float(g.lr_z[r]),
         'seed': int(g.seed[r]),
@@ -125,16 +126,17 @@ def result_rows(g: GroupResult) -> list[dict]:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-  """Mean ± sample std of the final entropy per (num_last, η_Z, η_Y) cell, diverged runs
+  """Mean ± sample std of the final entropy per (num_last, T, η_Z, η_Y) cell, diverged runs
   left out of the statistics and counted in `num_diverged`."""
   cells: dict[tuple, list[dict]] = {}
   for row in rows:
-    cells.setdefault((row['num_last'], row['lr_z'], row['lr_y']), []).append(row)
+    cells.setdefault((row['num_last'], row['seq_len'], row['lr_z'], row['lr_y']), []).append(row)
   summary = []
-  for (num_last, lr_z, lr_y), members in sorted(cells.items()):
+  for (num_last, seq_len, lr_z, lr_y), members in sorted(cells.items()):
     kept = np.array([m['entropy'] for m in members if not m['diverged']])
     summary.append({
         'num_last': num_last,
+        'seq_len': seq_len,
         'lr_z': lr_z,
         'lr_y': lr_y,
         'lr_y_over_lr_z': lr_y / lr_z if lr_z > 0 else math.nan,

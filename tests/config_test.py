@@ -15,7 +15,7 @@ from scan_snap import experiment
 from tests.conftest import CONFIG_FILES, ROOT, load_config
 
 NAMES = [path.stem for path in CONFIG_FILES]
-RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'lr_y', 'lr_z', 'seed', 'optimizer', 'init',
+RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'lr_y', 'lr_z', 'seed', 'optimizer', 'init',
                   'steps', 'final_loss', 'final_accuracy', 'entropy', 'diverged']
 
 
@@ -46,11 +46,11 @@ class ConfigFilesTest(parameterized.TestCase):
       self.assertEqual(report.count(' | pass |') + report.count(' | FAIL |'),
                        report.count('\n') - 4)  # One verdict per claim row.
     num_pairs = len(config.learning_rate_pairs(c))
-    self.assertLen(rows, len(c.data.num_last) * c.sweep.num_seeds * num_pairs)
+    self.assertLen(rows, len(config.data_specs(c)) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))
     self.assertTrue((workdir / 'summary.csv').exists() and (workdir / 'summary.md').exists())
-    for num_last in c.data.num_last:
-      with np.load(workdir / 'trajectories' / f'num_last{num_last}.npz') as npz:
+    for num_last, seq_len in config.data_specs(c):
+      with np.load(workdir / 'trajectories' / f'num_last{num_last}_T{seq_len}.npz') as npz:
         ctilde = npz['ctilde']
         self.assertEqual(ctilde.shape[:2], (c.sweep.num_seeds * num_pairs,
                                             c.train.steps // c.train.log_every + 1))
@@ -79,7 +79,7 @@ class ValidationTest(parameterized.TestCase):
       ('data.num_last', (0,)),
       ('data.num_last', (1, -3)),
       ('data.batch_size', 0),
-      ('data.seq_len', 1),
+      ('data.seq_len', (1,)),
       ('data.num_unique_per_next', 0),
       ('optimizer.lr_z', (-1.0,)),
       ('optimizer.lr_y', (float('inf'),)),

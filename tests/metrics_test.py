@@ -46,5 +46,20 @@ class DistinctEntropyTest(absltest.TestCase):
                                rtol=1e-6)
 
 
+class RecallTest(absltest.TestCase):
+
+  def test_hand_case(self):
+    # Renormalized distinct attention: class 1 [0.2, 0.4, 0.4], class 2 [1/3, 1/3, 1/3].
+    ctilde = jnp.array([[0.5, 0.1, 0.2, 0.2],
+                        [0.1, 0.3, 0.3, 0.3]])
+    recall = metrics.recall_at_thresholds(ctilde, 3, jnp.array([0.1, 0.3, 0.35, 0.45]))
+    np.testing.assert_allclose(recall, [1.0, 5 / 6, 2 / 6, 0.0], rtol=1e-6)
+
+  def test_batched_runs(self):
+    ctilde = jnp.array([[[0.5, 0.1, 0.2, 0.2]], [[0.0, 0.5, 0.25, 0.25]]])
+    np.testing.assert_allclose(metrics.recall_at_thresholds(ctilde, 3, jnp.array([0.3])),
+                               [[2 / 3], [1 / 3]], rtol=1e-6)
+
+
 if __name__ == '__main__':
   absltest.main()
