@@ -13,11 +13,7 @@ from scan_snap import config
 
 def get_config(variant: str = ''):
   c = config.sequence_classes_config()
-  c.data.num_last = (1, 3, 5, 10)
-  c.data.num_next_per_last = 2
-  c.data.num_common = 10
-  c.data.num_common_per_last = 0
-  c.data.num_unique_per_next = 10
+  config.set_syn_medium_data(c)
   c.model.init = 'uniform'
   c.optimizer.name = 'sgd'
   c.optimizer.momentum = 0.9

@@ -12,11 +12,7 @@ from scan_snap import config
 
 def get_config(variant: str = ''):
   c = config.sequence_classes_config()
-  c.data.num_last = (1, 3, 5, 10)
-  c.data.num_next_per_last = 2
-  c.data.num_common = 10
-  c.data.num_common_per_last = 0
-  c.data.num_unique_per_next = 10
+  config.set_syn_medium_data(c)
   c.data.seq_len = (128,)
   c.data.batch_size = 128
   c.model.init = 'uniform'

@@ -13,11 +13,7 @@ from scan_snap import config
 
 def get_config(variant: str = ''):
   c = config.sequence_classes_config()
-  c.data.num_last = (2,)
-  c.data.num_next_per_last = 1
-  c.data.num_common = 10
-  c.data.num_common_per_last = 0
-  c.data.num_unique_per_next = 10
+  config.set_syn_small_data(c)
   c.model.init = 'zeros'
   c.optimizer.name = 'adam'
   c.optimizer.lr_z = (0.01, 0.03, 0.1, 0.3)

@@ -82,6 +82,25 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   return c
 
 
+def set_syn_small_data(c: ml_collections.ConfigDict) -> None:
+  """Syn-Small's classes (NOTES §5): 2 queries, one class each, 10 common and 10 distinct tokens."""
+  c.data.num_last = (2,)
+  c.data.num_next_per_last = 1
+  c.data.num_common = 10
+  c.data.num_common_per_last = 0
+  c.data.num_unique_per_next = 10
+
+
+def set_syn_medium_data(c: ml_collections.ConfigDict) -> None:
+  """Syn-Medium's classes (NOTES §5): num_last ∈ {1, 3, 5, 10}, two classes per query, 10 common
+  and 10 distinct tokens."""
+  c.data.num_last = (1, 3, 5, 10)
+  c.data.num_next_per_last = 2
+  c.data.num_common = 10
+  c.data.num_common_per_last = 0
+  c.data.num_unique_per_next = 10
+
+
 def _is_int(x) -> bool:
   return isinstance(x, int) and not isinstance(x, bool)
 
