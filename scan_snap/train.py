@@ -7,7 +7,6 @@ for all learning-rate pairs of a seed, and a run's result never depends on its n
 
 from typing import Callable
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -79,6 +78,7 @@ def make_train(run: config.RunConfig) -> TrainFn:
 
 def _make_flow(run: config.RunConfig) -> TrainFn:
   """Gradient flow of the population loss, saved at the logged times (see make_train)."""
+  import diffrax  # pylint: disable=g-import-not-at-top  (0.3 s of import, for flows only)
   tables = run.data.tables()
   population = data.population_batch(tables)
   loss_fn = lambda params: model.loss_counts(params, population, run.model)
