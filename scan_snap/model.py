@@ -52,7 +52,16 @@ def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
 
 def attention_counts(z: jax.Array, counts: jax.Array) -> jax.Array:
   """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} along the last axis; tokens with n_l = 0 get 0."""
-  return jax.nn.softmax(jnp.where(counts > 0, z + jnp.log(counts), -jnp.inf))
+  logits = jnp.where(counts > 0, z + jnp.log(counts), -jnp.inf)
+  weights = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+  return weights * _reciprocal(jnp.sum(weights, axis=-1, keepdims=True))
+
+
+def _reciprocal(x: jax.Array) -> jax.Array:
+  """1/x, written so that XLA multiplies by it on every device count (a division by a
+  broadcast value is rewritten into such a product in some of XLA's pipelines and not others,
+  which changes the rounding)."""
+  return 1.0 / x
 
 
 def logits_counts(params: Params, query: jax.Array, counts_C: jax.Array,
@@ -66,11 +75,11 @@ def logits_counts(params: Params, query: jax.Array, counts_C: jax.Array,
   u_C = attention_counts(params['Z'][query, :num_counted], counts_C)
   v_dot_y = u_C @ params['Y'][:num_counted]
   if not cfg.residual:
-    return v_dot_y / jnp.linalg.norm(u_C) if cfg.l2_norm else v_dot_y
+    return v_dot_y * _reciprocal(jnp.linalg.norm(u_C)) if cfg.l2_norm else v_dot_y
   # v = u + e_m: ‖v‖² = ‖u‖² + 2 u_m + 1, where u_m = 0 when m lies beyond the counted ids.
   u_m = jnp.where(query < num_counted, u_C[jnp.minimum(query, num_counted - 1)], 0.0)
   v_dot_y = v_dot_y + params['Y'][query]
-  return v_dot_y / jnp.sqrt(jnp.sum(u_C**2) + 2 * u_m + 1) if cfg.l2_norm else v_dot_y
+  return v_dot_y * _reciprocal(jnp.sqrt(jnp.sum(u_C**2) + 2 * u_m + 1)) if cfg.l2_norm else v_dot_y
 
 
 def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,

@@ -64,15 +64,17 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
   sharded over the mesh's devices.
 
-  A run's result depends on its seed, its rates and seeds_per_device alone: it is bit for bit
-  the same for any grid size, and for any number of devices from two up. One device, or another
-  seeds_per_device, changes what XLA compiles and so the float32 rounding (relative 1e-6).
+  A run's result depends on its seed and rates alone: it is bit for bit the same whatever the
+  grid around it, the chunking and the number of devices. (XLA compiles an axis of length one
+  into another program, which rounds differently, so blocks of one seed and grids of one
+  learning-rate pair are padded to two.)
   """
   mesh = mesh or device_mesh()
   sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds'))
-  lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*lr_pairs))
+  padded_pairs = lr_pairs * 2 if len(lr_pairs) == 1 else lr_pairs
+  lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*padded_pairs))
   seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
-                 for chunk in chunks(seeds, seeds_per_device, mesh.size)]
+                 for chunk in chunks(seeds, max(2, seeds_per_device), mesh.size)]
   start = time.perf_counter()
   grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile()
   compiled = time.perf_counter()
@@ -82,13 +84,14 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
     on_chunk(min(remaining, len(chunk_seeds)) * len(lr_pairs))
     remaining -= len(chunk_seeds)
   trained = time.perf_counter()
-  metrics = {k: np.concatenate([p[k] for p in parts])[:len(seeds)] for k in parts[0]}
   num_runs = len(seeds) * len(lr_pairs)
+  metrics = {k: np.concatenate([p[k] for p in parts])[:len(seeds), :len(lr_pairs)]
+             for k in parts[0]}
   return GroupResult(
       run=run,
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
-      lr_y=np.tile(lr_y, len(seeds)),
-      lr_z=np.tile(lr_z, len(seeds)),
+      lr_y=np.tile(lr_y[:len(lr_pairs)], len(seeds)),
+      lr_z=np.tile(lr_z[:len(lr_pairs)], len(seeds)),
       metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
       seconds={'compile': compiled - start, 'train': trained - compiled})
 
