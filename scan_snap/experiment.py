@@ -7,10 +7,13 @@ Layout of the work directory:
   summary.csv, summary.md         mean ± std final entropy per (num_last, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, pass or fail
   recall.csv                      with the 'recall' figure: recall per threshold and cell
+  checkpoints/<group>/chunk_<i>   orbax checkpoints of finished chunks, for resuming
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
 """
 
+import json
 import pathlib
+import shutil
 
 from absl import logging
 import jax
@@ -18,6 +21,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from scan_snap import checkpoints
 from scan_snap import claims
 from scan_snap import config
 from scan_snap import figures
@@ -28,19 +32,46 @@ from scan_snap import theory
 from scan_snap import train
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
+class WorkdirError(ValueError):
+  """The work directory holds the results of another config."""
+
+
+_OUTPUTS = ('config.json', 'results.csv', 'summary.csv', 'summary.md', 'report.md', 'recall.csv',
+            'long_sequence_limit.csv', 'trajectories', 'figures', 'checkpoints')
+
+
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False) -> dict:
   """Trains the whole grid of c and writes the work directory.
 
+  A work directory that already holds this config's checkpoints resumes: finished chunks are
+  restored, not trained again, and the results are those of an uninterrupted run. One that holds
+  another config's run is an error unless `overwrite`, which deletes that run's files first.
   Returns {'summary': the summary rows, 'num_runs', 'compile_s', 'train_s'}.
   """
   config.validate(c)
   writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
+  resolved = json.loads(json.dumps(c.to_dict()))
+  saved = workdir / 'config.json'
+  if saved.exists() and overwrite:
+    for name in _OUTPUTS:
+      path = workdir / name
+      if writer and path.is_dir():
+        shutil.rmtree(path)
+      elif writer and path.exists():
+        path.unlink()
+  elif saved.exists() and json.loads(saved.read_text()) != resolved:
+    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
+                       '--overwrite to replace it, or choose another --workdir')
   if writer:
-    outputs.write_json(workdir / 'config.json', c.to_dict())
+    outputs.write_json(saved, resolved)
+  store = checkpoints.ChunkStore(workdir / 'checkpoints')
+  if store.num_saved():
+    logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,
+                 store.num_saved())
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, groups, seconds = [], [], {'compile': 0.0, 'train': 0.0}
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
-    for group in sweep.run_sweep(c, on_chunk=progress.update):
+    for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
       logging.info('num_last=%d, T=%d: %d runs, compiled in %.2f s, trained in %.2f s',
                    group.run.data.num_last, group.run.seq_len, len(group.seed),
                    group.seconds['compile'],
@@ -142,7 +173,7 @@ def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
                  workdir: pathlib.Path) -> None:
   """The trajectories of one data spec and its per-spec figures."""
   spec = group.run.data
-  name = f'num_last{spec.num_last}_T{group.run.seq_len}'
+  name = sweep.group_name(group.run)
   steps = train.logged_steps(group.run)
   m = group.metrics
   outputs.write_npz(workdir / 'trajectories' / f'{name}.npz', {

@@ -9,6 +9,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from scan_snap import config
 from scan_snap import experiment
 from scan_snap import runtime
 
@@ -22,6 +23,9 @@ _COMPILATION_CACHE = flags.DEFINE_string(
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', False, 'Join a multi-process job (jax.distributed) before training; every '
     'process runs this same command, and process 0 writes the work directory.')
+_OVERWRITE = flags.DEFINE_bool(
+    'overwrite', False, 'Replace the run of another config found in --workdir. (A run of the '
+    'same config is resumed: its finished chunks are kept.)')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -31,7 +35,10 @@ def main(argv):
   if _DISTRIBUTED.value:
     runtime.initialize_distributed()
   runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
-  experiment.run(_CONFIG.value, pathlib.Path(_WORKDIR.value))
+  try:
+    experiment.run(_CONFIG.value, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value)
+  except (config.ConfigError, experiment.WorkdirError) as error:
+    raise SystemExit(f'error: {error}') from None
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ from jax.experimental import multihost_utils
 import ml_collections
 import numpy as np
 
+from scan_snap import checkpoints
 from scan_snap import config
 from scan_snap import train as train_lib
 
@@ -58,16 +59,23 @@ def chunks(seeds: list[int], seeds_per_device: int, num_devices: int) -> list[np
   return [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
 
 
+def group_name(run: config.RunConfig) -> str:
+  """The name of a data spec's files: num_last<N>_T<T>."""
+  return f'num_last{run.data.num_last}_T{run.seq_len}'
+
+
 def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
                seeds_per_device: int, on_chunk: Callable[[int], None] = lambda num_runs: None,
-               mesh: jax.sharding.Mesh | None = None) -> GroupResult:
+               mesh: jax.sharding.Mesh | None = None,
+               store: checkpoints.ChunkStore | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
   sharded over the mesh's devices.
 
   A run's result depends on its seed and rates alone: it is bit for bit the same whatever the
   grid around it, the chunking and the number of devices. (XLA compiles an axis of length one
   into another program, which rounds differently, so blocks of one seed and grids of one
-  learning-rate pair are padded to two.)
+  learning-rate pair are padded to two.) With a store, each finished chunk is saved, and a
+  chunk found there is restored instead of trained; nothing is compiled when all are found.
   """
   mesh = mesh or device_mesh()
   sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds'))
@@ -75,15 +83,23 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
   lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*padded_pairs))
   seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
                  for chunk in chunks(seeds, max(2, seeds_per_device), mesh.size)]
-  start = time.perf_counter()
-  grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile()
-  compiled = time.perf_counter()
+  grid, seconds = None, {'compile': 0.0, 'train': 0.0}
   parts, remaining = [], len(seeds)
-  for chunk_seeds in seed_chunks:
-    parts.append(multihost_utils.process_allgather(grid(chunk_seeds, lr_y, lr_z), tiled=True))
+  for index, chunk_seeds in enumerate(seed_chunks):
+    part = store.load(group_name(run), index) if store else None
+    if part is None:
+      if grid is None:
+        start = time.perf_counter()
+        grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile()
+        seconds['compile'] = time.perf_counter() - start
+      start = time.perf_counter()
+      part = multihost_utils.process_allgather(grid(chunk_seeds, lr_y, lr_z), tiled=True)
+      seconds['train'] += time.perf_counter() - start
+      if store:
+        store.save(group_name(run), index, part)
+    parts.append(part)
     on_chunk(min(remaining, len(chunk_seeds)) * len(lr_pairs))
     remaining -= len(chunk_seeds)
-  trained = time.perf_counter()
   num_runs = len(seeds) * len(lr_pairs)
   metrics = {k: np.concatenate([p[k] for p in parts])[:len(seeds), :len(lr_pairs)]
              for k in parts[0]}
@@ -93,15 +109,17 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
       lr_y=np.tile(lr_y[:len(lr_pairs)], len(seeds)),
       lr_z=np.tile(lr_z[:len(lr_pairs)], len(seeds)),
       metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
-      seconds={'compile': compiled - start, 'train': trained - compiled})
+      seconds=seconds)
 
 
 def run_sweep(c: ml_collections.ConfigDict,
-              on_chunk: Callable[[int], None] = lambda num_runs: None) -> Iterator[GroupResult]:
+              on_chunk: Callable[[int], None] = lambda num_runs: None,
+              store: checkpoints.ChunkStore | None = None) -> Iterator[GroupResult]:
   """Yields the results of each data spec (num_last, seq_len) as it finishes."""
   for num_last, seq_len in config.data_specs(c):
     yield train_grid(config.run_config(c, num_last, seq_len), config.seeds(c),
-                     config.learning_rate_pairs(c), c.sweep.seeds_per_device, on_chunk)
+                     config.learning_rate_pairs(c), c.sweep.seeds_per_device, on_chunk,
+                     store=store)
 
 
 def result_rows(g: GroupResult) -> list[dict]:
