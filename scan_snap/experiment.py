@@ -3,6 +3,7 @@
 Layout of the work directory:
   config.json                     the resolved config
   results.csv                     one row per run (rewritten as each data spec finishes)
+  metrics.jsonl                   per data spec and logged step: means over its runs
   trajectories/num_last<N>_T<T>.npz  c̃ of every run at every logged step, and the run's axes
   summary.csv, summary.md         mean ± std final entropy per (num_last, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, pass or fail
@@ -36,7 +37,7 @@ class WorkdirError(ValueError):
   """The work directory holds the results of another config."""
 
 
-_OUTPUTS = ('config.json', 'results.csv', 'summary.csv', 'summary.md', 'report.md', 'recall.csv',
+_OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'summary.csv', 'summary.md', 'report.md', 'recall.csv',
             'long_sequence_limit.csv', 'trajectories', 'figures', 'checkpoints')
 
 
@@ -69,7 +70,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
     logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,
                  store.num_saved())
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
-  rows, groups, seconds = [], [], {'compile': 0.0, 'train': 0.0}
+  rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
     for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
       logging.info('num_last=%d, T=%d: %d runs, compiled in %.2f s, trained in %.2f s',
@@ -79,8 +80,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       seconds = {k: seconds[k] + group.seconds[k] for k in seconds}
       groups.append(group)
       rows += _rows_with_claims(c, group)
+      logs += _metric_lines(group)
       if writer:
         outputs.write_csv(workdir / 'results.csv', rows)
+        outputs.write_text(workdir / 'metrics.jsonl', ''.join(json.dumps(l) + '\n' for l in logs))
         _write_group(c, group, workdir)
 
   summary = sweep.summarize(rows)
@@ -99,6 +102,21 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
                      check['measured'])
   return {'summary': summary, 'num_runs': len(rows), 'compile_s': seconds['compile'],
           'train_s': seconds['train']}
+
+
+def _metric_lines(group: sweep.GroupResult) -> list[dict]:
+  """metrics.jsonl: one line per logged step of a data spec, means over its non-diverged runs."""
+  kept = ~group.metrics['diverged']
+  m = {k: v[kept] for k, v in group.metrics.items()}
+  lines = []
+  for i, step in enumerate(train.logged_steps(group.run)):
+    line = {'group': sweep.group_name(group.run), 'step': int(step), 'num_runs': int(kept.sum()),
+            'attn/entropy': float(m['attn/entropy'][:, i].mean()) if kept.any() else None}
+    if i > 0 and kept.any():  # Training metrics average the interval that ends at this step.
+      line['train/loss'] = float(m['train/loss'][:, i - 1].mean())
+      line['train/accuracy'] = float(m['train/accuracy'][:, i - 1].mean())
+    lines.append(line)
+  return lines
 
 
 def _rows_with_claims(c: ml_collections.ConfigDict, group: sweep.GroupResult) -> list[dict]:

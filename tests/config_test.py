@@ -49,6 +49,10 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertLen(rows, len(config.data_specs(c)) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))
     self.assertTrue((workdir / 'summary.csv').exists() and (workdir / 'summary.md').exists())
+    lines = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
+    self.assertLen(lines, len(config.data_specs(c)) * (c.train.steps // c.train.log_every + 1))
+    self.assertEqual([l['step'] for l in lines[:2]], [0, c.train.log_every])
+    self.assertIn('train/loss', lines[1])
     for num_last, seq_len in config.data_specs(c):
       with np.load(workdir / 'trajectories' / f'num_last{num_last}_T{seq_len}.npz') as npz:
         ctilde = npz['ctilde']

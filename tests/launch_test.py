@@ -9,8 +9,8 @@ from absl.testing import parameterized
 from tests.conftest import ROOT
 
 
-def _launch(script, *args, dry_run=True):
-  env = {**os.environ, 'DRY_RUN': '1' if dry_run else '0'}
+def _launch(script, *args, dry_run=True, **env_vars):
+  env = {**os.environ, 'DRY_RUN': '1' if dry_run else '0', **env_vars}
   return subprocess.run(['bash', str(ROOT / 'launch' / script), *args], cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=60)
 
@@ -28,7 +28,24 @@ class LaunchTest(parameterized.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr)
     self.assertEqual(proc.stdout.strip(), want)
 
-  @parameterized.parameters('local.sh', 'slurm.sh')
+  def test_tpu_vm_dry_run(self):
+    proc = _launch('tpu_vm.sh', 'configs/syn_small.py', 'runs/x', '--config.sweep.num_seeds=3',
+                   TPU_NAME='my-tpu', ZONE='us-central2-b')
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    self.assertEqual(proc.stdout.strip(),
+                     'gcloud compute tpus tpu-vm ssh my-tpu --zone=us-central2-b --worker=all '
+                     '--command=cd ~/scan_snap && python -m scan_snap.main --distributed '
+                     '--config=configs/syn_small.py --workdir=runs/x --config.sweep.num_seeds=3')
+
+  def test_gallery_dry_run(self):
+    proc = _launch('gallery.sh')
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    commands = proc.stdout.strip().splitlines()
+    self.assertLen(commands, 6)
+    self.assertEqual(commands[0], 'python -m scan_snap.main --config=configs/syn_small.py '
+                                  '--workdir=runs/gallery/syn_small')
+
+  @parameterized.parameters('local.sh', 'slurm.sh', 'tpu_vm.sh')
   def test_missing_arguments(self, script):
     proc = _launch(script, 'configs/syn_small.py')
     self.assertEqual(proc.returncode, 2)
