@@ -4,11 +4,13 @@ Layout of the work directory:
   config.json                     the resolved config
   results.csv                     one row per run (rewritten as each data spec finishes)
   metrics.jsonl                   per data spec and logged step: means over its runs
-  trajectories/num_last<N>_T<T>.npz  c̃ of every run at every logged step, and the run's axes
-  summary.csv, summary.md         mean ± std final entropy per (num_last, η_Z, η_Y) cell
+  trajectories/<group>.npz        c̃ and z of every run at every logged step, and the run's axes
+  summary.csv, summary.md         mean ± std final entropy per (num_last, T, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, pass or fail
   recall.csv                      with the 'recall' figure: recall per threshold and cell
+  long_sequence_limit.csv         with that figure or claim: distance to the T → ∞ run per T
   checkpoints/<group>/chunk_<i>   orbax checkpoints of finished chunks, for resuming
+(<group> is num_last<N>_T<T>, one data spec.)
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
 """
 
@@ -37,8 +39,9 @@ class WorkdirError(ValueError):
   """The work directory holds the results of another config."""
 
 
-_OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'summary.csv', 'summary.md', 'report.md', 'recall.csv',
-            'long_sequence_limit.csv', 'trajectories', 'figures', 'checkpoints')
+_OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'summary.csv', 'summary.md',
+            'report.md', 'recall.csv', 'long_sequence_limit.csv', 'trajectories', 'figures',
+            'checkpoints')
 
 
 def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False) -> dict:
@@ -51,31 +54,13 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   """
   config.validate(c)
   writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
-  resolved = json.loads(json.dumps(c.to_dict()))
-  saved = workdir / 'config.json'
-  if saved.exists() and overwrite:
-    for name in _OUTPUTS:
-      path = workdir / name
-      if writer and path.is_dir():
-        shutil.rmtree(path)
-      elif writer and path.exists():
-        path.unlink()
-  elif saved.exists() and json.loads(saved.read_text()) != resolved:
-    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
-                       '--overwrite to replace it, or choose another --workdir')
-  if writer:
-    outputs.write_json(saved, resolved)
-  store = checkpoints.ChunkStore(workdir / 'checkpoints')
-  if store.num_saved():
-    logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,
-                 store.num_saved())
+  store = _prepare(c, workdir, overwrite, writer)
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
     for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
-      logging.info('num_last=%d, T=%d: %d runs, compiled in %.2f s, trained in %.2f s',
-                   group.run.data.num_last, group.run.seq_len, len(group.seed),
-                   group.seconds['compile'],
+      logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
+                   sweep.group_name(group.run), len(group.seed), group.seconds['compile'],
                    group.seconds['train'])
       seconds = {k: seconds[k] + group.seconds[k] for k in seconds}
       groups.append(group)
@@ -91,10 +76,12 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
     _write_summary(c, rows, summary, workdir)
     if 'recall' in c.figures.names:
       _write_recall(c, groups, workdir)
-    if 'long_sequence_limit' in c.figures.names:
-      _write_long_sequence_limit(groups, workdir)
+    distances = None
+    if 'long_sequence_limit' in (*c.figures.names, *c.report.claims):
+      distances = claims.long_sequence_distances(groups)
+      _write_long_sequence_limit(c, groups, distances, workdir)
     if c.report.claims:
-      checks = claims.evaluate(c, groups, summary)
+      checks = claims.evaluate(c, groups, summary, distances)
       outputs.write_text(workdir / 'report.md', theory.report_markdown(
           f'Claims checked on {workdir.name}', checks))
       for check in checks:
@@ -102,6 +89,30 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
                      check['measured'])
   return {'summary': summary, 'num_runs': len(rows), 'compile_s': seconds['compile'],
           'train_s': seconds['train']}
+
+
+def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool,
+             writer: bool) -> checkpoints.ChunkStore:
+  """Checks (or, with overwrite, clears) the work directory, writes config.json, and returns
+  the store of finished chunks to resume from."""
+  resolved = json.loads(json.dumps(c.to_dict()))
+  saved = workdir / 'config.json'
+  if saved.exists() and overwrite:
+    for path in (workdir / name for name in _OUTPUTS):
+      if writer and path.is_dir():
+        shutil.rmtree(path)
+      elif writer and path.exists():
+        path.unlink()
+  elif saved.exists() and json.loads(saved.read_text()) != resolved:
+    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
+                       '--overwrite to replace it, or choose another --workdir')
+  if writer:
+    outputs.write_json(saved, resolved)
+  store = checkpoints.ChunkStore(workdir / 'checkpoints')
+  if store.num_saved():
+    logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,
+                 store.num_saved())
+  return store
 
 
 def _metric_lines(group: sweep.GroupResult) -> list[dict]:
@@ -169,10 +180,14 @@ def _write_recall(c: ml_collections.ConfigDict, groups: list[sweep.GroupResult],
                  c.figures.recall_lr_z, workdir / 'figures' / 'recall')
 
 
-def _write_long_sequence_limit(groups: list[sweep.GroupResult], workdir: pathlib.Path) -> None:
-  """long_sequence_limit.csv and its figure for the first learning-rate pair of each num_last."""
-  rows, population = claims.long_sequence_distances(groups)
+def _write_long_sequence_limit(c: ml_collections.ConfigDict, groups: list[sweep.GroupResult],
+                               distances: tuple[list[dict], dict],
+                               workdir: pathlib.Path) -> None:
+  """long_sequence_limit.csv, and the figure of each (num_last, η_Y, η_Z) when it is named."""
+  rows, population = distances
   outputs.write_csv(workdir / 'long_sequence_limit.csv', rows)
+  if 'long_sequence_limit' not in c.figures.names:
+    return
   for (num_last, lr_y, lr_z), pop in population.items():
     members = [g for g in groups if g.run.data.num_last == num_last]
     pick = lambda g: (g.lr_y == lr_y) & (g.lr_z == lr_z) & ~g.metrics['diverged']

@@ -1,8 +1,8 @@
-"""A grid of seeds × (η_Y, η_Z) trained by one jit(vmap(vmap(train))), and its result table.
+"""A grid of seeds × (η_Y, η_Z) trained by one compiled program per data spec; its results.
 
 The seeds are processed in chunks, each device taking sweep.seeds_per_device seeds (a block
-small enough to stay in cache is fastest on a CPU; accelerators want large blocks). All learning-rate pairs of a seed share its sampled
-batches, which jax draws once per seed.
+small enough to stay in cache is fastest on a CPU; accelerators want large blocks). All
+learning-rate pairs of a seed share its sampled batches, which jax draws once per seed.
 """
 
 import dataclasses
