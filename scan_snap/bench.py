@@ -7,7 +7,8 @@
 `sweep` mode runs `experiment.run` exactly as `scan_snap.main` does (into a temporary work
 directory) and reports compile time, train time, run-steps per second, wall time since process
 start, peak memory and the device. `scaling` mode trains the largest data spec of the config
-with 16 learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512, 2048}.
+with the config's learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512,
+2048}.
 """
 
 import dataclasses
@@ -70,8 +71,8 @@ def bench_sweep(c) -> dict:
           'wall_s_since_process_start': time.time() - _PROCESS_START, **_peak_memory_mb()}
 
 
-def _time_grid(run: config.RunConfig, num_seeds: int, seeds_per_device: int) -> dict:
-  pairs = [(float(y), float(z)) for z in (0.5, 1.0, 2.0, 3.0) for y in (1.0, 2.0, 5.0, 10.0)]
+def _time_grid(run: config.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
+               seeds_per_device: int) -> dict:
   result = sweep.train_grid(run, list(range(1, num_seeds + 1)), pairs, seeds_per_device)
   num_runs = num_seeds * len(pairs)
   return {'num_runs': num_runs, 'seq_len': run.seq_len, 'compile_s': result.seconds['compile'],
@@ -82,15 +83,16 @@ def _time_grid(run: config.RunConfig, num_seeds: int, seeds_per_device: int) -> 
 def bench_scaling(c) -> dict:
   """Cost against the number of runs (one data spec, chunks as configured) and against T."""
   run = config.run_config(c, max(c.data.num_last), c.data.seq_len[0])
+  pairs = config.learning_rate_pairs(c)
   by_runs, num_seeds = [], 1
-  while num_seeds * 16 <= _MAX_RUNS.value:
-    by_runs.append(_time_grid(run, num_seeds, c.sweep.seeds_per_device))
+  while num_seeds * len(pairs) <= _MAX_RUNS.value:
+    by_runs.append(_time_grid(run, num_seeds, pairs, c.sweep.seeds_per_device))
     logging.info('scaling: %s', by_runs[-1])
     num_seeds *= 2
   by_seq_len = []
   for seq_len in _SEQ_LENS:
     by_seq_len.append(_time_grid(dataclasses.replace(run, seq_len=seq_len), c.sweep.num_seeds,
-                                 c.sweep.seeds_per_device))
+                                 pairs, c.sweep.seeds_per_device))
     logging.info('scaling: %s', by_seq_len[-1])
   return {'num_last': run.data.num_last, 'vocab_size': run.data.vocab_size, 'steps': run.steps,
           'by_num_runs': by_runs, 'by_seq_len': by_seq_len, **_peak_memory_mb()}

@@ -28,9 +28,7 @@ _PASS_FRACTION = 0.9
 
 def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
   """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
-  probs = group.run.data.probs()[0]
-  top = int(np.argmax(np.where(group.run.data.is_distinct(), probs, -1)))
-  logits = group.metrics['attn/logits'][:, :, 0, top]
+  logits = group.metrics['attn/logits'][:, :, 0, group.run.data.top_distinct_slot()]
   return logits - logits[:, :1]
 
 

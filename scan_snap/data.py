@@ -87,6 +87,10 @@ class SequenceClasses:
     """[S] True on the support slots that hold distinct tokens (the same slots for every class)."""
     return np.arange(self.support_size) >= self.support_size - self.num_unique_per_next
 
+  def top_distinct_slot(self) -> int:
+    """The support slot of each class's most frequent distinct token (the last slot)."""
+    return int(np.argmax(np.where(self.is_distinct(), self.probs()[0], -1)))
+
   def probs(self) -> np.ndarray:
     """[K, S] P(l|m,n) on each class's support: commons weigh 1, distinct linspace(0.1, 1)."""
     weights = np.concatenate([

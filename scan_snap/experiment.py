@@ -191,13 +191,12 @@ def _write_long_sequence_limit(c: ml_collections.ConfigDict, groups: list[sweep.
   for (num_last, lr_y, lr_z), pop in population.items():
     members = [g for g in groups if g.run.data.num_last == num_last]
     pick = lambda g: (g.lr_y == lr_y) & (g.lr_z == lr_z) & ~g.metrics['diverged']
-    spec = members[0].run.data
-    slot = int(np.argmax(np.where(spec.is_distinct(), spec.probs()[0], -1)))
     figures.long_sequence_limit(
         train.logged_steps(members[0].run),
         {g.run.seq_len: g.metrics['attn/ctilde'][pick(g)].mean(axis=0) for g in members}, pop,
         {r['seq_len']: r['distance'] for r in rows
-         if (r['num_last'], r['lr_y'], r['lr_z']) == (num_last, lr_y, lr_z)}, slot,
+         if (r['num_last'], r['lr_y'], r['lr_z']) == (num_last, lr_y, lr_z)},
+        members[0].run.data.top_distinct_slot(),
         f'most frequent distinct token of class 1 ($\\eta_Y$={lr_y:g}, $\\eta_Z$={lr_z:g})',
         workdir / 'figures' / f'long_sequence_limit_num_last{num_last}_lry{lr_y:g}_lrz{lr_z:g}')
 

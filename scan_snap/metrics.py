@@ -7,9 +7,13 @@ from scan_snap import data
 from scan_snap import model
 
 
-def attention_frequencies(z_MxM: jax.Array, tables: data.ClassTables) -> jax.Array:
-  """[K, S] c̃_{l|n} = P(l|m,n) e^{z_{m,l}} / Σ_k P(k|m,n) e^{z_{m,k}} on each class's support."""
-  z_KxS = z_MxM[tables.query[:, None], tables.support]
+def support_logits(z_MxM: jax.Array, tables: data.ClassTables) -> jax.Array:
+  """[K, S] z_{m,l}: each class's query row of Z on its support."""
+  return z_MxM[tables.query[:, None], tables.support]
+
+
+def attention_frequencies(z_KxS: jax.Array, tables: data.ClassTables) -> jax.Array:
+  """[K, S] c̃_{l|n} = P(l|m,n) e^{z_{m,l}} / Σ_k P(k|m,n) e^{z_{m,k}}, from support_logits."""
   return jax.vmap(model.attention_counts)(z_KxS, tables.probs)
 
 

@@ -113,9 +113,10 @@ def _make_flow(run: config.RunConfig) -> TrainFn:
 
 
 def _attention_metrics(z: jax.Array, tables: data.ClassTables, run: config.RunConfig) -> dict:
-  ctilde = metrics.attention_frequencies(z, tables)
+  logits = metrics.support_logits(z, tables)
+  ctilde = metrics.attention_frequencies(logits, tables)
   return {'attn/ctilde': ctilde,
-          'attn/logits': z[tables.query[:, None], tables.support],
+          'attn/logits': logits,
           'attn/entropy': metrics.distinct_entropy(ctilde, run.data.num_unique_per_next)}
 
 
@@ -124,9 +125,8 @@ def _collect(start: dict, logs: dict, final_params, solver_ok) -> dict:
   out = {key: jnp.concatenate([start[key][None], logs[key]]) for key in start}
   out['train/loss'] = logs['train/loss']
   out['train/accuracy'] = logs['train/accuracy']
-  finite = jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(out['attn/logits']))
-  if final_params is not None:
-    finite &= jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)]))
+  finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(out['attn/logits']))
+            & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))
   out['diverged'] = ~(finite & solver_ok)
   return out
 

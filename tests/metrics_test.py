@@ -15,14 +15,16 @@ class AttentionFrequenciesTest(absltest.TestCase):
 
   def test_zero_logits_give_probs(self):
     tables = SPEC.tables()
-    ctilde = metrics.attention_frequencies(jnp.zeros((SPEC.vocab_size,) * 2), tables)
+    ctilde = metrics.attention_frequencies(
+        metrics.support_logits(jnp.zeros((SPEC.vocab_size,) * 2), tables), tables)
     np.testing.assert_allclose(ctilde, SPEC.probs(), rtol=1e-6)
 
   def test_hand_case(self):
     # Class 0: query 8, support [0, 1, 2, 3, 4], P ∝ [1, 1, 0.1, 0.55, 1].
     z = np.zeros((SPEC.vocab_size,) * 2)
     z[8, 4] = np.log(3.0)
-    ctilde = metrics.attention_frequencies(jnp.asarray(z), SPEC.tables())
+    tables = SPEC.tables()
+    ctilde = metrics.attention_frequencies(metrics.support_logits(jnp.asarray(z), tables), tables)
     weights = np.array([1, 1, 0.1, 0.55, 3.0])
     np.testing.assert_allclose(ctilde[0], weights / weights.sum(), rtol=1e-6)
     np.testing.assert_allclose(ctilde[1], SPEC.probs()[1], rtol=1e-6)  # Row 9 untouched.
