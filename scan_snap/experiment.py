@@ -16,7 +16,6 @@ Layout of the work directory:
 
 import json
 import pathlib
-import shutil
 
 from absl import logging
 import jax
@@ -33,10 +32,6 @@ from scan_snap import outputs
 from scan_snap import sweep
 from scan_snap import theory
 from scan_snap import train
-
-
-class WorkdirError(ValueError):
-  """The work directory holds the results of another config."""
 
 
 _OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'summary.csv', 'summary.md',
@@ -95,19 +90,7 @@ def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: boo
              writer: bool) -> checkpoints.ChunkStore:
   """Checks (or, with overwrite, clears) the work directory, writes config.json, and returns
   the store of finished chunks to resume from."""
-  resolved = json.loads(json.dumps(c.to_dict()))
-  saved = workdir / 'config.json'
-  if saved.exists() and overwrite:
-    for path in (workdir / name for name in _OUTPUTS):
-      if writer and path.is_dir():
-        shutil.rmtree(path)
-      elif writer and path.exists():
-        path.unlink()
-  elif saved.exists() and json.loads(saved.read_text()) != resolved:
-    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
-                       '--overwrite to replace it, or choose another --workdir')
-  if writer:
-    outputs.write_json(saved, resolved)
+  outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
   store = checkpoints.ChunkStore(workdir / 'checkpoints')
   if store.num_saved():
     logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,

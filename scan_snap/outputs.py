@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 from typing import Iterator
 
@@ -57,3 +58,26 @@ def markdown_table(rows: list[dict], float_format: str = '{:.4g}') -> str:
   lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
   lines += ['| ' + ' | '.join(fmt(row[c]) for c in cols) + ' |' for row in rows]
   return '\n'.join(lines) + '\n'
+
+
+class WorkdirError(ValueError):
+  """The work directory holds the results of another config."""
+
+
+def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: tuple[str, ...],
+                    overwrite: bool, writer: bool) -> None:
+  """Writes config.json into workdir, after checking that the run found there (if any) is of
+  the same config; with overwrite, deletes that run's `output_names` first."""
+  resolved = json.loads(json.dumps(resolved_config))
+  saved = workdir / 'config.json'
+  if saved.exists() and overwrite:
+    for path in (workdir / name for name in output_names):
+      if writer and path.is_dir():
+        shutil.rmtree(path)
+      elif writer and path.exists():
+        path.unlink()
+  elif saved.exists() and json.loads(saved.read_text()) != resolved:
+    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
+                       '--overwrite to replace it, or choose another --workdir')
+  if writer:
+    write_json(saved, resolved)

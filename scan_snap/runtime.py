@@ -1,5 +1,6 @@
 """Process-wide jax set-up, done once by the entry points before any computation."""
 
+import logging as python_logging
 import os
 
 from absl import logging
@@ -19,3 +20,12 @@ def initialize_distributed() -> None:
   jax.distributed.initialize()
   logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def quiet_library_logs(libraries: tuple[str, ...] = ('orbax', 'tensorflow_datasets')) -> None:
+  """Drops the INFO lines that these libraries write through absl logging on every checkpoint
+  or prepared dataset; their warnings and errors still show."""
+  markers = tuple(f'{os.sep}{name}{os.sep}' for name in libraries)
+  logging.get_absl_handler().addFilter(
+      lambda record: record.levelno >= python_logging.WARNING or not any(
+          m in record.pathname for m in markers))
