@@ -32,6 +32,7 @@ class ConfigError(ValueError):
 def sequence_classes_config() -> ml_collections.ConfigDict:
   """Every key of a sequence-class experiment, at the reference-run values of NOTES §5."""
   c = ml_collections.ConfigDict()
+  c.experiment = 'sequence_classes'  # which experiment module runs it (see scan_snap/main.py)
 
   c.data = ml_collections.ConfigDict()
   c.data.num_last = (1,)  # grid axis: query tokens; K = num_last × num_next_per_last
@@ -103,11 +104,13 @@ def set_syn_medium_data(c: ml_collections.ConfigDict) -> None:
   c.data.num_unique_per_next = 10
 
 
-def _is_int(x) -> bool:
+def is_int(x) -> bool:
+  """A Python int that is not a bool."""
   return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_real(x) -> bool:
+def is_real(x) -> bool:
+  """A finite int or float that is not a bool."""
   return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -117,62 +120,63 @@ def validate(c: ml_collections.ConfigDict) -> None:
 
   def need(ok: bool, key: str, what: str):
     if not ok:
-      problems.append(f'config.{key} = {_lookup(c, key)!r}: {what}')
+      problems.append(f'config.{key} = {lookup(c, key)!r}: {what}')
 
   d, o, t = c.data, c.optimizer, c.train
-  need(len(d.num_last) > 0 and all(_is_int(v) and v >= 1 for v in d.num_last),
+  need(c.experiment == 'sequence_classes', 'experiment', "must be 'sequence_classes' here")
+  need(len(d.num_last) > 0 and all(is_int(v) and v >= 1 for v in d.num_last),
        'data.num_last', 'must be one or more positive integers')
   for key in ('num_next_per_last', 'num_unique_per_next', 'batch_size'):
-    need(_is_int(d[key]) and d[key] >= 1, f'data.{key}', 'must be a positive integer')
+    need(is_int(d[key]) and d[key] >= 1, f'data.{key}', 'must be a positive integer')
   for key in ('num_common', 'num_common_per_last'):
-    need(_is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
-  need(len(d.seq_len) > 0 and all(_is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
+    need(is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
+  need(len(d.seq_len) > 0 and all(is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
        'must be one or more integers ≥ 2 (at least one contextual token and the query)')
 
   need(c.model.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
-  need(c.model.init != 'normal' or (_is_real(c.model.init_scale) and c.model.init_scale > 0),
+  need(c.model.init != 'normal' or (is_real(c.model.init_scale) and c.model.init_scale > 0),
        'model.init_scale', "must be a positive number with init='normal'")
 
   need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
   for key in ('momentum', 'b1', 'b2'):
-    need(_is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
-  need(_is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
-  need(_is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
+    need(is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
+  need(is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
+  need(is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
        'must be a finite number ≥ 0')
   for key in ('lr_z', 'lr_y'):
-    need(len(o[key]) > 0 and all(_is_real(v) and v >= 0 for v in o[key]), f'optimizer.{key}',
+    need(len(o[key]) > 0 and all(is_real(v) and v >= 0 for v in o[key]), f'optimizer.{key}',
          'must be one or more finite learning rates ≥ 0')
 
-  need(_is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
-  logs_ok = (_is_int(t.steps) and _is_int(t.log_every) and t.log_every >= 1
+  need(is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
+  logs_ok = (is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1
              and t.steps % t.log_every == 0)
   need(logs_ok, 'train.log_every', 'must be a positive integer that divides train.steps')
   need(t.dynamics in DYNAMICS, 'train.dynamics', f'must be one of {DYNAMICS}')
   need(t.dynamics != 'flow' or (o.name == 'sgd' and o.momentum == 0 and o.weight_decay == 0),
        'train.dynamics', "'flow' integrates plain gradient descent: it needs optimizer.name='sgd' "
        'with momentum 0 and weight_decay 0')
-  need(_is_real(t.flow_rtol) and t.flow_rtol > 0, 'train.flow_rtol', 'must be a positive number')
-  need(_is_int(t.flow_max_steps) and t.flow_max_steps >= 1, 'train.flow_max_steps',
+  need(is_real(t.flow_rtol) and t.flow_rtol > 0, 'train.flow_rtol', 'must be a positive number')
+  need(is_int(t.flow_max_steps) and t.flow_max_steps >= 1, 'train.flow_max_steps',
        'must be a positive integer')
 
-  need(_is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
+  need(is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
        'must be a positive integer')
-  need(_is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
+  need(is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
        'must be a non-negative integer')
-  need(_is_int(c.sweep.seeds_per_device) and c.sweep.seeds_per_device >= 1,
+  need(is_int(c.sweep.seeds_per_device) and c.sweep.seeds_per_device >= 1,
        'sweep.seeds_per_device', 'must be a positive integer')
 
   need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
        f'must be names from {figures.FIGURES}')
   snapshots = 'attention_snapshots' in c.figures.names
-  need(not (snapshots and logs_ok) or all(_is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
+  need(not (snapshots and logs_ok) or all(is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
                           for s in c.figures.snapshot_steps),
        'figures.snapshot_steps', 'must be logged steps: multiples of train.log_every ≤ train.steps')
   need(len(c.figures.recall_thresholds) > 0
-       and all(_is_real(v) and v > 0 for v in c.figures.recall_thresholds),
+       and all(is_real(v) and v > 0 for v in c.figures.recall_thresholds),
        'figures.recall_thresholds', 'must be one or more positive multiples of 1/U')
   for key in ('recall_lr_y', 'recall_lr_z'):
-    need(_is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
+    need(is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
   need(all(name in CLAIMS for name in c.report.claims), 'report.claims',
        f'must be names from {CLAIMS}')
   need(not ({'scanning', 'frequency_bias'} & set(c.report.claims)) or c.model.init == 'zeros',
@@ -183,14 +187,15 @@ def validate(c: ml_collections.ConfigDict) -> None:
        "'long_sequence_limit' compares sampled runs from a zero start with the population run")
   if snapshots and not problems:  # K is known once the data keys are valid.
     num_classes = min(d.num_last) * d.num_next_per_last
-    need(_is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
+    need(is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
          'figures.snapshot_class', f'must be a class index below K = {num_classes}')
 
   if problems:
     raise ConfigError('invalid config:\n  ' + '\n  '.join(problems))
 
 
-def _lookup(c: ml_collections.ConfigDict, dotted: str):
+def lookup(c: ml_collections.ConfigDict, dotted: str):
+  """c['a']['b'] for dotted = 'a.b'."""
   for part in dotted.split('.'):
     c = c[part]
   return c

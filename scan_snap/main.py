@@ -11,7 +11,12 @@ from ml_collections import config_flags
 
 from scan_snap import config
 from scan_snap import experiment
+from scan_snap import outputs
 from scan_snap import runtime
+from scan_snap.wikitext import dataset as wikitext_dataset
+from scan_snap.wikitext import experiment as wikitext_experiment
+
+EXPERIMENTS = {'sequence_classes': experiment.run, 'wikitext': wikitext_experiment.run}
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                           lock_config=True)
@@ -35,9 +40,14 @@ def main(argv):
   if _DISTRIBUTED.value:
     runtime.initialize_distributed()
   runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
+  runtime.quiet_library_logs()
+  c = _CONFIG.value
+  if c.get('experiment') not in EXPERIMENTS:
+    raise SystemExit(f"error: config.experiment = {c.get('experiment')!r}: expected one of "
+                     f'{tuple(EXPERIMENTS)}')
   try:
-    experiment.run(_CONFIG.value, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value)
-  except (config.ConfigError, experiment.WorkdirError) as error:
+    EXPERIMENTS[c.experiment](c, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value)
+  except (config.ConfigError, outputs.WorkdirError, wikitext_dataset.DataError) as error:
     raise SystemExit(f'error: {error}') from None
 
 

@@ -14,7 +14,8 @@ from scan_snap import config
 from scan_snap import experiment
 from tests.conftest import CONFIG_FILES, ROOT, load_config
 
-NAMES = [path.stem for path in CONFIG_FILES]
+NAMES = [path.stem for path in CONFIG_FILES  # The WikiText configs: wikitext_test.py.
+         if load_config(path.stem).experiment == 'sequence_classes']
 RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'lr_y', 'lr_z', 'seed', 'optimizer', 'init',
                   'steps', 'final_loss', 'final_accuracy', 'entropy', 'diverged']
 

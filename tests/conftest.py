@@ -1,5 +1,7 @@
-"""Shared test set-up: strict rank promotion, absl flags, and the project's config files."""
+"""Shared test set-up: strict rank promotion, absl flags, the project's config files, and the
+shipped WikiText-2 files."""
 
+import os
 import pathlib
 
 from absl import flags
@@ -12,6 +14,10 @@ flags.FLAGS.mark_as_parsed()  # absltest helpers (create_tempdir) read flags, al
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIG_FILES = sorted((ROOT / 'configs').glob('*.py'))
+# The real WikiText-2 validation and test files: ../shared/data/wikitext-2 beside the checkout,
+# or the folder named by $SCAN_SNAP_WIKITEXT_DIR.
+WIKITEXT_DIR = pathlib.Path(os.environ.get('SCAN_SNAP_WIKITEXT_DIR',
+                                           ROOT.parent / 'shared' / 'data' / 'wikitext-2'))
 
 
 def load_config(name: str, variant: str = ''):

@@ -1,0 +1,65 @@
+"""WikiText-2 (paper Figs. 7 and 10): attention freezing and sparsity against the learning rate.
+
+An ordinary decoder-only transformer (embedding 200, feed-forward 200, 1 head, 1 layer, dropout
+0.2, sinusoidal positions), batch 20 × 35 tokens, SGD with gradient clipping 0.5 and rates
+× 0.95 per epoch (NOTES §5); W_Q, W_K get optimizer.lr_attention, the rest lr_other.
+
+  # The full dataset: a folder with wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens.
+  python -m scan_snap.main --config=configs/wikitext2.py --config.data.dir=<wikitext-2 folder> \
+      --workdir=runs/wikitext2
+  # Offline, ≤ 10 min on a 2-core CPU: train on the validation split, evaluate on the test split.
+  python -m scan_snap.main --config=configs/wikitext2.py:sample \
+      --config.data.dir=../shared/data/wikitext-2 --workdir=runs/wikitext2_sample
+  # Seconds, for tests: a slice of the same files.
+  python -m scan_snap.main --config=configs/wikitext2.py:smoke \
+      --config.data.dir=../shared/data/wikitext-2 --workdir=/tmp/wikitext2_smoke
+"""
+
+from scan_snap import config
+from scan_snap.wikitext import config as text_config
+
+
+def get_config(variant: str = ''):
+  c = text_config.wikitext_config()
+  c.data.train_split = 'train'
+  c.data.eval_split = 'validation'
+  c.optimizer.name = 'sgd'
+  c.optimizer.lr_attention = (1.0, 2.0, 5.0, 10.0, 20.0)
+  c.optimizer.lr_other = (1.0,)
+  c.optimizer.lr_other_relative = True
+  c.train.steps = 30_000  # ≈ 10 epochs of 2,983 steps
+  c.train.eval_every = 500
+  c.train.checkpoint_every = 2_500
+  c.sweep.num_seeds = 3
+  return config.apply_variant(c, variant, sample=_sample, smoke=_smoke)
+
+
+def _sample(c):
+  """The shipped validation split as training data (≈ 310 steps per epoch), the first 20,000
+  tokens of the test split for evaluation; three learning rates, one seed, 1,200 steps."""
+  c.data.train_split = 'validation'
+  c.data.eval_split = 'test'
+  c.eval.max_tokens = 20_000
+  c.optimizer.lr_attention = (1.0, 3.0, 10.0)
+  c.train.steps = 1_200
+  c.train.eval_every = 50
+  c.train.checkpoint_every = 200
+  c.sweep.num_seeds = 1
+
+
+def _smoke(c):
+  """Seconds: 8,000 training tokens, a 2,000-word vocabulary, 2 layers, 20 steps."""
+  _sample(c)
+  c.data.max_vocab = 2_000
+  c.data.max_train_tokens = 8_000
+  c.data.batch_size = 4
+  c.data.bptt = 16
+  c.eval.max_tokens = 1_000
+  c.eval.num_probe = 2
+  c.model.d_model = 32
+  c.model.d_ff = 32
+  c.model.num_layers = 2
+  c.optimizer.lr_attention = (1.0, 10.0)
+  c.train.steps = 20
+  c.train.eval_every = 5
+  c.train.checkpoint_every = 10

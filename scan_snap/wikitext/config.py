@@ -1,0 +1,159 @@
+"""The WikiText experiment's config: every key declared, validated, and frozen for jit.
+
+A config file (configs/wikitext2.py, configs/wikitext103.py) starts from `wikitext_config()` and
+sets its values. The learning-rate axes `optimizer.lr_attention` (W_Q, W_K) and
+`optimizer.lr_other` (every other parameter) are tuples; their product × the seeds is the grid.
+"""
+
+import ml_collections
+
+from scan_snap import config
+from scan_snap.wikitext import dataset
+from scan_snap.wikitext import train
+from scan_snap.wikitext import transformer
+
+FIGURES = ('attention_maps', 'entropy_vs_lr', 'training_curves')
+
+
+def wikitext_config() -> ml_collections.ConfigDict:
+  """Every key of a WikiText run, at the reference-run values of NOTES §5."""
+  c = ml_collections.ConfigDict()
+  c.experiment = 'wikitext'
+
+  c.data = ml_collections.ConfigDict()
+  c.data.dir = ''  # a WikiText folder: wiki.{train,valid,test}.tokens (or .raw)
+  c.data.variant = 'tokens'  # 'tokens' or 'raw': which files of the folder are read
+  c.data.cache_dir = '~/.cache/scan_snap/tfds'  # where TFDS keeps the prepared array_record files
+  c.data.train_split = 'train'  # the split trained on, which also defines the vocabulary
+  c.data.eval_split = 'validation'  # the split evaluated on
+  c.data.max_vocab = 0  # keep the max_vocab − 2 most frequent words (+ <eos>, <unk>); 0: all
+  c.data.max_train_tokens = 0  # train on the first tokens of the split only; 0: all of it
+  c.data.batch_size = 20  # parallel training streams
+  c.data.bptt = 35  # tokens per training window (the sequence length L)
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.batch_size = 10  # parallel evaluation streams
+  c.eval.max_tokens = 0  # evaluate on the first tokens of the split only; 0: all of it
+  c.eval.probe_position = 7  # token offset in the evaluation split of the first probe sequence
+  c.eval.num_probe = 8  # consecutive probe sequences: their attention maps are recorded
+
+  c.model = ml_collections.ConfigDict()
+  c.model.d_model = 200
+  c.model.d_ff = 200
+  c.model.num_heads = 1
+  c.model.num_layers = 1
+  c.model.dropout = 0.2
+  c.model.sinusoidal_positions = True
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'sgd'  # one of train.OPTIMIZERS
+  c.optimizer.momentum = 0.0
+  c.optimizer.b1 = 0.9
+  c.optimizer.b2 = 0.999
+  c.optimizer.eps = 1e-8
+  c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
+  c.optimizer.lr_decay = 0.95  # learning rates × lr_decay after each epoch
+  c.optimizer.lr_attention = (5.0,)  # grid axis: the rate of W_Q and W_K
+  c.optimizer.lr_other = (10.0,)  # grid axis: the rate of the rest, or its ratio to lr_attention
+  c.optimizer.lr_other_relative = False  # lr_other multiplies lr_attention
+
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 30_000
+  c.train.eval_every = 500  # steps between evaluations (metrics.jsonl lines, attention maps)
+  c.train.checkpoint_every = 2_500  # steps between orbax checkpoints; a multiple of eval_every
+
+  c.sweep = ml_collections.ConfigDict()
+  c.sweep.first_seed = 1
+  c.sweep.num_seeds = 1
+
+  c.figures = ml_collections.ConfigDict()
+  c.figures.names = FIGURES
+  c.figures.map_steps = ()  # evaluated steps shown in 'attention_maps'; (): six, evenly spaced
+  return c
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Raises config.ConfigError naming each out-of-range key."""
+  problems = []
+
+  def need(ok: bool, key: str, what: str):
+    if not ok:
+      problems.append(f'config.{key} = {config.lookup(c, key)!r}: {what}')
+
+  positive = lambda v: config.is_int(v) and v >= 1
+  d, e, m, o, t = c.data, c.eval, c.model, c.optimizer, c.train
+  need(c.experiment == 'wikitext', 'experiment', "must be 'wikitext' here")
+  need(isinstance(d.dir, str) and d.dir != '', 'data.dir',
+       'must name a WikiText folder (wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens): '
+       'pass --config.data.dir=<folder>')
+  need(d.variant in dataset.VARIANTS, 'data.variant', f'must be one of {dataset.VARIANTS}')
+  for key in ('train_split', 'eval_split'):
+    need(d[key] in dataset.SPLITS, f'data.{key}', f'must be one of {tuple(dataset.SPLITS)}')
+  for key in ('max_vocab', 'max_train_tokens'):
+    need(config.is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be an integer ≥ 0 (0: all)')
+  need(d.max_vocab == 0 or d.max_vocab >= 3, 'data.max_vocab', 'must be 0 (all words) or ≥ 3')
+  for key in ('batch_size', 'bptt'):
+    need(positive(d[key]), f'data.{key}', 'must be a positive integer')
+  need(positive(e.batch_size), 'eval.batch_size', 'must be a positive integer')
+  need(config.is_int(e.max_tokens) and e.max_tokens >= 0, 'eval.max_tokens',
+       'must be an integer ≥ 0 (0: all)')
+  need(config.is_int(e.probe_position) and e.probe_position >= 0, 'eval.probe_position',
+       'must be an integer ≥ 0')
+  need(positive(e.num_probe), 'eval.num_probe', 'must be a positive integer')
+
+  for key in ('d_model', 'd_ff', 'num_heads', 'num_layers'):
+    need(positive(m[key]), f'model.{key}', 'must be a positive integer')
+  need(not (positive(m.d_model) and positive(m.num_heads)) or m.d_model % m.num_heads == 0,
+       'model.num_heads', 'must divide model.d_model')
+  need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
+  need(isinstance(m.sinusoidal_positions, bool), 'model.sinusoidal_positions', 'must be a bool')
+
+  need(o.name in train.OPTIMIZERS, 'optimizer.name', f'must be one of {train.OPTIMIZERS}')
+  for key in ('momentum', 'b1', 'b2'):
+    need(config.is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
+  need(config.is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
+  need(config.is_real(o.clip_norm) and o.clip_norm > 0, 'optimizer.clip_norm',
+       'must be a positive number')
+  need(config.is_real(o.lr_decay) and 0 < o.lr_decay <= 1, 'optimizer.lr_decay',
+       'must lie in (0, 1]')
+  for key in ('lr_attention', 'lr_other'):
+    need(len(o[key]) > 0 and all(config.is_real(v) and v >= 0 for v in o[key]),
+         f'optimizer.{key}', 'must be one or more finite learning rates ≥ 0')
+
+  need(positive(t.steps), 'train.steps', 'must be a positive integer')
+  evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
+  need(evals_ok, 'train.eval_every', 'must be a positive integer that divides train.steps')
+  need(not evals_ok or (positive(t.checkpoint_every) and t.checkpoint_every % t.eval_every == 0),
+       'train.checkpoint_every', 'must be a positive multiple of train.eval_every')
+  need(config.is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
+       'must be a non-negative integer')
+  need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
+  need(all(name in FIGURES for name in c.figures.names), 'figures.names',
+       f'must be names from {FIGURES}')
+  need(not evals_ok or all(config.is_int(s) and 0 <= s <= t.steps and s % t.eval_every == 0
+                           for s in c.figures.map_steps),
+       'figures.map_steps', 'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
+  if problems:
+    raise config.ConfigError('invalid config:\n  ' + '\n  '.join(problems))
+
+
+def run_config(c: ml_collections.ConfigDict, vocab_size: int,
+               steps_per_epoch: int) -> train.TextRunConfig:
+  """The frozen config of every run of the grid (the rates and seeds stay traced)."""
+  m, o = c.model, c.optimizer
+  return train.TextRunConfig(
+      model=transformer.TransformerConfig(
+          vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
+          num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
+          sinusoidal_positions=m.sinusoidal_positions),
+      optimizer=o.name, momentum=o.momentum, b1=o.b1, b2=o.b2, eps=o.eps, clip_norm=o.clip_norm,
+      lr_decay=o.lr_decay, steps_per_epoch=steps_per_epoch, steps=c.train.steps,
+      eval_every=c.train.eval_every)
+
+
+def grid(c: ml_collections.ConfigDict) -> list[dict]:
+  """The runs: {'seed', 'lr_attention', 'lr_other'}, seed-major."""
+  o = c.optimizer
+  pairs = [(float(a), float(r * a if o.lr_other_relative else r))
+           for a in o.lr_attention for r in o.lr_other]
+  return [{'seed': s, 'lr_attention': a, 'lr_other': b} for s in config.seeds(c) for a, b in pairs]

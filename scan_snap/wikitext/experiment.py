@@ -1,0 +1,211 @@
+"""The WikiText experiment end to end: data, the grid's training with evaluations and
+checkpoints, then its files and figures in the work directory.
+
+Layout of the work directory:
+  config.json             the resolved config
+  vocab.txt               the vocabulary, one word per line, line i = id i
+  metrics.jsonl           one line per evaluation and run: step, epoch, seed, rates, train_loss,
+                          val_loss, val_ppl, attn_entropy/layer<i>, attn_freezing/layer<i>
+                          (rewritten after every evaluation)
+  results.csv             one row per run: rates, seed, final perplexity and attention entropy
+  trajectories.npz        every evaluation of every run, with the probe maps and words
+  checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
+                          the evaluations so far; a re-run resumes from the latest one
+  figures/*.png, *.pdf    the figures named in config.figures.names
+"""
+
+import json
+import math
+import pathlib
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+import tqdm
+
+from scan_snap import outputs
+from scan_snap.wikitext import config as text_config
+from scan_snap.wikitext import dataset
+from scan_snap.wikitext import figures
+from scan_snap.wikitext import train
+
+_OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'results.csv', 'trajectories.npz',
+            'figures', 'checkpoints')
+
+
+def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.TextData, int]:
+  """The vocabulary, the token streams on device, and the training steps per epoch."""
+  d, e = c.data, c.eval
+  splits = tuple(dict.fromkeys((d.train_split, d.eval_split)))
+  builder = dataset.prepare(pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits)
+  train_words = dataset.words_of(dataset.read_lines(builder, d.train_split))
+  vocab = dataset.Vocabulary.build(train_words, d.max_vocab)
+  train_ids = vocab.encode(train_words)[:d.max_train_tokens or None]
+  eval_ids = vocab.encode(dataset.words_of(dataset.read_lines(builder, d.eval_split)))
+  train_BxN = dataset.batchify(train_ids, d.batch_size)
+  eval_ExN = dataset.batchify(eval_ids[:e.max_tokens or None], e.batch_size)
+  steps_per_epoch = dataset.num_windows(train_BxN.shape[1], d.bptt)
+  if steps_per_epoch < 1 or dataset.num_windows(eval_ExN.shape[1], d.bptt) < 1:
+    raise dataset.DataError(
+        f'too few tokens for one window of bptt = {d.bptt}: {train_BxN.shape} training and '
+        f'{eval_ExN.shape} evaluation streams')
+  probe_end = e.probe_position + e.num_probe * d.bptt
+  if probe_end > len(eval_ids):
+    raise dataset.DataError(f'the probe sequences end at token {probe_end}, past the '
+                            f'{len(eval_ids)} tokens of the {d.eval_split} split')
+  probe_PxL = eval_ids[e.probe_position:probe_end].reshape(e.num_probe, d.bptt)
+  logging.info('WikiText %s: vocabulary %d, %d training tokens (%d steps per epoch), %d '
+               'evaluation tokens', d.dir, len(vocab), train_BxN.size, steps_per_epoch,
+               eval_ExN.size)
+  return vocab, train.TextData(jnp.asarray(train_BxN), jnp.asarray(eval_ExN),
+                               jnp.asarray(probe_PxL)), steps_per_epoch
+
+
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False) -> dict:
+  """Trains the grid of c, resuming from workdir's latest checkpoint, and writes workdir.
+
+  Returns {'results': the rows of results.csv, 'steps_trained': steps run by this call}.
+  """
+  text_config.validate(c)
+  vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
+  writer = jax.process_index() == 0
+  outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+  if writer:
+    outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
+  run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
+  runs = text_config.grid(c)
+  seeds, lr_attention, lr_other = (jnp.asarray([r[k] for r in runs]) for k in
+                                   ('seed', 'lr_attention', 'lr_other'))
+  init, train_chunk, evaluate = train.grid_functions(run_cfg, data)
+
+  state = init(seeds)
+  manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
+                                  options=ocp.CheckpointManagerOptions(max_to_keep=2))
+  step = manager.latest_step()
+  if step is not None:
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(state), history=ocp.args.StandardRestore()))
+    state, history = restored.state, {k: np.asarray(v) for k, v in restored.history.items()}
+    logging.info('resuming %s from step %d', workdir, step)
+  else:
+    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), evaluate(state.params))
+  first_step = step
+
+  with tqdm.tqdm(total=c.train.steps, initial=step, unit='step', desc='wikitext',
+                 disable=not writer) as progress:
+    while step < c.train.steps:
+      state, chunk_metrics = train_chunk(state, seeds, lr_attention, lr_other, step)
+      step += c.train.eval_every
+      history = {k: np.concatenate([history[k], v]) for k, v in _evaluation(
+          step, np.asarray(chunk_metrics['train_loss']), evaluate(state.params)).items()}
+      if writer:
+        outputs.write_text(workdir / 'metrics.jsonl',
+                           _metric_lines(history, runs, steps_per_epoch))
+      if step % c.train.checkpoint_every == 0 or step == c.train.steps:
+        manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                   history=ocp.args.StandardSave(history)))
+      progress.update(c.train.eval_every)
+      progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
+  manager.wait_until_finished()
+
+  rows = _result_rows(history, runs, steps_per_epoch)
+  if writer:
+    outputs.write_text(workdir / 'metrics.jsonl', _metric_lines(history, runs, steps_per_epoch))
+    outputs.write_csv(workdir / 'results.csv', rows)
+    probe_words = np.asarray(vocab.words)[np.asarray(data.probe_PxL)]
+    outputs.write_npz(workdir / 'trajectories.npz', {
+        **history, 'attn_freezing': _freezing(history), 'seed': np.asarray(seeds),
+        'lr_attention': np.asarray(lr_attention), 'lr_other': np.asarray(lr_other),
+        'probe_ids': np.asarray(data.probe_PxL), 'probe_words': probe_words})
+    _write_figures(c, history, runs, rows, probe_words[0], workdir)
+    print(outputs.markdown_table(rows))
+  num_diverged = sum(r['diverged'] for r in rows)
+  if num_diverged:
+    logging.warning('%d of %d runs diverged (diverged=True in results.csv)', num_diverged,
+                    len(rows))
+  return {'results': rows, 'steps_trained': step - first_step}
+
+
+def _evaluation(step: int, train_loss_R: np.ndarray, evaluated: dict) -> dict:
+  """One evaluation of every run, with a leading axis of length 1 to concatenate along."""
+  return {'step': np.asarray([step]), 'train_loss': train_loss_R[None],
+          'val_loss': np.asarray(evaluated['val_loss'])[None],
+          'attn_entropy': np.asarray(evaluated['attn_entropy'])[None],  # (1, R, layers)
+          'attn_maps': np.asarray(evaluated['attn_maps'])[None]}  # (1, R, layers, P, H, L, L)
+
+
+def _freezing(history: dict) -> np.ndarray:
+  """(evaluations, R, layers): the normalized change of the probe maps since the last
+  evaluation; NaN at the first."""
+  maps = history['attn_maps']
+  first = np.full((1, *maps.shape[1:3]), np.nan)
+  return np.concatenate([first, train.freezing(maps[:-1], maps[1:])]) if len(maps) > 1 else first
+
+
+def _finite_or_none(x: float) -> float | None:
+  return float(x) if math.isfinite(x) else None
+
+
+def _diverged(history: dict) -> np.ndarray:
+  """Runs with a non-finite loss at any evaluation."""
+  return ~(np.isfinite(history['val_loss']).all(axis=0)
+           & np.isfinite(history['train_loss'][1:]).all(axis=0))
+
+
+def _metric_lines(history: dict, runs: list[dict], steps_per_epoch: int) -> str:
+  freezing = _freezing(history)
+  lines = []
+  for e, step in enumerate(history['step']):
+    for r, run in enumerate(runs):
+      line = {'step': int(step), 'epoch': step / steps_per_epoch, **run,
+              'train_loss': _finite_or_none(history['train_loss'][e, r]),
+              'val_loss': _finite_or_none(history['val_loss'][e, r]),
+              'val_ppl': _finite_or_none(np.exp(np.float64(history['val_loss'][e, r])))}
+      for layer in range(history['attn_entropy'].shape[2]):
+        line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn_entropy'][e, r, layer])
+        line[f'attn_freezing/layer{layer}'] = _finite_or_none(freezing[e, r, layer])
+      lines.append(json.dumps(line) + '\n')
+  return ''.join(lines)
+
+
+def _result_rows(history: dict, runs: list[dict], steps_per_epoch: int) -> list[dict]:
+  freezing, diverged = _freezing(history), _diverged(history)
+  rows = []
+  for r, run in enumerate(runs):
+    row = {**run, 'steps': int(history['step'][-1]),
+           'epochs': round(float(history['step'][-1]) / steps_per_epoch, 3),
+           'final_train_loss': float(history['train_loss'][-1, r]),
+           'final_val_loss': float(history['val_loss'][-1, r]),
+           'final_val_ppl': float(np.exp(np.float64(history['val_loss'][-1, r])))}
+    for layer in range(history['attn_entropy'].shape[2]):
+      row[f'attn_entropy/layer{layer}'] = float(history['attn_entropy'][-1, r, layer])
+      row[f'attn_freezing/layer{layer}'] = float(freezing[-1, r, layer])
+    row['diverged'] = bool(diverged[r])
+    rows.append(row)
+  return rows
+
+
+def _write_figures(c: ml_collections.ConfigDict, history: dict, runs: list[dict],
+                   rows: list[dict], probe_words: np.ndarray, workdir: pathlib.Path) -> None:
+  steps = history['step']
+  names = c.figures.names
+  if 'attention_maps' in names:
+    shown = (list(c.figures.map_steps) if c.figures.map_steps
+             else sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist())))
+    index = [int(np.flatnonzero(steps == s)[0]) if c.figures.map_steps else s for s in shown]
+    for r, run in enumerate(runs):
+      name = f"attention_maps_seed{run['seed']}_lra{run['lr_attention']:g}_lro{run['lr_other']:g}"
+      figures.attention_maps(
+          history['attn_maps'][index, r, :, 0].mean(axis=2), steps[index], probe_words,
+          f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}, "
+          f"seed {run['seed']}: first probe sequence", workdir / 'figures' / name)
+  if 'entropy_vs_lr' in names:
+    figures.entropy_vs_lr(rows, train.mean_uniform_entropy(c.data.bptt),
+                          c.optimizer.lr_other_relative, workdir / 'figures' / 'entropy_vs_lr')
+  if 'training_curves' in names:
+    figures.training_curves(steps, history['val_loss'], history['attn_entropy'],
+                            _freezing(history), runs, train.mean_uniform_entropy(c.data.bptt),
+                            workdir / 'figures' / 'training_curves')

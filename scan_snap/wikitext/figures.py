@@ -1,0 +1,92 @@
+"""The WikiText figures (paper Figs. 7 and 10, and the training curves), PNG and PDF."""
+
+import pathlib
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from scan_snap.figures import save
+
+
+def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.ndarray,
+                   title: str, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Paper Fig. 7: the attention map of one fixed sequence at S points of training (columns),
+  one row per layer; row i of a map is query position i attending to positions ≤ i."""
+  num_steps, num_layers, length, _ = maps_SxNxLxL.shape
+  fig = Figure(figsize=(2.6 * num_steps + 1, 2.6 * num_layers + 0.6), layout='constrained')
+  axes = fig.subplots(num_layers, num_steps, squeeze=False)
+  labels = [str(w) for w in words_L]
+  for layer in range(num_layers):
+    for s in range(num_steps):
+      ax = axes[layer, s]
+      image = ax.imshow(maps_SxNxLxL[s, layer], cmap='viridis', vmin=0.0, vmax=1.0)
+      ax.set_xticks(range(length), labels, rotation=90, fontsize=3.5)
+      ax.set_yticks(range(length), labels, fontsize=3.5)
+      ax.set_title(f'layer {layer}, step {int(steps_S[s])}', fontsize=8)
+  fig.colorbar(image, ax=axes, shrink=0.6, label='attention weight')
+  fig.suptitle(title, fontsize=9)
+  return save(fig, stem)
+
+
+def entropy_vs_lr(rows: list[dict], uniform_entropy: float, other_relative: bool,
+                  stem: pathlib.Path) -> list[pathlib.Path]:
+  """Paper Fig. 10: final mean attention entropy on the evaluation split against the attention
+  learning rate, mean ± std over seeds; one line per layer and rate of the other parameters
+  (per ratio η_other/η_attn when other_relative)."""
+  kept = [r for r in rows if not r['diverged']]
+  layers = sorted(k for k in rows[0] if k.startswith('attn_entropy/'))
+  line_of = ((lambda r: round(r['lr_other'] / r['lr_attention'], 9)) if other_relative
+             else (lambda r: r['lr_other']))
+  line_label = ((lambda v: '$\\eta_{other}$=$\\eta_{attn}$' if v == 1
+                 else f'$\\eta_{{other}}$={v:g}$\\eta_{{attn}}$') if other_relative
+                else (lambda v: f'$\\eta_{{other}}$={v:g}'))
+  fig = Figure(figsize=(4.2, 3.2), layout='constrained')
+  ax = fig.subplots()
+  for key in layers:
+    for line in sorted({line_of(r) for r in kept}):
+      members = [r for r in kept if line_of(r) == line]
+      rates = sorted({r['lr_attention'] for r in members})
+      values = [[r[key] for r in members if r['lr_attention'] == lr] for lr in rates]
+      ax.errorbar(rates, [np.mean(v) for v in values], yerr=[np.std(v) for v in values],
+                  marker='o', ms=4, capsize=2, label=f"{key.split('/')[1]}, {line_label(line)}")
+  ax.axhline(uniform_entropy, color='gray', ls=':', lw=1, label='uniform attention')
+  ax.set_xscale('log')
+  ax.set_xlabel('attention learning rate $\\eta_{attn}$')
+  ax.set_ylabel('final mean attention entropy (nats)')
+  ax.set_ylim(bottom=0)
+  ax.legend(fontsize=7)
+  num_diverged = len(rows) - len(kept)
+  ax.set_title('attention entropy on the evaluation split'
+               + (f' ({num_diverged} diverged runs left out)' if num_diverged else ''), fontsize=9)
+  return save(fig, stem)
+
+
+def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN: np.ndarray,
+                    freezing_ExRxN: np.ndarray, runs: list[dict], uniform_entropy: float,
+                    stem: pathlib.Path) -> list[pathlib.Path]:
+  """Validation loss, mean attention entropy and the freezing measure against the step, one
+  colour per run, one line style per layer."""
+  fig = Figure(figsize=(12, 3.2), layout='constrained')
+  ax_loss, ax_entropy, ax_freezing = fig.subplots(1, 3)
+  colors = [f'C{i % 10}' for i in range(len(runs))]
+  styles = ['-', '--', ':', '-.']
+  for r, run in enumerate(runs):
+    label = f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}"
+    if len({x['seed'] for x in runs}) > 1:
+      label += f", seed {run['seed']}"
+    ax_loss.plot(steps_E, val_loss_ExR[:, r], color=colors[r], label=label)
+    for layer in range(entropy_ExRxN.shape[2]):
+      style = styles[layer % len(styles)]
+      ax_entropy.plot(steps_E, entropy_ExRxN[:, r, layer], color=colors[r], ls=style)
+      ax_freezing.plot(steps_E[1:], freezing_ExRxN[1:, r, layer], color=colors[r], ls=style,
+                       label=f'layer {layer}' if r == 0 else None)
+  ax_entropy.axhline(uniform_entropy, color='gray', ls=':', lw=1)
+  ax_loss.set(xlabel='step', ylabel='validation loss (nats)', title='evaluation loss')
+  ax_entropy.set(xlabel='step', ylabel='mean attention entropy (nats)',
+                 title='attention entropy (dotted grey: uniform)')
+  ax_freezing.set(xlabel='step', ylabel=r'$\|A_t - A_{t-1}\|_F / \|A_{t-1}\|_F$',
+                  title='change of the probe maps between evaluations', yscale='log')
+  ax_loss.legend(fontsize=7)
+  if entropy_ExRxN.shape[2] > 1:
+    ax_freezing.legend(fontsize=7)
+  return save(fig, stem)

@@ -1,0 +1,164 @@
+"""Training and evaluation of the WikiText transformer, as pure functions of explicit state.
+
+`make_functions(run, data)` does the set-up in Python and returns pure functions of a run:
+  init(seed) -> state                                 parameters and optimizer state
+  train_chunk(state, seed, lr_attention, lr_other, first_step) -> (state, metrics)
+      `run.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
+      s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
+      × lr_decay^(epoch of s)
+  evaluate(params) -> metrics                         deterministic pass over the evaluation
+      windows: val_loss, attention entropy per layer, the probe sequences' attention maps
+The learning rates are traced arguments, so `jax.vmap` of these functions trains a grid of
+(seed, rates) in one compiled program; `grid_functions` returns them jitted and vmapped.
+"""
+
+import dataclasses
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from scan_snap.wikitext import transformer
+
+OPTIMIZERS = ('sgd', 'adam')
+
+
+@dataclasses.dataclass(frozen=True)
+class TextRunConfig:
+  """Everything static about one WikiText run: jit sees it as a hashable constant."""
+
+  model: transformer.TransformerConfig
+  optimizer: str  # one of OPTIMIZERS
+  momentum: float  # SGD
+  b1: float  # Adam
+  b2: float  # Adam
+  eps: float  # Adam
+  clip_norm: float  # gradients are rescaled to global norm ≤ clip_norm
+  lr_decay: float  # learning rates × lr_decay after each epoch
+  steps_per_epoch: int  # training windows per pass over the training split
+  steps: int
+  eval_every: int
+
+
+class TextData(NamedTuple):
+  """Token ids on device: training streams, evaluation streams and probe sequences."""
+
+  train_BxN: jax.Array  # batch_size parallel streams of the training split
+  eval_ExN: jax.Array  # eval_batch_size parallel streams of the evaluation split
+  probe_PxL: jax.Array  # fixed evaluation sequences whose attention maps are recorded
+
+
+class TrainState(NamedTuple):
+  params: nnx.State
+  opt_state: optax.OptState
+
+
+def window(streams_BxN: jax.Array, index: jax.Array, bptt: int) -> tuple[jax.Array, jax.Array]:
+  """Inputs x[:, i·bptt : (i+1)·bptt] and targets shifted by one token."""
+  b = streams_BxN.shape[0]
+  inputs_BxL = jax.lax.dynamic_slice(streams_BxN, (0, index * bptt), (b, bptt))
+  targets_BxL = jax.lax.dynamic_slice(streams_BxN, (0, index * bptt + 1), (b, bptt))
+  return inputs_BxL, targets_BxL
+
+
+def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
+  """Mean −ln softmax(logits)[target] over the tokens."""
+  return optax.softmax_cross_entropy_with_integer_labels(logits_BxLxV, targets_BxL).mean()
+
+
+def param_labels(params: nnx.State) -> nnx.State:
+  """'attention' on W_Q and W_K of every layer, 'other' on every other parameter."""
+  return jax.tree_util.tree_map_with_path(
+      lambda path, _: 'attention' if transformer.is_attention_param(path) else 'other', params)
+
+
+def make_optimizer(run: TextRunConfig, lr_attention: jax.Array,
+                   lr_other: jax.Array) -> optax.GradientTransformation:
+  """Global-norm clipping, then W_Q, W_K at lr_attention and the rest at lr_other, each rate
+  × lr_decay per epoch; the rates may be traced values."""
+
+  def group(lr):
+    schedule = lambda count: lr * run.lr_decay ** (count // run.steps_per_epoch)
+    if run.optimizer == 'sgd':
+      return optax.sgd(schedule, momentum=run.momentum or None)
+    return optax.adam(schedule, b1=run.b1, b2=run.b2, eps=run.eps)
+
+  return optax.chain(
+      optax.clip_by_global_norm(run.clip_norm),
+      optax.partition({'attention': group(lr_attention), 'other': group(lr_other)},
+                      param_labels))
+
+
+def make_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callable, Callable]:
+  """init, train_chunk and evaluate of one run (see the module docstring)."""
+  bptt = run.model.max_len
+  graphdef, _ = nnx.split(nnx.eval_shape(lambda: transformer.Transformer(run.model,
+                                                                         rngs=nnx.Rngs(0))))
+  apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
+
+  def init(seed: jax.Array) -> TrainState:
+    key = jax.random.fold_in(jax.random.key(seed), 0)
+    _, params = nnx.split(transformer.Transformer(run.model, rngs=nnx.Rngs(key)))
+    return TrainState(params, make_optimizer(run, 1.0, 1.0).init(params))
+
+  def loss_fn(params, inputs_BxL, targets_BxL, key):
+    logits_BxLxV, _ = apply(params, inputs_BxL, key)
+    return cross_entropy(logits_BxLxV, targets_BxL)
+
+  def train_chunk(state: TrainState, seed: jax.Array, lr_attention: jax.Array,
+                  lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
+    opt = make_optimizer(run, lr_attention, lr_other)
+    dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
+
+    def step(state: TrainState, s: jax.Array):
+      inputs_BxL, targets_BxL = window(data.train_BxN, s % run.steps_per_epoch, bptt)
+      loss, grads = jax.value_and_grad(loss_fn)(state.params, inputs_BxL, targets_BxL,
+                                                jax.random.fold_in(dropout_key, s))
+      updates, opt_state = opt.update(grads, state.opt_state, state.params)
+      return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
+
+    state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run.eval_every))
+    return state, {'train_loss': losses.mean()}
+
+  num_eval_windows = (data.eval_ExN.shape[1] - 1) // bptt
+
+  def evaluate(params: nnx.State) -> dict:
+    def one_window(totals, index):
+      inputs_ExL, targets_ExL = window(data.eval_ExN, index, bptt)
+      logits_ExLxV, attns = apply(params, inputs_ExL)
+      entropy_layers = jnp.stack([transformer.attention_entropy(a).mean() for a in attns])
+      return (totals[0] + cross_entropy(logits_ExLxV, targets_ExL),
+              totals[1] + entropy_layers), None
+
+    zeros = (jnp.zeros(()), jnp.zeros(run.model.num_layers))
+    (loss_sum, entropy_sum), _ = jax.lax.scan(one_window, zeros, jnp.arange(num_eval_windows))
+    _, probe_attns = apply(params, data.probe_PxL)
+    return {'val_loss': loss_sum / num_eval_windows,
+            'attn_entropy': entropy_sum / num_eval_windows,  # (layers,)
+            'attn_maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
+
+  return init, train_chunk, evaluate
+
+
+def grid_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callable, Callable]:
+  """init, train_chunk and evaluate jitted and vmapped over a leading axis of runs."""
+  init, train_chunk, evaluate = make_functions(run, data)
+  return (jax.jit(jax.vmap(init)),
+          jax.jit(jax.vmap(train_chunk, in_axes=(0, 0, 0, 0, None)), donate_argnums=0),
+          jax.jit(jax.vmap(evaluate)))
+
+
+def mean_uniform_entropy(length: int) -> float:
+  """The mean attention entropy of uniform causal attention: mean over i of ln i, i = 1…L."""
+  return float(np.log(np.arange(1, length + 1)).mean())
+
+
+def freezing(maps_before: np.ndarray, maps_after: np.ndarray) -> np.ndarray:
+  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes (probe, head, query, key)
+  of the attention maps (…, P, H, L, L)."""
+  axes = (-4, -3, -2, -1)
+  return (np.sqrt(((maps_after - maps_before) ** 2).sum(axis=axes))
+          / np.sqrt((maps_before ** 2).sum(axis=axes)))
