@@ -3,12 +3,16 @@
   python -m scan_snap.bench                       # the Syn-Medium job end to end
   python -m scan_snap.bench --mode=scaling        # time against the number of runs and T
   python -m scan_snap.bench --config.sweep.seeds_per_device=10   # any config override
+  python -m scan_snap.bench --mode=wikitext --config=configs/wikitext2.py:sample \
+      --config.data.dir=../shared/data/wikitext-2   # the WikiText grid's step and evaluation
 
 `sweep` mode runs `experiment.run` exactly as `scan_snap.main` does (into a temporary work
 directory) and reports compile time, train time, run-steps per second, wall time since process
 start, peak memory and the device. `scaling` mode trains the largest data spec of the config
 with the config's learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512,
-2048}.
+2048}. `wikitext` mode compiles the WikiText grid's training chunk and evaluation ahead of
+time, then times a few of each: compile time, run-steps per second, seconds per evaluation, and
+the training time they project for the config's steps.
 """
 
 import dataclasses
@@ -29,12 +33,15 @@ from scan_snap import config
 from scan_snap import experiment
 from scan_snap import runtime
 from scan_snap import sweep
+from scan_snap.wikitext import config as text_config
+from scan_snap.wikitext import experiment as text_experiment
+from scan_snap.wikitext import train as text_train
 
 _PROCESS_START = time.time()  # Close enough to the interpreter's start: imports come first.
 
 _CONFIG = config_flags.DEFINE_config_file('config', 'configs/syn_medium.py',
                                           'Experiment config file.', lock_config=True)
-_MODE = flags.DEFINE_enum('mode', 'sweep', ['sweep', 'scaling'], 'What to measure.')
+_MODE = flags.DEFINE_enum('mode', 'sweep', ['sweep', 'scaling', 'wikitext'], 'What to measure.')
 _OUT = flags.DEFINE_string('out', 'bench.json', 'Where to write the measurements.')
 _MAX_RUNS = flags.DEFINE_integer('max_runs', 1024, 'scaling: the largest grid to train.')
 _COMPILATION_CACHE = flags.DEFINE_string(
@@ -98,13 +105,49 @@ def bench_scaling(c) -> dict:
           'by_num_runs': by_runs, 'by_seq_len': by_seq_len, **_peak_memory_mb()}
 
 
+def bench_wikitext(c, num_chunks: int = 3) -> dict:
+  """The WikiText grid: ahead-of-time compilation, then num_chunks training chunks (of
+  train.eval_every steps) and evaluations, timed one by one."""
+  vocab, data, steps_per_epoch = text_experiment.load_data(c)
+  runs = text_config.grid(c)
+  init, train_chunk, evaluate = text_train.grid_functions(
+      text_config.run_config(c, len(vocab), steps_per_epoch), data)
+  seeds, lr_attention, lr_other = (jax.numpy.asarray([r[k] for r in runs])
+                                   for k in ('seed', 'lr_attention', 'lr_other'))
+  state = init(seeds)
+  start = time.perf_counter()
+  chunk = train_chunk.lower(state, seeds, lr_attention, lr_other, 0).compile()
+  evaluation = evaluate.lower(state.params).compile()
+  compile_s = time.perf_counter() - start
+  chunk_s, eval_s = [], []
+  for i in range(num_chunks):
+    start = time.perf_counter()
+    state, _ = jax.block_until_ready(chunk(state, seeds, lr_attention, lr_other,
+                                           i * c.train.eval_every))
+    chunk_s.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    jax.block_until_ready(evaluation(state.params))
+    eval_s.append(time.perf_counter() - start)
+  per_chunk, per_eval = min(chunk_s), min(eval_s)
+  num_evals = c.train.steps // c.train.eval_every
+  return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
+          'num_runs': len(runs), 'vocab_size': len(vocab), 'steps_per_epoch': steps_per_epoch,
+          'eval_every': c.train.eval_every, 'compile_s': compile_s, 'chunk_s': chunk_s,
+          'eval_s': eval_s,
+          'run_steps_per_s': len(runs) * c.train.eval_every / per_chunk,
+          'projected_train_s': compile_s + num_evals * (per_chunk + per_eval),
+          **_peak_memory_mb()}
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   c = _CONFIG.value
-  config.validate(c)
+  (text_config.validate if _MODE.value == 'wikitext' else config.validate)(c)
   runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
-  measured = bench_sweep(c) if _MODE.value == 'sweep' else bench_scaling(c)
+  runtime.quiet_library_logs()
+  measured = {'sweep': bench_sweep, 'scaling': bench_scaling,
+              'wikitext': bench_wikitext}[_MODE.value](c)
   report = {'mode': _MODE.value, **_environment(), **measured}
   text = json.dumps(report, indent=2)
   pathlib.Path(_OUT.value).write_text(text + '\n')

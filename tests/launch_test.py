@@ -41,9 +41,12 @@ class LaunchTest(parameterized.TestCase):
     proc = _launch('gallery.sh')
     self.assertEqual(proc.returncode, 0, proc.stderr)
     commands = proc.stdout.strip().splitlines()
-    self.assertLen(commands, 6)
+    self.assertLen(commands, 7)
     self.assertEqual(commands[0], 'python -m scan_snap.main --config=configs/syn_small.py '
                                   '--workdir=runs/gallery/syn_small')
+    self.assertEqual(commands[-1], 'python -m scan_snap.main --config=configs/wikitext2.py:sample '
+                                   '--workdir=runs/gallery/wikitext2_sample '
+                                   '--config.data.dir=../shared/data/wikitext-2')
 
   @parameterized.parameters('local.sh', 'slurm.sh', 'tpu_vm.sh')
   def test_missing_arguments(self, script):
