@@ -4,6 +4,7 @@ Layout of the work directory:
   config.json                     the resolved config
   results.csv                     one row per run (rewritten as each data spec finishes)
   metrics.jsonl                   per data spec and logged step: means over its runs
+  tensorboard/group=<group>/      with --tensorboard: the same lines as TensorBoard scalars
   trajectories/<group>.npz        c̃ and z of every run at every logged step, and the run's axes
   summary.csv, summary.md         mean ± std final entropy per (num_last, T, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, pass or fail
@@ -14,7 +15,6 @@ Layout of the work directory:
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
 """
 
-import json
 import pathlib
 
 from absl import logging
@@ -34,13 +34,15 @@ from scan_snap import theory
 from scan_snap import train
 
 
-_OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'summary.csv', 'summary.md',
-            'report.md', 'recall.csv', 'long_sequence_limit.csv', 'trajectories', 'figures',
-            'checkpoints')
+_OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summary.csv',
+            'summary.md', 'report.md', 'recall.csv', 'long_sequence_limit.csv', 'trajectories',
+            'figures', 'checkpoints')
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False) -> dict:
-  """Trains the whole grid of c and writes the work directory.
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False,
+        tensorboard: bool = False) -> dict:
+  """Trains the whole grid of c and writes the work directory (with `tensorboard`, also the
+  metrics.jsonl lines as TensorBoard scalars under tensorboard/<group>).
 
   A work directory that already holds this config's checkpoints resumes: finished chunks are
   restored, not trained again, and the results are those of an uninterrupted run. One that holds
@@ -50,6 +52,8 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   config.validate(c)
   writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
   store = _prepare(c, workdir, overwrite, writer)
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',),
+                                   workdir / 'tensorboard' if tensorboard and writer else None)
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
@@ -63,9 +67,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       logs += _metric_lines(group)
       if writer:
         outputs.write_csv(workdir / 'results.csv', rows)
-        outputs.write_text(workdir / 'metrics.jsonl', ''.join(json.dumps(l) + '\n' for l in logs))
+        metrics_log.write(logs)
         _write_group(c, group, workdir)
 
+  metrics_log.close()
   summary = sweep.summarize(rows)
   if writer:
     _write_summary(c, rows, summary, workdir)

@@ -31,6 +31,9 @@ _DISTRIBUTED = flags.DEFINE_bool(
 _OVERWRITE = flags.DEFINE_bool(
     'overwrite', False, 'Replace the run of another config found in --workdir. (A run of the '
     'same config is resumed: its finished chunks are kept.)')
+_TENSORBOARD = flags.DEFINE_bool(
+    'tensorboard', False, 'Also write the metrics.jsonl lines as TensorBoard scalars under '
+    "<workdir>/tensorboard (needs tensorboardX: pip install -e '.[tensorboard]').")
 flags.mark_flags_as_required(['config', 'workdir'])
 
 
@@ -46,7 +49,8 @@ def main(argv):
     raise SystemExit(f"error: config.experiment = {c.get('experiment')!r}: expected one of "
                      f'{tuple(EXPERIMENTS)}')
   try:
-    EXPERIMENTS[c.experiment](c, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value)
+    EXPERIMENTS[c.experiment](c, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value,
+                              tensorboard=_TENSORBOARD.value)
   except (config.ConfigError, outputs.WorkdirError, wikitext_dataset.DataError) as error:
     raise SystemExit(f'error: {error}') from None
 

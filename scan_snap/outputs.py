@@ -81,3 +81,42 @@ def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: 
                        '--overwrite to replace it, or choose another --workdir')
   if writer:
     write_json(saved, resolved)
+
+
+class MetricsLog:
+  """metrics.jsonl, rewritten atomically with every update, and optionally mirrored into
+  TensorBoard event files: one folder per run under `tensorboard_dir`, named by its `run_keys`
+  values, with one scalar per other numeric key at the line's `step`."""
+
+  def __init__(self, path: pathlib.Path, run_keys: tuple[str, ...],
+               tensorboard_dir: pathlib.Path | None = None):
+    self.path, self.run_keys = path, run_keys
+    self._sent = 0  # Lines already forwarded to TensorBoard by this process.
+    self._writers = {}
+    if tensorboard_dir is not None:
+      try:
+        import tensorboardX  # pylint: disable=g-import-not-at-top
+      except ImportError:
+        raise RuntimeError("--tensorboard needs tensorboardX: pip install -e '.[tensorboard]'") \
+            from None
+      self._new_writer = lambda run: tensorboardX.SummaryWriter(str(tensorboard_dir / run))
+
+  def write(self, lines: list[dict]) -> None:
+    """Replaces metrics.jsonl with `lines`; the lines not seen before go to TensorBoard."""
+    write_text(self.path, ''.join(json.dumps(line) + '\n' for line in lines))
+    if not hasattr(self, '_new_writer'):
+      return
+    for line in lines[self._sent:]:
+      run = ','.join(f'{k}={line[k]}' for k in self.run_keys)
+      if run not in self._writers:
+        self._writers[run] = self._new_writer(run)
+      for key, value in line.items():
+        if key not in (*self.run_keys, 'step') and isinstance(value, (int, float)) \
+            and not isinstance(value, bool):
+          self._writers[run].add_scalar(key, value, line['step'])
+      self._writers[run].flush()
+    self._sent = len(lines)
+
+  def close(self) -> None:
+    for writer in self._writers.values():
+      writer.close()

@@ -7,6 +7,7 @@ Layout of the work directory:
   metrics.jsonl           one line per evaluation and run: step, epoch, seed, rates, train_loss,
                           val_loss, val_ppl, attn_entropy/layer<i>, attn_freezing/layer<i>
                           (rewritten after every evaluation)
+  tensorboard/<run>/      with --tensorboard: the same lines as TensorBoard scalars
   results.csv             one row per run: rates, seed, final perplexity and attention entropy
   trajectories.npz        every evaluation of every run, with the probe maps and words
   checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
@@ -14,7 +15,6 @@ Layout of the work directory:
   figures/*.png, *.pdf    the figures named in config.figures.names
 """
 
-import json
 import math
 import pathlib
 
@@ -32,8 +32,8 @@ from scan_snap.wikitext import dataset
 from scan_snap.wikitext import figures
 from scan_snap.wikitext import train
 
-_OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'results.csv', 'trajectories.npz',
-            'figures', 'checkpoints')
+_OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
+            'trajectories.npz', 'figures', 'checkpoints')
 
 
 def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.TextData, int]:
@@ -64,8 +64,10 @@ def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.T
                                jnp.asarray(probe_PxL)), steps_per_epoch
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False) -> dict:
-  """Trains the grid of c, resuming from workdir's latest checkpoint, and writes workdir.
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False,
+        tensorboard: bool = False) -> dict:
+  """Trains the grid of c, resuming from workdir's latest checkpoint, and writes workdir (with
+  `tensorboard`, also the metrics.jsonl lines as TensorBoard scalars, one folder per run).
 
   Returns {'results': the rows of results.csv, 'steps_trained': steps run by this call}.
   """
@@ -93,6 +95,8 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   else:
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), evaluate(state.params))
   first_step = step
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
+                                   workdir / 'tensorboard' if tensorboard and writer else None)
 
   with tqdm.tqdm(total=c.train.steps, initial=step, unit='step', desc='wikitext',
                  disable=not writer) as progress:
@@ -102,8 +106,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       history = {k: np.concatenate([history[k], v]) for k, v in _evaluation(
           step, np.asarray(chunk_metrics['train_loss']), evaluate(state.params)).items()}
       if writer:
-        outputs.write_text(workdir / 'metrics.jsonl',
-                           _metric_lines(history, runs, steps_per_epoch))
+        metrics_log.write(_metric_lines(history, runs, steps_per_epoch))
       if step % c.train.checkpoint_every == 0 or step == c.train.steps:
         manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                    history=ocp.args.StandardSave(history)))
@@ -113,7 +116,8 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
 
   rows = _result_rows(history, runs, steps_per_epoch)
   if writer:
-    outputs.write_text(workdir / 'metrics.jsonl', _metric_lines(history, runs, steps_per_epoch))
+    metrics_log.write(_metric_lines(history, runs, steps_per_epoch))
+    metrics_log.close()
     outputs.write_csv(workdir / 'results.csv', rows)
     probe_words = np.asarray(vocab.words)[np.asarray(data.probe_PxL)]
     outputs.write_npz(workdir / 'trajectories.npz', {
@@ -155,7 +159,7 @@ def _diverged(history: dict) -> np.ndarray:
            & np.isfinite(history['train_loss'][1:]).all(axis=0))
 
 
-def _metric_lines(history: dict, runs: list[dict], steps_per_epoch: int) -> str:
+def _metric_lines(history: dict, runs: list[dict], steps_per_epoch: int) -> list[dict]:
   freezing = _freezing(history)
   lines = []
   for e, step in enumerate(history['step']):
@@ -167,8 +171,8 @@ def _metric_lines(history: dict, runs: list[dict], steps_per_epoch: int) -> str:
       for layer in range(history['attn_entropy'].shape[2]):
         line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn_entropy'][e, r, layer])
         line[f'attn_freezing/layer{layer}'] = _finite_or_none(freezing[e, r, layer])
-      lines.append(json.dumps(line) + '\n')
-  return ''.join(lines)
+      lines.append(line)
+  return lines
 
 
 def _result_rows(history: dict, runs: list[dict], steps_per_epoch: int) -> list[dict]:
