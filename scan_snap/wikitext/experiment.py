@@ -110,9 +110,9 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       if step % c.train.checkpoint_every == 0 or step == c.train.steps:
         manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                                    history=ocp.args.StandardSave(history)))
+        manager.wait_until_finished()  # The next chunk donates (overwrites) the saved state.
       progress.update(c.train.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
-  manager.wait_until_finished()
 
   rows = _result_rows(history, runs, steps_per_epoch)
   if writer:
