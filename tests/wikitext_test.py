@@ -205,6 +205,16 @@ class TrainTest(parameterized.TestCase):
       np.testing.assert_allclose(updates['decoder']['kernel'][...], -2.0 * 1e-3 * factor,
                                  rtol=1e-6, err_msg=f'step {step}')
 
+  def test_adam_first_step_is_the_rate_times_the_gradient_sign(self):
+    _, _, params = _tiny_model()
+    opt = train.make_optimizer(_tiny_run(optimizer='adam', clip_norm=1e9), 0.5, 0.01)
+    grads = jax.tree_util.tree_map(lambda p: jnp.full_like(p, -3e-3), params)
+    updates, _ = opt.update(grads, opt.init(params), params)
+    # m̂ = g and v̂ = g² after one step, so the update is −η g/(|g| + ε) ≈ η·sign(−g).
+    np.testing.assert_allclose(updates['blocks'][0]['attention']['query']['kernel'][...], 0.5,
+                               rtol=1e-4)
+    np.testing.assert_allclose(updates['blocks'][0]['ff1']['kernel'][...], 0.01, rtol=1e-4)
+
   def test_gradients_are_clipped_to_the_global_norm(self):
     _, _, params = _tiny_model()
     opt = train.make_optimizer(_tiny_run(clip_norm=0.5), 1.0, 1.0)
@@ -225,7 +235,8 @@ class TrainTest(parameterized.TestCase):
       logits, attns = model(inputs)
       log_p = jax.nn.log_softmax(logits)
       targets = data.eval_ExN[:, start + 1:start + 1 + run.model.max_len]
-      losses.append(-np.take_along_axis(np.asarray(log_p), np.asarray(targets)[..., None], -1).mean())
+      picked = np.take_along_axis(np.asarray(log_p), np.asarray(targets)[..., None], axis=-1)
+      losses.append(-picked.mean())
       entropies.append([transformer.attention_entropy(a).mean() for a in attns])
     np.testing.assert_allclose(got['val_loss'], np.mean(losses), rtol=1e-5)
     np.testing.assert_allclose(got['attn_entropy'], np.mean(entropies, axis=0), rtol=1e-5)

@@ -132,7 +132,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
        f'must be names from {FIGURES}')
   need(not evals_ok or all(config.is_int(s) and 0 <= s <= t.steps and s % t.eval_every == 0
                            for s in c.figures.map_steps),
-       'figures.map_steps', 'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
+       'figures.map_steps',
+       'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
   if problems:
     raise config.ConfigError('invalid config:\n  ' + '\n  '.join(problems))
 

@@ -157,8 +157,8 @@ def mean_uniform_entropy(length: int) -> float:
 
 
 def freezing(maps_before: np.ndarray, maps_after: np.ndarray) -> np.ndarray:
-  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes (probe, head, query, key)
-  of the attention maps (…, P, H, L, L)."""
+  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes of attention maps
+  (…, P, H, L, L): probe sequence, head, query, key."""
   axes = (-4, -3, -2, -1)
   return (np.sqrt(((maps_after - maps_before) ** 2).sum(axis=axes))
           / np.sqrt((maps_before ** 2).sum(axis=axes)))

@@ -71,7 +71,8 @@ class CausalSelfAttention(nnx.Module):
     heads = lambda y: y.reshape(b, length, self.num_heads, d // self.num_heads)
     q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = (heads(f(x_BxLxD))
                                        for f in (self.query, self.key, self.value))
-    scores_BxHxLxL = jnp.einsum('bqhk,bshk->bhqs', q_BxLxHxK, k_BxLxHxK) / math.sqrt(d // self.num_heads)
+    head_dim = d // self.num_heads
+    scores_BxHxLxL = jnp.einsum('bqhk,bshk->bhqs', q_BxLxHxK, k_BxLxHxK) / math.sqrt(head_dim)
     causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
     attn_BxHxLxL = jax.nn.softmax(jnp.where(causal_LxL, scores_BxHxLxL, -jnp.inf), axis=-1)
     mixed_BxLxHxK = jnp.einsum('bhqs,bshk->bqhk', dropout(attn_BxHxLxL, self.rate, dropout_key),
