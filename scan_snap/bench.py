@@ -111,22 +111,22 @@ def bench_wikitext(c, num_chunks: int = 3) -> dict:
   vocab, data, steps_per_epoch = text_experiment.load_data(c)
   runs = text_config.grid(c)
   init, train_chunk, evaluate = text_train.grid_functions(
-      text_config.run_config(c, len(vocab), steps_per_epoch), data)
+      text_config.run_config(c, len(vocab), steps_per_epoch))
   seeds, lr_attention, lr_other = (jax.numpy.asarray([r[k] for r in runs])
                                    for k in ('seed', 'lr_attention', 'lr_other'))
   state = init(seeds)
   start = time.perf_counter()
-  chunk = train_chunk.lower(state, seeds, lr_attention, lr_other, 0).compile()
-  evaluation = evaluate.lower(state.params).compile()
+  chunk = train_chunk.lower(state, data, seeds, lr_attention, lr_other, 0).compile()
+  evaluation = evaluate.lower(state.params, data).compile()
   compile_s = time.perf_counter() - start
   chunk_s, eval_s = [], []
   for i in range(num_chunks):
     start = time.perf_counter()
-    state, _ = jax.block_until_ready(chunk(state, seeds, lr_attention, lr_other,
+    state, _ = jax.block_until_ready(chunk(state, data, seeds, lr_attention, lr_other,
                                            i * c.train.eval_every))
     chunk_s.append(time.perf_counter() - start)
     start = time.perf_counter()
-    jax.block_until_ready(evaluation(state.params))
+    jax.block_until_ready(evaluation(state.params, data))
     eval_s.append(time.perf_counter() - start)
   per_chunk, per_eval = min(chunk_s), min(eval_s)
   num_evals = c.train.steps // c.train.eval_every

@@ -224,9 +224,9 @@ class TrainTest(parameterized.TestCase):
 
   def test_evaluation_matches_a_direct_computation(self):
     run, data = _tiny_run(), _tiny_data()
-    init, _, evaluate = train.make_functions(run, data)
+    init, _, evaluate = train.make_functions(run)
     state = init(jnp.asarray(3))
-    got = evaluate(state.params)
+    got = evaluate(state.params, data)
     graphdef, _ = nnx.split(transformer.Transformer(run.model, rngs=nnx.Rngs(0)))
     model = nnx.merge(graphdef, state.params)
     losses, entropies = [], []
@@ -245,11 +245,12 @@ class TrainTest(parameterized.TestCase):
 
   def test_grid_run_equals_the_single_run(self):
     run, data = _tiny_run(), _tiny_data()
-    init, train_chunk, _ = train.make_functions(run, data)
-    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), jnp.asarray(2), 3.0, 1.5, 0)
-    grid_init, grid_chunk, _ = train.grid_functions(run, data)
+    init, train_chunk, _ = train.make_functions(run)
+    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), data, jnp.asarray(2), 3.0, 1.5,
+                                           0)
+    grid_init, grid_chunk, _ = train.grid_functions(run)
     seeds, lr_a, lr_o = jnp.asarray([1, 2]), jnp.asarray([1.0, 3.0]), jnp.asarray([1.0, 1.5])
-    grid, grid_metrics = grid_chunk(grid_init(seeds), seeds, lr_a, lr_o, 0)
+    grid, grid_metrics = grid_chunk(grid_init(seeds), data, seeds, lr_a, lr_o, 0)
     # Equal up to float rounding: XLA batches the matrix products of a grid differently.
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.params, single.params)
@@ -258,22 +259,22 @@ class TrainTest(parameterized.TestCase):
   def test_result_does_not_depend_on_the_evaluation_interval(self):
     data, params = _tiny_data(), []
     for eval_every in (3, 6):
-      init, train_chunk, _ = train.make_functions(_tiny_run(eval_every=eval_every), data)
+      init, train_chunk, _ = train.make_functions(_tiny_run(eval_every=eval_every))
       state, chunk = init(jnp.asarray(4)), jax.jit(train_chunk)
       for first_step in range(0, 12, eval_every):
-        state, _ = chunk(state, jnp.asarray(4), 2.0, 1.0, first_step)
+        state, _ = chunk(state, data, jnp.asarray(4), 2.0, 1.0, first_step)
       params.append(state.params)
     jax.tree_util.tree_map(np.testing.assert_array_equal, *params)
 
   def test_a_diverging_rate_leaves_the_other_runs_alone(self):
     run, data = _tiny_run(), _tiny_data()
-    grid_init, grid_chunk, grid_evaluate = train.grid_functions(run, data)
+    grid_init, grid_chunk, grid_evaluate = train.grid_functions(run)
     seeds = jnp.asarray([1, 1])
     results = []
     for absurd in (2.0, 1e38):
-      state, metrics = grid_chunk(grid_init(seeds), seeds, jnp.asarray([1.0, absurd]),
+      state, metrics = grid_chunk(grid_init(seeds), data, seeds, jnp.asarray([1.0, absurd]),
                                   jnp.asarray([1.0, absurd]), 0)
-      results.append((state, metrics, grid_evaluate(state.params)))
+      results.append((state, metrics, grid_evaluate(state.params, data)))
     self.assertFalse(np.isfinite(results[1][2]['val_loss'][1]))
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]),
                            results[0], results[1])

@@ -81,7 +81,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   runs = text_config.grid(c)
   seeds, lr_attention, lr_other = (jnp.asarray([r[k] for r in runs]) for k in
                                    ('seed', 'lr_attention', 'lr_other'))
-  init, train_chunk, evaluate = train.grid_functions(run_cfg, data)
+  init, train_chunk, evaluate = train.grid_functions(run_cfg)
 
   state = init(seeds)
   manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
@@ -93,7 +93,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
     state, history = restored.state, {k: np.asarray(v) for k, v in restored.history.items()}
     logging.info('resuming %s from step %d', workdir, step)
   else:
-    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), evaluate(state.params))
+    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), evaluate(state.params, data))
   first_step = step
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
                                    workdir / 'tensorboard' if tensorboard and writer else None)
@@ -101,10 +101,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   with tqdm.tqdm(total=c.train.steps, initial=step, unit='step', desc='wikitext',
                  disable=not writer) as progress:
     while step < c.train.steps:
-      state, chunk_metrics = train_chunk(state, seeds, lr_attention, lr_other, step)
+      state, chunk_metrics = train_chunk(state, data, seeds, lr_attention, lr_other, step)
       step += c.train.eval_every
       history = {k: np.concatenate([history[k], v]) for k, v in _evaluation(
-          step, np.asarray(chunk_metrics['train_loss']), evaluate(state.params)).items()}
+          step, np.asarray(chunk_metrics['train_loss']), evaluate(state.params, data)).items()}
       if writer:
         metrics_log.write(_metric_lines(history, runs, steps_per_epoch))
       if step % c.train.checkpoint_every == 0 or step == c.train.steps:

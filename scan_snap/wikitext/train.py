@@ -1,15 +1,16 @@
 """Training and evaluation of the WikiText transformer, as pure functions of explicit state.
 
-`make_functions(run, data)` does the set-up in Python and returns pure functions of a run:
+`make_functions(run)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
-  train_chunk(state, seed, lr_attention, lr_other, first_step) -> (state, metrics)
+  train_chunk(state, data, seed, lr_attention, lr_other, first_step) -> (state, metrics)
       `run.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
       × lr_decay^(epoch of s)
-  evaluate(params) -> metrics                         deterministic pass over the evaluation
+  evaluate(params, data) -> metrics                   deterministic pass over the evaluation
       windows: val_loss, attention entropy per layer, the probe sequences' attention maps
-The learning rates are traced arguments, so `jax.vmap` of these functions trains a grid of
-(seed, rates) in one compiled program; `grid_functions` returns them jitted and vmapped.
+The token streams are arguments (not constants folded into the compiled program), and so are
+the learning rates, so `jax.vmap` of these functions trains a grid of (seed, rates) in one
+compiled program; `grid_functions` returns them jitted and vmapped over the runs.
 """
 
 import dataclasses
@@ -92,7 +93,7 @@ def make_optimizer(run: TextRunConfig, lr_attention: jax.Array,
                       param_labels))
 
 
-def make_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callable, Callable]:
+def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate of one run (see the module docstring)."""
   bptt = run.model.max_len
   graphdef, _ = nnx.split(nnx.eval_shape(lambda: transformer.Transformer(run.model,
@@ -108,7 +109,7 @@ def make_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callab
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
     return cross_entropy(logits_BxLxV, targets_BxL)
 
-  def train_chunk(state: TrainState, seed: jax.Array, lr_attention: jax.Array,
+  def train_chunk(state: TrainState, data: TextData, seed: jax.Array, lr_attention: jax.Array,
                   lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
     opt = make_optimizer(run, lr_attention, lr_other)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
@@ -123,9 +124,9 @@ def make_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callab
     state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run.eval_every))
     return state, {'train_loss': losses.mean()}
 
-  num_eval_windows = (data.eval_ExN.shape[1] - 1) // bptt
+  def evaluate(params: nnx.State, data: TextData) -> dict:
+    num_eval_windows = (data.eval_ExN.shape[1] - 1) // bptt
 
-  def evaluate(params: nnx.State) -> dict:
     def one_window(totals, index):
       inputs_ExL, targets_ExL = window(data.eval_ExN, index, bptt)
       logits_ExLxV, attns = apply(params, inputs_ExL)
@@ -143,12 +144,13 @@ def make_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callab
   return init, train_chunk, evaluate
 
 
-def grid_functions(run: TextRunConfig, data: TextData) -> tuple[Callable, Callable, Callable]:
-  """init, train_chunk and evaluate jitted and vmapped over a leading axis of runs."""
-  init, train_chunk, evaluate = make_functions(run, data)
+def grid_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
+  """init, train_chunk and evaluate jitted and vmapped over a leading axis of runs (the data
+  and the first step are shared)."""
+  init, train_chunk, evaluate = make_functions(run)
   return (jax.jit(jax.vmap(init)),
-          jax.jit(jax.vmap(train_chunk, in_axes=(0, 0, 0, 0, None)), donate_argnums=0),
-          jax.jit(jax.vmap(evaluate)))
+          jax.jit(jax.vmap(train_chunk, in_axes=(0, None, 0, 0, 0, None)), donate_argnums=0),
+          jax.jit(jax.vmap(evaluate, in_axes=(0, None))))
 
 
 def mean_uniform_entropy(length: int) -> float:
