@@ -45,7 +45,7 @@ class DatasetTest(parameterized.TestCase):
     builder = dataset.prepare(folder, variant, pathlib.Path(self.create_tempdir().full_path),
                               ('train', 'validation', 'test'))
     for split, infix in dataset.SPLITS.items():
-      self.assertEqual(dataset.read_lines(builder, split), _TINY[infix].split('\n')[:-1])
+      self.assertEqual(list(dataset.read_lines(builder, split)), _TINY[infix].split('\n')[:-1])
 
   @_needs_shipped_files
   def test_builder_keeps_the_word_order_of_the_shipped_files(self):
@@ -54,19 +54,18 @@ class DatasetTest(parameterized.TestCase):
                               ('validation', 'test'))
     for split, name in (('validation', 'wiki.valid.tokens'), ('test', 'wiki.test.tokens')):
       text = (WIKITEXT_DIR / name).read_text(encoding='utf-8')
-      self.assertEqual(dataset.words_of(dataset.read_lines(builder, split)),
-                       dataset.words_of(text.split('\n')[:-1]))
+      self.assertEqual(list(dataset.read_lines(builder, split, block=1000)), text.split('\n')[:-1])
 
   def test_words_end_each_line_with_eos(self):
-    self.assertEqual(dataset.words_of([' ', ' = A b = ', ' x , y ']),
+    self.assertEqual(list(dataset.words_of([' ', ' = A b = ', ' x , y '])),
                      ['<eos>', '=', 'A', 'b', '=', '<eos>', 'x', ',', 'y', '<eos>'])
 
   def test_vocabulary_by_count_then_first_appearance(self):
-    words = dataset.words_of(_TINY['train'].split('\n')[:-1])
+    words = list(dataset.words_of(_TINY['train'].split('\n')[:-1]))
     vocab = dataset.Vocabulary.build(words)
     self.assertEqual(vocab.words, ('<eos>', '<unk>', 'the', '=', 'sat', '.', 'Alpha', 'cat', 'on',
                                    'mat', 'dog'))
-    valid = dataset.words_of(_TINY['valid'].split('\n')[:-1])
+    valid = list(dataset.words_of(_TINY['valid'].split('\n')[:-1]))
     np.testing.assert_array_equal(vocab.encode(valid[6:]), [2, 1, 4, 8, 1, 9, 5, 0])
     self.assertEqual(dataset.Vocabulary.build(words, max_size=5).words,
                      ('<eos>', '<unk>', 'the', '=', 'sat'))

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import pathlib
 import re
+from typing import Iterable, Iterator
 
 from etils import epath
 import numpy as np
@@ -105,16 +106,20 @@ def prepare(folder: pathlib.Path, variant: str, cache_dir: pathlib.Path,
   return builder
 
 
-def read_lines(builder: WikiTextFolder, split: str) -> list[str]:
-  """The lines of one prepared split, in the file's order."""
+def read_lines(builder: WikiTextFolder, split: str, block: int = 10_000) -> Iterator[str]:
+  """The lines of one prepared split, in the file's order, read `block` lines at a time."""
   source = builder.as_data_source(split=split)
-  return [example['text'].decode('utf-8') if isinstance(example['text'], bytes)
-          else example['text'] for example in source.__getitems__(range(len(source)))]
+  for start in range(0, len(source), block):
+    for example in source.__getitems__(range(start, min(start + block, len(source)))):
+      text = example['text']
+      yield text.decode('utf-8') if isinstance(text, bytes) else text
 
 
-def words_of(lines: list[str]) -> list[str]:
+def words_of(lines: Iterable[str]) -> Iterator[str]:
   """The word stream of a language model: each line's words, then <eos>."""
-  return [w for line in lines for w in (*line.split(), EOS)]
+  for line in lines:
+    yield from line.split()
+    yield EOS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +129,7 @@ class Vocabulary:
   words: tuple[str, ...]
 
   @classmethod
-  def build(cls, train_words: list[str], max_size: int = 0) -> 'Vocabulary':
+  def build(cls, train_words: Iterable[str], max_size: int = 0) -> 'Vocabulary':
     """Every training word (or the max_size − 2 most frequent), plus <eos> and <unk>."""
     counts = collections.Counter(train_words)
     counts.pop(EOS, None), counts.pop(UNK, None)
@@ -134,11 +139,11 @@ class Vocabulary:
   def __len__(self) -> int:
     return len(self.words)
 
-  def encode(self, words: list[str]) -> np.ndarray:
+  def encode(self, words: Iterable[str]) -> np.ndarray:
     """int32 ids of the words; a word outside the vocabulary gets the id of <unk>."""
     index = {w: i for i, w in enumerate(self.words)}
     unk = index[UNK]
-    return np.fromiter((index.get(w, unk) for w in words), dtype=np.int32, count=len(words))
+    return np.fromiter((index.get(w, unk) for w in words), dtype=np.int32)
 
 
 def batchify(ids_N: np.ndarray, batch_size: int) -> np.ndarray:

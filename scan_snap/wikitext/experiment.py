@@ -41,9 +41,10 @@ def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.T
   d, e = c.data, c.eval
   splits = tuple(dict.fromkeys((d.train_split, d.eval_split)))
   builder = dataset.prepare(pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits)
-  train_words = dataset.words_of(dataset.read_lines(builder, d.train_split))
-  vocab = dataset.Vocabulary.build(train_words, d.max_vocab)
-  train_ids = vocab.encode(train_words)[:d.max_train_tokens or None]
+  # Two streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
+  train_words = lambda: dataset.words_of(dataset.read_lines(builder, d.train_split))
+  vocab = dataset.Vocabulary.build(train_words(), d.max_vocab)
+  train_ids = vocab.encode(train_words())[:d.max_train_tokens or None]
   eval_ids = vocab.encode(dataset.words_of(dataset.read_lines(builder, d.eval_split)))
   train_BxN = dataset.batchify(train_ids, d.batch_size)
   eval_ExN = dataset.batchify(eval_ids[:e.max_tokens or None], e.batch_size)
