@@ -15,6 +15,7 @@ import pathlib
 import ml_collections
 
 from scan_snap import data
+from scan_snap import errors
 from scan_snap import figures
 from scan_snap import model
 from scan_snap import optimizer
@@ -25,7 +26,7 @@ CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learni
           'long_sequence_limit')
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.InputError):
   """A config value is out of range; the message names every offending key."""
 
 

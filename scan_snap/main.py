@@ -3,20 +3,20 @@
 Every config value can be overridden with --config.<key>=<value>; an unknown key is an error.
 """
 
+import importlib
 import pathlib
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from scan_snap import config
-from scan_snap import experiment
-from scan_snap import outputs
+from scan_snap import errors
 from scan_snap import runtime
-from scan_snap.wikitext import dataset as wikitext_dataset
-from scan_snap.wikitext import experiment as wikitext_experiment
 
-EXPERIMENTS = {'sequence_classes': experiment.run, 'wikitext': wikitext_experiment.run}
+# config.experiment → the module whose run(c, workdir, overwrite, tensorboard) runs it; imported
+# when used, so that a sequence-class job does not load the WikiText stack (flax, TFDS).
+EXPERIMENTS = {'sequence_classes': 'scan_snap.experiment',
+               'wikitext': 'scan_snap.wikitext.experiment'}
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
                                           lock_config=True)
@@ -30,7 +30,7 @@ _DISTRIBUTED = flags.DEFINE_bool(
     'process runs this same command, and process 0 writes the work directory.')
 _OVERWRITE = flags.DEFINE_bool(
     'overwrite', False, 'Replace the run of another config found in --workdir. (A run of the '
-    'same config is resumed: its finished chunks are kept.)')
+    'same config is resumed from its checkpoints.)')
 _TENSORBOARD = flags.DEFINE_bool(
     'tensorboard', False, 'Also write the metrics.jsonl lines as TensorBoard scalars under '
     "<workdir>/tensorboard (needs tensorboardX: pip install -e '.[tensorboard]').")
@@ -49,9 +49,10 @@ def main(argv):
     raise SystemExit(f"error: config.experiment = {c.get('experiment')!r}: expected one of "
                      f'{tuple(EXPERIMENTS)}')
   try:
-    EXPERIMENTS[c.experiment](c, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value,
-                              tensorboard=_TENSORBOARD.value)
-  except (config.ConfigError, outputs.WorkdirError, wikitext_dataset.DataError) as error:
+    experiment = importlib.import_module(EXPERIMENTS[c.experiment])
+    experiment.run(c, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value,
+                   tensorboard=_TENSORBOARD.value)
+  except errors.InputError as error:
     raise SystemExit(f'error: {error}') from None
 
 

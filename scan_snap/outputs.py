@@ -12,6 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
+from scan_snap import errors
+
 
 @contextlib.contextmanager
 def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
@@ -60,7 +62,7 @@ def markdown_table(rows: list[dict], float_format: str = '{:.4g}') -> str:
   return '\n'.join(lines) + '\n'
 
 
-class WorkdirError(ValueError):
+class WorkdirError(errors.InputError):
   """The work directory holds the results of another config."""
 
 

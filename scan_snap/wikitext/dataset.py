@@ -19,13 +19,15 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from scan_snap import errors
+
 SPLITS = {'train': 'train', 'validation': 'valid', 'test': 'test'}  # TFDS split → file infix
 VARIANTS = ('tokens', 'raw')  # the file suffix of each WikiText variant
 EOS, UNK = '<eos>', '<unk>'
 _HEADING = re.compile(r'^ = [^=].* = $', re.MULTILINE)  # ' = Title = ' lines of every article
 
 
-class DataError(ValueError):
+class DataError(errors.InputError):
   """The WikiText folder is missing, incomplete or not in the WikiText format."""
 
 

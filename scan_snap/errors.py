@@ -1,0 +1,5 @@
+"""Bad input: the errors that the command line reports as one clear message, not a traceback."""
+
+
+class InputError(ValueError):
+  """A config value, a work directory or a data folder that the run cannot use."""
