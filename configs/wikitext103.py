@@ -27,6 +27,7 @@ def get_config(variant: str = ''):
   c.train.eval_every = 5_000
   c.train.checkpoint_every = 10_000
   c.sweep.num_seeds = 1
+  c.sweep.runs_per_device = 5  # the whole 5-run grid in one call (a GPU)
   return config.apply_variant(c, variant, smoke=_smoke)
 
 
@@ -35,6 +36,7 @@ def _smoke(c):
   c.data.max_train_tokens = 100_000
   c.eval.max_tokens = 5_000
   c.optimizer.lr_attention = (1.0, 10.0)
+  c.sweep.runs_per_device = 2
   c.train.steps = 40
   c.train.eval_every = 10
   c.train.checkpoint_every = 20

@@ -31,6 +31,7 @@ def get_config(variant: str = ''):
   c.train.eval_every = 500
   c.train.checkpoint_every = 2_500
   c.sweep.num_seeds = 3
+  c.sweep.runs_per_device = 15  # the whole 15-run grid in one call (a GPU)
   return config.apply_variant(c, variant, sample=_sample, smoke=_smoke)
 
 
@@ -45,6 +46,7 @@ def _sample(c):
   c.train.eval_every = 50
   c.train.checkpoint_every = 200
   c.sweep.num_seeds = 1
+  c.sweep.runs_per_device = 3  # the three runs in one call, with no padding
 
 
 def _smoke(c):
@@ -60,6 +62,7 @@ def _smoke(c):
   c.model.d_ff = 32
   c.model.num_layers = 2
   c.optimizer.lr_attention = (1.0, 10.0)
+  c.sweep.runs_per_device = 2
   c.train.steps = 20
   c.train.eval_every = 5
   c.train.checkpoint_every = 10

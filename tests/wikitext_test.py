@@ -174,6 +174,22 @@ class TransformerTest(parameterized.TestCase):
     self.assertEqual(layers[1]['attention']['value']['kernel'].get_value(), 'other')
 
 
+_TWO_DEVICE_SCRIPT = '''
+import sys
+import jax
+jax.config.update('jax_num_cpu_devices', 2)
+import numpy as np
+from scan_snap.wikitext import experiment
+from tests.wikitext_test import FOUR_RUNS, _tiny_data, _tiny_run
+grid = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2)
+assert grid.num_devices == 2, grid.num_devices
+data = _tiny_data()
+losses = np.stack([grid.train_chunk(data, step) for step in (0, 6)])
+np.savez(sys.argv[1], losses=losses, **grid.evaluate(data))
+'''
+FOUR_RUNS = [{'seed': s, 'lr_attention': a, 'lr_other': 1.0} for s in (1, 2) for a in (0.5, 2.0)]
+
+
 def _tiny_data(vocab_size: int = 24, bptt: int = 8) -> train.TextData:
   ids = jax.random.randint(jax.random.key(5), (3000,), 0, vocab_size)
   return train.TextData(train_BxN=jnp.asarray(dataset.batchify(np.asarray(ids[:2000]), 4)),
@@ -242,18 +258,31 @@ class TrainTest(parameterized.TestCase):
     _, probe_attns = model(data.probe_PxL)
     np.testing.assert_allclose(got['attn_maps'], np.stack(probe_attns), rtol=1e-5, atol=1e-7)
 
-  def test_grid_run_equals_the_single_run(self):
+  def test_a_run_does_not_depend_on_the_grid_around_it(self):
+    run, data = _tiny_run(), _tiny_data()
+    target = {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}
+    others = [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+              {'seed': 3, 'lr_attention': 2.0, 'lr_other': 0.5}]
+    results = []
+    for runs, index in (([target], 0), ([others[0], target, *others], 1), ([*others, target], 2)):
+      grid = experiment.Grid(run, runs, runs_per_device=2)
+      losses = [grid.train_chunk(data, step)[index] for step in (0, run.eval_every)]
+      results.append((losses, {k: v[index] for k, v in grid.evaluate(data).items()}))
+    for other in results[1:]:  # alone (padded), second of four (padded), last of three
+      jax.tree_util.tree_map(np.testing.assert_array_equal, other, results[0])
+
+  def test_grid_run_equals_the_single_run_to_rounding(self):
     run, data = _tiny_run(), _tiny_data()
     init, train_chunk, _ = train.make_functions(run)
     single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), data, jnp.asarray(2), 3.0, 1.5,
                                            0)
-    grid_init, grid_chunk, _ = train.grid_functions(run)
-    seeds, lr_a, lr_o = jnp.asarray([1, 2]), jnp.asarray([1.0, 3.0]), jnp.asarray([1.0, 1.5])
-    grid, grid_metrics = grid_chunk(grid_init(seeds), data, seeds, lr_a, lr_o, 0)
-    # Equal up to float rounding: XLA batches the matrix products of a grid differently.
+    grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+                                 {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
+    grid_loss = grid.train_chunk(data, 0)
+    # Unbatched, XLA compiles another program: equal up to float rounding only.
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.params, single.params)
-    close(grid_metrics['train_loss'][1], metrics['train_loss'])
+    jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.state_arrays().params, single.params)
+    close(grid_loss[1], metrics['train_loss'])
 
   def test_result_does_not_depend_on_the_evaluation_interval(self):
     data, params = _tiny_data(), []
@@ -267,16 +296,28 @@ class TrainTest(parameterized.TestCase):
 
   def test_a_diverging_rate_leaves_the_other_runs_alone(self):
     run, data = _tiny_run(), _tiny_data()
-    grid_init, grid_chunk, grid_evaluate = train.grid_functions(run)
-    seeds = jnp.asarray([1, 1])
     results = []
     for absurd in (2.0, 1e38):
-      state, metrics = grid_chunk(grid_init(seeds), data, seeds, jnp.asarray([1.0, absurd]),
-                                  jnp.asarray([1.0, absurd]), 0)
-      results.append((state, metrics, grid_evaluate(state.params, data)))
-    self.assertFalse(np.isfinite(results[1][2]['val_loss'][1]))
-    jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]),
-                           results[0], results[1])
+      grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+                                   {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
+      results.append((grid.train_chunk(data, 0), grid.evaluate(data)))
+    self.assertFalse(np.isfinite(results[1][1]['val_loss'][1]))
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]), *results)
+
+  def test_two_devices_agree_with_one_to_rounding(self):
+    out = pathlib.Path(self.create_tempdir().full_path) / 'two_devices.npz'
+    proc = subprocess.run([sys.executable, '-c', _TWO_DEVICE_SCRIPT, str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    grid, data = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2), _tiny_data()
+    self.assertEqual(grid.num_devices, 1)
+    losses = np.stack([grid.train_chunk(data, step) for step in (0, 6)])
+    evaluated = grid.evaluate(data)
+    # XLA optimizes a one-device program differently from a sharded one: rounding differs.
+    with np.load(out) as two:
+      np.testing.assert_allclose(two['losses'], losses, rtol=1e-5)
+      for key, value in evaluated.items():
+        np.testing.assert_allclose(two[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
 
   def test_freezing_measure(self):
     before = np.zeros((2, 1, 1, 2, 2))

@@ -65,6 +65,7 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.sweep = ml_collections.ConfigDict()
   c.sweep.first_seed = 1
   c.sweep.num_seeds = 1
+  c.sweep.runs_per_device = 2  # runs each device trains per compiled call (vmapped together)
 
   c.figures = ml_collections.ConfigDict()
   c.figures.names = FIGURES
@@ -128,6 +129,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(config.is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
        'must be a non-negative integer')
   need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
+  need(positive(c.sweep.runs_per_device), 'sweep.runs_per_device', 'must be a positive integer')
   need(all(name in FIGURES for name in c.figures.names), 'figures.names',
        f'must be names from {FIGURES}')
   need(not evals_ok or all(config.is_int(s) and 0 <= s <= t.steps and s % t.eval_every == 0

@@ -80,21 +80,18 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
     outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
   run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
   runs = text_config.grid(c)
-  seeds, lr_attention, lr_other = (jnp.asarray([r[k] for r in runs]) for k in
-                                   ('seed', 'lr_attention', 'lr_other'))
-  init, train_chunk, evaluate = train.grid_functions(run_cfg)
-
-  state = init(seeds)
+  grid = Grid(run_cfg, runs, c.sweep.runs_per_device)
   manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
                                   options=ocp.CheckpointManagerOptions(max_to_keep=2))
   step = manager.latest_step()
   if step is not None:
     restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(state), history=ocp.args.StandardRestore()))
-    state, history = restored.state, {k: np.asarray(v) for k, v in restored.history.items()}
+        state=ocp.args.StandardRestore(grid.state_arrays()), history=ocp.args.StandardRestore()))
+    grid.load_state(restored.state)
+    history = {key: np.asarray(v) for key, v in restored.history.items()}
     logging.info('resuming %s from step %d', workdir, step)
   else:
-    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), evaluate(state.params, data))
+    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(data))
   first_step = step
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
                                    workdir / 'tensorboard' if tensorboard and writer else None)
@@ -102,16 +99,17 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   with tqdm.tqdm(total=c.train.steps, initial=step, unit='step', desc='wikitext',
                  disable=not writer) as progress:
     while step < c.train.steps:
-      state, chunk_metrics = train_chunk(state, data, seeds, lr_attention, lr_other, step)
+      train_loss = grid.train_chunk(data, step)
       step += c.train.eval_every
-      history = {k: np.concatenate([history[k], v]) for k, v in _evaluation(
-          step, np.asarray(chunk_metrics['train_loss']), evaluate(state.params, data)).items()}
+      evaluation = _evaluation(step, train_loss, grid.evaluate(data))
+      history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
       if writer:
         metrics_log.write(_metric_lines(history, runs, steps_per_epoch))
       if step % c.train.checkpoint_every == 0 or step == c.train.steps:
-        manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                   history=ocp.args.StandardSave(history)))
-        manager.wait_until_finished()  # The next chunk donates (overwrites) the saved state.
+        manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(grid.state_arrays()),
+            history=ocp.args.StandardSave(history)))
+        manager.wait_until_finished()
       progress.update(c.train.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
 
@@ -122,8 +120,9 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
     outputs.write_csv(workdir / 'results.csv', rows)
     probe_words = np.asarray(vocab.words)[np.asarray(data.probe_PxL)]
     outputs.write_npz(workdir / 'trajectories.npz', {
-        **history, 'attn_freezing': _freezing(history), 'seed': np.asarray(seeds),
-        'lr_attention': np.asarray(lr_attention), 'lr_other': np.asarray(lr_other),
+        **history, 'attn_freezing': _freezing(history),
+        **{key: np.asarray([r[key] for r in runs])
+           for key in ('seed', 'lr_attention', 'lr_other')},
         'probe_ids': np.asarray(data.probe_PxL), 'probe_words': probe_words})
     _write_figures(c, history, runs, rows, probe_words[0], workdir)
     print(outputs.markdown_table(rows))
@@ -134,12 +133,64 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   return {'results': rows, 'steps_trained': step - first_step}
 
 
-def _evaluation(step: int, train_loss_R: np.ndarray, evaluated: dict) -> dict:
+class Grid:
+  """The grid's runs, trained in groups of runs_per_device runs on each device, one compiled
+  call per group: every run is computed by the same per-device program, so its numbers do not
+  depend on the other runs or on the number of devices. The grid is padded to whole groups with
+  copies of its last run, which are trained and left out of every result."""
+
+  def __init__(self, run_cfg: train.TextRunConfig, runs: list[dict], runs_per_device: int):
+    padded = runs + runs[-1:] * (-len(runs) % runs_per_device)
+    devices = jax.local_devices()
+    num_devices = math.gcd(len(padded) // runs_per_device, len(devices))
+    logging.info('training %d runs (+%d padding) in groups of %d per device on %d of %d '
+                 'local devices', len(runs), len(padded) - len(runs), runs_per_device,
+                 num_devices, len(devices))
+    mesh = jax.sharding.Mesh(np.asarray(devices[:num_devices]), ('runs',))
+    self.num_runs, self.num_devices = len(runs), num_devices
+    size = runs_per_device * num_devices
+    self._init, self._train, self._evaluate = train.grid_functions(run_cfg, mesh)
+    self._args = [tuple(jnp.asarray([r[key] for r in padded[i:i + size]])
+                        for key in ('seed', 'lr_attention', 'lr_other'))
+                  for i in range(0, len(padded), size)]
+    self._states = [self._init(seeds) for seeds, _, _ in self._args]
+
+  def train_chunk(self, data: train.TextData, first_step: int) -> np.ndarray:
+    """Trains every group for one chunk; returns each run's mean training loss."""
+    losses = []
+    for g, args in enumerate(self._args):
+      self._states[g], metrics = self._train(self._states[g], data, *args, first_step)
+      losses.append(np.asarray(metrics['train_loss']))
+    return np.concatenate(losses)[:self.num_runs]
+
+  def evaluate(self, data: train.TextData) -> dict:
+    """train.evaluate of every run, as numpy arrays with a leading axis of runs."""
+    parts = [self._evaluate(state.params, data) for state in self._states]
+    return {key: np.concatenate([np.asarray(p[key]) for p in parts])[:self.num_runs]
+            for key in parts[0]}
+
+  def state_arrays(self) -> train.TrainState:
+    """Every run's parameters and optimizer state (padding included), as numpy arrays."""
+    return jax.tree_util.tree_map(lambda *groups: np.concatenate([np.asarray(x) for x in groups]),
+                                  *self._states)
+
+  def load_state(self, arrays: train.TrainState) -> None:
+    """Replaces the state with `arrays` (as state_arrays returns it)."""
+    start = 0
+    for g, state in enumerate(self._states):
+      size = len(self._args[g][0])
+      self._states[g] = jax.tree_util.tree_map(
+          lambda old, new: jax.device_put(np.asarray(new)[start:start + size], old.sharding),
+          state, arrays)
+      start += size
+
+
+def _evaluation(step: int, train_loss: np.ndarray, evaluated: dict) -> dict:
   """One evaluation of every run, with a leading axis of length 1 to concatenate along."""
-  return {'step': np.asarray([step]), 'train_loss': train_loss_R[None],
-          'val_loss': np.asarray(evaluated['val_loss'])[None],
-          'attn_entropy': np.asarray(evaluated['attn_entropy'])[None],  # (1, R, layers)
-          'attn_maps': np.asarray(evaluated['attn_maps'])[None]}  # (1, R, layers, P, H, L, L)
+  return {'step': np.asarray([step]), 'train_loss': train_loss[None],
+          'val_loss': evaluated['val_loss'][None],
+          'attn_entropy': evaluated['attn_entropy'][None],  # (1, R, layers)
+          'attn_maps': evaluated['attn_maps'][None]}  # (1, R, layers, P, H, L, L)
 
 
 def _freezing(history: dict) -> np.ndarray:

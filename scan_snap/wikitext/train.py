@@ -10,7 +10,8 @@
       windows: val_loss, attention entropy per layer, the probe sequences' attention maps
 The token streams are arguments (not constants folded into the compiled program), and so are
 the learning rates, so `jax.vmap` of these functions trains a grid of (seed, rates) in one
-compiled program; `grid_functions` returns them jitted and vmapped over the runs.
+compiled program; `grid_functions` returns them jitted over a group of runs split over the
+devices.
 """
 
 import dataclasses
@@ -127,30 +128,39 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   def evaluate(params: nnx.State, data: TextData) -> dict:
     num_eval_windows = (data.eval_ExN.shape[1] - 1) // bptt
 
-    def one_window(totals, index):
+    def one_window(index):
       inputs_ExL, targets_ExL = window(data.eval_ExN, index, bptt)
       logits_ExLxV, attns = apply(params, inputs_ExL)
       entropy_layers = jnp.stack([transformer.attention_entropy(a).mean() for a in attns])
-      return (totals[0] + cross_entropy(logits_ExLxV, targets_ExL),
-              totals[1] + entropy_layers), None
+      return cross_entropy(logits_ExLxV, targets_ExL), entropy_layers
 
-    zeros = (jnp.zeros(()), jnp.zeros(run.model.num_layers))
-    (loss_sum, entropy_sum), _ = jax.lax.scan(one_window, zeros, jnp.arange(num_eval_windows))
+    losses_W, entropies_WxN = jax.lax.map(one_window, jnp.arange(num_eval_windows))
     _, probe_attns = apply(params, data.probe_PxL)
-    return {'val_loss': loss_sum / num_eval_windows,
-            'attn_entropy': entropy_sum / num_eval_windows,  # (layers,)
+    return {'val_loss': losses_W.mean(),
+            'attn_entropy': entropies_WxN.mean(axis=0),  # (layers,)
             'attn_maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
 
   return init, train_chunk, evaluate
 
 
-def grid_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
-  """init, train_chunk and evaluate jitted and vmapped over a leading axis of runs (the data
-  and the first step are shared)."""
+def grid_functions(run: TextRunConfig,
+                   mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
+  """init, train_chunk and evaluate over a leading axis of runs, jitted: the runs are split
+  evenly over the mesh's 'runs' axis (shard_map) and vmapped on each device; the data and the
+  first step are shared. Called always with the same number of runs per device, they compute a
+  run's numbers with the same program whatever the other runs and the number of devices."""
   init, train_chunk, evaluate = make_functions(run)
-  return (jax.jit(jax.vmap(init)),
-          jax.jit(jax.vmap(train_chunk, in_axes=(0, None, 0, 0, 0, None)), donate_argnums=0),
-          jax.jit(jax.vmap(evaluate, in_axes=(0, None))))
+  per_run, shared = jax.sharding.PartitionSpec('runs'), jax.sharding.PartitionSpec()
+
+  def compile_over_runs(f, in_axes, **jit_kwargs):
+    return jax.jit(jax.shard_map(
+        jax.vmap(f, in_axes=in_axes), mesh=mesh,
+        in_specs=tuple(per_run if axis == 0 else shared for axis in in_axes),
+        out_specs=per_run), **jit_kwargs)
+
+  return (compile_over_runs(init, (0,)),
+          compile_over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
+          compile_over_runs(evaluate, (0, None)))
 
 
 def mean_uniform_entropy(length: int) -> float:
