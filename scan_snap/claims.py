@@ -127,9 +127,11 @@ def _long_sequence_limit(rows: list[dict]) -> list[dict]:
 
 
 def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict],
-             distances: tuple[list[dict], dict] | None = None) -> list[dict]:
+             distances: tuple[list[dict], dict] | None = None,
+             snapping: list[np.ndarray] | None = None) -> list[dict]:
   """The checks named in c.report.claims, in that order; `distances` is what
-  long_sequence_distances(groups) returned, when the caller has it already."""
+  long_sequence_distances(groups) returned and `snapping` the snapping_times of each group,
+  when the caller has them already."""
   checks = []
   for claim in c.report.claims:
     if claim == 'frequency_bias':
@@ -137,8 +139,8 @@ def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict],
     elif claim == 'scanning':
       checks += [_per_run(_scanning, g) for g in groups]
     elif claim == 'snapping':
-      for g in groups:
-        check = theory.check_snapping(g.lr_y, g.lr_z, snapping_times(g))
+      for g, t0 in zip(groups, snapping or [snapping_times(g) for g in groups]):
+        check = theory.check_snapping(g.lr_y, g.lr_z, t0)
         check['measured'] = f'num_last={g.run.data.num_last}: ' + check['measured']
         checks.append(check)
     elif claim == 'decoder_reduction':

@@ -56,6 +56,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
                                    workdir / 'tensorboard' if tensorboard and writer else None)
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
+  snapping = []  # per group: each run's t₀, when a figure or a claim needs it
   with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
     for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
       logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
@@ -63,12 +64,14 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
                    group.seconds['train'])
       seconds = {k: seconds[k] + group.seconds[k] for k in seconds}
       groups.append(group)
-      rows += _rows_with_claims(c, group)
+      snapping.append(claims.snapping_times(group)
+                      if 'snapping' in (*c.figures.names, *c.report.claims) else None)
+      rows += _rows_with_claims(c, group, snapping[-1])
       logs += _metric_lines(group)
       if writer:
         outputs.write_csv(workdir / 'results.csv', rows)
         metrics_log.write(logs)
-        _write_group(c, group, workdir)
+        _write_group(c, group, snapping[-1], workdir)
 
   metrics_log.close()
   summary = sweep.summarize(rows)
@@ -81,7 +84,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       distances = claims.long_sequence_distances(groups)
       _write_long_sequence_limit(c, groups, distances, workdir)
     if c.report.claims:
-      checks = claims.evaluate(c, groups, summary, distances)
+      checks = claims.evaluate(c, groups, summary, distances, snapping)
       outputs.write_text(workdir / 'report.md', theory.report_markdown(
           f'Claims checked on {workdir.name}', checks))
       for check in checks:
@@ -118,11 +121,12 @@ def _metric_lines(group: sweep.GroupResult) -> list[dict]:
   return lines
 
 
-def _rows_with_claims(c: ml_collections.ConfigDict, group: sweep.GroupResult) -> list[dict]:
-  """The group's result rows; with the 'snapping' claim, each run's t₀ too."""
+def _rows_with_claims(c: ml_collections.ConfigDict, group: sweep.GroupResult,
+                      t0_R: np.ndarray | None) -> list[dict]:
+  """The group's result rows; with the 'snapping' claim, each run's t₀ (t0_R) too."""
   rows = sweep.result_rows(group)
   if 'snapping' in c.report.claims:
-    for row, t0 in zip(rows, claims.snapping_times(group)):
+    for row, t0 in zip(rows, t0_R):
       row['t0'] = t0
       row['final_entropy'] = row['entropy']
   return rows
@@ -190,8 +194,9 @@ def _write_long_sequence_limit(c: ml_collections.ConfigDict, groups: list[sweep.
 
 
 def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
-                 workdir: pathlib.Path) -> None:
-  """The trajectories of one data spec and its per-spec figures."""
+                 t0_R: np.ndarray | None, workdir: pathlib.Path) -> None:
+  """The trajectories of one data spec and its per-spec figures (t0_R: each run's t₀, for
+  the 'snapping' figure)."""
   spec = group.run.data
   name = sweep.group_name(group.run)
   steps = train.logged_steps(group.run)
@@ -205,7 +210,7 @@ def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
   })
   if 'snapping' in c.figures.names:
     figures.snapping(steps, claims.dominant_growth(group), group.lr_y, group.lr_z,
-                     claims.snapping_times(group), workdir / 'figures' / f'snapping_{name}')
+                     t0_R, workdir / 'figures' / f'snapping_{name}')
   if 'attention_snapshots' in c.figures.names:
     cls = c.figures.snapshot_class
     runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
