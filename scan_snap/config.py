@@ -115,14 +115,26 @@ def is_real(x) -> bool:
   return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+class Problems:
+  """The out-of-range keys of one config, collected so that one ConfigError names them all."""
+
+  def __init__(self, c: ml_collections.ConfigDict):
+    self._c, self.found = c, []
+
+  def need(self, ok: bool, key: str, what: str) -> None:
+    """Records config.<key> (dotted) with its value and `what` it must be, unless ok."""
+    if not ok:
+      self.found.append(f'config.{key} = {lookup(self._c, key)!r}: {what}')
+
+  def raise_if_any(self) -> None:
+    if self.found:
+      raise ConfigError('invalid config:\n  ' + '\n  '.join(self.found))
+
+
 def validate(c: ml_collections.ConfigDict) -> None:
   """Raises ConfigError naming each out-of-range key; returns None for a valid config."""
-  problems = []
-
-  def need(ok: bool, key: str, what: str):
-    if not ok:
-      problems.append(f'config.{key} = {lookup(c, key)!r}: {what}')
-
+  problems = Problems(c)
+  need = problems.need
   d, o, t = c.data, c.optimizer, c.train
   need(c.experiment == 'sequence_classes', 'experiment', "must be 'sequence_classes' here")
   need(len(d.num_last) > 0 and all(is_int(v) and v >= 1 for v in d.num_last),
@@ -186,13 +198,12 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need('long_sequence_limit' not in c.report.claims
        or (c.model.init == 'zeros' and t.dynamics == 'sampled'), 'report.claims',
        "'long_sequence_limit' compares sampled runs from a zero start with the population run")
-  if snapshots and not problems:  # K is known once the data keys are valid.
+  if snapshots and not problems.found:  # K is known once the data keys are valid.
     num_classes = min(d.num_last) * d.num_next_per_last
     need(is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
          'figures.snapshot_class', f'must be a class index below K = {num_classes}')
 
-  if problems:
-    raise ConfigError('invalid config:\n  ' + '\n  '.join(problems))
+  problems.raise_if_any()
 
 
 def lookup(c: ml_collections.ConfigDict, dotted: str):

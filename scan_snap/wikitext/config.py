@@ -75,12 +75,8 @@ def wikitext_config() -> ml_collections.ConfigDict:
 
 def validate(c: ml_collections.ConfigDict) -> None:
   """Raises config.ConfigError naming each out-of-range key."""
-  problems = []
-
-  def need(ok: bool, key: str, what: str):
-    if not ok:
-      problems.append(f'config.{key} = {config.lookup(c, key)!r}: {what}')
-
+  problems = config.Problems(c)
+  need = problems.need
   positive = lambda v: config.is_int(v) and v >= 1
   d, e, m, o, t = c.data, c.eval, c.model, c.optimizer, c.train
   need(c.experiment == 'wikitext', 'experiment', "must be 'wikitext' here")
@@ -136,8 +132,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
                            for s in c.figures.map_steps),
        'figures.map_steps',
        'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
-  if problems:
-    raise config.ConfigError('invalid config:\n  ' + '\n  '.join(problems))
+  problems.raise_if_any()
 
 
 def run_config(c: ml_collections.ConfigDict, vocab_size: int,
