@@ -95,6 +95,7 @@ class MetricsLog:
     self.path, self.run_keys = path, run_keys
     self._sent = 0  # Lines already forwarded to TensorBoard by this process.
     self._writers = {}
+    self._new_writer = None
     if tensorboard_dir is not None:
       try:
         import tensorboardX  # pylint: disable=g-import-not-at-top
@@ -106,7 +107,7 @@ class MetricsLog:
   def write(self, lines: list[dict]) -> None:
     """Replaces metrics.jsonl with `lines`; the lines not seen before go to TensorBoard."""
     write_text(self.path, ''.join(json.dumps(line) + '\n' for line in lines))
-    if not hasattr(self, '_new_writer'):
+    if self._new_writer is None:
       return
     for line in lines[self._sent:]:
       run = ','.join(f'{k}={line[k]}' for k in self.run_keys)

@@ -104,27 +104,28 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       evaluation = _evaluation(step, train_loss, grid.evaluate(data))
       history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
       if writer:
-        metrics_log.write(_metric_lines(history, runs, steps_per_epoch))
+        metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
       if step % c.train.checkpoint_every == 0 or step == c.train.steps:
         manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(grid.state_arrays()),
-            history=ocp.args.StandardSave(history)))
-        manager.wait_until_finished()
+            history=ocp.args.StandardSave(history)))  # written in the background
       progress.update(c.train.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
+  manager.wait_until_finished()
 
-  rows = _result_rows(history, runs, steps_per_epoch)
+  freezing = _freezing(history)
+  rows = _result_rows(history, freezing, runs, steps_per_epoch)
   if writer:
-    metrics_log.write(_metric_lines(history, runs, steps_per_epoch))
+    metrics_log.write(_metric_lines(history, freezing, runs, steps_per_epoch))
     metrics_log.close()
     outputs.write_csv(workdir / 'results.csv', rows)
     probe_words = np.asarray(vocab.words)[np.asarray(data.probe_PxL)]
     outputs.write_npz(workdir / 'trajectories.npz', {
-        **history, 'attn_freezing': _freezing(history),
+        **history, 'attn_freezing': freezing,
         **{key: np.asarray([r[key] for r in runs])
            for key in ('seed', 'lr_attention', 'lr_other')},
         'probe_ids': np.asarray(data.probe_PxL), 'probe_words': probe_words})
-    _write_figures(c, history, runs, rows, probe_words[0], workdir)
+    _write_figures(c, history, freezing, runs, rows, probe_words[0], workdir)
     print(outputs.markdown_table(rows))
   num_diverged = sum(r['diverged'] for r in rows)
   if num_diverged:
@@ -211,8 +212,9 @@ def _diverged(history: dict) -> np.ndarray:
            & np.isfinite(history['train_loss'][1:]).all(axis=0))
 
 
-def _metric_lines(history: dict, runs: list[dict], steps_per_epoch: int) -> list[dict]:
-  freezing = _freezing(history)
+def _metric_lines(history: dict, freezing: np.ndarray, runs: list[dict],
+                  steps_per_epoch: int) -> list[dict]:
+  """metrics.jsonl: one line per evaluation and run (freezing: what _freezing(history) gives)."""
   lines = []
   for e, step in enumerate(history['step']):
     for r, run in enumerate(runs):
@@ -227,8 +229,10 @@ def _metric_lines(history: dict, runs: list[dict], steps_per_epoch: int) -> list
   return lines
 
 
-def _result_rows(history: dict, runs: list[dict], steps_per_epoch: int) -> list[dict]:
-  freezing, diverged = _freezing(history), _diverged(history)
+def _result_rows(history: dict, freezing: np.ndarray, runs: list[dict],
+                 steps_per_epoch: int) -> list[dict]:
+  """results.csv: one row per run, at the last evaluation."""
+  diverged = _diverged(history)
   rows = []
   for r, run in enumerate(runs):
     row = {**run, 'steps': int(history['step'][-1]),
@@ -244,14 +248,16 @@ def _result_rows(history: dict, runs: list[dict], steps_per_epoch: int) -> list[
   return rows
 
 
-def _write_figures(c: ml_collections.ConfigDict, history: dict, runs: list[dict],
-                   rows: list[dict], probe_words: np.ndarray, workdir: pathlib.Path) -> None:
+def _write_figures(c: ml_collections.ConfigDict, history: dict, freezing: np.ndarray,
+                   runs: list[dict], rows: list[dict], probe_words: np.ndarray,
+                   workdir: pathlib.Path) -> None:
   steps = history['step']
   names = c.figures.names
   if 'attention_maps' in names:
-    shown = (list(c.figures.map_steps) if c.figures.map_steps
-             else sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist())))
-    index = [int(np.flatnonzero(steps == s)[0]) if c.figures.map_steps else s for s in shown]
+    if c.figures.map_steps:
+      index = [int(np.flatnonzero(steps == s)[0]) for s in c.figures.map_steps]
+    else:  # six evaluations, evenly spaced
+      index = sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist()))
     for r, run in enumerate(runs):
       name = f"attention_maps_seed{run['seed']}_lra{run['lr_attention']:g}_lro{run['lr_other']:g}"
       figures.attention_maps(
@@ -263,5 +269,5 @@ def _write_figures(c: ml_collections.ConfigDict, history: dict, runs: list[dict]
                           c.optimizer.lr_other_relative, workdir / 'figures' / 'entropy_vs_lr')
   if 'training_curves' in names:
     figures.training_curves(steps, history['val_loss'], history['attn_entropy'],
-                            _freezing(history), runs, train.mean_uniform_entropy(c.data.bptt),
+                            freezing, runs, train.mean_uniform_entropy(c.data.bptt),
                             workdir / 'figures' / 'training_curves')
