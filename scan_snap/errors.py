@@ -2,4 +2,4 @@
 
 
 class InputError(ValueError):
-  """A config value, a work directory or a data folder that the run cannot use."""
+  """A config value, a work directory, a data folder or an option that the run cannot use."""

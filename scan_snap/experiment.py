@@ -51,9 +51,9 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   """
   config.validate(c)
   writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
-  store = _prepare(c, workdir, overwrite, writer)
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',),
                                    workdir / 'tensorboard' if tensorboard and writer else None)
+  store = _prepare(c, workdir, overwrite, writer)
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
   snapping = []  # per group: each run's t₀, when a figure or a claim needs it

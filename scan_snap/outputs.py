@@ -100,8 +100,8 @@ class MetricsLog:
       try:
         import tensorboardX  # pylint: disable=g-import-not-at-top
       except ImportError:
-        raise RuntimeError("--tensorboard needs tensorboardX: pip install -e '.[tensorboard]'") \
-            from None
+        raise errors.InputError(
+            "--tensorboard needs tensorboardX: pip install -e '.[tensorboard]'") from None
       self._new_writer = lambda run: tensorboardX.SummaryWriter(str(tensorboard_dir / run))
 
   def write(self, lines: list[dict]) -> None:

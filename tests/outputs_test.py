@@ -3,10 +3,13 @@
 import json
 import pathlib
 import struct
+import sys
+from unittest import mock
 
 from absl.testing import absltest
 from tensorboardX.proto import event_pb2
 
+from scan_snap import errors
 from scan_snap import outputs
 
 
@@ -43,6 +46,13 @@ class MetricsLogTest(absltest.TestCase):
     self.assertEqual(_scalars(workdir / 'tensorboard' / 'seed=1,lr=0.5'),
                      [(0, 'val_loss', 2.0), (10, 'val_loss', 1.5)])
     self.assertEqual(_scalars(workdir / 'tensorboard' / 'seed=2,lr=0.5'), [(0, 'val_loss', 3.0)])
+
+  def test_tensorboard_without_tensorboardx_is_a_clear_error(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    with mock.patch.dict(sys.modules, {'tensorboardX': None}):  # import fails
+      with self.assertRaisesRegex(errors.InputError, r"--tensorboard needs tensorboardX: pip "
+                                  r"install -e '\.\[tensorboard\]'"):
+        outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',), workdir / 'tensorboard')
 
   def test_without_tensorboard_only_the_jsonl(self):
     workdir = pathlib.Path(self.create_tempdir().full_path)

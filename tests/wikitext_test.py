@@ -348,11 +348,13 @@ class ConfigTest(parameterized.TestCase):
     c.model.num_heads = 3  # does not divide 200
     c.optimizer.lr_attention = (1.0, -1.0)
     c.train.checkpoint_every = 75
+    c.data.variant = 'parquet'
+    c.sweep.runs_per_device = 0
     with self.assertRaises(config.ConfigError) as raised:
       text_config.validate(c)
     message = str(raised.exception)
     for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr_attention',
-                'train.checkpoint_every'):
+                'train.checkpoint_every', 'data.variant', 'sweep.runs_per_device'):
       self.assertIn(f'config.{key} =', message)
 
   def test_grid_is_seed_major_with_relative_rates(self):

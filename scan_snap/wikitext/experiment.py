@@ -75,6 +75,8 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   text_config.validate(c)
   vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
   writer = jax.process_index() == 0
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
+                                   workdir / 'tensorboard' if tensorboard and writer else None)
   outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
   if writer:
     outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
@@ -93,8 +95,6 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   else:
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(data))
   first_step = step
-  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
-                                   workdir / 'tensorboard' if tensorboard and writer else None)
 
   with tqdm.tqdm(total=c.train.steps, initial=step, unit='step', desc='wikitext',
                  disable=not writer) as progress:
