@@ -61,6 +61,11 @@ class LaunchTest(parameterized.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
     self.assertTrue(os.path.exists(os.path.join(workdir, 'results.csv')))
 
+  def test_ci_runs_the_readme_test_command(self):
+    command = 'python -m pip install -e ".[test]" && python -m pytest -q'
+    self.assertIn(f'\n{command}\n', (ROOT / 'README.md').read_text())
+    self.assertEqual((ROOT / '.ci' / 'run').read_text().strip().splitlines()[-1], command)
+
 
 if __name__ == '__main__':
   absltest.main()
