@@ -43,7 +43,6 @@ def make_train(run: config.RunConfig) -> TrainFn:
   if run.dynamics == 'flow':
     return _make_flow(run)
   tables = run.data.tables()
-  population = data.population_batch(tables)
 
   def train(key, lr_y, lr_z):
     init_key, data_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
@@ -53,7 +52,7 @@ def make_train(run: config.RunConfig) -> TrainFn:
     def step(state, t):
       params, opt_state = state
       if run.dynamics == 'population':
-        batch = population
+        batch = data.population_batch(tables)
       else:
         batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run.batch_size,
                                    run.seq_len)
@@ -80,11 +79,11 @@ def _make_flow(run: config.RunConfig) -> TrainFn:
   """Gradient flow of the population loss, saved at the logged times (see make_train)."""
   import diffrax  # pylint: disable=g-import-not-at-top  (0.3 s of import, for flows only)
   tables = run.data.tables()
-  population = data.population_batch(tables)
-  loss_fn = lambda params: model.loss_counts(params, population, run.model)
   times = jnp.asarray(logged_steps(run), jnp.float32)
 
   def train(key, lr_y, lr_z):
+    population = data.population_batch(tables)
+    loss_fn = lambda params: model.loss_counts(params, population, run.model)
     params = model.init_params(jax.random.fold_in(key, 0), run.data.vocab_size, run.model)
 
     def velocity(t, params, args):
