@@ -94,8 +94,17 @@ def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
 
 def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array, dict]:
   loss = optax.softmax_cross_entropy_with_integer_labels(logits_BxM, label_B).mean()
-  accuracy = jnp.mean(jnp.argmax(logits_BxM, axis=-1) == label_B)
-  return loss, {'accuracy': accuracy}
+  return loss, {'accuracy': accuracy(logits_BxM, label_B)}
+
+
+def accuracy(logits_BxM: jax.Array, label_B: jax.Array) -> jax.Array:
+  """Mean of [argmax_j logits_j = label], ties going to the first index as in jnp.argmax, but
+  computed with max reductions (an argmax is a slow serial reduction on CPUs): the label's
+  logit reaches the maximum and no earlier token's logit does."""
+  label_logit_B = jnp.take_along_axis(logits_BxM, label_B[:, None], axis=-1)[:, 0]
+  earlier_BxM = jnp.arange(logits_BxM.shape[-1])[None, :] < label_B[:, None]
+  earlier_max_B = jnp.max(jnp.where(earlier_BxM, logits_BxM, -jnp.inf), axis=-1)
+  return jnp.mean((label_logit_B >= jnp.max(logits_BxM, axis=-1)) & (earlier_max_B < label_logit_B))
 
 
 def loss_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig):

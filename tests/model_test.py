@@ -129,6 +129,20 @@ class CountsFormTest(chex.TestCase):
     np.testing.assert_allclose(model.attention_counts(z, counts), [0.6, 0.4, 0.0], rtol=1e-6)
 
 
+class AccuracyTest(absltest.TestCase):
+
+  def test_equals_argmax_with_ties(self):
+    """Logits from {0, 1, 2} tie often; argmax gives ties to the first index."""
+    rng = np.random.default_rng(0)
+    logits = rng.integers(0, 3, size=(4000, 6)).astype(np.float32)
+    label = rng.integers(0, 6, size=4000)
+    per_sample = np.argmax(logits, axis=-1) == label
+    self.assertTrue(0.1 < per_sample.mean() < 0.9)
+    for rows in np.array_split(np.arange(4000), 40):  # Batches with different accuracies.
+      np.testing.assert_allclose(model.accuracy(jnp.asarray(logits[rows]), jnp.asarray(label[rows])),
+                                 per_sample[rows].mean(), rtol=1e-6)
+
+
 class InitTest(parameterized.TestCase):
 
   def test_zeros(self):
