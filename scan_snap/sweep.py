@@ -17,6 +17,7 @@ import numpy as np
 
 from scan_snap import checkpoints
 from scan_snap import config
+from scan_snap import runtime
 from scan_snap import train as train_lib
 
 
@@ -90,7 +91,8 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
     if part is None:
       if grid is None:
         start = time.perf_counter()
-        grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile()
+        grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile(
+            runtime.compiler_options())
         seconds['compile'] = time.perf_counter() - start
       start = time.perf_counter()
       part = multihost_utils.process_allgather(grid(chunk_seeds, lr_y, lr_z), tiled=True)
