@@ -35,19 +35,19 @@ class ModelConfig:
 
 
 def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
-  """Y, Z at zero, uniform in [−1/√M, 1/√M], or Gaussian with std init_scale."""
-  shape = (vocab_size, vocab_size)
+  """Y, Z at zero, uniform in [−1/√M, 1/√M], or Gaussian with std init_scale (one draw of
+  both)."""
+  shape = (2, vocab_size, vocab_size)
   if cfg.init == 'zeros':
-    return {'Y': jnp.zeros(shape), 'Z': jnp.zeros(shape)}
-  key_y, key_z = jax.random.split(key)
-  if cfg.init == 'uniform':
+    y, z = jnp.zeros(shape)
+  elif cfg.init == 'uniform':
     bound = 1.0 / vocab_size**0.5
-    draw = lambda k: jax.random.uniform(k, shape, minval=-bound, maxval=bound)
+    y, z = jax.random.uniform(key, shape, minval=-bound, maxval=bound)
   elif cfg.init == 'normal':
-    draw = lambda k: cfg.init_scale * jax.random.normal(k, shape)
+    y, z = cfg.init_scale * jax.random.normal(key, shape)
   else:
     raise ValueError(f'unknown init {cfg.init!r}; expected one of {INITS}')
-  return {'Y': draw(key_y), 'Z': draw(key_z)}
+  return {'Y': y, 'Z': z}
 
 
 def attention_counts(z: jax.Array, counts: jax.Array) -> jax.Array:
@@ -93,15 +93,26 @@ def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
 
 
 def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array, dict]:
-  loss = optax.softmax_cross_entropy_with_integer_labels(logits_BxM, label_B).mean()
-  return loss, {'accuracy': accuracy(logits_BxM, label_B)}
+  """Mean of −log softmax(logits)_label over the batch, and the accuracy.
+
+  The label's logit is read through a one-hot mask: its gradient is elementwise, where that of
+  an indexed read is a scatter (slow on CPUs, and one more kernel to compile).
+  """
+  token_M = jnp.arange(logits_BxM.shape[-1])
+  label_logit_B = jnp.sum(jnp.where(token_M[None, :] == label_B[:, None], logits_BxM, 0.0), axis=-1)
+  loss = jnp.mean(jax.nn.logsumexp(logits_BxM, axis=-1) - label_logit_B)
+  return loss, {'accuracy': _accuracy(logits_BxM, label_B, jax.lax.stop_gradient(label_logit_B))}
 
 
 def accuracy(logits_BxM: jax.Array, label_B: jax.Array) -> jax.Array:
   """Mean of [argmax_j logits_j = label], ties going to the first index as in jnp.argmax, but
   computed with max reductions (an argmax is a slow serial reduction on CPUs): the label's
   logit reaches the maximum and no earlier token's logit does."""
-  label_logit_B = jnp.take_along_axis(logits_BxM, label_B[:, None], axis=-1)[:, 0]
+  return _accuracy(logits_BxM, label_B,
+                   jnp.take_along_axis(logits_BxM, label_B[:, None], axis=-1)[:, 0])
+
+
+def _accuracy(logits_BxM, label_B, label_logit_B):
   earlier_BxM = jnp.arange(logits_BxM.shape[-1])[None, :] < label_B[:, None]
   earlier_max_B = jnp.max(jnp.where(earlier_BxM, logits_BxM, -jnp.inf), axis=-1)
   return jnp.mean((label_logit_B >= jnp.max(logits_BxM, axis=-1)) & (earlier_max_B < label_logit_B))

@@ -45,7 +45,7 @@ def make_train(run: config.RunConfig) -> TrainFn:
   tables = run.data.tables()
 
   def train(key, lr_y, lr_z):
-    init_key, data_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+    init_key, data_key = jax.random.split(key)
     params = model.init_params(init_key, run.data.vocab_size, run.model)
     opt = optimizer.make_optimizer(run.optimizer, lr_y, lr_z)
 
@@ -65,12 +65,13 @@ def make_train(run: config.RunConfig) -> TrainFn:
       state, logs = jax.lax.scan(step, state, i * run.log_every + jnp.arange(run.log_every))
       return state, {'train/loss': logs['loss'].mean(),
                      'train/accuracy': logs['accuracy'].mean(),
-                     **_attention_metrics(state[0]['Z'], tables, run)}
+                     'attn/logits': metrics.support_logits(state[0]['Z'], tables)}
 
     (final, _), logs = jax.lax.scan(interval, (params, opt.init(params)),
                                     jnp.arange(run.steps // run.log_every))
-    return final, _collect(_attention_metrics(params['Z'], tables, run), logs, final,
-                           solver_ok=True)
+    logs['attn/logits'] = jnp.concatenate(
+        [metrics.support_logits(params['Z'], tables)[None], logs['attn/logits']])
+    return final, _collect(logs, tables, run, final, solver_ok=True)
 
   return train
 
@@ -84,7 +85,7 @@ def _make_flow(run: config.RunConfig) -> TrainFn:
   def train(key, lr_y, lr_z):
     population = data.population_batch(tables)
     loss_fn = lambda params: model.loss_counts(params, population, run.model)
-    params = model.init_params(jax.random.fold_in(key, 0), run.data.vocab_size, run.model)
+    params = model.init_params(jax.random.split(key)[0], run.data.vocab_size, run.model)
 
     def velocity(t, params, args):
       grads = jax.grad(lambda p: loss_fn(p)[0])(params)
@@ -93,7 +94,7 @@ def _make_flow(run: config.RunConfig) -> TrainFn:
     def observe(t, params, args):
       loss, aux = loss_fn(params)
       return {'train/loss': loss, 'train/accuracy': aux['accuracy'],
-              **_attention_metrics(params['Z'], tables, run)}
+              'attn/logits': metrics.support_logits(params['Z'], tables)}
 
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(velocity), diffrax.Tsit5(), t0=0.0, t1=float(run.steps), dt0=0.1,
@@ -103,28 +104,26 @@ def _make_flow(run: config.RunConfig) -> TrainFn:
         stepsize_controller=diffrax.PIDController(rtol=run.flow_rtol, atol=run.flow_rtol * 1e-2),
         max_steps=run.flow_max_steps, throw=False)
     path, final = solution.ys[0], jax.tree.map(lambda x: x[0], solution.ys[1])
-    logs = {k: v[1:] for k, v in path.items()}
-    start = {k: v[0] for k, v in path.items() if k.startswith('attn/')}
-    return final, _collect(start, logs, final,
+    logs = {'train/loss': path['train/loss'][1:], 'train/accuracy': path['train/accuracy'][1:],
+            'attn/logits': path['attn/logits']}
+    return final, _collect(logs, tables, run, final,
                            solver_ok=solution.result == diffrax.RESULTS.successful)
 
   return train
 
 
-def _attention_metrics(z: jax.Array, tables: data.ClassTables, run: config.RunConfig) -> dict:
-  logits = metrics.support_logits(z, tables)
-  ctilde = metrics.attention_frequencies(logits, tables)
-  return {'attn/ctilde': ctilde,
-          'attn/logits': logits,
-          'attn/entropy': metrics.distinct_entropy(ctilde, run.data.num_unique_per_next)}
-
-
-def _collect(start: dict, logs: dict, final_params, solver_ok) -> dict:
-  """Stacks the step-0 attention metrics before the logged ones and marks divergence."""
-  out = {key: jnp.concatenate([start[key][None], logs[key]]) for key in start}
-  out['train/loss'] = logs['train/loss']
-  out['train/accuracy'] = logs['train/accuracy']
-  finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(out['attn/logits']))
+def _collect(logs: dict, tables: data.ClassTables, run: config.RunConfig, final_params,
+             solver_ok) -> dict:
+  """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
+  and accuracies, with the divergence mark."""
+  logits = logs['attn/logits']
+  ctilde = jax.vmap(metrics.attention_frequencies, (0, None))(logits, tables)
+  out = {'attn/ctilde': ctilde,
+         'attn/logits': logits,
+         'attn/entropy': metrics.distinct_entropy(ctilde, run.data.num_unique_per_next),
+         'train/loss': logs['train/loss'],
+         'train/accuracy': logs['train/accuracy']}
+  finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(logits))
             & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))
   out['diverged'] = ~(finite & solver_ok)
   return out

@@ -38,7 +38,7 @@ class TrainTest(chex.TestCase):
     run = _smoke_run()
     train_fn = jax.jit(train.make_train(run))
     key = jax.random.key(3)
-    start = model.init_params(jax.random.fold_in(key, 0), run.data.vocab_size, run.model)
+    start = model.init_params(jax.random.split(key)[0], run.data.vocab_size, run.model)
     frozen_y, _ = train_fn(key, 0.0, 1.0)
     frozen_z, _ = train_fn(key, 1.0, 0.0)
     np.testing.assert_array_equal(frozen_y['Y'], start['Y'])
