@@ -17,7 +17,6 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from scan_snap import data
 
@@ -101,18 +100,14 @@ def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array
   token_M = jnp.arange(logits_BxM.shape[-1])
   label_logit_B = jnp.sum(jnp.where(token_M[None, :] == label_B[:, None], logits_BxM, 0.0), axis=-1)
   loss = jnp.mean(jax.nn.logsumexp(logits_BxM, axis=-1) - label_logit_B)
-  return loss, {'accuracy': _accuracy(logits_BxM, label_B, jax.lax.stop_gradient(label_logit_B))}
+  return loss, {'accuracy': accuracy(logits_BxM, label_B)}
 
 
 def accuracy(logits_BxM: jax.Array, label_B: jax.Array) -> jax.Array:
   """Mean of [argmax_j logits_j = label], ties going to the first index as in jnp.argmax, but
   computed with max reductions (an argmax is a slow serial reduction on CPUs): the label's
   logit reaches the maximum and no earlier token's logit does."""
-  return _accuracy(logits_BxM, label_B,
-                   jnp.take_along_axis(logits_BxM, label_B[:, None], axis=-1)[:, 0])
-
-
-def _accuracy(logits_BxM, label_B, label_logit_B):
+  label_logit_B = jnp.take_along_axis(logits_BxM, label_B[:, None], axis=-1)[:, 0]
   earlier_BxM = jnp.arange(logits_BxM.shape[-1])[None, :] < label_B[:, None]
   earlier_max_B = jnp.max(jnp.where(earlier_BxM, logits_BxM, -jnp.inf), axis=-1)
   return jnp.mean((label_logit_B >= jnp.max(logits_BxM, axis=-1)) & (earlier_max_B < label_logit_B))

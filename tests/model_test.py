@@ -70,6 +70,19 @@ class GradientTest(chex.TestCase):
     np.testing.assert_allclose(grads['Y'], want_Y, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(grads['Z'], want_Z, rtol=1e-4, atol=1e-6)
 
+  def test_loss_value_by_hand(self):
+    """loss = −log softmax(f^T Y)_n, f = u/‖u‖, in float64 numpy."""
+    cfg = model.ModelConfig(init='zeros', init_scale=0.0, l2_norm=True, residual=False)
+    params, context, query, label = _random_case(5)
+    Z, Y = (np.asarray(params[k], np.float64) for k in ('Z', 'Y'))
+    b = np.exp(Z[int(query), np.asarray(context)])
+    u = np.zeros(M)
+    np.add.at(u, np.asarray(context), b / b.sum())
+    logits = (u / np.linalg.norm(u)) @ Y
+    want = np.log(np.exp(logits).sum()) - logits[int(label)]
+    loss, _ = model.loss_sequence(params, _one_sample(context, query, label), cfg)
+    np.testing.assert_allclose(loss, want, rtol=1e-5)
+
   def test_only_the_query_row_of_z_moves(self):
     cfg = model.ModelConfig(init='zeros', init_scale=0.0, l2_norm=True, residual=False)
     params, context, query, label = _random_case(3)
