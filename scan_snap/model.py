@@ -50,9 +50,13 @@ def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
 
 
 def attention_counts(z: jax.Array, counts: jax.Array) -> jax.Array:
-  """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} along the last axis; tokens with n_l = 0 get 0."""
+  """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} along the last axis; tokens with n_l = 0 get 0.
+
+  The maximum subtracted for stability is a constant to autodiff (u does not depend on it),
+  which spares the gradient its reductions.
+  """
   logits = jnp.where(counts > 0, z + jnp.log(counts), -jnp.inf)
-  weights = jnp.exp(logits - jnp.max(logits, axis=-1, keepdims=True))
+  weights = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
   return weights * _reciprocal(jnp.sum(weights, axis=-1, keepdims=True))
 
 
