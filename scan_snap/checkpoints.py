@@ -33,9 +33,14 @@ class ChunkStore:
     return {k.replace(_SLASH, '/'): np.asarray(v) for k, v in restored.items()}
 
   def save(self, group: str, chunk: int, metrics: dict[str, np.ndarray]) -> None:
+    """Starts writing the chunk's checkpoint in the background (a save waits for the previous
+    one); `wait` blocks until all are written."""
     self._checkpointer.save(self._path(group, chunk),
                             {k.replace('/', _SLASH): np.asarray(v) for k, v in metrics.items()})
+
+  def wait(self) -> None:
     self._checkpointer.wait_until_finished()
 
   def num_saved(self) -> int:
-    return len(list(self.directory.glob('*/chunk_*')))
+    """Finished checkpoints (orbax writes to chunk_<i>.orbax-checkpoint-tmp-* first)."""
+    return sum(p.name.removeprefix('chunk_').isdigit() for p in self.directory.glob('*/chunk_*'))

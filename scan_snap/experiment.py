@@ -73,6 +73,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
         metrics_log.write(logs)
         _write_group(c, group, snapping[-1], workdir)
 
+  store.wait()
   metrics_log.close()
   summary = sweep.summarize(rows)
   if writer:
