@@ -1,4 +1,5 @@
-"""Process-wide jax set-up, done once by the entry points before any computation."""
+"""Process-wide jax set-up, done once by the entry points before any computation, and the XLA
+options of the compiled programs."""
 
 import logging as python_logging
 import os
