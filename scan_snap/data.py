@@ -129,12 +129,23 @@ class ClassTables:
   next_token: jax.Array  # [K] int32 next token n
 
 
-class CountsBatch(NamedTuple):
-  """Samples in the counts form: n_l for every token that can be contextual (ids below C)."""
+@functools.partial(jax.tree_util.register_dataclass,
+                   data_fields=['cls', 'query', 'tokens', 'counts', 'label'],
+                   meta_fields=['num_counted'])
+@dataclasses.dataclass(frozen=True)
+class CountsBatch:
+  """Samples in the counts form: n_l for the tokens l that each context can hold.
 
+  Row b lists S distinct token ids (its class's support) and their counts; tokens not listed
+  count zero. Every listed id is below num_counted (C: the ids that can be contextual), which
+  is static under jit.
+  """
+
+  num_counted: int
   cls: jax.Array  # [B] class index
   query: jax.Array  # [B] x_T
-  counts: jax.Array  # [B, C] float, n_l; each row sums to T − 1
+  tokens: jax.Array  # [B, S] int32 distinct token ids l
+  counts: jax.Array  # [B, S] float n_l; each row sums to T − 1
   label: jax.Array  # [B] x_{T+1}
 
 
@@ -154,7 +165,8 @@ def sample_counts(key: jax.Array, tables: ClassTables, batch_size: int,
   One [B, T] block of uniforms v (a single random draw, which keeps the compiled program
   small): v_{b,0} picks the class ⌊K v_{b,0}⌋ (uniform to within 2⁻²² per class, float32's
   grid), and v_{b,1…T−1} the tokens by inverse CDF: the number of tokens in slots ≤ s is
-  #{t : v_t < cdf_s}, and the counts are its differences. No sequence is materialized.
+  #{t : v_t < cdf_s}, and the counts are its differences. No sequence is materialized, and
+  the counts stay on the S support slots.
   """
   num_classes = tables.query.shape[0]
   v_BxT = jax.random.uniform(key, (batch_size, seq_len))
@@ -192,9 +204,7 @@ def population_batch(tables: ClassTables) -> CountsBatch:
 
 
 def _counts_batch(cls_B: jax.Array, counts_BxS: jax.Array, tables: ClassTables) -> CountsBatch:
-  """Spreads counts on each class's support slots over the ids of contextual tokens."""
-  batch_size = cls_B.shape[0]
-  counts_BxC = jnp.zeros((batch_size, tables.num_context_tokens)).at[
-      jnp.arange(batch_size)[:, None], tables.support[cls_B]].set(counts_BxS)
-  return CountsBatch(cls=cls_B, query=tables.query[cls_B], counts=counts_BxC,
+  """The counts on each class's support slots, with the slots' token ids."""
+  return CountsBatch(num_counted=tables.num_context_tokens, cls=cls_B, query=tables.query[cls_B],
+                     tokens=tables.support[cls_B], counts=counts_BxS.astype(jnp.float32),
                      label=tables.next_token[cls_B])

@@ -9,7 +9,8 @@ Two exact forms of the forward pass:
   u = Σ_t b_t e_{x_t};
 - the counts form reads n_l, the number of contextual positions holding l:
   u_l = n_l e^{z_{m,l}} / Σ_k n_k e^{z_{m,k}}. With n_l replaced by P(l|m,n) it gives the
-  long-sequence limit c̃_n. Batched, it is dense matrix products, the fast form on every device.
+  long-sequence limit c̃_n. The attention is computed on the tokens a sample can hold (its
+  class's support), the products with Y are dense matrix products: the fast form.
 Both then use f = u/‖u‖₂ (u + e_m with the residual) and loss = CE(Y^T f, x_{T+1}).
 """
 
@@ -67,22 +68,27 @@ def _reciprocal(x: jax.Array) -> jax.Array:
   return 1.0 / x
 
 
-def logits_counts(params: Params, query: jax.Array, counts_C: jax.Array,
-                  cfg: ModelConfig) -> jax.Array:
-  """[M] logits Y^T f of one sample in the counts form.
+def logits_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:
+  """[B, M] logits Y^T f of each sample in the counts form.
 
-  counts_C holds n_l for the first C ≤ M token ids; later ids count zero. (Sequence classes put
-  every contextual token before the query and next tokens, so the products shrink to C rows.)
+  The attention is computed on each row's S listed tokens, then spread over the first
+  C = batch.num_counted token ids, so that the products with Y are dense over C rows only
+  (sequence classes put every contextual token before the query and next tokens).
   """
-  num_counted = counts_C.shape[-1]
-  u_C = attention_counts(params['Z'][query, :num_counted], counts_C)
-  v_dot_y = u_C @ params['Y'][:num_counted]
-  if not cfg.residual:
-    return v_dot_y * _reciprocal(jnp.linalg.norm(u_C)) if cfg.l2_norm else v_dot_y
-  # v = u + e_m: ‖v‖² = ‖u‖² + 2 u_m + 1, where u_m = 0 when m lies beyond the counted ids.
-  u_m = jnp.where(query < num_counted, u_C[jnp.minimum(query, num_counted - 1)], 0.0)
-  v_dot_y = v_dot_y + params['Y'][query]
-  return v_dot_y * _reciprocal(jnp.sqrt(jnp.sum(u_C**2) + 2 * u_m + 1)) if cfg.l2_norm else v_dot_y
+  batch_size, num_counted = batch.tokens.shape[0], batch.num_counted
+  u_BxS = attention_counts(params['Z'][batch.query[:, None], batch.tokens], batch.counts)
+  sum_sq_B = jnp.sum(u_BxS**2, axis=-1)
+  if cfg.residual:  # v = u + e_m: ‖v‖² = ‖u‖² + 2 u_m + 1, with u_m = 0 when m is not listed.
+    u_m_B = jnp.sum(jnp.where(batch.tokens == batch.query[:, None], u_BxS, 0.0), axis=-1)
+    sum_sq_B = sum_sq_B + 2 * u_m_B + 1
+  scale_B = _reciprocal(jnp.sqrt(sum_sq_B)) if cfg.l2_norm else jnp.ones(batch_size)
+  f_BxC = jnp.zeros((batch_size, num_counted)).at[
+      jnp.arange(batch_size)[:, None], batch.tokens].set(u_BxS * scale_B[:, None],
+                                                          unique_indices=True)
+  logits_BxM = f_BxC @ params['Y'][:num_counted]
+  if cfg.residual:
+    logits_BxM = logits_BxM + params['Y'][batch.query] * scale_B[:, None]
+  return logits_BxM
 
 
 def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
@@ -119,8 +125,7 @@ def accuracy(logits_BxM: jax.Array, label_B: jax.Array) -> jax.Array:
 
 def loss_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig):
   """Mean cross-entropy over the batch, counts form; returns (loss, {'accuracy'})."""
-  logits = jax.vmap(logits_counts, (None, 0, 0, None))(params, batch.query, batch.counts, cfg)
-  return _cross_entropy(logits, batch.label)
+  return _cross_entropy(logits_counts(params, batch, cfg), batch.label)
 
 
 def loss_sequence(params: Params, batch: data.SequenceBatch, cfg: ModelConfig):

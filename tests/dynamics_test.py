@@ -29,10 +29,9 @@ class PopulationGradientTest(absltest.TestCase):
   def _class_balanced_sampled_gradient(self, params, seq_len, key):
     """Mean over classes of each class's mean per-sample gradient (4096 samples)."""
     batch = data.sample_counts(key, SPEC.tables(), 4096, seq_len)
-    grad_one = jax.grad(lambda p, q, n, y: model.loss_counts(
-        p, data.CountsBatch(cls=q, query=q[None], counts=n[None], label=y[None]), CFG)[0])
-    grads = jax.jit(jax.vmap(grad_one, (None, 0, 0, 0)))(params, batch.query, batch.counts,
-                                                         batch.label)
+    one_sample = lambda b: jax.tree.map(lambda x: x[None], b)  # a batch of one
+    grad_one = jax.grad(lambda p, b: model.loss_counts(p, one_sample(b), CFG)[0])
+    grads = jax.jit(jax.vmap(grad_one, (None, 0)))(params, batch)
     onehot = jax.nn.one_hot(batch.cls, SPEC.num_classes)
     per_class = jnp.einsum('bk,b...->k...', onehot / onehot.sum(0, keepdims=True), grads['Z'])
     return per_class.mean(0)

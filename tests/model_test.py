@@ -1,5 +1,7 @@
 """The Y/Z model against independent computations (NOTES §1)."""
 
+import dataclasses
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import chex
@@ -125,14 +127,34 @@ class CountsFormTest(chex.TestCase):
     context = context.at[:3].set(query)
     want = model.logits_sequence(params, query, context, cfg)
     counts = jnp.bincount(context, length=M)[:counted].astype(jnp.float32)
-    np.testing.assert_allclose(model.logits_counts(params, query, counts, cfg), want, rtol=1e-5,
+    batch = data.CountsBatch(num_counted=counted, cls=jnp.zeros(1, jnp.int32), query=query[None],
+                             tokens=jnp.arange(counted)[None], counts=counts[None],
+                             label=jnp.zeros(1, jnp.int32))
+    np.testing.assert_allclose(model.logits_counts(params, batch, cfg)[0], want, rtol=1e-5,
+                               atol=1e-6)
+
+  @parameterized.product(l2_norm=(True, False), residual=(False, True))
+  def test_listed_tokens_in_any_order(self, l2_norm, residual):
+    """A row may list any distinct tokens, in any order, some with zero counts (here the
+    query among them, and a token below C that is never listed)."""
+    cfg = model.ModelConfig(init='normal', init_scale=1.0, l2_norm=l2_norm, residual=residual)
+    params, context, query, _ = _random_case(6, seq_len=30)
+    context = context.at[:3].set(query).at[3:].set(jnp.where(context[3:] == 1, 2, context[3:]))
+    want = model.logits_sequence(params, query, context, cfg)
+    tokens = jnp.array([M - 2, 7, 0, 5, 9, 3, 2, 4, 6, 8])  # every id below M − 1 but 1
+    counts = jnp.bincount(context, length=M)[tokens].astype(jnp.float32)
+    self.assertEqual(float(counts.sum()), len(context))
+    batch = data.CountsBatch(num_counted=M - 1, cls=jnp.zeros(1, jnp.int32), query=query[None],
+                             tokens=tokens[None], counts=counts[None],
+                             label=jnp.zeros(1, jnp.int32))
+    np.testing.assert_allclose(model.logits_counts(params, batch, cfg)[0], want, rtol=1e-5,
                                atol=1e-6)
 
   def test_counts_matter(self):
     """The equality above is not vacuous: other counts give another loss."""
     cfg = model.ModelConfig(init='normal', init_scale=1.0, l2_norm=True, residual=False)
     params, _, counts = self._batch()
-    shuffled = counts._replace(counts=counts.counts[:, ::-1])
+    shuffled = dataclasses.replace(counts, counts=counts.counts[:, ::-1])
     self.assertGreater(abs(float(model.loss_counts(params, counts, cfg)[0])
                            - float(model.loss_counts(params, shuffled, cfg)[0])), 1e-3)
 
