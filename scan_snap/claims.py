@@ -9,7 +9,8 @@
                          approaches the population (T → ∞) trajectory
 
 The names are declared in config.CLAIMS. A per-run claim passes when it holds in at least 90%
-of the runs that did not diverge.
+of the runs that did not diverge; on sampled training it needs at least 10 runs, and with fewer
+it is inconclusive.
 """
 
 import dataclasses
@@ -24,6 +25,9 @@ from scan_snap import theory
 from scan_snap import train
 
 _PASS_FRACTION = 0.9
+# Below this many runs, a per-run claim on sampled training (noisy batches) is inconclusive:
+# the pass fraction of fewer runs cannot tell a claim that holds from one hit by noise.
+_MIN_SAMPLED_RUNS = 10
 
 
 def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
@@ -44,10 +48,15 @@ def _per_run(check, group: sweep.GroupResult) -> dict:
   kept = np.flatnonzero(~group.metrics['diverged'])
   results = [check(group.metrics, r, spec) for r in kept]
   passed = sum(r['holds'] for r in results)
-  return {'claim': results[0]['claim'] if results else check.__name__,
-          'measured': f'num_last={spec.num_last}: holds in {passed} of {len(results)} runs; '
-                      f"first run: {results[0]['measured'] if results else '-'}",
-          'holds': bool(results) and passed >= _PASS_FRACTION * len(results)}
+  verdict = {'claim': results[0]['claim'] if results else check.__name__,
+             'measured': f'num_last={spec.num_last}: holds in {passed} of {len(results)} runs; '
+                         f"first run: {results[0]['measured'] if results else '-'}",
+             'holds': bool(results) and passed >= _PASS_FRACTION * len(results)}
+  if group.run.dynamics == 'sampled' and len(results) < _MIN_SAMPLED_RUNS:
+    verdict['inconclusive'] = (f'{len(results)} runs of sampled training: at least '
+                               f'{_MIN_SAMPLED_RUNS} are needed for a {_PASS_FRACTION:.0%} rule '
+                               'to allow for sampling noise')
+  return verdict
 
 
 def _frequency_bias(m, r, spec):
@@ -129,7 +138,8 @@ def _long_sequence_limit(rows: list[dict]) -> list[dict]:
 def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict],
              distances: tuple[list[dict], dict] | None = None,
              snapping: list[np.ndarray] | None = None) -> list[dict]:
-  """The checks named in c.report.claims, in that order; `distances` is what
+  """The checks named in c.report.claims, in that order, each with its 'verdict' (pass, fail or
+  inconclusive, see theory.verdict); `distances` is what
   long_sequence_distances(groups) returned and `snapping` the snapping_times of each group,
   when the caller has them already."""
   checks = []
@@ -149,4 +159,4 @@ def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict],
       checks += theory.check_learning_rates(summary)
     elif claim == 'long_sequence_limit':
       checks += _long_sequence_limit((distances or long_sequence_distances(groups))[0])
-  return checks
+  return [{**check, 'verdict': theory.verdict(check)} for check in checks]

@@ -8,9 +8,7 @@ for one value of each non-learning-rate axis, into the frozen dataclass that jit
 """
 
 import dataclasses
-import importlib.util
 import math
-import pathlib
 
 import ml_collections
 
@@ -269,14 +267,6 @@ def data_specs(c: ml_collections.ConfigDict) -> list[tuple[int, int]]:
 
 def seeds(c: ml_collections.ConfigDict) -> list[int]:
   return list(range(c.sweep.first_seed, c.sweep.first_seed + c.sweep.num_seeds))
-
-
-def load_config_file(path: str | pathlib.Path, variant: str = '') -> ml_collections.ConfigDict:
-  """get_config(variant) of a config file, as `--config=path:variant` loads it."""
-  spec = importlib.util.spec_from_file_location(f'config_{pathlib.Path(path).stem}', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(variant)
 
 
 def apply_variant(c: ml_collections.ConfigDict, variant: str,

@@ -21,7 +21,6 @@ from absl import logging
 import jax
 import ml_collections
 import numpy as np
-import tqdm
 
 from scan_snap import checkpoints
 from scan_snap import claims
@@ -29,6 +28,8 @@ from scan_snap import config
 from scan_snap import figures
 from scan_snap import metrics
 from scan_snap import outputs
+from scan_snap.config import validate  # The checks of this experiment's configs.
+from scan_snap import runtime
 from scan_snap import sweep
 from scan_snap import theory
 from scan_snap import train
@@ -39,25 +40,30 @@ _OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summa
             'figures', 'checkpoints')
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False,
-        tensorboard: bool = False) -> dict:
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
+        overwrite: bool = False, tensorboard: bool = False) -> dict:
   """Trains the whole grid of c and writes the work directory (with `tensorboard`, also the
-  metrics.jsonl lines as TensorBoard scalars under tensorboard/<group>).
+  metrics.jsonl lines as TensorBoard scalars under tensorboard/<run>); with no workdir, trains
+  in memory and writes nothing.
 
   A work directory that already holds this config's checkpoints resumes: finished chunks are
   restored, not trained again, and the results are those of an uninterrupted run. One that holds
   another config's run is an error unless `overwrite`, which deletes that run's files first.
-  Returns {'summary': the summary rows, 'num_runs', 'compile_s', 'train_s'}.
+  Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
+  checks of c.report.claims, 'num_runs', 'compile_s', 'train_s'}.
   """
   config.validate(c)
-  writer = jax.process_index() == 0  # In a multi-process job, process 0 writes the files.
-  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',),
-                                   workdir / 'tensorboard' if tensorboard and writer else None)
-  store = _prepare(c, workdir, overwrite, writer)
+  # In a multi-process job, process 0 writes the files.
+  writer = workdir is not None and jax.process_index() == 0
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group', 'lr_z', 'lr_y'),
+                                   workdir / 'tensorboard' if tensorboard else None
+                                   ) if writer else None
+  store = _prepare(c, workdir, overwrite, writer) if workdir is not None else None
   num_runs = len(config.data_specs(c)) * len(config.seeds(c)) * len(config.learning_rate_pairs(c))
   rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
   snapping = []  # per group: each run's t₀, when a figure or a claim needs it
-  with tqdm.tqdm(total=num_runs, unit='run', desc='sweep', disable=not writer) as progress:
+  with runtime.progress_bar(total=num_runs, unit='run', desc='sweep',
+                            disable=jax.process_index() != 0) as progress:
     for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
       logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
                    sweep.group_name(group.run), len(group.seed), group.seconds['compile'],
@@ -73,26 +79,28 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
         metrics_log.write(logs)
         _write_group(c, group, snapping[-1], workdir)
 
-  store.wait()
-  metrics_log.close()
+  if store:
+    store.wait()
+  if metrics_log:
+    metrics_log.close()
   summary = sweep.summarize(rows)
+  distances = None
+  if 'long_sequence_limit' in (*c.figures.names, *c.report.claims):
+    distances = claims.long_sequence_distances(groups)
+  checks = claims.evaluate(c, groups, summary, distances, snapping)
   if writer:
     _write_summary(c, rows, summary, workdir)
     if 'recall' in c.figures.names:
       _write_recall(c, groups, workdir)
-    distances = None
-    if 'long_sequence_limit' in (*c.figures.names, *c.report.claims):
-      distances = claims.long_sequence_distances(groups)
+    if distances:
       _write_long_sequence_limit(c, groups, distances, workdir)
-    if c.report.claims:
-      checks = claims.evaluate(c, groups, summary, distances, snapping)
+    if checks:
       outputs.write_text(workdir / 'report.md', theory.report_markdown(
           f'Claims checked on {workdir.name}', checks))
-      for check in checks:
-        logging.info('%s: %s — %s', 'pass' if check['holds'] else 'FAIL', check['claim'],
-                     check['measured'])
-  return {'summary': summary, 'num_runs': len(rows), 'compile_s': seconds['compile'],
-          'train_s': seconds['train']}
+  for check in checks:
+    logging.info('%s: %s — %s', check['verdict'], check['claim'], check['measured'])
+  return {'results': rows, 'summary': summary, 'claims': checks, 'num_runs': len(rows),
+          'compile_s': seconds['compile'], 'train_s': seconds['train']}
 
 
 def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool,
@@ -108,17 +116,23 @@ def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: boo
 
 
 def _metric_lines(group: sweep.GroupResult) -> list[dict]:
-  """metrics.jsonl: one line per logged step of a data spec, means over its non-diverged runs."""
-  kept = ~group.metrics['diverged']
-  m = {k: v[kept] for k, v in group.metrics.items()}
+  """metrics.jsonl: one line per learning-rate cell of a data spec and logged step, with the
+  means over the cell's non-diverged runs (its seeds)."""
+  steps = train.logged_steps(group.run)
   lines = []
-  for i, step in enumerate(train.logged_steps(group.run)):
-    line = {'group': sweep.group_name(group.run), 'step': int(step), 'num_runs': int(kept.sum()),
-            'attn/entropy': float(m['attn/entropy'][:, i].mean()) if kept.any() else None}
-    if i > 0 and kept.any():  # Training metrics average the interval that ends at this step.
-      line['train/loss'] = float(m['train/loss'][:, i - 1].mean())
-      line['train/accuracy'] = float(m['train/accuracy'][:, i - 1].mean())
-    lines.append(line)
+  for lr_z, lr_y in dict.fromkeys(zip(group.lr_z.tolist(), group.lr_y.tolist())):
+    cell = (group.lr_z == lr_z) & (group.lr_y == lr_y)
+    kept = cell & ~group.metrics['diverged']
+    m = {k: v[kept] for k, v in group.metrics.items()}
+    for i, step in enumerate(steps):
+      line = {'group': sweep.group_name(group.run), 'lr_z': lr_z, 'lr_y': lr_y,
+              'lr_y_over_lr_z': sweep.ratio(lr_y, lr_z), 'step': int(step),
+              'num_runs': int(kept.sum()),
+              'attn/entropy': float(m['attn/entropy'][:, i].mean()) if kept.any() else None}
+      if i > 0 and kept.any():  # Training metrics average the interval that ends at this step.
+        line['train/loss'] = float(m['train/loss'][:, i - 1].mean())
+        line['train/accuracy'] = float(m['train/accuracy'][:, i - 1].mean())
+      lines.append(line)
   return lines
 
 

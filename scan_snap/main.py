@@ -1,60 +1,126 @@
-"""Runs one experiment: python -m scan_snap.main --config=configs/<name>.py --workdir=<dir>.
+"""Runs one experiment: python -m scan_snap.main --config=configs/<name>.py[:variant].
 
-Every config value can be overridden with --config.<key>=<value>; an unknown key is an error.
+Results go to --workdir (default: runs/<name>[_<variant>] under the current directory). Every
+config value can be overridden with --config.<key>=<value>; an unknown key is an error. The
+config path is looked up among the shipped configs when it is not a file here.
 """
 
 import importlib
 import pathlib
+import sys
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from scan_snap import config_files
 from scan_snap import errors
 from scan_snap import runtime
 
-# config.experiment → the module whose run(c, workdir, overwrite, tensorboard) runs it; imported
+# config.experiment → the module whose validate(c) checks a config and whose
+# run(c, workdir, overwrite, tensorboard) runs it; imported
 # when used, so that a sequence-class job does not load the WikiText stack (flax, TFDS).
 EXPERIMENTS = {'sequence_classes': 'scan_snap.experiment',
                'wikitext': 'scan_snap.wikitext.experiment'}
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Directory for results, trajectories, figures.')
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config: configs/<name>.py[:variant] (a shipped config, found '
+    'from any directory) or the path of a config file.', lock_config=True)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Directory for results, trajectories, figures (default: '
+    'runs/<name>[_<variant>] under the current directory).')
 _COMPILATION_CACHE = flags.DEFINE_string(
     'compilation_cache', '~/.cache/scan_snap/jax',
     "jax's persistent compilation cache: a re-run that changes only learning rates or seeds "
     "skips compilation; '' disables it.")
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', False, 'Join a multi-process job (jax.distributed) before training; every '
-    'process runs this same command, and process 0 writes the work directory.')
+    'process runs this same command, and process 0 writes the work directory. The coordinator, '
+    'process count and process id come from the three flags below, else from '
+    'JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID, else from the cluster '
+    '(SLURM, Cloud TPU).')
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+    'coordinator_address', None, 'With --distributed: host:port of process 0.')
+_NUM_PROCESSES = flags.DEFINE_integer(
+    'num_processes', None, 'With --distributed: the number of processes.', lower_bound=1)
+_PROCESS_ID = flags.DEFINE_integer(
+    'process_id', None, 'With --distributed: this process, 0 … num_processes − 1.',
+    lower_bound=0)
 _OVERWRITE = flags.DEFINE_bool(
-    'overwrite', False, 'Replace the run of another config found in --workdir. (A run of the '
-    'same config is resumed from its checkpoints.)')
+    'overwrite', False, 'Replace the run of another config found in the work directory. (A run '
+    'of the same config is resumed from its checkpoints.)')
 _TENSORBOARD = flags.DEFINE_bool(
     'tensorboard', False, 'Also write the metrics.jsonl lines as TensorBoard scalars under '
-    "<workdir>/tensorboard (needs tensorboardX: pip install -e '.[tensorboard]').")
-flags.mark_flags_as_required(['config', 'workdir'])
+    "<workdir>/tensorboard (needs tensorboardX: pip install 'scan_snap[tensorboard]').")
+flags.mark_flag_as_required('config')
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with the config named as config_files.find finds it, and every
+  mistake in the config or its overrides reported in one or two lines, without a traceback."""
+  try:
+    argv = _resolved_config_argument(argv)
+    return flags.FLAGS(argv)
+  except (flags.Error, errors.InputError) as error:
+    message = str(error).strip().splitlines()
+    sys.exit('error: ' + (message[0] if message else type(error).__name__)
+             + ('\nRun with --helpshort for the flags.' if isinstance(error, flags.Error) else ''))
+
+
+def _resolved_config_argument(argv: list[str]) -> list[str]:
+  """argv with the --config value replaced by the path of the file it names, once that config
+  and its --config.<key> overrides are known to load (else a ConfigFileError)."""
+  argv = list(argv)
+  for i, arg in enumerate(argv):
+    if arg in ('--config', '-config') and i + 1 < len(argv):
+      arg = f'--config={argv[i + 1]}'
+      argv[i:i + 2] = [arg]
+    if arg.startswith(('--config=', '-config=')):
+      spec = arg.split('=', 1)[1]
+      path, variant = config_files.split_spec(spec)
+      c = config_files.load(path, variant)  # Missing, failing or unknown variant: one line.
+      for other in argv:
+        if other.startswith(('--config.', '--noconfig.')):
+          key = other.split('=', 1)[0].split('.', 1)[1]
+          if key not in config_files.all_keys(c) and not _is_section(c, key):
+            raise config_files.ConfigFileError(config_files.unknown_key_message(key, c))
+      argv[i] = f'--config={config_files.find(path)}' + (f':{variant}' if variant else '')
+      break
+  return argv
+
+
+def _is_section(c, dotted: str) -> bool:
+  """Whether dotted names a sub-config of c (an override may replace a whole section)."""
+  for part in dotted.split('.'):
+    if not hasattr(c, 'items') or part not in c:
+      return False
+    c = c[part]
+  return hasattr(c, 'items')
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  if _DISTRIBUTED.value:
-    runtime.initialize_distributed()
-  runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
   runtime.quiet_library_logs()
-  c = _CONFIG.value
-  if c.get('experiment') not in EXPERIMENTS:
-    raise SystemExit(f"error: config.experiment = {c.get('experiment')!r}: expected one of "
-                     f'{tuple(EXPERIMENTS)}')
   try:
+    if _DISTRIBUTED.value:
+      runtime.initialize_distributed(_COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value,
+                                     _PROCESS_ID.value)
+    runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
+    c = _CONFIG.value
+    if c.get('experiment') not in EXPERIMENTS:
+      raise errors.InputError(f"config.experiment = {c.get('experiment')!r}: expected one of "
+                              f'{tuple(EXPERIMENTS)}')
     experiment = importlib.import_module(EXPERIMENTS[c.experiment])
-    experiment.run(c, pathlib.Path(_WORKDIR.value), overwrite=_OVERWRITE.value,
-                   tensorboard=_TENSORBOARD.value)
+    experiment.validate(c)  # Before the work directory is named: a bad value names nothing.
+    workdir = pathlib.Path(_WORKDIR.value or pathlib.Path('runs') / config_files.run_name(
+        flags.FLAGS['config'].config_filename))
+    print(f'work directory: {workdir.resolve()}', flush=True)
+    experiment.run(c, workdir, overwrite=_OVERWRITE.value, tensorboard=_TENSORBOARD.value)
+    print(f'results in {workdir.resolve()}')
   except errors.InputError as error:
-    raise SystemExit(f'error: {error}') from None
+    sys.exit(f'error: {error}')
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

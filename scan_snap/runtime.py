@@ -1,11 +1,16 @@
 """Process-wide jax set-up, done once by the entry points before any computation, and the XLA
 options of the compiled programs."""
 
+import contextlib
 import logging as python_logging
 import os
+from typing import Iterator
 
 from absl import logging
 import jax
+import tqdm
+
+from scan_snap import errors
 
 
 def enable_compilation_cache(directory: str) -> None:
@@ -26,18 +31,68 @@ def compiler_options() -> dict[str, str]:
   return {'xla_cpu_experimental_ynn_fusion_type': ''} if jax.default_backend() == 'cpu' else {}
 
 
-def initialize_distributed() -> None:
-  """Joins a multi-process job: jax.distributed.initialize() reads the cluster (SLURM, Cloud
-  TPU, or JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID) from the environment."""
-  jax.distributed.initialize()
+def initialize_distributed(coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """Joins a multi-process job through jax.distributed.
+
+  Each of the coordinator's host:port, the number of processes and this process's id comes from
+  its argument, else from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES or JAX_PROCESS_ID; what is
+  still unknown then is left to jax's cluster detection (SLURM, Cloud TPU, …).
+  """
+  from_env = lambda name, cast: cast(os.environ[name]) if os.environ.get(name) else None
+  try:
+    coordinator_address = coordinator_address or from_env('JAX_COORDINATOR_ADDRESS', str)
+    num_processes = num_processes if num_processes is not None else from_env(
+        'JAX_NUM_PROCESSES', int)
+    process_id = process_id if process_id is not None else from_env('JAX_PROCESS_ID', int)
+  except ValueError as error:
+    raise errors.InputError(f'JAX_NUM_PROCESSES and JAX_PROCESS_ID must be integers: {error}'
+                            ) from None
+  try:
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+  except (ValueError, RuntimeError) as error:
+    raise errors.InputError(
+        f'--distributed could not join the job: {str(error).splitlines()[0]} (give '
+        '--coordinator_address, --num_processes and --process_id, or JAX_COORDINATOR_ADDRESS, '
+        'JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM or on a Cloud TPU)') from None
   logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
 
 
-def quiet_library_logs(libraries: tuple[str, ...] = ('orbax', 'tensorflow_datasets')) -> None:
-  """Drops the INFO lines that these libraries write through absl logging on every checkpoint
-  or prepared dataset; their warnings and errors still show."""
+def quiet_library_logs(libraries: tuple[str, ...] = ('jax', 'orbax', 'tensorflow_datasets')
+                       ) -> None:
+  """Drops the INFO lines that these libraries write through absl logging (jax's search for
+  backends that the machine lacks, orbax's every checkpoint, TFDS's every prepared dataset);
+  their warnings and errors still show."""
   markers = tuple(f'{os.sep}{name}{os.sep}' for name in libraries)
   logging.get_absl_handler().addFilter(
       lambda record: record.levelno >= python_logging.WARNING or not any(
           m in record.pathname for m in markers))
+
+
+class _AboveTheBar:
+  """A text stream that writes through tqdm.write, so that lines land above a progress bar."""
+
+  def __init__(self, stream):
+    self._stream = stream
+
+  def write(self, text: str) -> None:
+    tqdm.tqdm.write(text, file=self._stream, end='')
+
+  def flush(self) -> None:
+    self._stream.flush()
+
+
+@contextlib.contextmanager
+def progress_bar(**tqdm_args) -> Iterator[tqdm.tqdm]:
+  """A tqdm progress bar on stderr; absl log lines written while it is shown go above it
+  instead of through it."""
+  handler = logging.get_absl_handler().python_handler
+  stream = handler.stream
+  handler.setStream(_AboveTheBar(stream))
+  try:
+    with tqdm.tqdm(file=stream, **tqdm_args) as bar:
+      yield bar
+  finally:
+    handler.setStream(stream)

@@ -136,6 +136,7 @@ def result_rows(g: GroupResult) -> list[dict]:
         'seq_len': run.seq_len,
         'lr_y': float(g.lr_y[r]),
         'lr_z': float(g.lr_z[r]),
+        'lr_y_over_lr_z': ratio(float(g.lr_y[r]), float(g.lr_z[r])),
         'seed': int(g.seed[r]),
         'optimizer': run.optimizer.name,
         'init': run.model.init,
@@ -146,6 +147,11 @@ def result_rows(g: GroupResult) -> list[dict]:
         'diverged': bool(g.metrics['diverged'][r]),
     })
   return rows
+
+
+def ratio(lr_y: float, lr_z: float) -> float:
+  """η_Y/η_Z (NaN where η_Z = 0)."""
+  return lr_y / lr_z if lr_z > 0 else math.nan
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -162,7 +168,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         'seq_len': seq_len,
         'lr_z': lr_z,
         'lr_y': lr_y,
-        'lr_y_over_lr_z': lr_y / lr_z if lr_z > 0 else math.nan,
+        'lr_y_over_lr_z': ratio(lr_y, lr_z),
         'num_runs': len(kept),
         'num_diverged': len(members) - len(kept),
         'entropy_mean': float(kept.mean()) if len(kept) else math.nan,

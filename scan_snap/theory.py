@@ -1,8 +1,10 @@
 """The paper's claims (NOTES §3–4) as measurements on trajectories, each with a verdict.
 
 Every check returns a dict {'claim', 'measured', 'holds'}: the claim in words, the numbers
-behind the verdict (a string), and whether the measurement supports the claim. The thresholds
-are stated in each docstring and never tuned to make a check pass.
+behind the verdict (a string), and whether the measurement supports the claim; a check whose
+sample cannot decide the claim (too few seeds or steps) adds 'inconclusive', the reason.
+`verdict` turns that into pass, fail or inconclusive. The thresholds are stated in each
+docstring and never tuned to make a check pass.
 """
 
 import math
@@ -119,6 +121,8 @@ def check_snapping(lr_y: np.ndarray, lr_z: np.ndarray, t0: np.ndarray) -> dict:
 
   Holds when t₀ was found for at least half of the runs and, for every η_Z with t₀ at two or
   more η_Y, the least-squares slope of ln t₀ against ln η_Y is negative (theory: about −1).
+  Inconclusive when t₀ was found in fewer than half of the runs: too short a run shows no
+  transition.
   """
   found = np.isfinite(t0)
   slopes = {}
@@ -127,54 +131,93 @@ def check_snapping(lr_y: np.ndarray, lr_z: np.ndarray, t0: np.ndarray) -> dict:
     if sel.sum() >= 2:
       slopes[float(z)] = float(np.polyfit(np.log(lr_y[sel]), np.log(t0[sel]), 1)[0])
   text = ', '.join(f'η_Z={z:g}: {s:.2f}' for z, s in slopes.items()) or 'none'
-  return {
+  check = {
       'claim': 'Thm 4 (snapping): a phase transition at t₀, earlier for larger η_Y',
       'measured': f't₀ found in {found.sum()} of {len(t0)} runs; slope of ln t₀ vs ln η_Y: '
                   f'{text}',
       'holds': bool(found.mean() >= 0.5 and slopes and all(s < 0 for s in slopes.values())),
   }
+  if found.mean() < 0.5:
+    check['inconclusive'] = (f't₀ found in only {found.sum()} of {len(t0)} runs: the runs are '
+                             'too short to show the transition')
+  return check
 
 
-def check_learning_rates(summary: list[dict]) -> list[dict]:
+def _decided(a: dict, b: dict) -> bool:
+  """Whether two summary cells' mean entropies differ by more than twice the standard error
+  of their difference, √(s_a²/n_a + s_b²/n_b) over seeds."""
+  se = math.sqrt(a['entropy_std'] ** 2 / a['num_runs'] + b['entropy_std'] ** 2 / b['num_runs'])
+  return bool(abs(a['entropy_mean'] - b['entropy_mean']) > 2 * se)  # False when se is NaN.
+
+
+def check_learning_rates(summary: list[dict], min_seeds: int = 3) -> list[dict]:
   """Sec. 6 on a Syn-Medium summary: larger η_Z → lower final entropy (at fixed η_Y/η_Z), and
   at fixed η_Z, η_Y beyond η_Z raises it again.
 
   The first holds when the mean entropy falls from the smallest to the largest η_Z on at
   least 75% of the (num_last, η_Y/η_Z) lines; the second when it is higher at the largest
   η_Y/η_Z than at the ratio of its minimum on at least 75% of the (num_last, η_Z) lines.
+  Each is inconclusive when the cells have fewer than `min_seeds` seeds, or when on more than
+  half of its lines the two cells compared differ by less than 2 standard errors.
   """
   rows = [r for r in summary if np.isfinite(r['entropy_mean'])]
   by_ratio, by_lr_z = {}, {}
   for r in rows:
     by_ratio.setdefault((r['num_last'], r['lr_y_over_lr_z']), []).append(r)
     by_lr_z.setdefault((r['num_last'], r['lr_z']), []).append(r)
-  falls = [min(line, key=lambda r: r['lr_z'])['entropy_mean']
-           > max(line, key=lambda r: r['lr_z'])['entropy_mean']
-           for line in by_ratio.values() if len(line) > 1]
-  rises = []
+  falls, falls_decided = [], []
+  for line in by_ratio.values():
+    if len(line) > 1:
+      first, last = min(line, key=lambda r: r['lr_z']), max(line, key=lambda r: r['lr_z'])
+      falls.append(first['entropy_mean'] > last['entropy_mean'])
+      falls_decided.append(_decided(first, last))
+  rises, rises_decided = [], []
   for line in by_lr_z.values():
+    if len(line) < 2:
+      continue
     line = sorted(line, key=lambda r: r['lr_y_over_lr_z'])
     lowest = int(np.argmin([r['entropy_mean'] for r in line]))
-    if lowest < len(line) - 1:
-      rises.append(line[-1]['entropy_mean'] > line[lowest]['entropy_mean'])
-    else:
-      rises.append(False)
-  return [{
+    rises.append(lowest < len(line) - 1 and line[-1]['entropy_mean'] > line[lowest]['entropy_mean'])
+    # Decided when the largest ratio's cell and the lowest of the others differ by 2 SE.
+    others = line[lowest] if lowest < len(line) - 1 else min(
+        line[:-1], key=lambda r: r['entropy_mean'])
+    rises_decided.append(_decided(line[-1], others))
+  checks = [{
       'claim': 'Sec. 6: larger η_Z gives sparser final attention (lower entropy)',
       'measured': f'entropy falls from smallest to largest η_Z on {sum(falls)} of {len(falls)} '
-                  'lines (num_last, η_Y/η_Z)',
+                  f'lines (num_last, η_Y/η_Z); {sum(falls_decided)} differences exceed 2 SE',
       'holds': bool(falls and np.mean(falls) >= 0.75),
   }, {
       'claim': 'Sec. 6: at fixed η_Z, η_Y beyond about η_Z makes attention denser again',
       'measured': f'entropy at the largest η_Y/η_Z is above its minimum over η_Y/η_Z on '
-                  f'{sum(rises)} of {len(rises)} lines (num_last, η_Z)',
+                  f'{sum(rises)} of {len(rises)} lines (num_last, η_Z); {sum(rises_decided)} '
+                  'differences exceed 2 SE',
       'holds': bool(rises and np.mean(rises) >= 0.75),
   }]
+  seeds = min((r['num_runs'] for r in rows), default=0)
+  for check, decided in zip(checks, (falls_decided, rises_decided)):
+    if seeds < min_seeds:
+      check['inconclusive'] = (f'{seeds} seeds per cell: at least {min_seeds} are needed to '
+                               'weigh a difference against the seed noise')
+    elif sum(decided) <= len(decided) / 2:
+      check['inconclusive'] = (f'only {sum(decided)} of {len(decided)} lines differ by more '
+                               'than 2 standard errors: more seeds or steps are needed')
+  return checks
+
+
+def verdict(check: dict) -> str:
+  """'inconclusive' when the check says its sample cannot decide, else 'pass' or 'fail'."""
+  if 'inconclusive' in check:
+    return 'inconclusive'
+  return 'pass' if check['holds'] else 'fail'
 
 
 def report_markdown(title: str, checks: list[dict]) -> str:
-  """A report.md: one row per claim with its numbers and a pass/fail verdict."""
+  """A report.md: one row per claim with its numbers and its verdict (pass, FAIL, or
+  inconclusive and why)."""
   lines = [f'# {title}', '', '| claim | measured | verdict |', '|---|---|---|']
-  lines += [f"| {c['claim']} | {c['measured']} | {'pass' if c['holds'] else 'FAIL'} |"
-            for c in checks]
+  for c in checks:
+    word = {'pass': 'pass', 'fail': 'FAIL', 'inconclusive': 'inconclusive'}[c['verdict']]
+    reason = f": {c['inconclusive']}" if 'inconclusive' in c else ''
+    lines.append(f"| {c['claim']} | {c['measured']} | {word}{reason} |")
   return '\n'.join(lines) + '\n'

@@ -16,7 +16,7 @@ from tests.conftest import CONFIG_FILES, ROOT, load_config
 
 NAMES = [path.stem for path in CONFIG_FILES  # The WikiText configs: wikitext_test.py.
          if load_config(path.stem).experiment == 'sequence_classes']
-RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'lr_y', 'lr_z', 'seed', 'optimizer', 'init',
+RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'lr_y', 'lr_z', 'lr_y_over_lr_z', 'seed', 'optimizer', 'init',
                   'steps', 'final_loss', 'final_accuracy', 'entropy', 'diverged']
 
 
@@ -44,15 +44,18 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual(list(rows[0]), RESULT_COLUMNS + extra)
     if c.report.claims:
       report = (workdir / 'report.md').read_text()
-      self.assertEqual(report.count(' | pass |') + report.count(' | FAIL |'),
-                       report.count('\n') - 4)  # One verdict per claim row.
+      verdicts = [line.rsplit(' | ', 1)[1] for line in report.splitlines()[4:]]
+      self.assertTrue(all(v.startswith(('pass |', 'FAIL |', 'inconclusive: ')) for v in verdicts),
+                      verdicts)  # One verdict per claim row.
     num_pairs = len(config.learning_rate_pairs(c))
     self.assertLen(rows, len(config.data_specs(c)) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))
     self.assertTrue((workdir / 'summary.csv').exists() and (workdir / 'summary.md').exists())
     lines = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
-    self.assertLen(lines, len(config.data_specs(c)) * (c.train.steps // c.train.log_every + 1))
+    self.assertLen(lines, len(config.data_specs(c)) * num_pairs
+                   * (c.train.steps // c.train.log_every + 1))  # One curve per cell.
     self.assertEqual([l['step'] for l in lines[:2]], [0, c.train.log_every])
+    self.assertEqual(lines[0]['num_runs'], c.sweep.num_seeds)
     self.assertIn('train/loss', lines[1])
     for num_last, seq_len in config.data_specs(c):
       with np.load(workdir / 'trajectories' / f'num_last{num_last}_T{seq_len}.npz') as npz:

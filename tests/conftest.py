@@ -7,13 +7,13 @@ import pathlib
 from absl import flags
 import jax
 
-from scan_snap import config
+from scan_snap import config_files
 
 jax.config.update('jax_numpy_rank_promotion', 'raise')
 flags.FLAGS.mark_as_parsed()  # absltest helpers (create_tempdir) read flags, also under pytest.
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CONFIG_FILES = sorted((ROOT / 'configs').glob('*.py'))
+CONFIG_FILES = sorted(p for p in (ROOT / 'configs').glob('*.py') if p.stem != '__init__')
 # The real WikiText-2 validation and test files: ../shared/data/wikitext-2 beside the checkout,
 # or the folder named by $SCAN_SNAP_WIKITEXT_DIR.
 WIKITEXT_DIR = pathlib.Path(os.environ.get('SCAN_SNAP_WIKITEXT_DIR',
@@ -22,4 +22,4 @@ WIKITEXT_DIR = pathlib.Path(os.environ.get('SCAN_SNAP_WIKITEXT_DIR',
 
 def load_config(name: str, variant: str = ''):
   """configs/<name>.py's get_config(variant), loaded as the command line would load it."""
-  return config.load_config_file(ROOT / 'configs' / f'{name}.py', variant)
+  return config_files.load(ROOT / 'configs' / f'{name}.py', variant)

@@ -84,24 +84,43 @@ class ClaimChecksTest(absltest.TestCase):
     lr_z = np.array([0.1, 0.1, 0.1, 0.3, 0.3, 0.3])
     self.assertTrue(theory.check_snapping(lr_y, lr_z, 10 / lr_y)['holds'])
     self.assertFalse(theory.check_snapping(lr_y, lr_z, 10 * lr_y)['holds'])  # Later, not earlier.
-    self.assertFalse(theory.check_snapping(lr_y, lr_z, np.full(6, np.nan))['holds'])
+    no_transition = theory.check_snapping(lr_y, lr_z, np.full(6, np.nan))
+    self.assertFalse(no_transition['holds'])
+    self.assertEqual(theory.verdict(no_transition), 'inconclusive')  # Too short to show one.
 
   def test_learning_rates(self):
-    def cell(num_last, lr_z, ratio, entropy):
+    def cell(num_last, lr_z, ratio, entropy, std=0.01, seeds=10):
       return {'num_last': num_last, 'lr_z': lr_z, 'lr_y_over_lr_z': ratio,
-              'entropy_mean': entropy}
+              'entropy_mean': entropy, 'entropy_std': std, 'num_runs': seeds}
     # The paper's picture: lower with η_Z, a minimum at ratio 2, higher at ratio 10.
     paper = [cell(1, z, r, 2.0 - 0.1 * z + 0.05 * abs(np.log(r / 2)))
              for z in (0.5, 1, 2) for r in (1, 2, 5, 10)]
-    self.assertEqual([c['holds'] for c in theory.check_learning_rates(paper)], [True, True])
+    checks = theory.check_learning_rates(paper)
+    self.assertEqual([theory.verdict(c) for c in checks], ['pass', 'pass'])
     flipped = [dict(c, entropy_mean=4 - c['entropy_mean']) for c in paper]
-    self.assertEqual([c['holds'] for c in theory.check_learning_rates(flipped)], [False, False])
+    checks = theory.check_learning_rates(flipped)
+    self.assertEqual([theory.verdict(c) for c in checks], ['fail', 'fail'])
+
+  def test_learning_rates_inconclusive_on_a_sample_that_cannot_decide(self):
+    picture = lambda z, r: 2.0 - 0.1 * z + 0.05 * abs(np.log(r / 2))
+    cells = lambda std, seeds: [
+        {'num_last': 1, 'lr_z': z, 'lr_y_over_lr_z': r, 'entropy_mean': picture(z, r),
+         'entropy_std': std, 'num_runs': seeds} for z in (0.5, 1, 2) for r in (1, 2, 5, 10)]
+    for std, seeds, reason in ((0.01, 2, '2 seeds per cell'),
+                               (1.0, 10, 'differ by more than 2 standard errors')):
+      for check in theory.check_learning_rates(cells(std, seeds)):
+        self.assertEqual(theory.verdict(check), 'inconclusive')
+        self.assertIn(reason, check['inconclusive'])
 
   def test_report_lists_every_verdict(self):
-    text = theory.report_markdown('t', [{'claim': 'a', 'measured': '1', 'holds': True},
-                                        {'claim': 'b', 'measured': '2', 'holds': False}])
+    text = theory.report_markdown('t', [
+        {'claim': 'a', 'measured': '1', 'holds': True, 'verdict': 'pass'},
+        {'claim': 'b', 'measured': '2', 'holds': False, 'verdict': 'fail'},
+        {'claim': 'c', 'measured': '3', 'holds': False, 'verdict': 'inconclusive',
+         'inconclusive': 'too few seeds'}])
     self.assertIn('| a | 1 | pass |', text)
     self.assertIn('| b | 2 | FAIL |', text)
+    self.assertIn('| c | 3 | inconclusive: too few seeds |', text)
 
 
 if __name__ == '__main__':

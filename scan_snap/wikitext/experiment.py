@@ -24,13 +24,14 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
-import tqdm
 
 from scan_snap import outputs
+from scan_snap import runtime
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import dataset
 from scan_snap.wikitext import figures
 from scan_snap.wikitext import train
+from scan_snap.wikitext.config import validate  # The checks of this experiment's configs.
 
 _OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
             'trajectories.npz', 'figures', 'checkpoints')
@@ -96,7 +97,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(data))
   first_step = step
 
-  with tqdm.tqdm(total=c.train.steps, initial=step, unit='step', desc='wikitext',
+  with runtime.progress_bar(total=c.train.steps, initial=step, unit='step', desc='wikitext',
                  disable=not writer) as progress:
     while step < c.train.steps:
       train_loss = grid.train_chunk(data, step)
