@@ -5,7 +5,6 @@ config value can be overridden with --config.<key>=<value>; an unknown key is an
 config path is looked up among the shipped configs when it is not a file here.
 """
 
-import importlib
 import pathlib
 import sys
 
@@ -13,15 +12,10 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+import scan_snap
 from scan_snap import config_files
 from scan_snap import errors
 from scan_snap import runtime
-
-# config.experiment → the module whose validate(c) checks a config and whose
-# run(c, workdir, overwrite, tensorboard) runs it; imported
-# when used, so that a sequence-class job does not load the WikiText stack (flax, TFDS).
-EXPERIMENTS = {'sequence_classes': 'scan_snap.experiment',
-               'wikitext': 'scan_snap.wikitext.experiment'}
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config: configs/<name>.py[:variant] (a shipped config, found '
@@ -108,10 +102,7 @@ def main(argv):
                                      _PROCESS_ID.value)
     runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
     c = _CONFIG.value
-    if c.get('experiment') not in EXPERIMENTS:
-      raise errors.InputError(f"config.experiment = {c.get('experiment')!r}: expected one of "
-                              f'{tuple(EXPERIMENTS)}')
-    experiment = importlib.import_module(EXPERIMENTS[c.experiment])
+    experiment = scan_snap.experiment_module(c)
     experiment.validate(c)  # Before the work directory is named: a bad value names nothing.
     workdir = pathlib.Path(_WORKDIR.value or pathlib.Path('runs') / config_files.run_name(
         flags.FLAGS['config'].config_filename))

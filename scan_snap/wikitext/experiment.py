@@ -66,27 +66,32 @@ def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.T
                                jnp.asarray(probe_PxL)), steps_per_epoch
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = False,
-        tensorboard: bool = False) -> dict:
+def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
+        overwrite: bool = False, tensorboard: bool = False) -> dict:
   """Trains the grid of c, resuming from workdir's latest checkpoint, and writes workdir (with
-  `tensorboard`, also the metrics.jsonl lines as TensorBoard scalars, one folder per run).
+  `tensorboard`, also the metrics.jsonl lines as TensorBoard scalars, one folder per run); with
+  no workdir, trains in memory and writes nothing.
 
-  Returns {'results': the rows of results.csv, 'steps_trained': steps run by this call}.
+  Returns {'results': the rows of results.csv, 'summary': mean ± std over seeds per rate pair,
+  'steps_trained': steps run by this call}.
   """
   text_config.validate(c)
   vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
-  writer = jax.process_index() == 0
+  writer = workdir is not None and jax.process_index() == 0
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
-                                   workdir / 'tensorboard' if tensorboard and writer else None)
-  outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+                                   workdir / 'tensorboard' if tensorboard else None
+                                   ) if writer else None
+  if workdir is not None:
+    outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
   if writer:
     outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
   run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
   runs = text_config.grid(c)
   grid = Grid(run_cfg, runs, c.sweep.runs_per_device)
   manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
-                                  options=ocp.CheckpointManagerOptions(max_to_keep=2))
-  step = manager.latest_step()
+                                  options=ocp.CheckpointManagerOptions(max_to_keep=2)
+                                  ) if workdir is not None else None
+  step = manager.latest_step() if manager else None
   if step is not None:
     restored = manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(grid.state_arrays()), history=ocp.args.StandardRestore()))
@@ -98,7 +103,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   first_step = step
 
   with runtime.progress_bar(total=c.train.steps, initial=step, unit='step', desc='wikitext',
-                 disable=not writer) as progress:
+                            disable=jax.process_index() != 0) as progress:
     while step < c.train.steps:
       train_loss = grid.train_chunk(data, step)
       step += c.train.eval_every
@@ -106,13 +111,14 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
       history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
       if writer:
         metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
-      if step % c.train.checkpoint_every == 0 or step == c.train.steps:
+      if manager and (step % c.train.checkpoint_every == 0 or step == c.train.steps):
         manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(grid.state_arrays()),
             history=ocp.args.StandardSave(history)))  # written in the background
       progress.update(c.train.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
-  manager.wait_until_finished()
+  if manager:
+    manager.wait_until_finished()
 
   freezing = _freezing(history)
   rows = _result_rows(history, freezing, runs, steps_per_epoch)
@@ -132,7 +138,27 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool = F
   if num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv)', num_diverged,
                     len(rows))
-  return {'results': rows, 'steps_trained': step - first_step}
+  return {'results': rows, 'summary': summarize(rows), 'steps_trained': step - first_step}
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+  """Per (lr_attention, lr_other): the number of runs and diverged runs, and mean ± sample std
+  over the non-diverged seeds of the final validation loss and of each layer's attention
+  entropy."""
+  cells: dict[tuple, list[dict]] = {}
+  for row in rows:
+    cells.setdefault((row['lr_attention'], row['lr_other']), []).append(row)
+  summary = []
+  for (lr_attention, lr_other), members in cells.items():
+    kept = [m for m in members if not m['diverged']]
+    cell = {'lr_attention': lr_attention, 'lr_other': lr_other, 'num_runs': len(kept),
+            'num_diverged': len(members) - len(kept)}
+    for key in [k for k in members[0] if k == 'final_val_loss' or k.startswith('attn_entropy/')]:
+      values = np.array([m[key] for m in kept])
+      cell[f'{key}_mean'] = float(values.mean()) if len(values) else math.nan
+      cell[f'{key}_std'] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    summary.append(cell)
+  return summary
 
 
 class Grid:
