@@ -9,8 +9,10 @@ the vocabulary (built on the training split) become `<unk>`.
 """
 
 import collections
+import contextlib
 import dataclasses
 import hashlib
+import io
 import pathlib
 import re
 from typing import Iterable, Iterator
@@ -103,8 +105,10 @@ def prepare(folder: pathlib.Path, variant: str, cache_dir: pathlib.Path,
   builder = WikiTextFolder(config=variant, file_format='array_record',
                            data_dir=str(pathlib.Path(cache_dir).expanduser()
                                         / _cache_key(folder, variant)))
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=epath.Path(folder), try_download_gcs=False))
+  tfds.disable_progress_bar()
+  with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its own bold notices there.
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=epath.Path(folder), try_download_gcs=False))
   return builder
 
 
