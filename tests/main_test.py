@@ -2,6 +2,7 @@
 with one readable line for each mistake."""
 
 import csv
+import json
 import os
 import pathlib
 import subprocess
@@ -9,9 +10,11 @@ import sys
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import numpy as np
 
 import scan_snap
 from scan_snap import config_files
+from scan_snap import experiment
 from tests.conftest import ROOT
 
 
@@ -119,6 +122,26 @@ class PythonApiTest(absltest.TestCase):
     self.assertEqual(config_files.packaged_names(),
                      sorted(p.stem for p in (ROOT / 'configs').glob('*.py')
                             if p.stem != '__init__'))
+
+
+class CurvesTest(absltest.TestCase):
+
+  def test_one_curve_per_learning_rate_cell(self):
+    c = scan_snap.load_config('syn_medium:smoke', overrides={'data.num_last': 1})
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    experiment.run(c, workdir, tensorboard=True)
+    cells = {(r['lr_z'], r['lr_y']) for r in scan_snap.run_experiment(c)['results']}
+    self.assertLen(cells, 4)
+    self.assertEqual(sorted(p.name for p in (workdir / 'tensorboard').iterdir()),
+                     sorted(f'group=num_last1_T16,lr_z={z},lr_y={y}' for z, y in cells))
+    lines = [json.loads(line) for line in (workdir / 'metrics.jsonl').read_text().splitlines()]
+    with np.load(workdir / 'trajectories' / 'num_last1_T16.npz') as npz:
+      for line in lines:  # Each line is the seed mean of its own cell.
+        runs = (npz['lr_z'] == line['lr_z']) & (npz['lr_y'] == line['lr_y'])
+        step = list(npz['steps']).index(line['step'])
+        self.assertEqual(line['num_runs'], runs.sum())
+        self.assertAlmostEqual(line['attn/entropy'], npz['entropy'][runs, step].mean(), places=6)
+        self.assertAlmostEqual(line['lr_y_over_lr_z'], line['lr_y'] / line['lr_z'])
 
 
 if __name__ == '__main__':
