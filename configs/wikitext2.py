@@ -9,10 +9,10 @@ An ordinary decoder-only transformer (embedding 200, feed-forward 200, 1 head, 1
       --workdir=runs/wikitext2
   # Offline, ≤ 10 min on a 2-core CPU: train on the validation split, evaluate on the test split.
   python -m scan_snap.main --config=configs/wikitext2.py:sample \
-      --config.data.dir=../shared/data/wikitext-2 --workdir=runs/wikitext2_sample
+      --config.data.dir=<wikitext-2 folder> --workdir=runs/wikitext2_sample
   # Seconds, for tests: a slice of the same files.
   python -m scan_snap.main --config=configs/wikitext2.py:smoke \
-      --config.data.dir=../shared/data/wikitext-2 --workdir=/tmp/wikitext2_smoke
+      --config.data.dir=<wikitext-2 folder> --workdir=/tmp/wikitext2_smoke
 """
 
 from scan_snap import config

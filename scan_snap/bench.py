@@ -4,7 +4,7 @@
   python -m scan_snap.bench --mode=scaling        # time against the number of runs and T
   python -m scan_snap.bench --config.sweep.seeds_per_device=10   # any config override
   python -m scan_snap.bench --mode=wikitext --config=configs/wikitext2.py:sample \
-      --config.data.dir=../shared/data/wikitext-2   # the WikiText grid's step and evaluation
+      --config.data.dir=<wikitext-2 folder>   # the WikiText grid's step and evaluation
 
 `sweep` mode runs `experiment.run` exactly as `scan_snap.main` does (into a temporary work
 directory) and reports compile time, train time, run-steps per second, wall time since process
@@ -31,6 +31,7 @@ import jax
 from ml_collections import config_flags
 
 from scan_snap import config
+from scan_snap import config_files
 from scan_snap import experiment
 from scan_snap import runtime
 from scan_snap import sweep
@@ -39,8 +40,9 @@ from scan_snap.wikitext import experiment as text_experiment
 
 _PROCESS_START = time.time()  # Close enough to the interpreter's start: imports come first.
 
-_CONFIG = config_flags.DEFINE_config_file('config', 'configs/syn_medium.py',
-                                          'Experiment config file.', lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config, as for scan_snap.main (default: configs/syn_medium.py).',
+    lock_config=True)
 _MODE = flags.DEFINE_enum('mode', 'sweep', ['sweep', 'scaling', 'wikitext'], 'What to measure.')
 _OUT = flags.DEFINE_string('out', 'bench.json', 'Where to write the measurements.')
 _MAX_RUNS = flags.DEFINE_integer('max_runs', 1024, 'scaling: the largest grid to train.')
@@ -153,4 +155,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=lambda argv: config_files.parse_command_line(
+      argv, default_config='configs/syn_medium.py'))

@@ -11,8 +11,10 @@ import difflib
 import importlib.resources
 import importlib.util
 import pathlib
+import sys
 import traceback
 
+from absl import flags
 import ml_collections
 
 from scan_snap import errors
@@ -122,3 +124,48 @@ def unknown_key_message(dotted: str, c: ml_collections.ConfigDict) -> str:
   nearest = difflib.get_close_matches(dotted, all_keys(c), n=1, cutoff=0.6)
   hint = f'; did you mean config.{nearest[0]}?' if nearest else ''
   return f'config.{dotted} is not a key of this config{hint}'
+
+
+def parse_command_line(argv: list[str], default_config: str | None = None) -> list[str]:
+  """absl's flag parsing for an entry point with a `--config` flag (ml_collections'
+  DEFINE_config_file): the config is named as `find` finds it (default_config when argv names
+  none), and every mistake in the config or its overrides exits with one or two lines on
+  stderr, without a traceback."""
+  try:
+    if default_config and not any(a.split('=', 1)[0] in ('--config', '-config') for a in argv):
+      argv = [*argv[:1], f'--config={default_config}', *argv[1:]]
+    return flags.FLAGS(_resolved_config_argument(argv))
+  except (flags.Error, errors.InputError) as error:
+    message = str(error).strip().splitlines()
+    sys.exit('error: ' + (message[0] if message else type(error).__name__)
+             + ('\nRun with --helpshort for the flags.' if isinstance(error, flags.Error) else ''))
+
+
+def _resolved_config_argument(argv: list[str]) -> list[str]:
+  """argv with the --config value replaced by the path of the file it names, once that config
+  and its --config.<key> overrides are known to load (else a ConfigFileError)."""
+  argv = list(argv)
+  for i, arg in enumerate(argv):
+    if arg in ('--config', '-config') and i + 1 < len(argv):
+      arg = f'--config={argv[i + 1]}'
+      argv[i:i + 2] = [arg]
+    if arg.startswith(('--config=', '-config=')):
+      path, variant = split_spec(arg.split('=', 1)[1])
+      c = load(path, variant)  # Missing, failing or unknown variant: one line.
+      for other in argv:
+        if other.startswith(('--config.', '--noconfig.')):
+          key = other.split('=', 1)[0].split('.', 1)[1]
+          if key not in all_keys(c) and not _is_section(c, key):
+            raise ConfigFileError(unknown_key_message(key, c))
+      argv[i] = f'--config={find(path)}' + (f':{variant}' if variant else '')
+      break
+  return argv
+
+
+def _is_section(c: ml_collections.ConfigDict, dotted: str) -> bool:
+  """Whether dotted names a sub-config of c (an override may replace a whole section)."""
+  for part in dotted.split('.'):
+    if not isinstance(c, ml_collections.ConfigDict) or part not in c:
+      return False
+    c = c[part]
+  return isinstance(c, ml_collections.ConfigDict)

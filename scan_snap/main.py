@@ -49,49 +49,6 @@ _TENSORBOARD = flags.DEFINE_bool(
 flags.mark_flag_as_required('config')
 
 
-def parse_flags(argv: list[str]) -> list[str]:
-  """absl's flag parsing, with the config named as config_files.find finds it, and every
-  mistake in the config or its overrides reported in one or two lines, without a traceback."""
-  try:
-    argv = _resolved_config_argument(argv)
-    return flags.FLAGS(argv)
-  except (flags.Error, errors.InputError) as error:
-    message = str(error).strip().splitlines()
-    sys.exit('error: ' + (message[0] if message else type(error).__name__)
-             + ('\nRun with --helpshort for the flags.' if isinstance(error, flags.Error) else ''))
-
-
-def _resolved_config_argument(argv: list[str]) -> list[str]:
-  """argv with the --config value replaced by the path of the file it names, once that config
-  and its --config.<key> overrides are known to load (else a ConfigFileError)."""
-  argv = list(argv)
-  for i, arg in enumerate(argv):
-    if arg in ('--config', '-config') and i + 1 < len(argv):
-      arg = f'--config={argv[i + 1]}'
-      argv[i:i + 2] = [arg]
-    if arg.startswith(('--config=', '-config=')):
-      spec = arg.split('=', 1)[1]
-      path, variant = config_files.split_spec(spec)
-      c = config_files.load(path, variant)  # Missing, failing or unknown variant: one line.
-      for other in argv:
-        if other.startswith(('--config.', '--noconfig.')):
-          key = other.split('=', 1)[0].split('.', 1)[1]
-          if key not in config_files.all_keys(c) and not _is_section(c, key):
-            raise config_files.ConfigFileError(config_files.unknown_key_message(key, c))
-      argv[i] = f'--config={config_files.find(path)}' + (f':{variant}' if variant else '')
-      break
-  return argv
-
-
-def _is_section(c, dotted: str) -> bool:
-  """Whether dotted names a sub-config of c (an override may replace a whole section)."""
-  for part in dotted.split('.'):
-    if not hasattr(c, 'items') or part not in c:
-      return False
-    c = c[part]
-  return hasattr(c, 'items')
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -114,4 +71,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=config_files.parse_command_line)

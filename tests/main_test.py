@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -28,9 +29,13 @@ class AsNamedTest(absltest.TestCase):
 
   def test_non_editable_install_runs_a_config_from_another_directory(self):
     site = self.create_tempdir('site').full_path
+    source = pathlib.Path(self.create_tempdir('source').full_path)  # pip builds in the tree.
+    for name in ('pyproject.toml', 'README.md', 'scan_snap', 'configs'):
+      copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+      copy(ROOT / name, source / name)
     install = subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
-         '--target', site, str(ROOT)], capture_output=True, text=True, timeout=300)
+        [sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', site,
+         str(source)], capture_output=True, text=True, timeout=300)
     self.assertEqual(install.returncode, 0, install.stderr[-2000:])
     self.assertTrue((pathlib.Path(site) / 'scan_snap' / 'configs' / 'syn_medium.py').exists())
     elsewhere = pathlib.Path(self.create_tempdir('elsewhere').full_path)
