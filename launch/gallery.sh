@@ -2,12 +2,17 @@
 # Runs every experiment and copies its figures into docs/gallery/, the README's gallery (about
 # 8 minutes on a 2-core CPU: 1.5 for the sequence-class experiments, 6 for the WikiText sample).
 #
-#   bash launch/gallery.sh [RUNS_DIR]      # default RUNS_DIR: runs/gallery
-#   DRY_RUN=1 bash launch/gallery.sh       # print the commands
-#   WIKITEXT_DIR=<folder> bash launch/gallery.sh   # default: ../shared/data/wikitext-2
+#   WIKITEXT_DIR=<folder> bash launch/gallery.sh [RUNS_DIR]   # default RUNS_DIR: runs/gallery
+#   WIKITEXT_DIR=<folder> DRY_RUN=1 bash launch/gallery.sh    # print the commands
+# WIKITEXT_DIR is a folder with WikiText-2's wiki.valid.tokens and wiki.test.tokens.
 set -euo pipefail
+if [[ -z "${WIKITEXT_DIR:-}" ]]; then
+  echo "usage: WIKITEXT_DIR=<folder with WikiText-2's wiki.valid.tokens and wiki.test.tokens> $0 [RUNS_DIR]" >&2
+  exit 2
+fi
 runs=${1:-runs/gallery}
-wikitext_dir=${WIKITEXT_DIR:-../shared/data/wikitext-2}
+wikitext_dir=${WIKITEXT_DIR}
+gallery="$(cd "$(dirname "$0")/.." && pwd)/docs/gallery"
 for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall wikitext2:sample; do
   name=${spec//:/_}
   cmd=(python -m scan_snap.main "--config=configs/${spec%%:*}.py${spec#"${spec%%:*}"}"
@@ -20,8 +25,8 @@ for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall
     continue
   fi
   "${cmd[@]}"
-  mkdir -p docs/gallery
+  mkdir -p "${gallery}"
   for png in "${runs}/${name}"/figures/*.png; do
-    cp "${png}" "docs/gallery/${name}__$(basename "${png}")"
+    cp "${png}" "${gallery}/${name}__$(basename "${png}")"
   done
 done

@@ -38,7 +38,7 @@ class LaunchTest(parameterized.TestCase):
                      '--config=configs/syn_small.py --workdir=runs/x --config.sweep.num_seeds=3')
 
   def test_gallery_dry_run(self):
-    proc = _launch('gallery.sh')
+    proc = _launch('gallery.sh', WIKITEXT_DIR='/data/wikitext-2')
     self.assertEqual(proc.returncode, 0, proc.stderr)
     commands = proc.stdout.strip().splitlines()
     self.assertLen(commands, 7)
@@ -46,7 +46,12 @@ class LaunchTest(parameterized.TestCase):
                                   '--workdir=runs/gallery/syn_small')
     self.assertEqual(commands[-1], 'python -m scan_snap.main --config=configs/wikitext2.py:sample '
                                    '--workdir=runs/gallery/wikitext2_sample '
-                                   '--config.data.dir=../shared/data/wikitext-2')
+                                   '--config.data.dir=/data/wikitext-2')
+
+  def test_gallery_needs_the_wikitext_folder(self):
+    proc = _launch('gallery.sh', WIKITEXT_DIR='')
+    self.assertEqual(proc.returncode, 2)
+    self.assertIn('usage: WIKITEXT_DIR=', proc.stderr)
 
   @parameterized.parameters('local.sh', 'slurm.sh', 'tpu_vm.sh')
   def test_missing_arguments(self, script):
