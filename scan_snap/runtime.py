@@ -24,9 +24,8 @@ def compiler_options() -> dict[str, str]:
   """XLA options for the sequence-class sweep's programs on the default backend.
 
   On CPUs, matrix products stay with XLA's own kernels rather than YNNPACK fusions, which run
-  the sweep's small batched products (32 × 128×210 by 210×240) about 2× slower on the 2-core
-  CPU. The WikiText programs keep XLA's defaults: their large products run faster with
-  YNNPACK (13.0 against 12.2 run-steps/s). See the README's Performance section.
+  the sweep's small batched products more slowly; the WikiText programs keep XLA's defaults,
+  since their large products are faster with YNNPACK. docs/performance.md has the measurements.
   """
   return {'xla_cpu_experimental_ynn_fusion_type': ''} if jax.default_backend() == 'cpu' else {}
 
