@@ -1,0 +1,55 @@
+"""The reference in docs/ documents every config key and every results column."""
+
+import csv
+import pathlib
+import re
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+import scan_snap
+from scan_snap import config
+from scan_snap import config_files
+from scan_snap.wikitext import config as text_config
+from tests.conftest import ROOT
+
+REFERENCE = (ROOT / 'docs' / 'reference.md').read_text()
+
+
+def _documented(dotted: str) -> bool:
+  """Whether a line of the reference names the key: `section.leaf`, or its section's
+  `section.…` with `leaf` in backticks on the same line (a row that lists several keys)."""
+  section, leaf = dotted.rsplit('.', 1)
+  for line in REFERENCE.splitlines():
+    names = ' '.join(re.findall(r'`([^`]*)`', line))
+    if f'`{dotted}`' in line or (f'`{section}.' in line and re.search(rf'\b{leaf}\b', names)):
+      return True
+  return False
+
+
+class ReferenceTest(parameterized.TestCase):
+
+  @parameterized.parameters(
+      *[('sequence_classes', key) for key in config_files.all_keys(
+          config.sequence_classes_config()) if key != 'experiment'],
+      *[('wikitext', key) for key in config_files.all_keys(text_config.wikitext_config())
+        if key != 'experiment'])
+  def test_config_key_is_documented(self, experiment, key):
+    self.assertTrue(_documented(key), f'{experiment} key {key} is not in docs/reference.md')
+
+  def test_results_columns_are_documented(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    scan_snap.run_experiment(scan_snap.load_config('syn_small:smoke'), workdir)
+    with open(workdir / 'results.csv') as f:
+      columns = next(csv.reader(f))
+    row = next(line for line in REFERENCE.splitlines() if line.startswith('| `results.csv`'))
+    for column in columns:
+      self.assertRegex(row, rf'\b{column}\b')
+
+  def test_no_reference_to_files_outside_the_repository(self):
+    for path in [ROOT / 'README.md', *(ROOT / 'docs').glob('*.md')]:
+      self.assertNotRegex(path.read_text(), r'NOTES|\.\./shared', str(path))
+
+
+if __name__ == '__main__':
+  absltest.main()
