@@ -45,7 +45,7 @@ _OVERWRITE = flags.DEFINE_bool(
     'of the same config is resumed from its checkpoints.)')
 _TENSORBOARD = flags.DEFINE_bool(
     'tensorboard', False, 'Also write the metrics.jsonl lines as TensorBoard scalars under '
-    "<workdir>/tensorboard (needs tensorboardX: pip install 'scan_snap[tensorboard]').")
+    '<workdir>/tensorboard (needs tensorboardX: pip install tensorboardX).')
 flags.mark_flag_as_required('config')
 
 

@@ -101,7 +101,7 @@ class MetricsLog:
         import tensorboardX  # pylint: disable=g-import-not-at-top
       except ImportError:
         raise errors.InputError(
-            "--tensorboard needs tensorboardX: pip install -e '.[tensorboard]'") from None
+            '--tensorboard needs tensorboardX: pip install tensorboardX') from None
       self._new_writer = lambda run: tensorboardX.SummaryWriter(str(tensorboard_dir / run))
 
   def write(self, lines: list[dict]) -> None:
