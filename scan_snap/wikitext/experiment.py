@@ -41,7 +41,9 @@ def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.T
   """The vocabulary, the token streams on device, and the training steps per epoch."""
   d, e = c.data, c.eval
   splits = tuple(dict.fromkeys((d.train_split, d.eval_split)))
-  builder = dataset.prepare(pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits)
+  # One process prepares the cache first: the others of a job may share its folder.
+  builder = runtime.process_zero_first(lambda: dataset.prepare(
+      pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits), 'wikitext prepared')
   # Two streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
   train_words = lambda: dataset.words_of(dataset.read_lines(builder, d.train_split))
   vocab = dataset.Vocabulary.build(train_words(), d.max_vocab)
@@ -83,6 +85,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
                                    ) if writer else None
   if workdir is not None:
     outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+    runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
   if writer:
     outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
   run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
