@@ -108,6 +108,7 @@ def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: boo
   """Checks (or, with overwrite, clears) the work directory, writes config.json, and returns
   the store of finished chunks to resume from."""
   outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+  runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
   store = checkpoints.ChunkStore(workdir / 'checkpoints')
   if store.num_saved():
     logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,

@@ -4,10 +4,11 @@ options of the compiled programs."""
 import contextlib
 import logging as python_logging
 import os
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import tqdm
 
 from scan_snap import errors
@@ -57,6 +58,30 @@ def initialize_distributed(coordinator_address: str | None = None,
         'JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM or on a Cloud TPU)') from None
   logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def barrier(name: str) -> None:
+  """In a multi-process job, waits until every process gets here; in one process, nothing."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
+
+
+_T = TypeVar('_T')
+
+
+def process_zero_first(f: Callable[[], _T], name: str) -> _T:
+  """f(), run by process 0 before the other processes of a multi-process job run it: to fill a
+  cache that they may share (they then find it filled) without racing. When process 0's f()
+  fails, the others still run theirs, which on the same inputs fails the same way."""
+  if jax.process_count() == 1:
+    return f()
+  if jax.process_index() == 0:
+    try:
+      return f()
+    finally:
+      barrier(name)
+  barrier(name)
+  return f()
 
 
 def quiet_library_logs(libraries: tuple[str, ...] = ('jax', 'orbax', 'tensorflow_datasets')

@@ -28,14 +28,25 @@ class LaunchTest(parameterized.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr)
     self.assertEqual(proc.stdout.strip(), want)
 
+  def test_slurm_warns_of_gpus_left_idle(self):
+    proc = _launch('slurm.sh', 'configs/syn_small.py', 'runs/x', SLURM_GPUS_ON_NODE='8',
+                   SLURM_NTASKS_PER_NODE='1')
+    self.assertEqual(proc.returncode, 0, proc.stderr)
+    self.assertIn('warning: 8 GPUs but 1 task(s) per node', proc.stderr)
+    proc = _launch('slurm.sh', 'configs/syn_small.py', 'runs/x', SLURM_GPUS_ON_NODE='8',
+                   SLURM_NTASKS_PER_NODE='8')
+    self.assertEqual(proc.stderr, '')
+
   def test_tpu_vm_dry_run(self):
     proc = _launch('tpu_vm.sh', 'configs/syn_small.py', 'runs/x', '--config.sweep.num_seeds=3',
-                   TPU_NAME='my-tpu', ZONE='us-central2-b')
+                   '--config.data.dir=/mnt/my data', TPU_NAME='my-tpu', ZONE='us-central2-b')
     self.assertEqual(proc.returncode, 0, proc.stderr)
+    # One remote command line, its arguments quoted for the workers' shell.
     self.assertEqual(proc.stdout.strip(),
                      'gcloud compute tpus tpu-vm ssh my-tpu --zone=us-central2-b --worker=all '
-                     '--command=cd ~/scan_snap && python -m scan_snap.main --distributed '
-                     '--config=configs/syn_small.py --workdir=runs/x --config.sweep.num_seeds=3')
+                     '--command=python -m scan_snap.main --distributed '
+                     '--config=configs/syn_small.py --workdir=runs/x --config.sweep.num_seeds=3 '
+                     '--config.data.dir=/mnt/my\\ data')
 
   def test_gallery_dry_run(self):
     proc = _launch('gallery.sh', WIKITEXT_DIR='/data/wikitext-2')

@@ -20,6 +20,7 @@ import pathlib
 
 from absl import logging
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -41,7 +42,9 @@ def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.T
   """The vocabulary, the token streams on device, and the training steps per epoch."""
   d, e = c.data, c.eval
   splits = tuple(dict.fromkeys((d.train_split, d.eval_split)))
-  builder = dataset.prepare(pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits)
+  # One process prepares the cache first: the others of a job may share its folder.
+  builder = runtime.process_zero_first(lambda: dataset.prepare(
+      pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits), 'wikitext prepared')
   # Two streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
   train_words = lambda: dataset.words_of(dataset.read_lines(builder, d.train_split))
   vocab = dataset.Vocabulary.build(train_words(), d.max_vocab)
@@ -83,6 +86,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
                                    ) if writer else None
   if workdir is not None:
     outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+    runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
   if writer:
     outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
   run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
@@ -165,22 +169,39 @@ class Grid:
   """The grid's runs, trained in groups of runs_per_device runs on each device, one compiled
   call per group: every run is computed by the same per-device program, so its numbers do not
   depend on the other runs or on the number of devices. The grid is padded to whole groups with
-  copies of its last run, which are trained and left out of every result."""
+  copies of its last run, which are trained and left out of every result.
+
+  In a multi-process job (jax.distributed), the groups are split into equal contiguous shares,
+  one per process (padded with more copies of the last run to a multiple of the process count),
+  and each process trains its share on its own devices; the results (losses, evaluations, the
+  state for checkpoints) are gathered so that every process holds those of the whole grid, as
+  one process training everything would. A run's numbers are bit for bit those of a one-process
+  run when its group is trained on as many devices of the same kind (e.g. one each); otherwise
+  they are equal up to float rounding, as between device counts. Checkpoints hold the runs
+  without padding, so a job resumes from those of any number of processes.
+  """
 
   def __init__(self, run_cfg: train.TextRunConfig, runs: list[dict], runs_per_device: int):
-    padded = runs + runs[-1:] * (-len(runs) % runs_per_device)
+    num_processes, process = jax.process_count(), jax.process_index()
+    num_groups = -(-len(runs) // runs_per_device)
+    num_groups += -num_groups % num_processes  # The same number of groups on every process.
+    padded = runs + runs[-1:] * (num_groups * runs_per_device - len(runs))
+    share = num_groups // num_processes * runs_per_device  # runs per process
+    mine = padded[process * share:(process + 1) * share]
     devices = jax.local_devices()
-    num_devices = math.gcd(len(padded) // runs_per_device, len(devices))
+    num_devices = math.gcd(len(mine) // runs_per_device, len(devices))
     logging.info('training %d runs (+%d padding) in groups of %d per device on %d of %d '
-                 'local devices', len(runs), len(padded) - len(runs), runs_per_device,
-                 num_devices, len(devices))
+                 'local devices%s', len(runs), len(padded) - len(runs), runs_per_device,
+                 num_devices, len(devices),
+                 f'; process {process} of {num_processes} trains runs {process * share}–'
+                 f'{(process + 1) * share - 1} of the padded grid' if num_processes > 1 else '')
     mesh = jax.sharding.Mesh(np.asarray(devices[:num_devices]), ('runs',))
     self.num_runs, self.num_devices = len(runs), num_devices
     size = runs_per_device * num_devices
     self._init, self._train, self._evaluate = train.grid_functions(run_cfg, mesh)
-    self._args = [tuple(jnp.asarray([r[key] for r in padded[i:i + size]])
+    self._args = [tuple(jnp.asarray([r[key] for r in mine[i:i + size]])
                         for key in ('seed', 'lr_attention', 'lr_other'))
-                  for i in range(0, len(padded), size)]
+                  for i in range(0, len(mine), size)]
     self._states = [self._init(seeds) for seeds, _, _ in self._args]
 
   def train_chunk(self, data: train.TextData, first_step: int) -> np.ndarray:
@@ -189,28 +210,41 @@ class Grid:
     for g, args in enumerate(self._args):
       self._states[g], metrics = self._train(self._states[g], data, *args, first_step)
       losses.append(np.asarray(metrics['train_loss']))
-    return np.concatenate(losses)[:self.num_runs]
+    return _gather(np.concatenate(losses))[:self.num_runs]
 
   def evaluate(self, data: train.TextData) -> dict:
     """train.evaluate of every run, as numpy arrays with a leading axis of runs."""
     parts = [self._evaluate(state.params, data) for state in self._states]
-    return {key: np.concatenate([np.asarray(p[key]) for p in parts])[:self.num_runs]
-            for key in parts[0]}
+    return {key: value[:self.num_runs] for key, value in _gather(
+        {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in parts[0]}).items()}
 
   def state_arrays(self) -> train.TrainState:
-    """Every run's parameters and optimizer state (padding included), as numpy arrays."""
-    return jax.tree_util.tree_map(lambda *groups: np.concatenate([np.asarray(x) for x in groups]),
-                                  *self._states)
+    """Every run's parameters and optimizer state, as numpy arrays with a leading axis of runs
+    (the padding left out: the same arrays whatever the number of processes)."""
+    local = jax.tree_util.tree_map(lambda *groups: np.concatenate([np.asarray(x) for x in groups]),
+                                   *self._states)
+    return jax.tree_util.tree_map(lambda x: x[:self.num_runs], _gather(local))
 
   def load_state(self, arrays: train.TrainState) -> None:
-    """Replaces the state with `arrays` (as state_arrays returns it)."""
-    start = 0
+    """Replaces the state with `arrays` (as state_arrays returns it); the padding copies of the
+    last run take its state."""
+    share = sum(len(args[0]) for args in self._args)
+    start = jax.process_index() * share
+    rows = np.minimum(np.arange(start, start + share), self.num_runs - 1)
     for g, state in enumerate(self._states):
       size = len(self._args[g][0])
       self._states[g] = jax.tree_util.tree_map(
-          lambda old, new: jax.device_put(np.asarray(new)[start:start + size], old.sharding),
+          lambda old, new: jax.device_put(np.asarray(new)[rows[:size]], old.sharding),
           state, arrays)
-      start += size
+      rows = rows[size:]
+
+
+def _gather(tree):
+  """The arrays of every process concatenated along their first axis, in process order (the
+  arrays themselves in a one-process job)."""
+  if jax.process_count() == 1:
+    return tree
+  return multihost_utils.process_allgather(tree, tiled=True)
 
 
 def _evaluation(step: int, train_loss: np.ndarray, evaluated: dict) -> dict:

@@ -1,0 +1,157 @@
+"""Multi-process jobs for real: two processes on this machine, one CPU device each, joined by
+jax.distributed, write the same files as one process, byte for byte.
+
+Each job process is a `python -m scan_snap.main --distributed` subprocess, started the three ways
+that the README names: by flags, by JAX_* variables, and by the variables that srun sets (jax's
+SLURM detection). Every subprocess has a time limit and is killed when its job fails.
+"""
+
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+from absl.testing import absltest
+import numpy as np
+
+from tests.conftest import ROOT, WIKITEXT_DIR
+
+_TIMEOUT_S = 240
+# Variables of the parent's environment that would change how the subprocesses join a job or how
+# many devices they see.
+_DROPPED = ('XLA_FLAGS', 'JAX_PLATFORMS', 'JAX_COORDINATOR_ADDRESS', 'JAX_COORDINATOR_PORT',
+            'JAX_NUM_PROCESSES', 'JAX_PROCESS_ID', 'JAX_LOCAL_DEVICE_IDS', 'CUDA_VISIBLE_DEVICES')
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+def _env(**variables: str) -> dict[str, str]:
+  """This checkout's code, on one CPU device, with no cluster around."""
+  env = {k: v for k, v in os.environ.items()
+         if k not in _DROPPED and not k.startswith(('SLURM_', 'OMPI_'))}
+  env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), env.get('PYTHONPATH')]))
+  return {**env, 'JAX_PLATFORMS': 'cpu', **variables}
+
+
+def _main(*flags: str) -> list[str]:
+  return [sys.executable, '-m', 'scan_snap.main', '--compilation_cache=', *flags]
+
+
+def _run_together(test: absltest.TestCase, commands: dict[str, tuple[list[str], dict]],
+                  logs: pathlib.Path) -> dict[str, str]:
+  """Starts every command at once; fails the test (killing those still running) when one fails
+  or when they are not all done within _TIMEOUT_S. Returns each one's stderr."""
+  logs.mkdir(parents=True, exist_ok=True)
+  procs = {}
+  try:
+    for name, (command, env) in commands.items():
+      with open(logs / f'{name}.log', 'w') as log:
+        procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+                                       stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + _TIMEOUT_S
+    while any(p.poll() is None for p in procs.values()):
+      failed = [n for n, p in procs.items() if p.returncode not in (None, 0)]
+      if failed or time.monotonic() > deadline:
+        break
+      time.sleep(0.2)
+  finally:
+    for p in procs.values():
+      if p.poll() is None:
+        p.kill()
+      p.wait()
+  output = {name: (logs / f'{name}.log').read_text() for name in commands}
+  for name, p in procs.items():
+    test.assertEqual(p.returncode, 0, f'{name} failed (or was killed after {_TIMEOUT_S} s or '
+                     f'after another process failed):\n{output[name][-3000:]}')
+  return output
+
+
+def _assert_same_npz(test: absltest.TestCase, want: pathlib.Path, got: pathlib.Path) -> None:
+  with np.load(want) as w, np.load(got) as g:
+    test.assertEqual(sorted(w.files), sorted(g.files))
+    for key in w.files:
+      np.testing.assert_array_equal(g[key], w[key], err_msg=f'{got.name}: {key}')
+      test.assertEqual(g[key].dtype, w[key].dtype)
+
+
+class TwoProcessTest(absltest.TestCase):
+
+  def test_sequence_classes_by_flags_and_by_variables(self):
+    tmp = pathlib.Path(self.create_tempdir().full_path)
+    config = f'--config={ROOT / "configs" / "syn_medium.py"}:smoke'
+    job = ['--distributed', config, f'--workdir={tmp / "two"}']
+    address = f'127.0.0.1:{_free_port()}'
+    out = _run_together(self, {
+        'one': (_main(config, f'--workdir={tmp / "one"}'), _env()),
+        'flags': (_main(*job, f'--coordinator_address={address}', '--num_processes=2',
+                        '--process_id=0'), _env()),
+        'variables': (_main(*job), _env(JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES='2',
+                                        JAX_PROCESS_ID='1')),
+    }, tmp / 'logs')
+    self.assertIn('process 0 of 2; 1 local and 2 global devices', out['flags'])
+    self.assertIn('process 1 of 2; 1 local and 2 global devices', out['variables'])
+
+    one, two = tmp / 'one', tmp / 'two'
+    for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
+      self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+    trajectories = sorted(p.name for p in (one / 'trajectories').glob('*.npz'))
+    self.assertLen(trajectories, 2)
+    self.assertEqual(sorted(p.name for p in (two / 'trajectories').glob('*.npz')), trajectories)
+    for name in trajectories:
+      _assert_same_npz(self, one / 'trajectories' / name, two / 'trajectories' / name)
+
+  @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
+                       f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+  def test_wikitext_under_slurm_variables_shares_the_runs_and_resumes(self):
+    tmp = pathlib.Path(self.create_tempdir().full_path)
+    # Two groups of one run: one group per process in the job.
+    flags = (f'--config={ROOT / "configs" / "wikitext2.py"}:smoke',
+             f'--config.data.dir={WIKITEXT_DIR}', '--config.sweep.runs_per_device=1',
+             '--config.figures.names=()')
+    one, two = tmp / 'one', tmp / 'two'
+
+    def job(port: int) -> dict:
+      # What srun sets for 2 tasks on one node (jax reads it; the port comes from the job id
+      # unless JAX_COORDINATOR_PORT is set). The two share a data cache: process 0 fills it.
+      slurm = lambda i: _env(SLURM_JOB_ID='1', SLURM_STEP_NODELIST='127.0.0.1',
+                             SLURM_NTASKS='2', SLURM_PROCID=str(i), SLURM_LOCALID=str(i),
+                             JAX_COORDINATOR_PORT=str(port))
+      command = _main('--distributed', *flags, f'--config.data.cache_dir={tmp / "tfds_two"}',
+                      f'--workdir={two}')
+      return {f'slurm{i}': (command, slurm(i)) for i in range(2)}
+
+    out = _run_together(self, {
+        'one': (_main(*flags, f'--config.data.cache_dir={tmp / "tfds_one"}',
+                      f'--workdir={one}'), _env()),
+        **job(_free_port()),
+    }, tmp / 'logs')
+    for i in range(2):
+      self.assertIn(f'process {i} of 2; 1 local and 2 global devices', out[f'slurm{i}'])
+      self.assertIn(f'process {i} of 2 trains runs {i}–{i} of the padded grid', out[f'slurm{i}'])
+
+    def assert_same_files():
+      for name in ('results.csv', 'metrics.jsonl'):
+        self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+      _assert_same_npz(self, one / 'trajectories.npz', two / 'trajectories.npz')
+
+    assert_same_files()
+    # Resume the job from its checkpoint of step 10 (written by both processes; the one of
+    # step 20 removed): both restore it, train steps 10–20 again and end on the same files.
+    self.assertEqual(sorted(p.name for p in (two / 'checkpoints').iterdir()), ['10', '20'])
+    shutil.rmtree(two / 'checkpoints' / '20')
+    for name in ('results.csv', 'metrics.jsonl', 'trajectories.npz'):
+      (two / name).unlink()
+    out = _run_together(self, job(_free_port()), tmp / 'logs_resumed')
+    self.assertIn('from step 10', out['slurm0'])
+    assert_same_files()
+
+
+if __name__ == '__main__':
+  absltest.main()
