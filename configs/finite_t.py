@@ -1,4 +1,4 @@
-"""Finite T → ∞ (paper Lemma 2, NOTES §1): sampled training approaches the population dynamics.
+"""Finite T → ∞ (paper Lemma 2): sampled training approaches the population dynamics.
 
 Syn-Small's setting (zero start, SGD with momentum 0.9, η_Y = η_Z = 1, batch 128, 100 steps)
 at T ∈ {32, 128, 512, 2048}, 10 seeds each, against the population run (n_l → P(l|m,n)) with

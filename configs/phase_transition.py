@@ -1,10 +1,10 @@
-"""Phase transition (paper Fig. 3, Theorem 4): population dynamics over 10⁴ steps, NOTES §3–5.
+"""Phase transition (paper Fig. 3, Theorem 4): population dynamics over 10⁴ steps.
 
 Syn-Small's classes (K = 2, M = 34) trained on the long-sequence limit (T → ∞, the expected
 gradient) from a zero start by plain gradient descent: η_Y ∈ {0.03, …, 3} (2 decades, 6 values)
 × η_Z ∈ {0.01, 0.03, 0.1}. For each run, the growth of the most frequent distinct token's
 logit, its snapping time t₀ (theory.transition_time), and a report of Theorems 2 and 4 and of
-the decoder reduction of NOTES §3. Use --config.train.dynamics=flow for the gradient flow.
+the decoder reduction of docs/model.md. Use --config.train.dynamics=flow for the gradient flow.
 
   python -m scan_snap.main --config=configs/phase_transition.py --workdir=runs/phase_transition
   python -m scan_snap.main --config=configs/phase_transition.py:smoke --workdir=/tmp/pt_smoke

@@ -1,4 +1,4 @@
-"""Recall at threshold (paper Appendix G, Figs. 11–12) on Syn-Medium's data, NOTES §3, §5.
+"""Recall at threshold (paper Appendix G, Figs. 11–12) on Syn-Medium's data.
 
 Syn-Medium's settings with an absolute grid η_Y ∈ {1, 2, 5, 10} × η_Z ∈ {0.5, 1, 2, 3}, so
 that curves can vary η_Z at a fixed η_Y (5) and η_Y at a fixed η_Z (1); 640 runs. A token is

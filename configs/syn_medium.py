@@ -1,4 +1,4 @@
-"""Syn-Medium (paper Fig. 6): sparsity of attention against η_Y and η_Z, NOTES §5.
+"""Syn-Medium (paper Fig. 6): sparsity of attention against η_Y and η_Z.
 
 640 runs: num_last ∈ {1, 3, 5, 10} × η_Z ∈ {0.5, 1, 2, 3} × η_Y/η_Z ∈ {1, 2, 5, 10} × seeds 1–10;
 Y and Z uniform in [−1/√M, 1/√M]; SGD with momentum 0.9; batch 128; T = 128; 100 steps.

@@ -1,4 +1,4 @@
-"""Syn-Small (paper Fig. 4): two classes, zero start, the scan of the distinct tokens, NOTES §5.
+"""Syn-Small (paper Fig. 4): two classes, zero start, the scan of the distinct tokens.
 
 num_last 2, num_next_per_last 1, 10 common tokens, 10 distinct tokens per class; Y = Z = 0;
 SGD with momentum 0.9, η_Y = η_Z = 1; batch 128; T = 128; 100 steps, c̃ logged every step.

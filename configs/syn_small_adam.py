@@ -1,6 +1,6 @@
 """Syn-Small with Adam (paper Fig. 5): different learning rates pick different distinct tokens.
 
-Syn-Small's data and zero start (NOTES §5), trained with Adam at η_Y = η_Z ∈ {0.01, 0.03, 0.1,
+Syn-Small's data and zero start, trained with Adam at η_Y = η_Z ∈ {0.01, 0.03, 0.1,
 0.3} for 100 steps. The figure shows c̃ of class 1 during training, one row per rate, and
 names the distinct tokens each rate ends up attending to (renormalized attention ≥ 1/U).
 

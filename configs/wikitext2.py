@@ -2,7 +2,7 @@
 
 An ordinary decoder-only transformer (embedding 200, feed-forward 200, 1 head, 1 layer, dropout
 0.2, sinusoidal positions), batch 20 × 35 tokens, SGD with gradient clipping 0.5 and rates
-× 0.95 per epoch (NOTES §5); W_Q, W_K get optimizer.lr_attention, the rest lr_other.
+× 0.95 per epoch (docs/reference.md); W_Q, W_K get optimizer.lr_attention, the rest lr_other.
 
   # The full dataset: a folder with wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens.
   python -m scan_snap.main --config=configs/wikitext2.py --config.data.dir=<wikitext-2 folder> \

@@ -3,7 +3,7 @@
   'frequency_bias'       Thm 2 on every run (logits of common tokens fall, distinct ones rise)
   'scanning'             Thm 3 on every run (needs a zero start)
   'snapping'             Thm 4: t₀ of every run's growth curve, and its trend in η_Y
-  'decoder_reduction'    the decoder logit gap ξ(t) of NOTES §3 against its closed form
+  'decoder_reduction'    the decoder logit gap ξ(t) of docs/model.md against its closed form
   'learning_rates'       Sec. 6 on the summary table (η_Z sharpens, large η_Y/η_Z blurs)
   'long_sequence_limit'  Lemma 2: as T grows, the seed-mean c̃ trajectory of sampled training
                          approaches the population (T → ∞) trajectory
@@ -88,7 +88,7 @@ def decoder_reduction(lr_y: float = 1.0, steps: int = 200) -> dict:
   want = theory.decoder_gap_closed_form(train.logged_steps(run)[1:], lr_y, spec.vocab_size,
                                         spec.num_classes)
   error = np.abs(measured - want).max() / want[-1]
-  return {'claim': 'Decoder reduction (NOTES §3): (M−1)ξ + e^ξ − 1 = η_Y M t / K',
+  return {'claim': 'Decoder reduction (a solver check): (M−1)ξ + e^ξ − 1 = η_Y M t / K',
           'measured': f'ξ({steps}) = {measured[-1]:.4f} vs closed form {want[-1]:.4f}; largest '
                       f'difference over 0 < t ≤ {steps}: {error:.1e} of ξ({steps})',
           'holds': bool(error < 1e-3)}

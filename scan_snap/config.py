@@ -29,7 +29,7 @@ class ConfigError(errors.InputError):
 
 
 def sequence_classes_config() -> ml_collections.ConfigDict:
-  """Every key of a sequence-class experiment, at the reference-run values of NOTES §5."""
+  """Every key of a sequence-class experiment, at the values of the paper's reference runs."""
   c = ml_collections.ConfigDict()
   c.experiment = 'sequence_classes'  # which experiment module runs it (see scan_snap/main.py)
 
@@ -85,7 +85,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
 
 
 def set_syn_small_data(c: ml_collections.ConfigDict) -> None:
-  """Syn-Small's classes (NOTES §5): 2 queries, one class each, 10 common and 10 distinct tokens."""
+  """Syn-Small's classes: 2 queries, one class each, 10 common and 10 distinct tokens."""
   c.data.num_last = (2,)
   c.data.num_next_per_last = 1
   c.data.num_common = 10
@@ -94,7 +94,7 @@ def set_syn_small_data(c: ml_collections.ConfigDict) -> None:
 
 
 def set_syn_medium_data(c: ml_collections.ConfigDict) -> None:
-  """Syn-Medium's classes (NOTES §5): num_last ∈ {1, 3, 5, 10}, two classes per query, 10 common
+  """Syn-Medium's classes: num_last ∈ {1, 3, 5, 10}, two classes per query, 10 common
   and 10 distinct tokens."""
   c.data.num_last = (1, 3, 5, 10)
   c.data.num_next_per_last = 2

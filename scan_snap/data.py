@@ -1,4 +1,4 @@
-"""Sequence classes of the paper (Sec. 3.2, NOTES §2) and their on-device samplers.
+"""Sequence classes of the paper (Sec. 3.2; docs/model.md) and their on-device samplers.
 
 A class is one next token n with its query token m = ψ(n) and a distribution P(l|m,n) over
 contextual tokens. Token ids, in order:
@@ -21,7 +21,7 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class SequenceClasses:
-  """Generator parameters of NOTES §2; every derived table is computed from them."""
+  """Generator parameters (docs/model.md); every derived table is computed from them."""
 
   num_last: int
   num_next_per_last: int
@@ -198,7 +198,7 @@ def counts_of_sequences(batch: SequenceBatch, tables: ClassTables) -> CountsBatc
 
 
 def population_batch(tables: ClassTables) -> CountsBatch:
-  """The long-sequence limit (NOTES §1): one row per class with n_l replaced by P(l|m,n), so
+  """The long-sequence limit (docs/model.md): one row per class with n_l replaced by P(l|m,n), so
   that u = c̃_n; its mean loss over the rows is the expected loss over uniform classes."""
   return _counts_batch(jnp.arange(tables.query.shape[0]), tables.probs, tables)
 

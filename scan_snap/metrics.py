@@ -1,4 +1,4 @@
-"""Measurements of NOTES §3, computed on device from the parameters."""
+"""Measurements of docs/model.md, computed on device from the parameters."""
 
 import jax
 import jax.numpy as jnp

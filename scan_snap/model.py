@@ -1,4 +1,4 @@
-"""The reparameterized 1-layer transformer of NOTES §1, as pure functions.
+"""The reparameterized 1-layer transformer of docs/model.md, as pure functions.
 
 Parameters are two M×M matrices: Z (attention logits, z_{m,l}: query m attends to key l) and
 Y (decoder). Convention: the next-token logits are Y^T f, i.e. `f @ Y`, so Y[k, j] maps

@@ -1,4 +1,4 @@
-"""The paper's claims (NOTES §3–4) as measurements on trajectories, each with a verdict.
+"""The paper's claims (docs/model.md) as measurements on trajectories, each with a verdict.
 
 Every check returns a dict {'claim', 'measured', 'holds'}: the claim in words, the numbers
 behind the verdict (a string), and whether the measurement supports the claim; a check whose
@@ -66,7 +66,7 @@ def transition_time(t: np.ndarray, growth: np.ndarray, drop: float = 0.5) -> flo
 
 def decoder_gap_closed_form(t: np.ndarray, lr_y: float, vocab_size: int,
                             num_classes: int) -> np.ndarray:
-  """ξ(t) solving (M − 1)ξ + e^ξ − 1 = η_Y M t / K (NOTES §3), by Newton's method."""
+  """ξ(t) solving (M − 1)ξ + e^ξ − 1 = η_Y M t / K (docs/model.md), by Newton's method."""
   rhs = lr_y * vocab_size * np.asarray(t, float) / num_classes
   xi = np.log1p(rhs)  # Below the root: the left side is convex and increasing.
   for _ in range(100):

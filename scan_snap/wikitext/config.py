@@ -16,7 +16,7 @@ FIGURES = ('attention_maps', 'entropy_vs_lr', 'training_curves')
 
 
 def wikitext_config() -> ml_collections.ConfigDict:
-  """Every key of a WikiText run, at the reference-run values of NOTES §5."""
+  """Every key of a WikiText run, at the values of the paper's reference runs."""
   c = ml_collections.ConfigDict()
   c.experiment = 'wikitext'
 

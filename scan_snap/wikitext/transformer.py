@@ -1,4 +1,4 @@
-"""The decoder-only transformer of the WikiText experiment (NOTES §5), in Flax NNX.
+"""The decoder-only transformer of the WikiText experiment (docs/reference.md), in Flax NNX.
 
 Token embedding × √D plus sinusoidal positions, then `num_layers` post-norm blocks (causal
 self-attention with W_Q, W_K, W_V, W_O; a ReLU feed-forward layer), then a linear decoder to the
