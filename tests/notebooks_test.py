@@ -1,6 +1,14 @@
-"""The Colab notebooks run top to bottom on tiny settings, and are stored without outputs."""
+"""The Colab notebooks: stored with the outputs of a real run, opened from a Colab badge, set up
+from one REPO_URL with no clone, and run top to bottom on tiny settings (a copy: the stored file
+is left as it is)."""
 
+import json
 import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
 from unittest import mock
 
 from absl.testing import absltest
@@ -11,26 +19,99 @@ import nbformat
 from tests.conftest import ROOT, WIKITEXT_DIR
 
 NOTEBOOKS = sorted((ROOT / 'notebooks').glob('*.ipynb'))
+NAMES = [path.name for path in NOTEBOOKS]
+REPO_URL_LINE = re.compile(r"^REPO_URL = '(https://github\.com/([^/']+/[^/']+))'", re.MULTILINE)
 
 
-class NotebooksTest(parameterized.TestCase):
+def code_cells(notebook):
+  return [cell for cell in notebook.cells if cell.cell_type == 'code']
 
-  @parameterized.parameters(*[path.name for path in NOTEBOOKS])
-  def test_runs_and_is_stored_without_outputs(self, name):
-    if name.startswith('wikitext') and not (WIKITEXT_DIR / 'wiki.valid.tokens').exists():
-      self.skipTest(f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+
+def outputs_of(notebook, output_type=None):
+  return [o for cell in code_cells(notebook) for o in cell.outputs
+          if output_type is None or o.output_type == output_type]
+
+
+def images(notebook):
+  return [o for o in outputs_of(notebook) if 'image/png' in o.get('data', {})]
+
+
+def needs_wikitext(name):
+  return name.startswith('wikitext') and not (WIKITEXT_DIR / 'wiki.valid.tokens').exists()
+
+
+class StoredNotebooksTest(parameterized.TestCase):
+
+  def test_there_are_the_three_notebooks(self):
+    self.assertEqual(NAMES, ['quickstart.ipynb', 'sweep_explorer.ipynb',
+                             'wikitext_sample.ipynb'])
+
+  @parameterized.parameters(*NAMES)
+  def test_stored_with_the_outputs_of_one_run(self, name):
     notebook = nbformat.read(ROOT / 'notebooks' / name, as_version=4)
-    for cell in notebook.cells:
-      if cell.cell_type == 'code':
-        self.assertEqual((cell.outputs, cell.execution_count), ([], None), cell.source[:60])
-    env = {'SCAN_SNAP_SMOKE': '1', 'MPLBACKEND': 'Agg', 'SCAN_SNAP_WIKITEXT_DIR': str(WIKITEXT_DIR)}
+    nbformat.validate(notebook)
+    counts = [cell.execution_count for cell in code_cells(notebook)]
+    self.assertEqual(counts, list(range(1, len(counts) + 1)), 'run top to bottom, once')
+    self.assertNotEmpty(images(notebook), 'its figures are stored as PNG')
+    self.assertEmpty(outputs_of(notebook, 'error'))
+    stored = json.dumps([cell.outputs for cell in code_cells(notebook)])
+    for path in {ROOT, ROOT.parent, WIKITEXT_DIR, pathlib.Path(tempfile.gettempdir()),
+                 pathlib.Path.home()}:
+      if path.parent != path:  # not the root folder
+        self.assertNotIn(str(path), stored, 'a path of the machine that ran it')
+
+  @parameterized.parameters(*NAMES)
+  def test_colab_badge_and_one_set_up_cell(self, name):
+    notebook = nbformat.read(ROOT / 'notebooks' / name, as_version=4)
+    setup = code_cells(notebook)[0].source
+    found = REPO_URL_LINE.findall(setup)
+    self.assertLen(found, 1, 'the set-up cell defines REPO_URL once')
+    _, owner_repo = found[0]
+    everything = '\n'.join(cell.source for cell in notebook.cells)
+    self.assertLen(re.findall(r'^REPO_URL\s*=', everything, re.MULTILINE), 1)
+    self.assertEqual(notebook.cells[0].cell_type, 'markdown')
+    badge = (f'(https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/'
+             f'{name})')
+    self.assertIn('[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]'
+                  + badge, notebook.cells[0].source)
+    self.assertIn('git+{REPO_URL}', setup)  # pip installs it; nothing is cloned here
+    self.assertNotIn('clone', everything)
+    self.assertIn('SCAN_SNAP_SMOKE', setup)
+    self.assertIn('jax.default_backend()', setup)
+    self.assertNotIn('load_config_file', everything)
+
+  def test_one_repository_address_for_all(self):
+    addresses = {REPO_URL_LINE.search(code_cells(nbformat.read(path, as_version=4))[0].source)[1]
+                 for path in NOTEBOOKS}
+    self.assertLen(addresses, 1, 'one sed over notebooks/ sets the address')
+
+
+class RunNotebooksTest(parameterized.TestCase):
+
+  @parameterized.parameters(*NAMES)
+  def test_runs_on_smoke_settings(self, name):
+    if needs_wikitext(name):
+      self.skipTest(f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+    path = ROOT / 'notebooks' / name
+    stored = path.read_bytes()
+    cwd = self.create_tempdir().full_path
+    # The kernel must find scan_snap as this process does, or the set-up cell would pip install it.
+    found = subprocess.run([sys.executable, '-c', 'import scan_snap'], cwd=cwd,
+                           capture_output=True, text=True, check=False)
+    self.assertEqual(found.returncode, 0, 'scan_snap is not importable outside the checkout: '
+                     f'install it (pip install -e .) or set PYTHONPATH\n{found.stderr}')
+    notebook = nbformat.reads(stored.decode('utf-8'), as_version=4)  # a copy
+    env = {'SCAN_SNAP_SMOKE': '1', 'SCAN_SNAP_WIKITEXT_DIR': str(WIKITEXT_DIR)}
     with mock.patch.dict(os.environ, env):
+      os.environ.pop('MPLBACKEND', None)  # the kernel's inline backend shows the figures
       client = nbclient.NotebookClient(notebook, timeout=300, kernel_name='python3',
-                                       resources={'metadata': {'path': str(ROOT / 'notebooks')}})
+                                       record_timing=False,
+                                       resources={'metadata': {'path': cwd}})
       client.execute()  # Raises CellExecutionError, with the cell and traceback, on failure.
-    errors = [o for c in notebook.cells if c.cell_type == 'code' for o in c.outputs
-              if o.output_type == 'error']
-    self.assertEmpty(errors)
+    self.assertEmpty(outputs_of(notebook, 'error'))
+    self.assertNotEmpty(images(notebook))
+    self.assertEqual(path.read_bytes(), stored, 'the stored notebook is left unchanged')
+    self.assertEqual(os.listdir(cwd), [], 'the notebook writes nothing in its folder')
 
 
 if __name__ == '__main__':
