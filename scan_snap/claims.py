@@ -139,24 +139,31 @@ def evaluate(c, groups: list[sweep.GroupResult], summary: list[dict],
              distances: tuple[list[dict], dict] | None = None,
              snapping: list[np.ndarray] | None = None) -> list[dict]:
   """The checks named in c.report.claims, in that order, each with its 'verdict' (pass, fail or
-  inconclusive, see theory.verdict); `distances` is what
+  inconclusive, see theory.verdict) and the number of diverged runs it left out
+  ('num_diverged', also said in 'measured'); `distances` is what
   long_sequence_distances(groups) returned and `snapping` the snapping_times of each group,
   when the caller has them already."""
-  checks = []
+  checks = []  # (check, runs it left out as diverged)
+  num_diverged = [int(g.metrics['diverged'].sum()) for g in groups]
   for claim in c.report.claims:
     if claim == 'frequency_bias':
-      checks += [_per_run(_frequency_bias, g) for g in groups]
+      checks += [(_per_run(_frequency_bias, g), n) for g, n in zip(groups, num_diverged)]
     elif claim == 'scanning':
-      checks += [_per_run(_scanning, g) for g in groups]
+      checks += [(_per_run(_scanning, g), n) for g, n in zip(groups, num_diverged)]
     elif claim == 'snapping':
-      for g, t0 in zip(groups, snapping or [snapping_times(g) for g in groups]):
-        check = theory.check_snapping(g.lr_y, g.lr_z, t0)
+      for g, t0, n in zip(groups, snapping or [snapping_times(g) for g in groups], num_diverged):
+        kept = ~g.metrics['diverged']
+        check = theory.check_snapping(g.lr_y[kept], g.lr_z[kept], t0[kept])
         check['measured'] = f'num_last={g.run.data.num_last}: ' + check['measured']
-        checks.append(check)
+        checks.append((check, n))
     elif claim == 'decoder_reduction':
-      checks.append(decoder_reduction())
+      checks.append((decoder_reduction(), 0))
     elif claim == 'learning_rates':
-      checks += theory.check_learning_rates(summary)
+      dropped = sum(row['num_diverged'] for row in summary)
+      checks += [(check, dropped) for check in theory.check_learning_rates(summary)]
     elif claim == 'long_sequence_limit':
-      checks += _long_sequence_limit((distances or long_sequence_distances(groups))[0])
-  return [{**check, 'verdict': theory.verdict(check)} for check in checks]
+      checks += [(check, sum(num_diverged)) for check in
+                 _long_sequence_limit((distances or long_sequence_distances(groups))[0])]
+  return [{**check, 'measured': check['measured'] + (
+              f'; {n} diverged runs left out' if n else ''),
+           'num_diverged': n, 'verdict': theory.verdict(check)} for check, n in checks]

@@ -173,7 +173,7 @@ def _write_recall(c: ml_collections.ConfigDict, groups: list[sweep.GroupResult],
     thresholds = np.asarray(c.figures.recall_thresholds) / num_distinct
     kept = ~group.metrics['diverged']
     recall = np.asarray(metrics.recall_at_thresholds(
-        group.metrics['attn/ctilde'][:, -1], num_distinct, thresholds))
+        group.metrics['attn/logits'][:, -1], group.run.data.probs(), num_distinct, thresholds))
     for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
       runs = kept & (group.lr_y == lr_y) & (group.lr_z == lr_z)
       if runs.any():
@@ -230,7 +230,8 @@ def _write_group(c: ml_collections.ConfigDict, group: sweep.GroupResult,
   if 'attention_snapshots' in c.figures.names:
     cls = c.figures.snapshot_class
     runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
-    attended = metrics.distinct_attention(m['attn/ctilde'][runs, -1, cls], spec.num_unique_per_next)
+    attended = metrics.distinct_attention(m['attn/logits'][runs, -1, cls], spec.probs()[cls],
+                                          spec.num_unique_per_next)
     distinct_ids = spec.support()[cls][spec.is_distinct()]
     row_titles = [f'$\\eta_Y$={group.lr_y[r]:g}, $\\eta_Z$={group.lr_z[r]:g}\nends on '
                   + ' '.join(str(t) for t in distinct_ids[np.asarray(a) >= 1 / len(a)])

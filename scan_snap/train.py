@@ -5,6 +5,7 @@ alone. Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples e
 for all learning-rate pairs of a seed, and a run's result never depends on its neighbours.
 """
 
+import math
 from typing import Callable
 
 import jax
@@ -37,8 +38,9 @@ def make_train(run: config.RunConfig) -> TrainFn:
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
     'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
     'train/accuracy'    [L]          training accuracy, likewise
-    'diverged'          []           a loss or a parameter became NaN or ±inf, or the ODE
-                                     solver failed
+    'diverged'          []           a loss, a parameter or a metric became NaN or ±inf, a
+                                     logged loss exceeded divergence_bound(run) (10 ln M), or
+                                     the ODE solver failed
   """
   if run.dynamics == 'flow':
     return _make_flow(run)
@@ -120,13 +122,27 @@ def _collect(logs: dict, tables: data.ClassTables, run: config.RunConfig, final_
   ctilde = jax.vmap(metrics.attention_frequencies, (0, None))(logits, tables)
   out = {'attn/ctilde': ctilde,
          'attn/logits': logits,
-         'attn/entropy': metrics.distinct_entropy(ctilde, run.data.num_unique_per_next),
+         'attn/entropy': metrics.distinct_entropy(logits, tables.probs,
+                                                  run.data.num_unique_per_next),
          'train/loss': logs['train/loss'],
          'train/accuracy': logs['train/accuracy']}
   finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(logits))
+            & jnp.all(jnp.isfinite(out['attn/entropy']))
             & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))
-  out['diverged'] = ~(finite & solver_ok)
+  bounded = jnp.all(logs['train/loss'] <= divergence_bound(run))
+  out['diverged'] = ~(finite & bounded & solver_ok)
   return out
+
+
+# A run whose training loss exceeds this many times ln M, the loss of a uniform prediction over
+# the M tokens (about the loss at the start), is diverged: healthy runs of the shipped configs
+# stay below 1.0 ln M at every logged interval.
+DIVERGENCE_LOSS_FACTOR = 10.0
+
+
+def divergence_bound(run: config.RunConfig) -> float:
+  """The training loss above which a run is marked diverged: DIVERGENCE_LOSS_FACTOR · ln M."""
+  return DIVERGENCE_LOSS_FACTOR * math.log(run.data.vocab_size)
 
 
 def logged_steps(run: config.RunConfig) -> np.ndarray:
