@@ -11,6 +11,7 @@ import dataclasses
 import math
 
 import ml_collections
+import numpy as np
 
 from scan_snap import data
 from scan_snap import errors
@@ -19,6 +20,8 @@ from scan_snap import model
 from scan_snap import optimizer
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # Rates are float32 on device.
+INT32_MAX = 2**31 - 1  # Seeds are int32 on device.
 DYNAMICS = ('sampled', 'population', 'flow')  # What is trained: see train.make_train.
 CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learning_rates',
           'long_sequence_limit')
@@ -113,6 +116,22 @@ def is_real(x) -> bool:
   return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+LEARNING_RATES = f'must be one or more learning rates in [0, {FLOAT32_MAX:.4g}] (float32)'
+SEEDS_FIT = f'+ sweep.num_seeds − 1 must stay ≤ {INT32_MAX} (seeds are int32)'
+
+
+def learning_rates_ok(values) -> bool:
+  """One or more finite rates ≥ 0 that float32 holds (see LEARNING_RATES)."""
+  return len(values) > 0 and all(is_real(v) and 0 <= v <= FLOAT32_MAX for v in values)
+
+
+def seeds_fit(c: ml_collections.ConfigDict) -> bool:
+  """Whether the last seed of c.sweep fits int32 (true when the seed keys are themselves bad,
+  which their own checks report)."""
+  first, num = c.sweep.first_seed, c.sweep.num_seeds
+  return not (is_int(first) and is_int(num)) or first + num - 1 <= INT32_MAX
+
+
 class Problems:
   """The out-of-range keys of one config, collected so that one ConfigError names them all."""
 
@@ -155,8 +174,10 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
        'must be a finite number ≥ 0')
   for key in ('lr_z', 'lr_y'):
-    need(len(o[key]) > 0 and all(is_real(v) and v >= 0 for v in o[key]), f'optimizer.{key}',
-         'must be one or more finite learning rates ≥ 0')
+    need(learning_rates_ok(o[key]), f'optimizer.{key}', LEARNING_RATES)
+  if not problems.found and o.lr_y_relative:
+    need(all(y * z <= FLOAT32_MAX for y in o.lr_y for z in o.lr_z), 'optimizer.lr_y',
+         f'× optimizer.lr_z (lr_y_relative) must stay ≤ {FLOAT32_MAX:.4g} (float32)')
 
   need(is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
   logs_ok = (is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1
@@ -174,6 +195,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
        'must be a positive integer')
   need(is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
        'must be a non-negative integer')
+  need(seeds_fit(c), 'sweep.first_seed', SEEDS_FIT)
   need(is_int(c.sweep.seeds_per_device) and c.sweep.seeds_per_device >= 1,
        'sweep.seeds_per_device', 'must be a positive integer')
 

@@ -100,12 +100,20 @@ class ValidationTest(parameterized.TestCase):
       ('train.log_every', 7),
       ('sweep.num_seeds', 0),
       ('figures.names', ('fig99',)),
+      ('optimizer.lr_z', (1e39,)),  # Beyond float32: inf on device.
+      ('sweep.first_seed', 2**31 - 1),  # With 10 seeds, past int32.
   )
   def test_bad_value_names_its_key(self, key, value):
     c = load_config('syn_medium')
     section, field = key.split('.')
     c[section][field] = value
     with self.assertRaisesRegex(config.ConfigError, f'config.{key} = '):
+      config.validate(c)
+
+  def test_relative_rate_beyond_float32(self):
+    c = load_config('syn_medium')
+    c.optimizer.lr_z = (1e38,)
+    with self.assertRaisesRegex(config.ConfigError, r'config.optimizer.lr_y = .*× optimizer.lr_z'):
       config.validate(c)
 
   def test_every_problem_is_listed(self):
@@ -155,8 +163,8 @@ class CommandLineTest(absltest.TestCase):
     proc = _main('--config=configs/syn_small.py:smoke', '--workdir=/nonexistent',
                  '--config.optimizer.lr_z=-1')
     self.assertNotEqual(proc.returncode, 0)
-    self.assertIn('config.optimizer.lr_z = (-1,): must be one or more finite learning rates',
-                  proc.stderr)
+    self.assertIn('config.optimizer.lr_z = (-1,): must be one or more learning rates in '
+                  '[0, 3.403e+38] (float32)', proc.stderr)
 
 
 if __name__ == '__main__':

@@ -114,8 +114,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(config.is_real(o.lr_decay) and 0 < o.lr_decay <= 1, 'optimizer.lr_decay',
        'must lie in (0, 1]')
   for key in ('lr_attention', 'lr_other'):
-    need(len(o[key]) > 0 and all(config.is_real(v) and v >= 0 for v in o[key]),
-         f'optimizer.{key}', 'must be one or more finite learning rates ≥ 0')
+    need(config.learning_rates_ok(o[key]), f'optimizer.{key}', config.LEARNING_RATES)
+  if not problems.found and o.lr_other_relative:
+    need(all(a * r <= config.FLOAT32_MAX for a in o.lr_attention for r in o.lr_other),
+         'optimizer.lr_other', f'× optimizer.lr_attention (lr_other_relative) must stay ≤ '
+         f'{config.FLOAT32_MAX:.4g} (float32)')
 
   need(positive(t.steps), 'train.steps', 'must be a positive integer')
   evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
@@ -125,6 +128,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(config.is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
        'must be a non-negative integer')
   need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
+  need(config.seeds_fit(c), 'sweep.first_seed', config.SEEDS_FIT)
   need(positive(c.sweep.runs_per_device), 'sweep.runs_per_device', 'must be a positive integer')
   need(all(name in FIGURES for name in c.figures.names), 'figures.names',
        f'must be names from {FIGURES}')

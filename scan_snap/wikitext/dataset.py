@@ -8,6 +8,7 @@ Language-model handling: each line is split on whitespace and ends with `<eos>`;
 the vocabulary (built on the training split) become `<unk>`.
 """
 
+import codecs
 import collections
 import contextlib
 import dataclasses
@@ -52,13 +53,32 @@ def check_folder(folder: pathlib.Path, variant: str, splits: tuple[str, ...]) ->
     raise DataError(f'{folder} lacks {", ".join(missing)} (it holds {found or "nothing"}): {hint}')
   for s in splits:
     path = split_file(folder, s, variant)
-    try:
-      head = path.read_bytes()[:1 << 20].decode('utf-8', errors='strict')
-    except UnicodeDecodeError:
-      raise DataError(f'{path} is not UTF-8 text: {hint}') from None
+    head = _utf8_head(path, hint)
     if not _HEADING.search(head):
       raise DataError(f'{path} has no " = Title = " article headings in its first MiB, so it is '
                       f'not a WikiText file: {hint}')
+
+
+def _utf8_head(path: pathlib.Path, hint: str, block: int = 1 << 24) -> str:
+  """The first MiB of `path` as text, once the whole file is known to be UTF-8 (read in blocks);
+  else a DataError naming the byte offset of the first invalid byte."""
+  decoder = codecs.getincrementaldecoder('utf-8')(errors='strict')
+  head, offset = '', 0
+  with open(path, 'rb') as f:
+    while True:
+      chunk = f.read(block)
+      try:
+        text = decoder.decode(chunk, final=not chunk)
+      except UnicodeDecodeError as error:
+        pending = len(decoder.getstate()[0])  # bytes of an earlier block still undecoded
+        raise DataError(f'{path} is not UTF-8 text: byte {chunk[error.start:error.start + 1]!r} '
+                        f'at offset {offset - pending + error.start} cannot be decoded: {hint}'
+                        ) from None
+      if len(head) < 1 << 20:
+        head += text[:(1 << 20) - len(head)]
+      if not chunk:
+        return head
+      offset += len(chunk)
 
 
 class WikiTextFolder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
