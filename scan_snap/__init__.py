@@ -38,10 +38,11 @@ def experiment_module(c: ml_collections.ConfigDict):
 
 
 def run_experiment(c: ml_collections.ConfigDict, workdir: str | pathlib.Path | None = None,
-          overwrite: bool = False) -> dict:
+                   overwrite: bool = False, force: bool = False) -> dict:
   """Trains the whole grid of c. With no workdir nothing is written; with one, it is the
-  command line's work directory (resumed from its checkpoints). Returns a dict with the
+  command line's work directory (resumed from its checkpoints). A grid too large for the
+  machine is refused unless `force`. Returns a dict with the
   'results' rows (one per run, as results.csv) and the 'summary' rows, and for sequence
   classes also the 'claims' checked."""
   return experiment_module(c).run(c, pathlib.Path(workdir) if workdir is not None else None,
-                                  overwrite=overwrite)
+                                  overwrite=overwrite, force=force)

@@ -41,7 +41,7 @@ _OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summa
 
 
 def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
-        overwrite: bool = False, tensorboard: bool = False) -> dict:
+        overwrite: bool = False, tensorboard: bool = False, force: bool = False) -> dict:
   """Trains the whole grid of c and writes the work directory (with `tensorboard`, also the
   metrics.jsonl lines as TensorBoard scalars under tensorboard/<run>); with no workdir, trains
   in memory and writes nothing.
@@ -49,10 +49,15 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   A work directory that already holds this config's checkpoints resumes: finished chunks are
   restored, not trained again, and the results are those of an uninterrupted run. One that holds
   another config's run is an error unless `overwrite`, which deletes that run's files first.
+  A grid too large for the machine's memory or disk is an error unless `force` (see
+  runtime.check_fits). A Ctrl-C stops it after the chunk under way, once its checkpoint is
+  written, so that the same call resumes from every finished chunk.
+
   Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
   checks of c.report.claims, 'num_runs', 'compile_s', 'train_s'}.
   """
   config.validate(c)
+  runtime.check_fits(sweep.footprint(c), workdir, force)
   # In a multi-process job, process 0 writes the files.
   writer = workdir is not None and jax.process_index() == 0
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group', 'lr_z', 'lr_y'),
@@ -63,8 +68,13 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   rows, logs, groups, seconds = [], [], [], {'compile': 0.0, 'train': 0.0}
   snapping = []  # per group: each run's t₀, when a figure or a claim needs it
   with runtime.progress_bar(total=num_runs, unit='run', desc='sweep',
-                            disable=jax.process_index() != 0) as progress:
-    for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
+                            disable=jax.process_index() != 0) as progress, \
+       runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
+    def on_chunk(num_runs: int) -> None:  # A chunk is trained and its checkpoint under way.
+      progress.update(num_runs)
+      runtime.stop_point()
+
+    for group in sweep.run_sweep(c, on_chunk=on_chunk, store=store):
       logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
                    sweep.group_name(group.run), len(group.seed), group.seconds['compile'],
                    group.seconds['train'])
@@ -79,8 +89,6 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
         metrics_log.write(logs)
         _write_group(c, group, snapping[-1], workdir)
 
-  if store:
-    store.wait()
   if metrics_log:
     metrics_log.close()
   summary = sweep.summarize(rows)

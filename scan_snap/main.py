@@ -46,6 +46,9 @@ _OVERWRITE = flags.DEFINE_bool(
 _TENSORBOARD = flags.DEFINE_bool(
     'tensorboard', False, 'Also write the metrics.jsonl lines as TensorBoard scalars under '
     '<workdir>/tensorboard (needs tensorboardX: pip install tensorboardX).')
+_FORCE = flags.DEFINE_bool(
+    'force', False, 'Run even when the estimate of the job\'s memory and disk says it does not fit '
+    'this machine.')
 flags.mark_flag_as_required('config')
 
 
@@ -64,10 +67,17 @@ def main(argv):
     workdir = pathlib.Path(_WORKDIR.value or pathlib.Path('runs') / config_files.run_name(
         flags.FLAGS['config'].config_filename))
     print(f'work directory: {workdir.resolve()}', flush=True)
-    experiment.run(c, workdir, overwrite=_OVERWRITE.value, tensorboard=_TENSORBOARD.value)
+    experiment.run(c, workdir, overwrite=_OVERWRITE.value, tensorboard=_TENSORBOARD.value,
+                   force=_FORCE.value)
     print(f'results in {workdir.resolve()}')
   except errors.InputError as error:
     sys.exit(f'error: {error}')
+  except KeyboardInterrupt:
+    sys.exit('interrupted: what was finished is saved; the same command resumes from it')
+  except OSError as error:  # A full disk, a folder that cannot be written, …
+    where = f' ({error.filename})' if error.filename else ''
+    sys.exit(f'error: {error.strerror or error}{where}: free space or choose another folder, '
+             'then run the same command again (what was finished is saved and resumes)')
 
 
 if __name__ == '__main__':

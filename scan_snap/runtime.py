@@ -4,6 +4,9 @@ options of the compiled programs."""
 import contextlib
 import logging as python_logging
 import os
+import pathlib
+import shutil
+import signal
 from typing import Callable, Iterator, TypeVar
 
 from absl import logging
@@ -120,3 +123,103 @@ def progress_bar(**tqdm_args) -> Iterator[tqdm.tqdm]:
       yield bar
   finally:
     handler.setStream(stream)
+
+
+def available_memory() -> int:
+  """Bytes of memory this machine can still give (MemAvailable on Linux)."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+
+
+def free_disk(path: pathlib.Path) -> int:
+  """Free bytes on the file system that holds `path` (or would hold it: its nearest existing
+  parent)."""
+  path = pathlib.Path(path).resolve()
+  while not path.exists():
+    path = path.parent
+  return shutil.disk_usage(path).free
+
+
+class TooLargeError(errors.InputError):
+  """The job will not fit this machine's memory or disk."""
+
+
+def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool) -> None:
+  """Logs the job's size ('runs', 'memory_bytes', 'disk_bytes', as estimated by the
+  experiment) and raises TooLargeError when it exceeds the memory or disk at hand, unless
+  `force`, which only warns. With no workdir nothing goes to disk."""
+  disk = size['disk_bytes'] if workdir is not None else 0
+  logging.info('%d runs; about %s of memory and %s on disk', size['runs'],
+               _gigabytes(size['memory_bytes']), _gigabytes(disk))
+  short = []
+  if size['memory_bytes'] > available_memory():
+    short.append(f"about {_gigabytes(size['memory_bytes'])} of memory "
+                 f'({_gigabytes(available_memory())} available)')
+  if disk and disk > free_disk(workdir):
+    short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free_disk(workdir))} free '
+                 f'where {workdir} is)')
+  if short and not force:
+    raise TooLargeError(f"{size['runs']} runs need {' and '.join(short)}: shrink the grid "
+                        '(sweep.num_seeds, the learning rates, data.num_last), or pass --force')
+  if short:
+    logging.warning('%d runs need %s; going on (--force)', size['runs'], ' and '.join(short))
+
+
+def _gigabytes(num_bytes: int) -> str:
+  return f'{num_bytes / 1e6:.1f} MB' if num_bytes < 1e9 else f'{num_bytes / 1e9:.1f} GB'
+
+
+class _StopRequest:
+  """Set by a first Ctrl-C inside `stop_on_interrupt`; read at the run's safe points."""
+  requested = False
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[None]:
+  """Within the block, a first Ctrl-C (SIGINT) asks the run to stop at its next safe point
+  (see stop_point: after a chunk or an evaluation, its checkpoint under way); a second one
+  interrupts at once. Outside the main thread, Ctrl-C keeps Python's behaviour."""
+  def request(signum, frame):
+    if _StopRequest.requested:
+      raise KeyboardInterrupt
+    _StopRequest.requested = True
+    logging.warning('stopping after the work under way (Ctrl-C again to stop at once)')
+
+  try:
+    previous = signal.signal(signal.SIGINT, request)
+  except ValueError:  # Not the main thread.
+    yield
+    return
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+    _StopRequest.requested = False
+
+
+def stop_requested() -> bool:
+  """Whether a Ctrl-C asked the run to stop (see stop_on_interrupt)."""
+  return _StopRequest.requested
+
+
+def stop_point() -> None:
+  """Raises KeyboardInterrupt when a Ctrl-C asked the run to stop (see stop_on_interrupt)."""
+  if stop_requested():
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def waiting_for(wait: Callable[[], object] | None) -> Iterator[None]:
+  """Calls wait() when the block ends, however it ends: checkpoints still being written in the
+  background are finished before an error or a Ctrl-C leaves the run."""
+  try:
+    yield
+  finally:
+    if wait is not None:
+      wait()

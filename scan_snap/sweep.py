@@ -124,6 +124,27 @@ def run_sweep(c: ml_collections.ConfigDict,
                      store=store)
 
 
+def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
+  """An estimate of the grid's size: 'runs'; 'disk_bytes', its chunk checkpoints and
+  trajectories (each about the runs' metrics); 'memory_bytes', the metrics held by the host
+  (about three copies: the chunks, the groups, the files being written) and, on a CPU, the
+  largest chunk's parameters, optimizer states and gradients."""
+  pairs, seeds = len(config.learning_rate_pairs(c)), len(config.seeds(c))
+  logged = c.train.steps // c.train.log_every + 1
+  runs = metric_bytes = chunk_bytes = 0
+  for num_last, seq_len in config.data_specs(c):
+    spec = config.run_config(c, num_last, seq_len).data
+    per_run = 4 * (2 * logged * spec.num_classes * spec.support_size + 3 * logged)
+    runs += seeds * pairs
+    metric_bytes += seeds * pairs * per_run
+    chunk_runs = max(2, c.sweep.seeds_per_device) * max(2, pairs)
+    chunk_bytes = max(chunk_bytes, chunk_runs * 4 * 6 * spec.vocab_size ** 2)
+  on_cpu = jax.default_backend() == 'cpu'
+  return {'runs': runs, 'disk_bytes': 2 * metric_bytes,
+          'memory_bytes': 3 * metric_bytes + (chunk_bytes * jax.local_device_count() if on_cpu
+                                              else 0)}
+
+
 def result_rows(g: GroupResult) -> list[dict]:
   """One row per run; `entropy` is the distinct-token entropy at the last step (nats) and
   `final_loss` the mean training loss over the last logging interval."""

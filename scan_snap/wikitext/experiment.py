@@ -70,7 +70,7 @@ def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.T
 
 
 def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
-        overwrite: bool = False, tensorboard: bool = False) -> dict:
+        overwrite: bool = False, tensorboard: bool = False, force: bool = False) -> dict:
   """Trains the grid of c, resuming from workdir's latest checkpoint, and writes workdir (with
   `tensorboard`, also the metrics.jsonl lines as TensorBoard scalars, one folder per run); with
   no workdir, trains in memory and writes nothing.
@@ -80,6 +80,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   """
   text_config.validate(c)
   vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
+  runtime.check_fits(footprint(c, len(vocab)), workdir, force)
   writer = workdir is not None and jax.process_index() == 0
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
                                    workdir / 'tensorboard' if tensorboard else None
@@ -106,8 +107,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(data))
   first_step = step
 
+  finish_saving = manager.wait_until_finished if manager else None
   with runtime.progress_bar(total=c.train.steps, initial=step, unit='step', desc='wikitext',
-                            disable=jax.process_index() != 0) as progress:
+                            disable=jax.process_index() != 0) as progress, \
+       runtime.waiting_for(finish_saving), runtime.stop_on_interrupt():
     while step < c.train.steps:
       train_loss = grid.train_chunk(data, step)
       step += c.train.eval_every
@@ -115,14 +118,15 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
       history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
       if writer:
         metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
-      if manager and (step % c.train.checkpoint_every == 0 or step == c.train.steps):
+      # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
+      stopping = runtime.stop_requested()
+      if manager and (step % c.train.checkpoint_every == 0 or step == c.train.steps or stopping):
         manager.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(grid.state_arrays()),
             history=ocp.args.StandardSave(history)))  # written in the background
       progress.update(c.train.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
-  if manager:
-    manager.wait_until_finished()
+      runtime.stop_point()
 
   freezing = _freezing(history)
   rows = _result_rows(history, freezing, runs, steps_per_epoch)
@@ -163,6 +167,22 @@ def summarize(rows: list[dict]) -> list[dict]:
       cell[f'{key}_std'] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
     summary.append(cell)
   return summary
+
+
+def footprint(c: ml_collections.ConfigDict, vocab_size: int) -> dict[str, int]:
+  """An estimate of the grid's size (see runtime.check_fits): 'runs'; 'memory_bytes', each
+  run's parameters with its optimizer state, gradients and a copy (4 × 4 bytes a parameter),
+  on a CPU; 'disk_bytes', the two checkpoints kept (parameters, optimizer state, evaluations)
+  and the trajectories, whose attention maps dominate the evaluations."""
+  m = c.model
+  params = (2 * vocab_size * m.d_model
+            + m.num_layers * (4 * m.d_model ** 2 + 2 * m.d_model * m.d_ff))
+  runs = len(text_config.grid(c))
+  evaluations = c.train.steps // c.train.eval_every + 1
+  maps = evaluations * m.num_layers * c.eval.num_probe * m.num_heads * c.data.bptt ** 2
+  on_cpu = jax.default_backend() == 'cpu'
+  return {'runs': runs, 'memory_bytes': runs * 16 * params if on_cpu else 0,
+          'disk_bytes': runs * 4 * (2 * 2 * params + 3 * maps)}
 
 
 class Grid:
