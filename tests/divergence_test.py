@@ -3,11 +3,13 @@ large for the machine, an interrupted run, a work directory that cannot be writt
 WikiText file. Each is marked or reported in one line, never a silently wrong number."""
 
 import math
+import os
 import pathlib
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from unittest import mock
 
@@ -20,6 +22,7 @@ from scan_snap import experiment
 from scan_snap import runtime
 from scan_snap import train
 from scan_snap.wikitext import dataset
+from scan_snap.wikitext import experiment as text_experiment
 from tests.conftest import ROOT, WIKITEXT_DIR, load_config
 
 
@@ -127,6 +130,35 @@ class CommandLineFaultsTest(absltest.TestCase):
     self.assertNotEqual(proc.returncode, 0)
     self.assertNotIn('Traceback', proc.stderr)
     self.assertIn('error: Not a directory', proc.stderr.strip().splitlines()[-1])
+
+
+class WikiTextInterruptTest(absltest.TestCase):
+
+  @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
+                       f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+  def test_ctrl_c_saves_the_step_it_stops_at_and_the_run_resumes(self):
+    tmp = pathlib.Path(self.create_tempdir().full_path)
+    c = load_config('wikitext2', 'smoke')
+    scan_snap.override(c, {'data.dir': str(WIKITEXT_DIR), 'data.cache_dir': str(tmp / 'tfds'),
+                           'figures.names': (), 'train.checkpoint_every': 20})
+    text_experiment.run(c, tmp / 'reference')
+    workdir = tmp / 'interrupted'
+
+    def interrupt_after_the_first_evaluation():
+      while not (workdir / 'metrics.jsonl').exists():
+        time.sleep(0.01)
+      os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_after_the_first_evaluation, daemon=True).start()
+    with self.assertRaises(KeyboardInterrupt):
+      text_experiment.run(c, workdir)
+    stopped = [int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit()]
+    self.assertLen(stopped, 1)  # Saved where it stopped, though checkpoint_every is 20.
+    self.assertLess(stopped[0], c.train.steps)
+    resumed = text_experiment.run(c, workdir)
+    self.assertEqual(resumed['steps_trained'], c.train.steps - stopped[0])
+    for name in ('results.csv', 'metrics.jsonl'):
+      self.assertEqual((workdir / name).read_text(), (tmp / 'reference' / name).read_text())
 
 
 class WikiTextInputTest(absltest.TestCase):
