@@ -13,8 +13,10 @@ Layout of the work directory:
   checkpoints/<group>/chunk_<i>   orbax checkpoints of finished chunks, for resuming
 (<group> is num_last<N>_T<T>, one data spec.)
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
+  .lock                           held by the run using the work directory
 """
 
+import contextlib
 import pathlib
 
 from absl import logging
@@ -49,12 +51,20 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   A work directory that already holds this config's checkpoints resumes: finished chunks are
   restored, not trained again, and the results are those of an uninterrupted run. One that holds
   another config's run is an error unless `overwrite`, which deletes that run's files first.
+  The work directory is locked for the whole run: a second run on it is an error.
   Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
   checks of c.report.claims, 'num_runs', 'compile_s', 'train_s'}.
   """
   config.validate(c)
-  # In a multi-process job, process 0 writes the files.
+  # In a multi-process job, process 0 writes the files and holds the lock.
   writer = workdir is not None and jax.process_index() == 0
+  with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
+    return _run(c, workdir, overwrite, tensorboard, writer)
+
+
+def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
+         tensorboard: bool, writer: bool) -> dict:
+  """run, once the work directory is locked (writer: this process writes the files)."""
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group', 'lr_z', 'lr_y'),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None

@@ -13,8 +13,10 @@ Layout of the work directory:
   checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
                           the evaluations so far; a re-run resumes from the latest one
   figures/*.png, *.pdf    the figures named in config.figures.names
+  .lock                   held by the run using the work directory
 """
 
+import contextlib
 import math
 import pathlib
 
@@ -75,12 +77,23 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   `tensorboard`, also the metrics.jsonl lines as TensorBoard scalars, one folder per run); with
   no workdir, trains in memory and writes nothing.
 
+  The work directory is locked for the whole run: a second run on it is an error.
   Returns {'results': the rows of results.csv, 'summary': mean ± std over seeds per rate pair,
   'steps_trained': steps run by this call}.
   """
   text_config.validate(c)
   vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
+  # In a multi-process job, process 0 writes the files and holds the lock.
   writer = workdir is not None and jax.process_index() == 0
+  with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
+    return _run(c, workdir, overwrite, tensorboard, writer, vocab, data, steps_per_epoch)
+
+
+def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
+         tensorboard: bool, writer: bool, vocab: dataset.Vocabulary, data: train.TextData,
+         steps_per_epoch: int) -> dict:
+  """run, once the data are loaded and the work directory is locked (writer: this process
+  writes the files)."""
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
