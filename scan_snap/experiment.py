@@ -50,8 +50,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
 
   A work directory that already holds this config's checkpoints resumes: finished chunks are
   restored, not trained again, and the results are those of an uninterrupted run. One that holds
-  another config's run is an error unless `overwrite`, which deletes that run's files first.
-  The work directory is locked for the whole run: a second run on it is an error.
+  another config's run is an error unless `overwrite`, which deletes that run's files first; so
+  is a checkpoint made by another config or code version, while a damaged one is reported and
+  its chunk trained again. The work directory is locked for the whole run: a second run on it is
+  an error.
   Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
   checks of c.report.claims, 'num_runs', 'compile_s', 'train_s'}.
   """
@@ -74,7 +76,10 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   snapping = []  # per group: each run's t₀, when a figure or a claim needs it
   with runtime.progress_bar(total=num_runs, unit='run', desc='sweep',
                             disable=jax.process_index() != 0) as progress:
-    for group in sweep.run_sweep(c, on_chunk=progress.update, store=store):
+    trained = sweep.run_sweep(c, on_chunk=progress.update, store=store)
+    if writer:  # The checkpoints found are this config's: the work directory is now its own.
+      outputs.write_json(workdir / 'config.json', c.to_dict())
+    for group in trained:
       logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
                    sweep.group_name(group.run), len(group.seed), group.seconds['compile'],
                    group.seconds['train'])
@@ -115,15 +120,11 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
 
 def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool,
              writer: bool) -> checkpoints.ChunkStore:
-  """Checks (or, with overwrite, clears) the work directory, writes config.json, and returns
-  the store of finished chunks to resume from."""
+  """Checks (or, with overwrite, clears) the work directory, and returns the store of finished
+  chunks to resume from."""
   outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
   runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
-  store = checkpoints.ChunkStore(workdir / 'checkpoints')
-  if store.num_saved():
-    logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,
-                 store.num_saved())
-  return store
+  return checkpoints.ChunkStore(workdir / 'checkpoints')
 
 
 def _metric_lines(group: sweep.GroupResult) -> list[dict]:

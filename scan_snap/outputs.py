@@ -121,14 +121,15 @@ def remove_temporaries(workdir: pathlib.Path) -> None:
 
 def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: tuple[str, ...],
                     overwrite: bool, writer: bool) -> None:
-  """Writes config.json into workdir, after checking that the run found there (if any) is of
-  the same config; with overwrite, deletes that run's `output_names` first. The writer also
-  deletes the temporary files of killed runs (see remove_temporaries)."""
+  """Checks that the run found in workdir (if any) is of this config by its config.json, or with
+  overwrite, deletes the `output_names` found there, whatever made them. The writer also deletes
+  the temporary files of killed runs (see remove_temporaries). config.json is the caller's to
+  write, once the checkpoints found are known to be this config's."""
   resolved = json.loads(json.dumps(resolved_config))
   saved = workdir / 'config.json'
   if writer:
     remove_temporaries(workdir)
-  if saved.exists() and overwrite:
+  if overwrite:
     for path in (workdir / name for name in output_names):
       if writer and path.is_dir():
         shutil.rmtree(path)
@@ -137,8 +138,6 @@ def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: 
   elif saved.exists() and json.loads(saved.read_text()) != resolved:
     raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
                        '--overwrite to replace it, or choose another --workdir')
-  if writer:
-    write_json(saved, resolved)
 
 
 class MetricsLog:
