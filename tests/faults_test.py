@@ -142,7 +142,10 @@ class SequenceClassFaultsTest(absltest.TestCase):
       if path.is_file():
         path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
     for path in sorted(self._chunk(workdir, 2).iterdir())[::2]:  # Half of the folder.
-      shutil.rmtree(path) if path.is_dir() else path.unlink()
+      if path.is_dir():
+        shutil.rmtree(path)
+      else:
+        path.unlink()
     with self.assertLogs('absl', 'WARNING') as logs:
       experiment.run(_config(), workdir)
     self.assertLen(logs.output, 3)
