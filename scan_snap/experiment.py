@@ -13,8 +13,10 @@ Layout of the work directory:
   checkpoints/<group>/chunk_<i>   orbax checkpoints of finished chunks, for resuming
 (<group> is num_last<N>_T<T>, one data spec.)
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
+  .lock                           held by the run using the work directory
 """
 
+import contextlib
 import pathlib
 
 from absl import logging
@@ -48,9 +50,11 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
 
   A work directory that already holds this config's checkpoints resumes: finished chunks are
   restored, not trained again, and the results are those of an uninterrupted run. One that holds
-  another config's run is an error unless `overwrite`, which deletes that run's files first.
-  A grid too large for the machine's memory or disk is an error unless `force` (see
-  runtime.check_fits). A Ctrl-C stops it after the chunk under way, once its checkpoint is
+  another config's run is an error unless `overwrite`, which deletes that run's files first; so
+  is a checkpoint made by another config or code version, while a damaged one is reported and
+  its chunk trained again. The work directory is locked for the whole run: a second run on it is
+  an error. A grid too large for the machine's memory or disk is an error unless `force` (see
+  runtime.check_fits). A Ctrl-C stops the run after the chunk under way, once its checkpoint is
   written, so that the same call resumes from every finished chunk.
 
   Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
@@ -58,8 +62,15 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   """
   config.validate(c)
   runtime.check_fits(sweep.footprint(c), workdir, force)
-  # In a multi-process job, process 0 writes the files.
+  # In a multi-process job, process 0 writes the files and holds the lock.
   writer = workdir is not None and jax.process_index() == 0
+  with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
+    return _run(c, workdir, overwrite, tensorboard, writer)
+
+
+def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
+         tensorboard: bool, writer: bool) -> dict:
+  """run, once the work directory is locked (writer: this process writes the files)."""
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group', 'lr_z', 'lr_y'),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
@@ -74,7 +85,10 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
       progress.update(num_runs)
       runtime.stop_point()
 
-    for group in sweep.run_sweep(c, on_chunk=on_chunk, store=store):
+    trained = sweep.run_sweep(c, on_chunk=on_chunk, store=store)
+    if writer:  # The checkpoints found are this config's: the work directory is now its own.
+      outputs.write_json(workdir / 'config.json', c.to_dict())
+    for group in trained:
       logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
                    sweep.group_name(group.run), len(group.seed), group.seconds['compile'],
                    group.seconds['train'])
@@ -113,15 +127,11 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
 
 def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path, overwrite: bool,
              writer: bool) -> checkpoints.ChunkStore:
-  """Checks (or, with overwrite, clears) the work directory, writes config.json, and returns
-  the store of finished chunks to resume from."""
+  """Checks (or, with overwrite, clears) the work directory, and returns the store of finished
+  chunks to resume from."""
   outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
   runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
-  store = checkpoints.ChunkStore(workdir / 'checkpoints')
-  if store.num_saved():
-    logging.info('resuming %s: %d finished chunks are restored, not trained again', workdir,
-                 store.num_saved())
-  return store
+  return checkpoints.ChunkStore(workdir / 'checkpoints')
 
 
 def _metric_lines(group: sweep.GroupResult) -> list[dict]:

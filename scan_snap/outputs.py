@@ -1,13 +1,16 @@
-"""Files of the work directory, each written atomically (a temporary file, then a rename)."""
+"""Files of the work directory, each written atomically (a temporary file, then a rename), and
+the work directory's lock."""
 
 import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
 import pathlib
+import re
+import secrets
 import shutil
-import tempfile
 from typing import Iterator
 
 import numpy as np
@@ -15,18 +18,38 @@ import numpy as np
 from scan_snap import errors
 
 
+# atomic_path's temporary files, .<name>.<8 random characters><suffix>, as left by a killed run.
+_TEMPORARY = re.compile(r'\..+\.[a-z0-9_]{8}(\.\w+)?')
+_ORBAX_TEMPORARY = '.orbax-checkpoint-tmp'  # in the names of orbax's unfinished checkpoints
+
+
 @contextlib.contextmanager
 def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
-  """Yields a temporary path beside `path`; renames it onto `path` if the block succeeds."""
+  """Yields a new empty file beside `path` (with the umask's permissions); if the block
+  succeeds, flushes it to disk and renames it onto `path`."""
   path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=path.suffix)
-  os.close(fd)
+  while True:
+    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(4)}{path.suffix}')
+    try:
+      os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+      break
+    except FileExistsError:
+      continue
   try:
-    yield pathlib.Path(tmp)
+    yield tmp
+    _fsync(tmp)
     os.replace(tmp, path)
+    _fsync(path.parent)  # the rename
   finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+    tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: pathlib.Path) -> None:
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
 
 
 def write_text(path: pathlib.Path, text: str) -> None:
@@ -63,16 +86,50 @@ def markdown_table(rows: list[dict], float_format: str = '{:.4g}') -> str:
 
 
 class WorkdirError(errors.InputError):
-  """The work directory holds the results of another config."""
+  """The work directory holds the results of another config, or another run is using it."""
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: pathlib.Path) -> Iterator[None]:
+  """Holds an exclusive flock on <workdir>/.lock during the block; the lock ends with the block
+  or with the process, however it dies. Raises WorkdirError when another run holds it."""
+  workdir.mkdir(parents=True, exist_ok=True)
+  fd = os.open(workdir / '.lock', os.O_RDWR | os.O_CREAT, 0o666)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(fd, 32, 0).decode(errors='replace').strip()
+      raise WorkdirError(f'{workdir} is in use by another run'
+                         + (f' (pid {holder})' if holder else '')) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+    yield
+  finally:
+    os.close(fd)
+
+
+def remove_temporaries(workdir: pathlib.Path) -> None:
+  """Deletes what killed runs left half-written under workdir: atomic_path's temporary files
+  and orbax's unfinished checkpoint folders."""
+  for path in sorted(workdir.rglob('*')):  # A folder comes before what it holds.
+    if _ORBAX_TEMPORARY in path.name and path.is_dir():
+      shutil.rmtree(path)
+    elif _TEMPORARY.fullmatch(path.name) and path.is_file():
+      path.unlink()
 
 
 def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: tuple[str, ...],
                     overwrite: bool, writer: bool) -> None:
-  """Writes config.json into workdir, after checking that the run found there (if any) is of
-  the same config; with overwrite, deletes that run's `output_names` first."""
+  """Checks that the run found in workdir (if any) is of this config by its config.json, or with
+  overwrite, deletes the `output_names` found there, whatever made them. The writer also deletes
+  the temporary files of killed runs (see remove_temporaries). config.json is the caller's to
+  write, once the checkpoints found are known to be this config's."""
   resolved = json.loads(json.dumps(resolved_config))
   saved = workdir / 'config.json'
-  if saved.exists() and overwrite:
+  if writer:
+    remove_temporaries(workdir)
+  if overwrite:
     for path in (workdir / name for name in output_names):
       if writer and path.is_dir():
         shutil.rmtree(path)
@@ -81,8 +138,6 @@ def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: 
   elif saved.exists() and json.loads(saved.read_text()) != resolved:
     raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
                        '--overwrite to replace it, or choose another --workdir')
-  if writer:
-    write_json(saved, resolved)
 
 
 class MetricsLog:

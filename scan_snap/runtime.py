@@ -2,11 +2,13 @@
 options of the compiled programs."""
 
 import contextlib
+import functools
 import logging as python_logging
 import os
 import pathlib
 import shutil
 import signal
+import sys
 from typing import Callable, Iterator, TypeVar
 
 from absl import logging
@@ -91,11 +93,23 @@ def quiet_library_logs(libraries: tuple[str, ...] = ('jax', 'orbax', 'tensorflow
                        ) -> None:
   """Drops the INFO lines that these libraries write through absl logging (jax's search for
   backends that the machine lacks, orbax's every checkpoint, TFDS's every prepared dataset);
-  their warnings and errors still show."""
+  their warnings and errors still show. Also drops the tracebacks of orbax's abandoned reads
+  (see _drop_closed_loop_reports)."""
   markers = tuple(f'{os.sep}{name}{os.sep}' for name in libraries)
   logging.get_absl_handler().addFilter(
       lambda record: record.levelno >= python_logging.WARNING or not any(
           m in record.pathname for m in markers))
+  sys.unraisablehook = functools.partial(_drop_closed_loop_reports, report=sys.unraisablehook)
+
+
+def _drop_closed_loop_reports(unraisable, report: Callable[..., None]) -> None:
+  """An unraisablehook that passes on to `report` all but "Event loop is closed". Orbax gives up
+  reading a damaged checkpoint with reads still pending, and closes its event loop; as those
+  reads end, their callbacks find it closed and print tracebacks that add nothing to the error
+  (which the caller reports)."""
+  if not (isinstance(unraisable.exc_value, RuntimeError)
+          and str(unraisable.exc_value) == 'Event loop is closed'):
+    report(unraisable)
 
 
 class _AboveTheBar:

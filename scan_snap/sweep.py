@@ -10,6 +10,7 @@ import math
 import time
 from typing import Callable, Iterator
 
+from absl import logging
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
@@ -65,6 +66,42 @@ def group_name(run: config.RunConfig) -> str:
   return f'num_last{run.data.num_last}_T{run.seq_len}'
 
 
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+  """A data spec's grid as it is trained: the chunks of seeds, the learning-rate pairs (and their
+  rates, padded to two pairs), and the fingerprint of each chunk's checkpoint."""
+
+  run: config.RunConfig
+  seeds: list[int]
+  lr_pairs: list[tuple[float, float]]
+  lr_y: np.ndarray
+  lr_z: np.ndarray
+  seed_chunks: list[np.ndarray]
+  fingerprints: list[str]
+
+
+def _layout(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
+            seeds_per_device: int, num_devices: int) -> _Layout:
+  """The chunks of the grid; a chunk's fingerprint holds what its numbers and layout depend
+  on: the run config, its seeds and the learning-rate pairs."""
+  padded_pairs = lr_pairs * 2 if len(lr_pairs) == 1 else lr_pairs
+  lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*padded_pairs))
+  seed_chunks = chunks(seeds, max(2, seeds_per_device), num_devices)
+  fingerprints = [checkpoints.fingerprint(run=dataclasses.asdict(run), seeds=chunk.tolist(),
+                                          lr_y=lr_y.tolist(), lr_z=lr_z.tolist())
+                  for chunk in seed_chunks]
+  return _Layout(run, seeds, lr_pairs, lr_y, lr_z, seed_chunks, fingerprints)
+
+
+def _restore(layout: _Layout, store: checkpoints.ChunkStore | None) -> dict[int, dict]:
+  """The chunks of the layout that the store holds intact, by index."""
+  if store is None:
+    return {}
+  found = {index: store.load(group_name(layout.run), index, made_by)
+           for index, made_by in enumerate(layout.fingerprints)}
+  return {index: part for index, part in found.items() if part is not None}
+
+
 def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
                seeds_per_device: int, on_chunk: Callable[[int], None] = lambda num_runs: None,
                mesh: jax.sharding.Mesh | None = None,
@@ -79,15 +116,23 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
   chunk found there is restored instead of trained; nothing is compiled when all are found.
   """
   mesh = mesh or device_mesh()
+  layout = _layout(run, seeds, lr_pairs, seeds_per_device, mesh.size)
+  return _train(layout, mesh, _restore(layout, store), store, on_chunk)
+
+
+def _train(layout: _Layout, mesh: jax.sharding.Mesh, restored: dict[int, dict],
+           store: checkpoints.ChunkStore | None,
+           on_chunk: Callable[[int], None]) -> GroupResult:
+  """train_grid on a layout, with the chunks already restored."""
+  run, seeds, lr_pairs, lr_y, lr_z = (layout.run, layout.seeds, layout.lr_pairs, layout.lr_y,
+                                      layout.lr_z)
   sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds'))
-  padded_pairs = lr_pairs * 2 if len(lr_pairs) == 1 else lr_pairs
-  lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*padded_pairs))
   seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
-                 for chunk in chunks(seeds, max(2, seeds_per_device), mesh.size)]
+                 for chunk in layout.seed_chunks]
   grid, seconds = None, {'compile': 0.0, 'train': 0.0}
   parts, remaining = [], len(seeds)
   for index, chunk_seeds in enumerate(seed_chunks):
-    part = store.load(group_name(run), index) if store else None
+    part = restored.get(index)
     if part is None:
       if grid is None:
         start = time.perf_counter()
@@ -98,7 +143,7 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
       part = multihost_utils.process_allgather(grid(chunk_seeds, lr_y, lr_z), tiled=True)
       seconds['train'] += time.perf_counter() - start
       if store:
-        store.save(group_name(run), index, part)
+        store.save(group_name(run), index, part, layout.fingerprints[index])
     parts.append(part)
     on_chunk(min(remaining, len(chunk_seeds)) * len(lr_pairs))
     remaining -= len(chunk_seeds)
@@ -117,11 +162,19 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
 def run_sweep(c: ml_collections.ConfigDict,
               on_chunk: Callable[[int], None] = lambda num_runs: None,
               store: checkpoints.ChunkStore | None = None) -> Iterator[GroupResult]:
-  """Yields the results of each data spec (num_last, seq_len) as it finishes."""
-  for num_last, seq_len in config.data_specs(c):
-    yield train_grid(config.run_config(c, num_last, seq_len), config.seeds(c),
-                     config.learning_rate_pairs(c), c.sweep.seeds_per_device, on_chunk,
-                     store=store)
+  """The results of each data spec (num_last, seq_len), yielded as it finishes. The chunks found
+  in the store are restored before this returns, so that one of another config stops the sweep
+  before anything is compiled."""
+  mesh = device_mesh()
+  layouts = [_layout(config.run_config(c, num_last, seq_len), config.seeds(c),
+                     config.learning_rate_pairs(c), c.sweep.seeds_per_device, mesh.size)
+             for num_last, seq_len in config.data_specs(c)]
+  restored = [_restore(layout, store) for layout in layouts]
+  if any(restored):
+    logging.info('resuming from %s: %d finished chunks are restored, not trained again',
+                 store.directory, sum(map(len, restored)))
+  return (_train(layout, mesh, parts, store, on_chunk)
+          for layout, parts in zip(layouts, restored))
 
 
 def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:

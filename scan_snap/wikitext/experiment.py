@@ -11,10 +11,13 @@ Layout of the work directory:
   results.csv             one row per run: rates, seed, final perplexity and attention entropy
   trajectories.npz        every evaluation of every run, with the probe maps and words
   checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
-                          the evaluations so far; a re-run resumes from the latest one
+                          the evaluations so far; a re-run resumes from the latest intact one
   figures/*.png, *.pdf    the figures named in config.figures.names
+  .lock                   held by the run using the work directory
 """
 
+import contextlib
+import dataclasses
 import math
 import pathlib
 
@@ -26,6 +29,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from scan_snap import checkpoints
 from scan_snap import outputs
 from scan_snap import runtime
 from scan_snap.wikitext import config as text_config
@@ -75,33 +79,49 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   `tensorboard`, also the metrics.jsonl lines as TensorBoard scalars, one folder per run); with
   no workdir, trains in memory and writes nothing.
 
+  The work directory is locked for the whole run. A checkpoint of another config is an error; a
+  damaged one is reported, and the run resumes from the one before it (or from the start). A
+  grid too large for the machine is an error unless `force`. A Ctrl-C stops the run after the
+  evaluation under way, with a checkpoint of that step, from which the same call resumes.
+
   Returns {'results': the rows of results.csv, 'summary': mean ± std over seeds per rate pair,
   'steps_trained': steps run by this call}.
   """
   text_config.validate(c)
   vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
   runtime.check_fits(footprint(c, len(vocab)), workdir, force)
+  # In a multi-process job, process 0 writes the files and holds the lock.
   writer = workdir is not None and jax.process_index() == 0
+  with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
+    return _run(c, workdir, overwrite, tensorboard, writer, vocab, data, steps_per_epoch)
+
+
+def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
+         tensorboard: bool, writer: bool, vocab: dataset.Vocabulary, data: train.TextData,
+         steps_per_epoch: int) -> dict:
+  """run, once the data are loaded and the work directory is locked (writer: this process
+  writes the files)."""
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
   if workdir is not None:
     outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
     runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
-  if writer:
-    outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
   run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
   runs = text_config.grid(c)
   grid = Grid(run_cfg, runs, c.sweep.runs_per_device)
+  # What the checkpoints' numbers depend on: the frozen run config, the runs and the tokens.
+  made_by = checkpoints.fingerprint(run=dataclasses.asdict(run_cfg), runs=runs,
+                                    tokens=checkpoints.checksum('', data))
   manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
                                   options=ocp.CheckpointManagerOptions(max_to_keep=2)
                                   ) if workdir is not None else None
-  step = manager.latest_step() if manager else None
-  if step is not None:
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(grid.state_arrays()), history=ocp.args.StandardRestore()))
-    grid.load_state(restored.state)
-    history = {key: np.asarray(v) for key, v in restored.history.items()}
+  restored = _restore(manager, grid, made_by) if manager else None
+  if writer:  # The checkpoints found are this config's: the work directory is now its own.
+    outputs.write_json(workdir / 'config.json', c.to_dict())
+    outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
+  if restored:
+    step, history = restored
     logging.info('resuming %s from step %d', workdir, step)
   else:
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(data))
@@ -121,9 +141,11 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
       # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
       stopping = runtime.stop_requested()
       if manager and (step % c.train.checkpoint_every == 0 or step == c.train.steps or stopping):
-        manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(grid.state_arrays()),
-            history=ocp.args.StandardSave(history)))  # written in the background
+        state = grid.state_arrays()
+        manager.save(  # written in the background
+            step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                          history=ocp.args.StandardSave(history)),
+            custom_metadata=checkpoints.record(made_by, {'state': state, 'history': history}))
       progress.update(c.train.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
       runtime.stop_point()
@@ -257,6 +279,31 @@ class Grid:
           lambda old, new: jax.device_put(np.asarray(new)[rows[:size]], old.sharding),
           state, arrays)
       rows = rows[size:]
+
+
+def _restore(manager: ocp.CheckpointManager, grid: Grid, made_by: str
+             ) -> tuple[int, dict] | None:
+  """Loads the state of the newest intact checkpoint into grid, and returns its step and the
+  evaluations so far (None when there is no such checkpoint). A damaged checkpoint is reported
+  and deleted, and the one before it tried; one made by another fingerprint than `made_by`
+  raises outputs.WorkdirError."""
+  target = grid.state_arrays()
+  steps = sorted(manager.all_steps(), reverse=True)
+  for i, step in enumerate(steps):
+    def read(step=step):
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(target), history=ocp.args.StandardRestore()))
+      return ({'state': restored.state, 'history': restored.history},
+              manager.metadata(step).custom_metadata)
+
+    directory = pathlib.Path(manager.directory)
+    otherwise = f'resuming from step {steps[i + 1]}' if i + 1 < len(steps) else 'starting anew'
+    tree = checkpoints.verified(directory.parent, directory / str(step), read, made_by, otherwise)
+    if tree is not None:
+      grid.load_state(tree['state'])
+      return step, {key: np.asarray(v) for key, v in tree['history'].items()}
+    manager.delete(step)
+  return None
 
 
 def _gather(tree):
