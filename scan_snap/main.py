@@ -5,6 +5,7 @@ config value can be overridden with --config.<key>=<value>; an unknown key is an
 config path is looked up among the shipped configs when it is not a file here.
 """
 
+import errno
 import pathlib
 import sys
 
@@ -54,7 +55,8 @@ flags.mark_flag_as_required('config')
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+    sys.exit(f'error: unexpected arguments {argv[1:]}: every setting is a flag '
+             '(--config.<key>=<value>; --helpshort lists the others)')
   runtime.quiet_library_logs()
   try:
     if _DISTRIBUTED.value:
@@ -76,8 +78,10 @@ def main(argv):
     sys.exit('interrupted: what was finished is saved; the same command resumes from it')
   except OSError as error:  # A full disk, a folder that cannot be written, …
     where = f' ({error.filename})' if error.filename else ''
-    sys.exit(f'error: {error.strerror or error}{where}: free space or choose another folder, '
-             'then run the same command again (what was finished is saved and resumes)')
+    remedy = ('free space' if error.errno in (errno.ENOSPC, errno.EDQUOT)
+              else 'choose another --workdir (or --config.data.cache_dir)')
+    sys.exit(f'error: {error.strerror or error}{where}: {remedy}, then run the same command '
+             'again (what was finished is saved and resumes)')
 
 
 if __name__ == '__main__':

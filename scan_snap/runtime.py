@@ -175,7 +175,7 @@ def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool) 
   if size['memory_bytes'] > available_memory():
     short.append(f"about {_gigabytes(size['memory_bytes'])} of memory "
                  f'({_gigabytes(available_memory())} available)')
-  if disk and disk > free_disk(workdir):
+  if disk and 0 < free_disk(workdir) < disk:  # 0: no disk (say /proc); writing will say so.
     short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free_disk(workdir))} free '
                  f'where {workdir} is)')
   if short and not force:

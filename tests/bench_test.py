@@ -22,7 +22,7 @@ class BenchTest(parameterized.TestCase):
         'projected_train_s']))
   def test_writes_its_measurements(self, flags, keys):
     if '--mode=wikitext' in flags and not (WIKITEXT_DIR / 'wiki.valid.tokens').exists():
-      self.skipTest(f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+      self.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
     out = pathlib.Path(self.create_tempdir().full_path) / 'bench.json'
     proc = subprocess.run([sys.executable, '-m', 'scan_snap.bench', *flags, f'--out={out}'],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)

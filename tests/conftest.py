@@ -1,5 +1,5 @@
 """Shared test set-up: strict rank promotion, absl flags, the project's config files, and the
-shipped WikiText-2 files."""
+WikiText-2 files the WikiText tests read."""
 
 import os
 import pathlib

@@ -108,7 +108,7 @@ class TwoProcessTest(absltest.TestCase):
       _assert_same_npz(self, one / 'trajectories' / name, two / 'trajectories' / name)
 
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
-                       f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+                       f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
   def test_wikitext_under_slurm_variables_shares_the_runs_and_resumes(self):
     tmp = pathlib.Path(self.create_tempdir().full_path)
     # Two groups of one run: one group per process in the job.

@@ -135,7 +135,7 @@ class CommandLineFaultsTest(absltest.TestCase):
 class WikiTextInterruptTest(absltest.TestCase):
 
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
-                       f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+                       f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
   def test_ctrl_c_saves_the_step_it_stops_at_and_the_run_resumes(self):
     tmp = pathlib.Path(self.create_tempdir().full_path)
     c = load_config('wikitext2', 'smoke')
@@ -164,7 +164,7 @@ class WikiTextInterruptTest(absltest.TestCase):
 class WikiTextInputTest(absltest.TestCase):
 
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
-                       f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+                       f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
   def test_a_bad_byte_past_the_first_mib_is_named_with_its_offset(self):
     folder = pathlib.Path(self.create_tempdir().full_path)
     for name in ('wiki.valid.tokens', 'wiki.test.tokens'):

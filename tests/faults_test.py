@@ -209,7 +209,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
 
 
 @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
-                     f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+                     f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
 class WikiTextFaultsTest(absltest.TestCase):
 
   def test_a_damaged_latest_checkpoint_falls_back_to_the_one_before(self):

@@ -79,6 +79,8 @@ class ErrorsTest(parameterized.TestCase):
        'flag --config.train.steps=many'),
       ('out_of_range', ('--config=configs/syn_medium.py', '--config.train.steps=0'),
        'config.train.steps = 0: must be a positive integer'),
+      ('positional', ('--config=configs/syn_medium.py', 'extra'),
+       "error: unexpected arguments ['extra']: every setting is a flag"),
   )
   def test_mistake_is_one_clear_message(self, flags, message):
     workdir = pathlib.Path(self.create_tempdir().full_path)

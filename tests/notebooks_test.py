@@ -91,7 +91,7 @@ class RunNotebooksTest(parameterized.TestCase):
   @parameterized.parameters(*NAMES)
   def test_runs_on_smoke_settings(self, name):
     if needs_wikitext(name):
-      self.skipTest(f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+      self.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
     path = ROOT / 'notebooks' / name
     stored = path.read_bytes()
     cwd = self.create_tempdir().full_path

@@ -57,7 +57,7 @@ class ResumeTest(absltest.TestCase):
           np.testing.assert_array_equal(got[key], want[key], err_msg=f'{path.name}: {key}')
 
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
-                       f'the shipped WikiText-2 files are not at {WIKITEXT_DIR}')
+                       f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
   def test_killed_wikitext_training_resumes_to_identical_results(self):
     tmp = pathlib.Path(self.create_tempdir().full_path)
     flags = (*_WIKITEXT_FLAGS, f'--config.data.cache_dir={tmp / "tfds"}')

@@ -28,7 +28,7 @@ _TINY = {  # A hand-made WikiText folder: article headings, blank lines, <unk>.
 }
 _needs_shipped_files = absltest.skipUnless(
     (WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
-    f'the shipped WikiText-2 files are not at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
+    f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
 
 
 def _tiny_folder(root: pathlib.Path, variant: str = 'tokens') -> pathlib.Path:
