@@ -15,9 +15,9 @@ from scan_snap import outputs
 from tests.conftest import ROOT, WIKITEXT_DIR, load_config
 
 _FLAGS = ('--config=configs/syn_medium.py:smoke', '--compilation_cache=',
-          '--config.sweep.num_seeds=6', '--config.train.steps=400', '--config.train.log_every=20')
+          '--config.sweep.num_seeds=6', '--config.train.steps=200', '--config.train.log_every=20')
 _WIKITEXT_FLAGS = ('--config=configs/wikitext2.py:smoke', '--compilation_cache=',
-                   f'--config.data.dir={WIKITEXT_DIR}', '--config.train.steps=200',
+                   f'--config.data.dir={WIKITEXT_DIR}', '--config.train.steps=100',
                    '--config.train.checkpoint_every=20')
 
 
