@@ -1,5 +1,6 @@
 """The t₀ detector, the decoder closed form and the claim checks, each against planted cases."""
 
+import dataclasses
 import math
 
 from absl.testing import absltest
@@ -7,8 +8,11 @@ from absl.testing import parameterized
 import numpy as np
 
 from scan_snap import claims
+from scan_snap import config
 from scan_snap import data
+from scan_snap import sweep
 from scan_snap import theory
+from tests.conftest import load_config
 
 T = np.arange(0, 10_001, dtype=float)
 
@@ -121,6 +125,31 @@ class ClaimChecksTest(absltest.TestCase):
     self.assertIn('| a | 1 | pass |', text)
     self.assertIn('| b | 2 | FAIL |', text)
     self.assertIn('| c | 3 | inconclusive: too few seeds |', text)
+
+
+class PerRunVerdictTest(parameterized.TestCase):
+  """A per-run claim passes on ≥ 90% of the runs; on sampled training, fewer than 10 runs
+  cannot decide it."""
+
+  def _group(self, num_runs, dynamics, num_diverged=0):
+    run = dataclasses.replace(config.run_config(load_config('syn_small'), 2), dynamics=dynamics)
+    diverged = np.arange(num_runs) < num_diverged
+    return sweep.GroupResult(run=run, seed=np.arange(num_runs), lr_y=np.ones(num_runs),
+                             lr_z=np.ones(num_runs), metrics={'diverged': diverged},
+                             seconds={})
+
+  @parameterized.parameters(
+      (10, 'sampled', 10, 0, 'pass'),
+      (10, 'sampled', 8, 0, 'fail'),  # 8 of 10 hold: below 90%.
+      (9, 'sampled', 9, 0, 'inconclusive'),  # Every run holds, but 9 is too few.
+      (12, 'sampled', 10, 3, 'inconclusive'),  # 9 runs left once 3 diverged.
+      (3, 'population', 3, 0, 'pass'),  # Deterministic: no sampling noise to allow for.
+  )
+  def test_verdict(self, num_runs, dynamics, num_holding, num_diverged, want):
+    holds = iter([True] * num_holding + [False] * num_runs)
+    check = lambda m, r, spec: {'claim': 'c', 'measured': '', 'holds': next(holds)}
+    result = claims._per_run(check, self._group(num_runs, dynamics, num_diverged))
+    self.assertEqual(theory.verdict(result), want, result)
 
 
 if __name__ == '__main__':
