@@ -90,13 +90,7 @@ def override(c: ml_collections.ConfigDict, values: dict) -> ml_collections.Confi
   (a grid axis) becomes a one-value tuple, as on the command line; a key c does not have is a
   ConfigFileError naming the nearest one."""
   for dotted, value in values.items():
-    *parents, leaf = dotted.split('.')
-    node = c
-    for depth, part in enumerate([*parents, leaf]):
-      if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-        raise ConfigFileError(unknown_key_message('.'.join([*parents, leaf][:depth + 1]), c))
-      if depth < len(parents):
-        node = node[part]
+    node, leaf = _holder(c, dotted)
     if isinstance(node[leaf], tuple) and not isinstance(value, (tuple, list)):
       value = (value,)
     elif isinstance(node[leaf], tuple):
@@ -106,6 +100,18 @@ def override(c: ml_collections.ConfigDict, values: dict) -> ml_collections.Confi
     except TypeError as error:
       raise ConfigFileError(f'config.{dotted} = {value!r}: {error}') from None
   return c
+
+
+def _holder(c: ml_collections.ConfigDict, dotted: str) -> tuple[ml_collections.ConfigDict, str]:
+  """The sub-config of c that holds the key `dotted` (a leaf or a whole section), and the key's
+  last part; a ConfigFileError naming the nearest key when c has no such key."""
+  *parents, leaf = dotted.split('.')
+  node = c
+  for part in parents:
+    node = node[part] if isinstance(node, ml_collections.ConfigDict) and part in node else None
+  if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+    raise ConfigFileError(unknown_key_message(dotted, c))
+  return node, leaf
 
 
 def all_keys(c: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
@@ -154,18 +160,8 @@ def _resolved_config_argument(argv: list[str]) -> list[str]:
       c = load(path, variant)  # Missing, failing or unknown variant: one line.
       for other in argv:
         if other.startswith(('--config.', '--noconfig.')):
-          key = other.split('=', 1)[0].split('.', 1)[1]
-          if key not in all_keys(c) and not _is_section(c, key):
-            raise ConfigFileError(unknown_key_message(key, c))
+          _holder(c, other.split('=', 1)[0].split('.', 1)[1])  # An unknown key: one line.
       argv[i] = f'--config={find(path)}' + (f':{variant}' if variant else '')
       break
   return argv
 
-
-def _is_section(c: ml_collections.ConfigDict, dotted: str) -> bool:
-  """Whether dotted names a sub-config of c (an override may replace a whole section)."""
-  for part in dotted.split('.'):
-    if not isinstance(c, ml_collections.ConfigDict) or part not in c:
-      return False
-    c = c[part]
-  return isinstance(c, ml_collections.ConfigDict)

@@ -172,12 +172,13 @@ def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool) 
   logging.info('%d runs; about %s of memory and %s on disk', size['runs'],
                _gigabytes(size['memory_bytes']), _gigabytes(disk))
   short = []
-  if size['memory_bytes'] > available_memory():
+  memory = available_memory()
+  if size['memory_bytes'] > memory:
     short.append(f"about {_gigabytes(size['memory_bytes'])} of memory "
-                 f'({_gigabytes(available_memory())} available)')
-  if disk and 0 < free_disk(workdir) < disk:  # 0: no disk (say /proc); writing will say so.
-    short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free_disk(workdir))} free '
-                 f'where {workdir} is)')
+                 f'({_gigabytes(memory)} available)')
+  free = free_disk(workdir) if disk else 0
+  if 0 < free < disk:  # 0: no disk to speak of (say /proc); writing will say what is wrong.
+    short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free)} free where {workdir} is)')
   if short and not force:
     raise TooLargeError(f"{size['runs']} runs need {' and '.join(short)}: shrink the grid "
                         '(sweep.num_seeds, the learning rates, data.num_last), or pass --force')
