@@ -8,7 +8,8 @@ the same optimizer. Writes long_sequence_limit.csv (the distance per T) and its 
   python -m scan_snap.main --config=configs/finite_t.py:smoke --workdir=/tmp/finite_t_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import config
 
 
 def get_config(variant: str = ''):
@@ -26,7 +27,7 @@ def get_config(variant: str = ''):
   c.sweep.num_seeds = 10
   c.figures.names = ('long_sequence_limit',)
   c.report.claims = ('long_sequence_limit',)
-  return config.apply_variant(c, variant, smoke=_smoke)
+  return core_config.apply_variant(c, variant, smoke=_smoke)
 
 
 def _smoke(c):

@@ -10,7 +10,8 @@ the decoder reduction of docs/model.md. Use --config.train.dynamics=flow for the
   python -m scan_snap.main --config=configs/phase_transition.py:smoke --workdir=/tmp/pt_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import config
 
 
 def get_config(variant: str = ''):
@@ -29,7 +30,7 @@ def get_config(variant: str = ''):
   c.sweep.seeds_per_device = 1
   c.figures.names = ('snapping',)
   c.report.claims = ('snapping', 'decoder_reduction', 'frequency_bias')
-  return config.apply_variant(c, variant, smoke=_smoke)
+  return core_config.apply_variant(c, variant, smoke=_smoke)
 
 
 def _smoke(c):

@@ -8,7 +8,8 @@ attended when its renormalized distinct attention is at least the threshold (× 
   python -m scan_snap.main --config=configs/recall.py:smoke --workdir=/tmp/recall_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import config
 
 
 def get_config(variant: str = ''):
@@ -26,7 +27,7 @@ def get_config(variant: str = ''):
   c.figures.names = ('recall',)
   c.figures.recall_lr_y = 5.0
   c.figures.recall_lr_z = 1.0
-  return config.apply_variant(c, variant, smoke=_smoke)
+  return core_config.apply_variant(c, variant, smoke=_smoke)
 
 
 def _smoke(c):

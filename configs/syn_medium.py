@@ -7,7 +7,8 @@ Y and Z uniform in [−1/√M, 1/√M]; SGD with momentum 0.9; batch 128; T = 12
   python -m scan_snap.main --config=configs/syn_medium.py:smoke --workdir=/tmp/syn_medium_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import config
 
 
 def get_config(variant: str = ''):
@@ -27,7 +28,7 @@ def get_config(variant: str = ''):
   c.sweep.num_seeds = 10
   c.figures.names = ('entropy_grid',)
   c.report.claims = ('learning_rates',)
-  return config.apply_variant(c, variant, smoke=_smoke)
+  return core_config.apply_variant(c, variant, smoke=_smoke)
 
 
 def _smoke(c):

@@ -7,7 +7,8 @@ SGD with momentum 0.9, η_Y = η_Z = 1; batch 128; T = 128; 100 steps, c̃ logge
   python -m scan_snap.main --config=configs/syn_small.py:smoke --workdir=/tmp/syn_small_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import config
 
 
 def get_config(variant: str = ''):
@@ -29,7 +30,7 @@ def get_config(variant: str = ''):
   c.figures.snapshot_steps = (0, 2, 4, 6, 8, 10, 100)
   c.figures.snapshot_class = 0
   c.report.claims = ('frequency_bias', 'scanning')
-  return config.apply_variant(c, variant, smoke=_smoke)
+  return core_config.apply_variant(c, variant, smoke=_smoke)
 
 
 def _smoke(c):

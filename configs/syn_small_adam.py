@@ -8,7 +8,8 @@ names the distinct tokens each rate ends up attending to (renormalized attention
   python -m scan_snap.main --config=configs/syn_small_adam.py:smoke --workdir=/tmp/adam_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import config
 
 
 def get_config(variant: str = ''):
@@ -25,7 +26,7 @@ def get_config(variant: str = ''):
   c.figures.names = ('attention_snapshots',)
   c.figures.snapshot_steps = (0, 2, 5, 10, 20, 50, 100)
   c.report.claims = ('frequency_bias',)
-  return config.apply_variant(c, variant, smoke=_smoke)
+  return core_config.apply_variant(c, variant, smoke=_smoke)
 
 
 def _smoke(c):

@@ -10,7 +10,7 @@ the validation split.
       --config.data.dir=<wikitext-103 folder> --workdir=/tmp/wikitext103_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config
 from scan_snap.wikitext import config as text_config
 
 

@@ -15,7 +15,7 @@ An ordinary decoder-only transformer (embedding 200, feed-forward 200, 1 head, 1
       --config.data.dir=<wikitext-2 folder> --workdir=/tmp/wikitext2_smoke
 """
 
-from scan_snap import config
+from scan_snap.core import config
 from scan_snap.wikitext import config as text_config
 
 

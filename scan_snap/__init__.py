@@ -16,21 +16,21 @@ import pathlib
 
 import ml_collections
 
-from scan_snap.config_files import load as load_config
-from scan_snap.config_files import override
+from scan_snap.core.config_files import load as load_config
+from scan_snap.core.config_files import override
 
 __all__ = ['EXPERIMENTS', 'experiment_module', 'load_config', 'override', 'run_experiment']
 
 # config.experiment → the module whose validate(c) checks a config and whose
 # run(c, workdir, overwrite, tensorboard) runs it; imported when used, so that a sequence-class
 # job does not load the WikiText stack (flax, TFDS).
-EXPERIMENTS = {'sequence_classes': 'scan_snap.experiment',
+EXPERIMENTS = {'sequence_classes': 'scan_snap.sequence_classes.experiment',
                'wikitext': 'scan_snap.wikitext.experiment'}
 
 
 def experiment_module(c: ml_collections.ConfigDict):
   """The module that runs c (see EXPERIMENTS); an InputError for an unknown experiment."""
-  from scan_snap import errors  # pylint: disable=g-import-not-at-top
+  from scan_snap.core import errors  # pylint: disable=g-import-not-at-top
   if c.get('experiment') not in EXPERIMENTS:
     raise errors.InputError(f"config.experiment = {c.get('experiment')!r}: expected one of "
                             f'{tuple(EXPERIMENTS)}')

@@ -30,11 +30,11 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
-from scan_snap import config
-from scan_snap import config_files
-from scan_snap import experiment
-from scan_snap import runtime
-from scan_snap import sweep
+from scan_snap.sequence_classes import config
+from scan_snap.core import config_files
+from scan_snap.sequence_classes import experiment
+from scan_snap.core import runtime
+from scan_snap.sequence_classes import sweep
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import experiment as text_experiment
 

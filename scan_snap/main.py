@@ -14,9 +14,9 @@ from absl import flags
 from ml_collections import config_flags
 
 import scan_snap
-from scan_snap import config_files
-from scan_snap import errors
-from scan_snap import runtime
+from scan_snap.core import config_files
+from scan_snap.core import errors
+from scan_snap.core import runtime
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config: configs/<name>.py[:variant] (a shipped config, found '

@@ -8,7 +8,7 @@ import sys
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from tests.conftest import ROOT, WIKITEXT_DIR
+from tests.testing import ROOT, WIKITEXT_DIR
 
 
 class BenchTest(parameterized.TestCase):

@@ -1,25 +1,7 @@
-"""Shared test set-up: strict rank promotion, absl flags, the project's config files, and the
-WikiText-2 files the WikiText tests read."""
-
-import os
-import pathlib
+"""Set-up of every test: strict rank promotion and parsed absl flags."""
 
 from absl import flags
 import jax
 
-from scan_snap import config_files
-
 jax.config.update('jax_numpy_rank_promotion', 'raise')
 flags.FLAGS.mark_as_parsed()  # absltest helpers (create_tempdir) read flags, also under pytest.
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-CONFIG_FILES = sorted(p for p in (ROOT / 'configs').glob('*.py') if p.stem != '__init__')
-# The real WikiText-2 validation and test files: ../shared/data/wikitext-2 beside the checkout,
-# or the folder named by $SCAN_SNAP_WIKITEXT_DIR.
-WIKITEXT_DIR = pathlib.Path(os.environ.get('SCAN_SNAP_WIKITEXT_DIR',
-                                           ROOT.parent / 'shared' / 'data' / 'wikitext-2'))
-
-
-def load_config(name: str, variant: str = ''):
-  """configs/<name>.py's get_config(variant), loaded as the command line would load it."""
-  return config_files.load(ROOT / 'configs' / f'{name}.py', variant)

@@ -17,7 +17,7 @@ import time
 from absl.testing import absltest
 import numpy as np
 
-from tests.conftest import ROOT, WIKITEXT_DIR
+from tests.testing import ROOT, WIKITEXT_DIR
 
 _TIMEOUT_S = 240
 # Variables of the parent's environment that would change how the subprocesses join a job or how

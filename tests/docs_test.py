@@ -8,10 +8,10 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 import scan_snap
-from scan_snap import config
-from scan_snap import config_files
+from scan_snap.sequence_classes import config
+from scan_snap.core import config_files
 from scan_snap.wikitext import config as text_config
-from tests.conftest import ROOT
+from tests.testing import ROOT
 
 REFERENCE = (ROOT / 'docs' / 'reference.md').read_text()
 

@@ -6,7 +6,7 @@ import subprocess
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from tests.conftest import ROOT
+from tests.testing import ROOT
 
 
 def _launch(script, *args, dry_run=True, **env_vars):

@@ -14,9 +14,9 @@ from absl.testing import parameterized
 import numpy as np
 
 import scan_snap
-from scan_snap import config_files
-from scan_snap import experiment
-from tests.conftest import ROOT
+from scan_snap.core import config_files
+from scan_snap.sequence_classes import experiment
+from tests.testing import ROOT
 
 
 def _main(*flags, cwd, env=None):

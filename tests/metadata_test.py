@@ -4,7 +4,7 @@ import tomllib
 
 from absl.testing import absltest
 
-from tests.conftest import ROOT
+from tests.testing import ROOT
 
 PAPER = 'Scan and Snap: Understanding Training Dynamics and Token Composition in 1-layer Transformer'
 

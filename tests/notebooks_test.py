@@ -16,7 +16,7 @@ from absl.testing import parameterized
 import nbclient
 import nbformat
 
-from tests.conftest import ROOT, WIKITEXT_DIR
+from tests.testing import ROOT, WIKITEXT_DIR
 
 NOTEBOOKS = sorted((ROOT / 'notebooks').glob('*.ipynb'))
 NAMES = [path.name for path in NOTEBOOKS]

@@ -7,10 +7,10 @@ sets its values. The learning-rate axes `optimizer.lr_attention` (W_Q, W_K) and
 
 import ml_collections
 
-from scan_snap import config
-from scan_snap.wikitext import dataset
+from scan_snap.core import config
+from scan_snap.wikitext import data as dataset
 from scan_snap.wikitext import train
-from scan_snap.wikitext import transformer
+from scan_snap.wikitext import model as transformer
 
 FIGURES = ('attention_maps', 'entropy_vs_lr', 'training_curves')
 

@@ -29,11 +29,11 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from scan_snap import checkpoints
-from scan_snap import outputs
-from scan_snap import runtime
+from scan_snap.core import checkpoints
+from scan_snap.core import outputs
+from scan_snap.core import runtime
 from scan_snap.wikitext import config as text_config
-from scan_snap.wikitext import dataset
+from scan_snap.wikitext import data as dataset
 from scan_snap.wikitext import figures
 from scan_snap.wikitext import train
 from scan_snap.wikitext.config import validate  # The checks of this experiment's configs.

@@ -5,7 +5,7 @@ import pathlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from scan_snap.figures import save
+from scan_snap.sequence_classes.figures import save
 
 
 def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.ndarray,

@@ -23,7 +23,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from scan_snap.wikitext import transformer
+from scan_snap.wikitext import model as transformer
 
 OPTIMIZERS = ('sgd', 'adam')
 

@@ -1,0 +1,79 @@
+"""What the configs of both experiments share: the checks of values, the error that names every
+bad key, the seeds of a sweep and the variants of a config file."""
+
+import math
+
+import ml_collections
+import numpy as np
+
+from scan_snap.core import errors
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # Rates are float32 on device.
+INT32_MAX = 2**31 - 1  # Seeds are int32 on device.
+
+
+class ConfigError(errors.InputError):
+  """A config value is out of range; the message names every offending key."""
+
+
+def is_int(x) -> bool:
+  """A Python int that is not a bool."""
+  return isinstance(x, int) and not isinstance(x, bool)
+
+
+def is_real(x) -> bool:
+  """A finite int or float that is not a bool."""
+  return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+LEARNING_RATES = f'must be one or more learning rates in [0, {FLOAT32_MAX:.4g}] (float32)'
+SEEDS_FIT = f'+ sweep.num_seeds − 1 must stay ≤ {INT32_MAX} (seeds are int32)'
+
+
+def learning_rates_ok(values) -> bool:
+  """One or more finite rates ≥ 0 that float32 holds (see LEARNING_RATES)."""
+  return len(values) > 0 and all(is_real(v) and 0 <= v <= FLOAT32_MAX for v in values)
+
+
+def seeds_fit(c: ml_collections.ConfigDict) -> bool:
+  """Whether the last seed of c.sweep fits int32 (true when the seed keys are themselves bad,
+  which their own checks report)."""
+  first, num = c.sweep.first_seed, c.sweep.num_seeds
+  return not (is_int(first) and is_int(num)) or first + num - 1 <= INT32_MAX
+
+
+class Problems:
+  """The out-of-range keys of one config, collected so that one ConfigError names them all."""
+
+  def __init__(self, c: ml_collections.ConfigDict):
+    self._c, self.found = c, []
+
+  def need(self, ok: bool, key: str, what: str) -> None:
+    """Records config.<key> (dotted) with its value and `what` it must be, unless ok."""
+    if not ok:
+      self.found.append(f'config.{key} = {lookup(self._c, key)!r}: {what}')
+
+  def raise_if_any(self) -> None:
+    if self.found:
+      raise ConfigError('invalid config:\n  ' + '\n  '.join(self.found))
+
+
+def lookup(c: ml_collections.ConfigDict, dotted: str):
+  """c['a']['b'] for dotted = 'a.b'."""
+  for part in dotted.split('.'):
+    c = c[part]
+  return c
+
+
+def seeds(c: ml_collections.ConfigDict) -> list[int]:
+  return list(range(c.sweep.first_seed, c.sweep.first_seed + c.sweep.num_seeds))
+
+
+def apply_variant(c: ml_collections.ConfigDict, variant: str,
+                  **variants) -> ml_collections.ConfigDict:
+  """Applies the named variant (`--config=configs/x.py:smoke`) to c, in place; '' is none."""
+  if variant:
+    if variant not in variants:
+      raise ConfigError(f'unknown config variant {variant!r}; expected one of {sorted(variants)}')
+    variants[variant](c)
+  return c

@@ -1,0 +1,180 @@
+"""Files of the work directory, each written atomically (a temporary file, then a rename), and
+the work directory's lock."""
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import os
+import pathlib
+import re
+import secrets
+import shutil
+from typing import Iterator
+
+import numpy as np
+
+from scan_snap.core import errors
+
+
+# atomic_path's temporary files, .<name>.<8 random characters><suffix>, as left by a killed run.
+_TEMPORARY = re.compile(r'\..+\.[a-z0-9_]{8}(\.\w+)?')
+_ORBAX_TEMPORARY = '.orbax-checkpoint-tmp'  # in the names of orbax's unfinished checkpoints
+
+
+@contextlib.contextmanager
+def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
+  """Yields a new empty file beside `path` (with the umask's permissions); if the block
+  succeeds, flushes it to disk and renames it onto `path`."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  while True:
+    tmp = path.with_name(f'.{path.name}.{secrets.token_hex(4)}{path.suffix}')
+    try:
+      os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+      break
+    except FileExistsError:
+      continue
+  try:
+    yield tmp
+    _fsync(tmp)
+    os.replace(tmp, path)
+    _fsync(path.parent)  # the rename
+  finally:
+    tmp.unlink(missing_ok=True)
+
+
+def _fsync(path: pathlib.Path) -> None:
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
+def write_text(path: pathlib.Path, text: str) -> None:
+  with atomic_path(path) as tmp:
+    tmp.write_text(text)
+
+
+def write_json(path: pathlib.Path, obj) -> None:
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+
+
+def write_csv(path: pathlib.Path, rows: list[dict]) -> None:
+  """A tidy CSV: one row per dict, the columns of the first row in order."""
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator='\n')
+  writer.writeheader()
+  writer.writerows(rows)
+  write_text(path, buffer.getvalue())
+
+
+def write_npz(path: pathlib.Path, arrays: dict[str, np.ndarray]) -> None:
+  with atomic_path(path) as tmp:
+    with open(tmp, 'wb') as f:
+      np.savez_compressed(f, **arrays)
+
+
+def markdown_table(rows: list[dict], float_format: str = '{:.4g}') -> str:
+  """The rows as a Markdown table (also readable as plain text)."""
+  cols = list(rows[0])
+  fmt = lambda v: float_format.format(v) if isinstance(v, float) else str(v)
+  lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
+  lines += ['| ' + ' | '.join(fmt(row[c]) for c in cols) + ' |' for row in rows]
+  return '\n'.join(lines) + '\n'
+
+
+class WorkdirError(errors.InputError):
+  """The work directory holds the results of another config, or another run is using it."""
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir: pathlib.Path) -> Iterator[None]:
+  """Holds an exclusive flock on <workdir>/.lock during the block; the lock ends with the block
+  or with the process, however it dies. Raises WorkdirError when another run holds it."""
+  workdir.mkdir(parents=True, exist_ok=True)
+  fd = os.open(workdir / '.lock', os.O_RDWR | os.O_CREAT, 0o666)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(fd, 32, 0).decode(errors='replace').strip()
+      raise WorkdirError(f'{workdir} is in use by another run'
+                         + (f' (pid {holder})' if holder else '')) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'{os.getpid()}\n'.encode(), 0)
+    yield
+  finally:
+    os.close(fd)
+
+
+def remove_temporaries(workdir: pathlib.Path) -> None:
+  """Deletes what killed runs left half-written under workdir: atomic_path's temporary files
+  and orbax's unfinished checkpoint folders."""
+  for path in sorted(workdir.rglob('*')):  # A folder comes before what it holds.
+    if _ORBAX_TEMPORARY in path.name and path.is_dir():
+      shutil.rmtree(path)
+    elif _TEMPORARY.fullmatch(path.name) and path.is_file():
+      path.unlink()
+
+
+def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: tuple[str, ...],
+                    overwrite: bool, writer: bool) -> None:
+  """Checks that the run found in workdir (if any) is of this config by its config.json, or with
+  overwrite, deletes the `output_names` found there, whatever made them. The writer also deletes
+  the temporary files of killed runs (see remove_temporaries). config.json is the caller's to
+  write, once the checkpoints found are known to be this config's."""
+  resolved = json.loads(json.dumps(resolved_config))
+  saved = workdir / 'config.json'
+  if writer:
+    remove_temporaries(workdir)
+  if overwrite:
+    for path in (workdir / name for name in output_names):
+      if writer and path.is_dir():
+        shutil.rmtree(path)
+      elif writer and path.exists():
+        path.unlink()
+  elif saved.exists() and json.loads(saved.read_text()) != resolved:
+    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
+                       '--overwrite to replace it, or choose another --workdir')
+
+
+class MetricsLog:
+  """metrics.jsonl, rewritten atomically with every update, and optionally mirrored into
+  TensorBoard event files: one folder per run under `tensorboard_dir`, named by its `run_keys`
+  values, with one scalar per other numeric key at the line's `step`."""
+
+  def __init__(self, path: pathlib.Path, run_keys: tuple[str, ...],
+               tensorboard_dir: pathlib.Path | None = None):
+    self.path, self.run_keys = path, run_keys
+    self._sent = 0  # Lines already forwarded to TensorBoard by this process.
+    self._writers = {}
+    self._new_writer = None
+    if tensorboard_dir is not None:
+      try:
+        import tensorboardX  # pylint: disable=g-import-not-at-top
+      except ImportError:
+        raise errors.InputError(
+            '--tensorboard needs tensorboardX: pip install tensorboardX') from None
+      self._new_writer = lambda run: tensorboardX.SummaryWriter(str(tensorboard_dir / run))
+
+  def write(self, lines: list[dict]) -> None:
+    """Replaces metrics.jsonl with `lines`; the lines not seen before go to TensorBoard."""
+    write_text(self.path, ''.join(json.dumps(line) + '\n' for line in lines))
+    if self._new_writer is None:
+      return
+    for line in lines[self._sent:]:
+      run = ','.join(f'{k}={line[k]}' for k in self.run_keys)
+      if run not in self._writers:
+        self._writers[run] = self._new_writer(run)
+      for key, value in line.items():
+        if key not in (*self.run_keys, 'step') and isinstance(value, (int, float)) \
+            and not isinstance(value, bool):
+          self._writers[run].add_scalar(key, value, line['step'])
+      self._writers[run].flush()
+    self._sent = len(lines)
+
+  def close(self) -> None:
+    for writer in self._writers.values():
+      writer.close()

@@ -1,0 +1,240 @@
+"""Process-wide jax set-up, done once by the entry points before any computation, and the XLA
+options of the compiled programs."""
+
+import contextlib
+import functools
+import logging as python_logging
+import os
+import pathlib
+import shutil
+import signal
+import sys
+from typing import Callable, Iterator, TypeVar
+
+from absl import logging
+import jax
+from jax.experimental import multihost_utils
+import tqdm
+
+from scan_snap.core import errors
+
+
+def enable_compilation_cache(directory: str) -> None:
+  """Turns on jax's persistent compilation cache in `directory` ('' leaves it off)."""
+  if directory:
+    jax.config.update('jax_compilation_cache_dir', os.path.expanduser(directory))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+
+
+def compiler_options() -> dict[str, str]:
+  """XLA options for the sequence-class sweep's programs on the default backend.
+
+  On CPUs, matrix products stay with XLA's own kernels rather than YNNPACK fusions, which run
+  the sweep's small batched products more slowly; the WikiText programs keep XLA's defaults,
+  since their large products are faster with YNNPACK. docs/performance.md has the measurements.
+  """
+  return {'xla_cpu_experimental_ynn_fusion_type': ''} if jax.default_backend() == 'cpu' else {}
+
+
+def initialize_distributed(coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> None:
+  """Joins a multi-process job through jax.distributed.
+
+  Each of the coordinator's host:port, the number of processes and this process's id comes from
+  its argument, else from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES or JAX_PROCESS_ID; what is
+  still unknown then is left to jax's cluster detection (SLURM, Cloud TPU, …).
+  """
+  from_env = lambda name, cast: cast(os.environ[name]) if os.environ.get(name) else None
+  try:
+    coordinator_address = coordinator_address or from_env('JAX_COORDINATOR_ADDRESS', str)
+    num_processes = num_processes if num_processes is not None else from_env(
+        'JAX_NUM_PROCESSES', int)
+    process_id = process_id if process_id is not None else from_env('JAX_PROCESS_ID', int)
+  except ValueError as error:
+    raise errors.InputError(f'JAX_NUM_PROCESSES and JAX_PROCESS_ID must be integers: {error}'
+                            ) from None
+  try:
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+  except (ValueError, RuntimeError) as error:
+    raise errors.InputError(
+        f'--distributed could not join the job: {str(error).splitlines()[0]} (give '
+        '--coordinator_address, --num_processes and --process_id, or JAX_COORDINATOR_ADDRESS, '
+        'JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM or on a Cloud TPU)') from None
+  logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
+               jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def barrier(name: str) -> None:
+  """In a multi-process job, waits until every process gets here; in one process, nothing."""
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(name)
+
+
+_T = TypeVar('_T')
+
+
+def process_zero_first(f: Callable[[], _T], name: str) -> _T:
+  """f(), run by process 0 before the other processes of a multi-process job run it: to fill a
+  cache that they may share (they then find it filled) without racing. When process 0's f()
+  fails, the others still run theirs, which on the same inputs fails the same way."""
+  if jax.process_count() == 1:
+    return f()
+  if jax.process_index() == 0:
+    try:
+      return f()
+    finally:
+      barrier(name)
+  barrier(name)
+  return f()
+
+
+def quiet_library_logs(libraries: tuple[str, ...] = ('jax', 'orbax', 'tensorflow_datasets')
+                       ) -> None:
+  """Drops the INFO lines that these libraries write through absl logging (jax's search for
+  backends that the machine lacks, orbax's every checkpoint, TFDS's every prepared dataset);
+  their warnings and errors still show. Also drops the tracebacks of orbax's abandoned reads
+  (see _drop_closed_loop_reports)."""
+  markers = tuple(f'{os.sep}{name}{os.sep}' for name in libraries)
+  logging.get_absl_handler().addFilter(
+      lambda record: record.levelno >= python_logging.WARNING or not any(
+          m in record.pathname for m in markers))
+  sys.unraisablehook = functools.partial(_drop_closed_loop_reports, report=sys.unraisablehook)
+
+
+def _drop_closed_loop_reports(unraisable, report: Callable[..., None]) -> None:
+  """An unraisablehook that passes on to `report` all but "Event loop is closed". Orbax gives up
+  reading a damaged checkpoint with reads still pending, and closes its event loop; as those
+  reads end, their callbacks find it closed and print tracebacks that add nothing to the error
+  (which the caller reports)."""
+  if not (isinstance(unraisable.exc_value, RuntimeError)
+          and str(unraisable.exc_value) == 'Event loop is closed'):
+    report(unraisable)
+
+
+class _AboveTheBar:
+  """A text stream that writes through tqdm.write, so that lines land above a progress bar."""
+
+  def __init__(self, stream):
+    self._stream = stream
+
+  def write(self, text: str) -> None:
+    tqdm.tqdm.write(text, file=self._stream, end='')
+
+  def flush(self) -> None:
+    self._stream.flush()
+
+
+@contextlib.contextmanager
+def progress_bar(**tqdm_args) -> Iterator[tqdm.tqdm]:
+  """A tqdm progress bar on stderr; absl log lines written while it is shown go above it
+  instead of through it."""
+  handler = logging.get_absl_handler().python_handler
+  stream = handler.stream
+  handler.setStream(_AboveTheBar(stream))
+  try:
+    with tqdm.tqdm(file=stream, **tqdm_args) as bar:
+      yield bar
+  finally:
+    handler.setStream(stream)
+
+
+def available_memory() -> int:
+  """Bytes of memory this machine can still give (MemAvailable on Linux)."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+
+
+def free_disk(path: pathlib.Path) -> int:
+  """Free bytes on the file system that holds `path` (or would hold it: its nearest existing
+  parent)."""
+  path = pathlib.Path(path).resolve()
+  while not path.exists():
+    path = path.parent
+  return shutil.disk_usage(path).free
+
+
+class TooLargeError(errors.InputError):
+  """The job will not fit this machine's memory or disk."""
+
+
+def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool) -> None:
+  """Logs the job's size ('runs', 'memory_bytes', 'disk_bytes', as estimated by the
+  experiment) and raises TooLargeError when it exceeds the memory or disk at hand, unless
+  `force`, which only warns. With no workdir nothing goes to disk."""
+  disk = size['disk_bytes'] if workdir is not None else 0
+  logging.info('%d runs; about %s of memory and %s on disk', size['runs'],
+               _gigabytes(size['memory_bytes']), _gigabytes(disk))
+  short = []
+  memory = available_memory()
+  if size['memory_bytes'] > memory:
+    short.append(f"about {_gigabytes(size['memory_bytes'])} of memory "
+                 f'({_gigabytes(memory)} available)')
+  free = free_disk(workdir) if disk else 0
+  if 0 < free < disk:  # 0: no disk to speak of (say /proc); writing will say what is wrong.
+    short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free)} free where {workdir} is)')
+  if short and not force:
+    raise TooLargeError(f"{size['runs']} runs need {' and '.join(short)}: shrink the grid "
+                        '(sweep.num_seeds, the learning rates, data.num_last), or pass --force')
+  if short:
+    logging.warning('%d runs need %s; going on (--force)', size['runs'], ' and '.join(short))
+
+
+def _gigabytes(num_bytes: int) -> str:
+  return f'{num_bytes / 1e6:.1f} MB' if num_bytes < 1e9 else f'{num_bytes / 1e9:.1f} GB'
+
+
+class _StopRequest:
+  """Set by a first Ctrl-C inside `stop_on_interrupt`; read at the run's safe points."""
+  requested = False
+
+
+@contextlib.contextmanager
+def stop_on_interrupt() -> Iterator[None]:
+  """Within the block, a first Ctrl-C (SIGINT) asks the run to stop at its next safe point
+  (see stop_point: after a chunk or an evaluation, its checkpoint under way); a second one
+  interrupts at once. Outside the main thread, Ctrl-C keeps Python's behaviour."""
+  def request(signum, frame):
+    if _StopRequest.requested:
+      raise KeyboardInterrupt
+    _StopRequest.requested = True
+    logging.warning('stopping after the work under way (Ctrl-C again to stop at once)')
+
+  try:
+    previous = signal.signal(signal.SIGINT, request)
+  except ValueError:  # Not the main thread.
+    yield
+    return
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)
+    _StopRequest.requested = False
+
+
+def stop_requested() -> bool:
+  """Whether a Ctrl-C asked the run to stop (see stop_on_interrupt)."""
+  return _StopRequest.requested
+
+
+def stop_point() -> None:
+  """Raises KeyboardInterrupt when a Ctrl-C asked the run to stop (see stop_on_interrupt)."""
+  if stop_requested():
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def waiting_for(wait: Callable[[], object] | None) -> Iterator[None]:
+  """Calls wait() when the block ends, however it ends: checkpoints still being written in the
+  background are finished before an error or a Ctrl-C leaves the run."""
+  try:
+    yield
+  finally:
+    if wait is not None:
+      wait()

@@ -1,0 +1,231 @@
+"""Experiment configs: the declared keys, their validation, and the frozen run configs.
+
+A config file in `configs/` starts from `sequence_classes_config()`, which declares every key,
+and sets the experiment's values. Grid axes are tuples (`data.num_last`, `optimizer.lr_z`,
+`optimizer.lr_y`); a scalar override such as `--config.data.num_last=5` becomes a one-value
+tuple. `validate` checks a whole config before anything is compiled; `run_config` turns it,
+for one value of each non-learning-rate axis, into the frozen dataclass that jit sees.
+"""
+
+import dataclasses
+
+import ml_collections
+
+from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import data
+from scan_snap.sequence_classes import figures
+from scan_snap.sequence_classes import model
+from scan_snap.sequence_classes import optimizer
+
+
+DYNAMICS = ('sampled', 'population', 'flow')  # What is trained: see train.make_train.
+CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learning_rates',
+          'long_sequence_limit')
+
+
+def sequence_classes_config() -> ml_collections.ConfigDict:
+  """Every key of a sequence-class experiment, at the values of the paper's reference runs."""
+  c = ml_collections.ConfigDict()
+  c.experiment = 'sequence_classes'  # which experiment module runs it (see scan_snap/main.py)
+
+  c.data = ml_collections.ConfigDict()
+  c.data.num_last = (1,)  # grid axis: query tokens; K = num_last × num_next_per_last
+  c.data.num_next_per_last = 2
+  c.data.num_common = 10  # common tokens shared by all classes
+  c.data.num_common_per_last = 0  # common tokens shared by the classes of one query
+  c.data.num_unique_per_next = 10  # distinct tokens per class
+  c.data.seq_len = (128,)  # grid axis: T, i.e. T − 1 contextual tokens and the query
+  c.data.batch_size = 128
+
+  c.model = ml_collections.ConfigDict()
+  c.model.init = 'uniform'  # one of model.INITS
+  c.model.init_scale = 0.1  # std of init='normal' (read only by that init)
+  c.model.l2_norm = True
+  c.model.residual = False
+
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = 'sgd'  # one of optimizer.OPTIMIZERS
+  c.optimizer.momentum = 0.9
+  c.optimizer.b1 = 0.9
+  c.optimizer.b2 = 0.999
+  c.optimizer.eps = 1e-8
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.lr_z = (1.0,)  # grid axis: η_Z
+  c.optimizer.lr_y = (1.0,)  # grid axis: η_Y, or η_Y/η_Z when lr_y_relative
+  c.optimizer.lr_y_relative = True
+
+  c.train = ml_collections.ConfigDict()
+  c.train.steps = 100
+  c.train.log_every = 10  # c̃ is recorded at steps 0, log_every, …, steps
+  c.train.dynamics = 'sampled'  # 'sampled', 'population' (T → ∞) or 'flow' (its gradient flow)
+  c.train.flow_rtol = 1e-6  # 'flow': relative tolerance of the adaptive ODE solver
+  c.train.flow_max_steps = 200_000  # 'flow': solver steps before a run is marked diverged
+
+  c.sweep = ml_collections.ConfigDict()
+  c.sweep.first_seed = 1
+  c.sweep.num_seeds = 10  # seeds first_seed … first_seed + num_seeds − 1
+  c.sweep.seeds_per_device = 2  # seeds (× all learning-rate pairs) per device per compiled call
+
+  c.figures = ml_collections.ConfigDict()
+  c.figures.names = ('entropy_grid',)  # any of figures.FIGURES
+  c.figures.snapshot_steps = (0, 2, 4, 6, 8, 10, 100)  # 'attention_snapshots': steps shown
+  c.figures.snapshot_class = 0  # 'attention_snapshots': class index (0 is the paper's class 1)
+  c.figures.recall_thresholds = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  # × 1/U ('recall')
+  c.figures.recall_lr_y = 5.0  # 'recall': the fixed η_Y of the curves over η_Z
+  c.figures.recall_lr_z = 1.0  # 'recall': the fixed η_Z of the curves over η_Y
+
+  c.report = ml_collections.ConfigDict()
+  c.report.claims = ()  # checks written to report.md: any of claims.CLAIMS
+  return c
+
+
+def set_syn_small_data(c: ml_collections.ConfigDict) -> None:
+  """Syn-Small's classes: 2 queries, one class each, 10 common and 10 distinct tokens."""
+  c.data.num_last = (2,)
+  c.data.num_next_per_last = 1
+  c.data.num_common = 10
+  c.data.num_common_per_last = 0
+  c.data.num_unique_per_next = 10
+
+
+def set_syn_medium_data(c: ml_collections.ConfigDict) -> None:
+  """Syn-Medium's classes: num_last ∈ {1, 3, 5, 10}, two classes per query, 10 common
+  and 10 distinct tokens."""
+  c.data.num_last = (1, 3, 5, 10)
+  c.data.num_next_per_last = 2
+  c.data.num_common = 10
+  c.data.num_common_per_last = 0
+  c.data.num_unique_per_next = 10
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming each out-of-range key; returns None for a valid config."""
+  problems = core_config.Problems(c)
+  is_int, is_real = core_config.is_int, core_config.is_real
+  need = problems.need
+  d, o, t = c.data, c.optimizer, c.train
+  need(c.experiment == 'sequence_classes', 'experiment', "must be 'sequence_classes' here")
+  need(len(d.num_last) > 0 and all(is_int(v) and v >= 1 for v in d.num_last),
+       'data.num_last', 'must be one or more positive integers')
+  for key in ('num_next_per_last', 'num_unique_per_next', 'batch_size'):
+    need(is_int(d[key]) and d[key] >= 1, f'data.{key}', 'must be a positive integer')
+  for key in ('num_common', 'num_common_per_last'):
+    need(is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
+  need(len(d.seq_len) > 0 and all(is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
+       'must be one or more integers ≥ 2 (at least one contextual token and the query)')
+
+  need(c.model.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
+  need(c.model.init != 'normal' or (is_real(c.model.init_scale) and c.model.init_scale > 0),
+       'model.init_scale', "must be a positive number with init='normal'")
+
+  need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
+  for key in ('momentum', 'b1', 'b2'):
+    need(is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
+  need(is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
+  need(is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
+       'must be a finite number ≥ 0')
+  for key in ('lr_z', 'lr_y'):
+    need(core_config.learning_rates_ok(o[key]), f'optimizer.{key}', core_config.LEARNING_RATES)
+  if not problems.found and o.lr_y_relative:
+    need(all(y * z <= core_config.FLOAT32_MAX for y in o.lr_y for z in o.lr_z), 'optimizer.lr_y',
+         f'× optimizer.lr_z (lr_y_relative) must stay ≤ {core_config.FLOAT32_MAX:.4g} (float32)')
+
+  need(is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
+  logs_ok = (is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1
+             and t.steps % t.log_every == 0)
+  need(logs_ok, 'train.log_every', 'must be a positive integer that divides train.steps')
+  need(t.dynamics in DYNAMICS, 'train.dynamics', f'must be one of {DYNAMICS}')
+  need(t.dynamics != 'flow' or (o.name == 'sgd' and o.momentum == 0 and o.weight_decay == 0),
+       'train.dynamics', "'flow' integrates plain gradient descent: it needs optimizer.name='sgd' "
+       'with momentum 0 and weight_decay 0')
+  need(is_real(t.flow_rtol) and t.flow_rtol > 0, 'train.flow_rtol', 'must be a positive number')
+  need(is_int(t.flow_max_steps) and t.flow_max_steps >= 1, 'train.flow_max_steps',
+       'must be a positive integer')
+
+  need(is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
+       'must be a positive integer')
+  need(is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
+       'must be a non-negative integer')
+  need(core_config.seeds_fit(c), 'sweep.first_seed', core_config.SEEDS_FIT)
+  need(is_int(c.sweep.seeds_per_device) and c.sweep.seeds_per_device >= 1,
+       'sweep.seeds_per_device', 'must be a positive integer')
+
+  need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
+       f'must be names from {figures.FIGURES}')
+  snapshots = 'attention_snapshots' in c.figures.names
+  need(not (snapshots and logs_ok) or all(is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
+                          for s in c.figures.snapshot_steps),
+       'figures.snapshot_steps', 'must be logged steps: multiples of train.log_every ≤ train.steps')
+  need(len(c.figures.recall_thresholds) > 0
+       and all(is_real(v) and v > 0 for v in c.figures.recall_thresholds),
+       'figures.recall_thresholds', 'must be one or more positive multiples of 1/U')
+  for key in ('recall_lr_y', 'recall_lr_z'):
+    need(is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
+  need(all(name in CLAIMS for name in c.report.claims), 'report.claims',
+       f'must be names from {CLAIMS}')
+  need(not ({'scanning', 'frequency_bias'} & set(c.report.claims)) or c.model.init == 'zeros',
+       'report.claims', "'scanning' and 'frequency_bias' are claims about a zero start "
+       "(model.init='zeros')")
+  need('long_sequence_limit' not in c.report.claims
+       or (c.model.init == 'zeros' and t.dynamics == 'sampled'), 'report.claims',
+       "'long_sequence_limit' compares sampled runs from a zero start with the population run")
+  if snapshots and not problems.found:  # K is known once the data keys are valid.
+    num_classes = min(d.num_last) * d.num_next_per_last
+    need(is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
+         'figures.snapshot_class', f'must be a class index below K = {num_classes}')
+
+  problems.raise_if_any()
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Everything static about one training run: jit sees it as a hashable constant."""
+
+  data: data.SequenceClasses
+  seq_len: int
+  batch_size: int
+  model: model.ModelConfig
+  optimizer: optimizer.OptimizerConfig
+  steps: int
+  log_every: int
+  dynamics: str  # one of DYNAMICS
+  flow_rtol: float
+  flow_max_steps: int
+
+
+def run_config(c: ml_collections.ConfigDict, num_last: int,
+               seq_len: int | None = None) -> RunConfig:
+  """The frozen config of the runs with `num_last` query tokens and sequence length `seq_len`
+  (learning rates stay traced); seq_len may be left out when data.seq_len has one value."""
+  d, o = c.data, c.optimizer
+  if seq_len is None:
+    if len(d.seq_len) != 1:
+      raise core_config.ConfigError(f'data.seq_len = {d.seq_len} has several values: name one')
+    seq_len = d.seq_len[0]
+  return RunConfig(
+      data=data.SequenceClasses(
+          num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
+          num_common_per_last=d.num_common_per_last, num_unique_per_next=d.num_unique_per_next),
+      seq_len=seq_len,
+      batch_size=d.batch_size,
+      model=model.ModelConfig(init=c.model.init, init_scale=c.model.init_scale,
+                              l2_norm=c.model.l2_norm, residual=c.model.residual),
+      optimizer=optimizer.OptimizerConfig(name=o.name, momentum=o.momentum, b1=o.b1, b2=o.b2,
+                                          eps=o.eps, weight_decay=o.weight_decay),
+      steps=c.train.steps,
+      log_every=c.train.log_every,
+      dynamics=c.train.dynamics,
+      flow_rtol=c.train.flow_rtol,
+      flow_max_steps=c.train.flow_max_steps,
+  )
+
+
+def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float]]:
+  """(η_Y, η_Z) of the grid, η_Z-major; η_Y = lr_y·η_Z when lr_y_relative."""
+  o = c.optimizer
+  return [(float(y * z if o.lr_y_relative else y), float(z)) for z in o.lr_z for y in o.lr_y]
+
+
+def data_specs(c: ml_collections.ConfigDict) -> list[tuple[int, int]]:
+  """(num_last, seq_len) of each group of runs that shares one compiled program."""
+  return [(num_last, seq_len) for num_last in c.data.num_last for seq_len in c.data.seq_len]

@@ -1,0 +1,134 @@
+"""The reparameterized 1-layer transformer of docs/model.md, as pure functions.
+
+Parameters are two M×M matrices: Z (attention logits, z_{m,l}: query m attends to key l) and
+Y (decoder). Convention: the next-token logits are Y^T f, i.e. `f @ Y`, so Y[k, j] maps
+feature k to output token j.
+
+Two exact forms of the forward pass:
+- the sequence form reads the contextual tokens x_1 … x_{T−1}: b_t = softmax_t z_{m,x_t},
+  u = Σ_t b_t e_{x_t};
+- the counts form reads n_l, the number of contextual positions holding l:
+  u_l = n_l e^{z_{m,l}} / Σ_k n_k e^{z_{m,k}}. With n_l replaced by P(l|m,n) it gives the
+  long-sequence limit c̃_n. The attention is computed on the tokens a sample can hold (its
+  class's support), the products with Y are dense matrix products: the fast form.
+Both then use f = u/‖u‖₂ (u + e_m with the residual) and loss = CE(Y^T f, x_{T+1}).
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from scan_snap.sequence_classes import data
+
+Params = dict[str, jax.Array]  # {'Y': [M, M], 'Z': [M, M]}
+
+INITS = ('zeros', 'uniform', 'normal')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  init: str  # one of INITS
+  init_scale: float  # standard deviation of the 'normal' init
+  l2_norm: bool  # f = u/‖u‖₂ (the paper's "LayerNorm"); off: f = u
+  residual: bool  # add e_{x_T} to u
+
+
+def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
+  """Y, Z at zero, uniform in [−1/√M, 1/√M], or Gaussian with std init_scale (one draw of
+  both)."""
+  shape = (2, vocab_size, vocab_size)
+  if cfg.init == 'zeros':
+    y, z = jnp.zeros(shape)
+  elif cfg.init == 'uniform':
+    bound = 1.0 / vocab_size**0.5
+    y, z = jax.random.uniform(key, shape, minval=-bound, maxval=bound)
+  elif cfg.init == 'normal':
+    y, z = cfg.init_scale * jax.random.normal(key, shape)
+  else:
+    raise ValueError(f'unknown init {cfg.init!r}; expected one of {INITS}')
+  return {'Y': y, 'Z': z}
+
+
+def attention_counts(z: jax.Array, counts: jax.Array) -> jax.Array:
+  """u_l = n_l e^{z_l} / Σ_k n_k e^{z_k} along the last axis; tokens with n_l = 0 get 0.
+
+  The maximum subtracted for stability is a constant to autodiff (u does not depend on it),
+  which spares the gradient its reductions.
+  """
+  logits = jnp.where(counts > 0, z + jnp.log(counts), -jnp.inf)
+  weights = jnp.exp(logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True)))
+  return weights * _reciprocal(jnp.sum(weights, axis=-1, keepdims=True))
+
+
+def _reciprocal(x: jax.Array) -> jax.Array:
+  """1/x, written so that XLA multiplies by it on every device count (a division by a
+  broadcast value is rewritten into such a product in some of XLA's pipelines and not others,
+  which changes the rounding)."""
+  return 1.0 / x
+
+
+def logits_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:
+  """[B, M] logits Y^T f of each sample in the counts form.
+
+  The attention is computed on each row's S listed tokens, then spread over the first
+  C = batch.num_counted token ids, so that the products with Y are dense over C rows only
+  (sequence classes put every contextual token before the query and next tokens).
+  """
+  batch_size, num_counted = batch.tokens.shape[0], batch.num_counted
+  u_BxS = attention_counts(params['Z'][batch.query[:, None], batch.tokens], batch.counts)
+  sum_sq_B = jnp.sum(u_BxS**2, axis=-1)
+  if cfg.residual:  # v = u + e_m: ‖v‖² = ‖u‖² + 2 u_m + 1, with u_m = 0 when m is not listed.
+    u_m_B = jnp.sum(jnp.where(batch.tokens == batch.query[:, None], u_BxS, 0.0), axis=-1)
+    sum_sq_B = sum_sq_B + 2 * u_m_B + 1
+  scale_B = _reciprocal(jnp.sqrt(sum_sq_B)) if cfg.l2_norm else jnp.ones(batch_size)
+  f_BxC = jnp.zeros((batch_size, num_counted)).at[
+      jnp.arange(batch_size)[:, None], batch.tokens].set(u_BxS * scale_B[:, None],
+                                                          unique_indices=True)
+  logits_BxM = f_BxC @ params['Y'][:num_counted]
+  if cfg.residual:
+    logits_BxM = logits_BxM + params['Y'][batch.query] * scale_B[:, None]
+  return logits_BxM
+
+
+def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
+                    cfg: ModelConfig) -> jax.Array:
+  """[M] logits Y^T f of one sample in the sequence form (the paper's definition, dense in M)."""
+  b_T = jax.nn.softmax(params['Z'][query, context_T])
+  u_M = jnp.zeros(params['Z'].shape[0]).at[context_T].add(b_T)
+  if cfg.residual:
+    u_M = u_M + jax.nn.one_hot(query, u_M.shape[-1])
+  return (u_M / jnp.linalg.norm(u_M) if cfg.l2_norm else u_M) @ params['Y']
+
+
+def _cross_entropy(logits_BxM: jax.Array, label_B: jax.Array) -> tuple[jax.Array, dict]:
+  """Mean of −log softmax(logits)_label over the batch, and the accuracy.
+
+  The label's logit is read through a one-hot mask: its gradient is elementwise, where that of
+  an indexed read is a scatter (slow on CPUs, and one more kernel to compile).
+  """
+  token_M = jnp.arange(logits_BxM.shape[-1])
+  label_logit_B = jnp.sum(jnp.where(token_M[None, :] == label_B[:, None], logits_BxM, 0.0), axis=-1)
+  loss = jnp.mean(jax.nn.logsumexp(logits_BxM, axis=-1) - label_logit_B)
+  return loss, {'accuracy': accuracy(logits_BxM, label_B)}
+
+
+def accuracy(logits_BxM: jax.Array, label_B: jax.Array) -> jax.Array:
+  """Mean of [argmax_j logits_j = label], ties going to the first index as in jnp.argmax, but
+  computed with max reductions (an argmax is a slow serial reduction on CPUs): the label's
+  logit reaches the maximum and no earlier token's logit does."""
+  label_logit_B = jnp.take_along_axis(logits_BxM, label_B[:, None], axis=-1)[:, 0]
+  earlier_BxM = jnp.arange(logits_BxM.shape[-1])[None, :] < label_B[:, None]
+  earlier_max_B = jnp.max(jnp.where(earlier_BxM, logits_BxM, -jnp.inf), axis=-1)
+  return jnp.mean((label_logit_B >= jnp.max(logits_BxM, axis=-1)) & (earlier_max_B < label_logit_B))
+
+
+def loss_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig):
+  """Mean cross-entropy over the batch, counts form; returns (loss, {'accuracy'})."""
+  return _cross_entropy(logits_counts(params, batch, cfg), batch.label)
+
+
+def loss_sequence(params: Params, batch: data.SequenceBatch, cfg: ModelConfig):
+  """Mean cross-entropy over the batch, sequence form; returns (loss, {'accuracy'})."""
+  logits = jax.vmap(logits_sequence, (None, 0, 0, None))(params, batch.query, batch.context, cfg)
+  return _cross_entropy(logits, batch.label)

@@ -1,0 +1,150 @@
+"""One training run as a pure function: `make_train(run)(key, lr_y, lr_z)`, one `lax.scan`.
+
+The data of step t are drawn from `fold_in(data_key, t)`, where data_key depends on the seed
+alone. Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples each batch once
+for all learning-rate pairs of a seed, and a run's result never depends on its neighbours.
+"""
+
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from scan_snap.sequence_classes import config
+from scan_snap.sequence_classes import data
+from scan_snap.sequence_classes import metrics
+from scan_snap.sequence_classes import model
+from scan_snap.sequence_classes import optimizer
+
+TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
+
+
+def make_train(run: config.RunConfig) -> TrainFn:
+  """Returns train(key, lr_y, lr_z) -> (final params, metrics), with `key = jax.random.key(seed)`.
+
+  run.dynamics picks what is trained:
+    'sampled'     optax steps on sampled batches (the experiments of the paper);
+    'population'  optax steps on the long-sequence limit: every class once, n_l → P(l|m,n),
+                  the expected gradient over uniform classes (deterministic given the init);
+    'flow'        gradient flow dY/dt = −η_Y ∇_Y L, dZ/dt = −η_Z ∇_Z L of that population loss,
+                  integrated by diffrax (t counts plain gradient-descent steps).
+
+  Metrics ([L] = run.steps / run.log_every logging intervals):
+    'attn/ctilde'       [L+1, K, S]  c̃_n at steps 0, log_every, …, steps
+    'attn/logits'       [L+1, K, S]  z_{m,l} on each class's support at those steps
+    'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
+    'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
+    'train/accuracy'    [L]          training accuracy, likewise
+    'diverged'          []           a loss, a parameter or a metric became NaN or ±inf, a
+                                     logged loss exceeded divergence_bound(run) (10 ln M), or
+                                     the ODE solver failed
+  """
+  if run.dynamics == 'flow':
+    return _make_flow(run)
+  tables = run.data.tables()
+
+  def train(key, lr_y, lr_z):
+    init_key, data_key = jax.random.split(key)
+    params = model.init_params(init_key, run.data.vocab_size, run.model)
+    opt = optimizer.make_optimizer(run.optimizer, lr_y, lr_z)
+
+    def step(state, t):
+      params, opt_state = state
+      if run.dynamics == 'population':
+        batch = data.population_batch(tables)
+      else:
+        batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run.batch_size,
+                                   run.seq_len)
+      (loss, aux), grads = jax.value_and_grad(model.loss_counts, has_aux=True)(
+          params, batch, run.model)
+      updates, opt_state = opt.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), {'loss': loss, **aux}
+
+    def interval(state, i):
+      state, logs = jax.lax.scan(step, state, i * run.log_every + jnp.arange(run.log_every))
+      return state, {'train/loss': logs['loss'].mean(),
+                     'train/accuracy': logs['accuracy'].mean(),
+                     'attn/logits': metrics.support_logits(state[0]['Z'], tables)}
+
+    (final, _), logs = jax.lax.scan(interval, (params, opt.init(params)),
+                                    jnp.arange(run.steps // run.log_every))
+    logs['attn/logits'] = jnp.concatenate(
+        [metrics.support_logits(params['Z'], tables)[None], logs['attn/logits']])
+    return final, _collect(logs, tables, run, final, solver_ok=True)
+
+  return train
+
+
+def _make_flow(run: config.RunConfig) -> TrainFn:
+  """Gradient flow of the population loss, saved at the logged times (see make_train)."""
+  import diffrax  # pylint: disable=g-import-not-at-top  (0.3 s of import, for flows only)
+  tables = run.data.tables()
+  times = jnp.asarray(logged_steps(run), jnp.float32)
+
+  def train(key, lr_y, lr_z):
+    population = data.population_batch(tables)
+    loss_fn = lambda params: model.loss_counts(params, population, run.model)
+    params = model.init_params(jax.random.split(key)[0], run.data.vocab_size, run.model)
+
+    def velocity(t, params, args):
+      grads = jax.grad(lambda p: loss_fn(p)[0])(params)
+      return {'Y': -lr_y * grads['Y'], 'Z': -lr_z * grads['Z']}
+
+    def observe(t, params, args):
+      loss, aux = loss_fn(params)
+      return {'train/loss': loss, 'train/accuracy': aux['accuracy'],
+              'attn/logits': metrics.support_logits(params['Z'], tables)}
+
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(velocity), diffrax.Tsit5(), t0=0.0, t1=float(run.steps), dt0=0.1,
+        y0=params,
+        saveat=diffrax.SaveAt(
+            subs=[diffrax.SubSaveAt(ts=times, fn=observe), diffrax.SubSaveAt(t1=True)]),
+        stepsize_controller=diffrax.PIDController(rtol=run.flow_rtol, atol=run.flow_rtol * 1e-2),
+        max_steps=run.flow_max_steps, throw=False)
+    path, final = solution.ys[0], jax.tree.map(lambda x: x[0], solution.ys[1])
+    logs = {'train/loss': path['train/loss'][1:], 'train/accuracy': path['train/accuracy'][1:],
+            'attn/logits': path['attn/logits']}
+    return final, _collect(logs, tables, run, final,
+                           solver_ok=solution.result == diffrax.RESULTS.successful)
+
+  return train
+
+
+def _collect(logs: dict, tables: data.ClassTables, run: config.RunConfig, final_params,
+             solver_ok) -> dict:
+  """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
+  and accuracies, with the divergence mark."""
+  logits = logs['attn/logits']
+  ctilde = jax.vmap(metrics.attention_frequencies, (0, None))(logits, tables)
+  out = {'attn/ctilde': ctilde,
+         'attn/logits': logits,
+         'attn/entropy': metrics.distinct_entropy(logits, tables.probs,
+                                                  run.data.num_unique_per_next),
+         'train/loss': logs['train/loss'],
+         'train/accuracy': logs['train/accuracy']}
+  finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(logits))
+            & jnp.all(jnp.isfinite(out['attn/entropy']))
+            & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))
+  bounded = jnp.all(logs['train/loss'] <= divergence_bound(run))
+  out['diverged'] = ~(finite & bounded & solver_ok)
+  return out
+
+
+# A run whose training loss exceeds this many times ln M, the loss of a uniform prediction over
+# the M tokens (about the loss at the start), is diverged: healthy runs of the shipped configs
+# stay below 1.0 ln M at every logged interval.
+DIVERGENCE_LOSS_FACTOR = 10.0
+
+
+def divergence_bound(run: config.RunConfig) -> float:
+  """The training loss above which a run is marked diverged: DIVERGENCE_LOSS_FACTOR · ln M."""
+  return DIVERGENCE_LOSS_FACTOR * math.log(run.data.vocab_size)
+
+
+def logged_steps(run: config.RunConfig) -> np.ndarray:
+  """[L+1] the steps at which the 'attn/*' metrics are recorded."""
+  return np.arange(0, run.steps + 1, run.log_every)

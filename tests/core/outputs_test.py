@@ -1,0 +1,65 @@
+"""Work-directory files: metrics.jsonl and its TensorBoard mirror."""
+
+import json
+import pathlib
+import struct
+import sys
+from unittest import mock
+
+from absl.testing import absltest
+from tensorboardX.proto import event_pb2
+
+from scan_snap.core import errors
+from scan_snap.core import outputs
+
+
+def _scalars(folder: pathlib.Path) -> list[tuple[int, str, float]]:
+  """(step, tag, value) of every scalar in the folder's event files (TFRecord framing)."""
+  found = []
+  for path in sorted(folder.glob('events.out.tfevents.*')):
+    data, i = path.read_bytes(), 0
+    while i < len(data):
+      (length,) = struct.unpack('<Q', data[i:i + 8])
+      event = event_pb2.Event.FromString(data[i + 12:i + 12 + length])
+      found += [(event.step, v.tag, v.simple_value) for v in event.summary.value]
+      i += 12 + length + 4
+  return found
+
+
+class MetricsLogTest(absltest.TestCase):
+
+  def test_jsonl_and_tensorboard_scalars_per_run(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr'), workdir / 'tensorboard')
+    first = [{'step': 0, 'seed': 1, 'lr': 0.5, 'val_loss': 2.0, 'diverged': False},
+             {'step': 0, 'seed': 2, 'lr': 0.5, 'val_loss': 3.0, 'diverged': False}]
+    log.write(first)
+    log.write(first + [{'step': 10, 'seed': 1, 'lr': 0.5, 'val_loss': 1.5, 'freezing': None,
+                        'diverged': False}])
+    log.close()
+    lines = [json.loads(l) for l in (workdir / 'metrics.jsonl').read_text().splitlines()]
+    self.assertLen(lines, 3)
+    self.assertEqual(lines[2]['val_loss'], 1.5)
+    runs = sorted(p.name for p in (workdir / 'tensorboard').iterdir())
+    self.assertEqual(runs, ['seed=1,lr=0.5', 'seed=2,lr=0.5'])
+    # Each line once (the second write forwards only the new one); bools and None are skipped.
+    self.assertEqual(_scalars(workdir / 'tensorboard' / 'seed=1,lr=0.5'),
+                     [(0, 'val_loss', 2.0), (10, 'val_loss', 1.5)])
+    self.assertEqual(_scalars(workdir / 'tensorboard' / 'seed=2,lr=0.5'), [(0, 'val_loss', 3.0)])
+
+  def test_tensorboard_without_tensorboardx_is_a_clear_error(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    with mock.patch.dict(sys.modules, {'tensorboardX': None}):  # import fails
+      with self.assertRaisesRegex(errors.InputError,
+                                  '--tensorboard needs tensorboardX: pip install tensorboardX'):
+        outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',), workdir / 'tensorboard')
+
+  def test_without_tensorboard_only_the_jsonl(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',))
+    log.write([{'step': 0, 'group': 'a', 'loss': 1.0}])
+    self.assertEqual(sorted(p.name for p in workdir.iterdir()), ['metrics.jsonl'])
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,42 @@
+"""Process-wide set-up: the progress bar and the log lines written while it is shown."""
+
+import io
+
+from absl import logging
+from absl.testing import absltest
+
+from scan_snap.core import runtime
+
+
+class ProgressBarTest(absltest.TestCase):
+
+  def _output(self, bar):
+    """What a bar of 2 steps with a log line between them writes to the log's stream."""
+    logging.use_absl_handler()  # As absl's app.run does: log records go to its handler.
+    handler = logging.get_absl_handler().python_handler
+    stream, handler_stream = io.StringIO(), handler.stream
+    handler.setStream(stream)
+    try:
+      with bar(stream) as progress:
+        progress.update(1)
+        logging.warning('a log line')
+        progress.update(1)
+    finally:
+      handler.setStream(handler_stream)
+    return stream.getvalue()
+
+  def test_log_lines_start_a_line_of_their_own(self):
+    text = self._output(lambda stream: runtime.progress_bar(total=2, mininterval=0))
+    before = text[:text.index('a log line')].rsplit('\n', 1)[-1]
+    self.assertEqual(before.rsplit('\r', 1)[-1][:1], 'W')  # The bar was cleared first.
+    self.assertIn('2/2', text.rsplit('a log line', 1)[1])  # And drawn again below.
+
+  def test_without_it_the_line_runs_into_the_bar(self):  # What the test above guards against.
+    import tqdm  # pylint: disable=g-import-not-at-top
+    text = self._output(lambda stream: tqdm.tqdm(total=2, mininterval=0, file=stream))
+    before = text[:text.index('a log line')].rsplit('\n', 1)[-1]
+    self.assertIn('1/2', before.rsplit('\r', 1)[-1])
+
+
+if __name__ == '__main__':
+  absltest.main()

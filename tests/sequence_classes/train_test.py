@@ -1,0 +1,179 @@
+"""The trainer and the vmapped sweep: equivalences, frozen groups, divergence, Theorem 2."""
+
+import pathlib
+import subprocess
+import sys
+
+from absl.testing import absltest
+import chex
+import jax
+import numpy as np
+
+from scan_snap.sequence_classes import config
+from scan_snap.sequence_classes import model
+from scan_snap.sequence_classes import sweep
+from scan_snap.sequence_classes import train
+from tests.testing import ROOT, load_config
+
+
+def _smoke_run():
+  return config.run_config(load_config('syn_medium', 'smoke'), num_last=3)
+
+
+class TrainTest(chex.TestCase):
+
+  def test_metric_shapes_and_finiteness(self):
+    run = _smoke_run()
+    params, m = jax.jit(train.make_train(run))(jax.random.key(1), 2.0, 1.0)
+    num_logs, spec = run.steps // run.log_every, run.data
+    chex.assert_shape(m['attn/ctilde'], (num_logs + 1, spec.num_classes, spec.support_size))
+    chex.assert_shape(m['attn/entropy'], (num_logs + 1,))
+    chex.assert_shape([m['train/loss'], m['train/accuracy']], (num_logs,))
+    chex.assert_shape([params['Y'], params['Z']], (spec.vocab_size, spec.vocab_size))
+    chex.assert_tree_all_finite((params, m['attn/ctilde'], m['train/loss']))
+    self.assertFalse(m['diverged'])
+    np.testing.assert_allclose(m['attn/ctilde'].sum(-1), 1.0, rtol=1e-5)
+
+  def test_zero_learning_rate_freezes_its_group(self):
+    run = _smoke_run()
+    train_fn = jax.jit(train.make_train(run))
+    key = jax.random.key(3)
+    start = model.init_params(jax.random.split(key)[0], run.data.vocab_size, run.model)
+    frozen_y, _ = train_fn(key, 0.0, 1.0)
+    frozen_z, _ = train_fn(key, 1.0, 0.0)
+    np.testing.assert_array_equal(frozen_y['Y'], start['Y'])
+    np.testing.assert_array_equal(frozen_z['Z'], start['Z'])
+    # The other group did move in each case.
+    self.assertGreater(np.abs(frozen_y['Z'] - start['Z']).max(), 1e-3)
+    self.assertGreater(np.abs(frozen_z['Y'] - start['Y']).max(), 1e-3)
+
+
+class SweepTest(chex.TestCase):
+
+  def test_vmapped_run_equals_single_run(self):
+    run = _smoke_run()
+    seeds, pairs = [1, 2], [(1.0, 1.0), (5.0, 1.0), (3.0, 3.0)]
+    grid = sweep.train_grid(run, seeds, pairs, seeds_per_device=1)
+    single = jax.jit(lambda k, y, z: train.make_train(run)(k, y, z)[1])
+    entropies = set()
+    for r in range(len(grid.seed)):
+      want = single(jax.random.key(int(grid.seed[r])), grid.lr_y[r], grid.lr_z[r])
+      for key in ('attn/ctilde', 'attn/entropy', 'train/loss'):
+        np.testing.assert_allclose(grid.metrics[key][r], want[key], rtol=1e-5, atol=1e-7,
+                                   err_msg=f'run {r}: {key}')
+      entropies.add(float(want['attn/entropy'][-1]))
+    self.assertLen(entropies, len(grid.seed))  # Every run of the grid is a different run.
+
+  def test_diverging_run_is_marked_and_changes_no_other_run(self):
+    run = _smoke_run()
+    pairs = [(1.0, 1.0), (3.0e38, 3.0e38), (5.0, 3.0)]  # Both rates near float32's limit.
+    with_bad = sweep.train_grid(run, [1, 2], pairs, seeds_per_device=2)
+    without = sweep.train_grid(run, [1, 2], [pairs[0], pairs[2]], seeds_per_device=2)
+    np.testing.assert_array_equal(with_bad.metrics['diverged'], [False, True, False] * 2)
+    keep = ~with_bad.metrics['diverged']
+    for key in ('attn/ctilde', 'train/loss'):
+      np.testing.assert_array_equal(with_bad.metrics[key][keep], without.metrics[key])
+    rows = sweep.result_rows(with_bad)
+    summary = sweep.summarize(rows)
+    self.assertEqual([(s['num_runs'], s['num_diverged']) for s in summary],
+                     [(2, 0), (2, 0), (0, 2)])  # Cells in (η_Z, η_Y) order.
+    self.assertTrue(np.isnan(summary[2]['entropy_mean']))
+    self.assertTrue(np.isfinite(summary[0]['entropy_mean']))
+
+
+class TheoremTwoTest(absltest.TestCase):
+  """Paper Theorem 2 on Syn-Small from a zero start (NOTES §4.1), at the paper's settings."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    c = load_config('syn_small')
+    cls.run_cfg = config.run_config(c, num_last=2)
+    cls.params, cls.metrics = jax.jit(train.make_train(cls.run_cfg))(jax.random.key(1), 1.0, 1.0)
+
+  def _query_logits(self, k):
+    spec = self.run_cfg.data
+    return np.asarray(self.params['Z'])[spec.class_query()[k], spec.support()[k]]
+
+  def test_common_logits_fall_distinct_logits_rise(self):
+    spec = self.run_cfg.data
+    for k in range(spec.num_classes):
+      z = self._query_logits(k)
+      self.assertLess(z[~spec.is_distinct()].max(), 0.0)  # Every common logit below its start.
+      self.assertGreater(z[spec.is_distinct()].mean(), 0.0)
+
+  def test_distinct_logits_ordered_like_probs(self):
+    spec = self.run_cfg.data
+    for k in range(spec.num_classes):
+      z = self._query_logits(k)[spec.is_distinct()]
+      # P(l|m,n) increases along the distinct slots; the rarest token may stay near 0 (noise),
+      # so its neighbours are compared through ranks: Spearman's ρ on 10 tokens.
+      rank_corr = np.corrcoef(np.argsort(np.argsort(z)), np.arange(len(z)))[0, 1]
+      self.assertGreater(rank_corr, 0.9, f'class {k}: logits {z}')
+      self.assertEqual(np.argmax(z), len(z) - 1)
+
+  def test_attention_on_distinct_tokens_grows(self):
+    distinct_mass = np.asarray(self.metrics['attn/ctilde'])[..., self.run_cfg.data.is_distinct()].sum(-1)
+    self.assertTrue(np.all(distinct_mass[-1] > distinct_mass[0] + 0.1), distinct_mass[[0, -1]])
+
+
+if __name__ == '__main__':
+  absltest.main()
+
+
+_MULTI_DEVICE_SCRIPT = '''
+import sys
+import jax
+jax.config.update('jax_num_cpu_devices', 4)
+import numpy as np
+from scan_snap.sequence_classes import config, sweep
+from tests.testing import load_config
+run = config.run_config(load_config('syn_medium', 'smoke'), num_last=3)
+grid = sweep.train_grid(run, [1, 2, 3], [(1.0, 1.0), (5.0, 3.0)], seeds_per_device=1)
+assert jax.device_count() == 4
+np.savez(sys.argv[1], **{k.replace('/', '_'): v for k, v in grid.metrics.items()})
+'''
+
+
+class ChunkAndDeviceInvarianceTest(absltest.TestCase):
+  """A run's result is bit for bit the same whatever the grid around it, the chunking and the
+  number of devices."""
+
+  def setUp(self):
+    super().setUp()
+    self.run_cfg = _smoke_run()
+    self.pairs = [(1.0, 1.0), (5.0, 3.0)]
+    self.reference = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs, seeds_per_device=2)
+
+  def _assert_same_runs(self, got, rows, msg):
+    for key, value in got.metrics.items():
+      np.testing.assert_array_equal(value, self.reference.metrics[key][rows], err_msg=msg + key)
+
+  def test_grid_size_and_chunking(self):
+    for seeds, per_device in (([1, 2, 3, 4, 5], 2), ([1, 2, 3], 1), ([1, 2, 3], 3)):
+      grid = sweep.train_grid(self.run_cfg, seeds, self.pairs, per_device)
+      for key, value in self.reference.metrics.items():
+        np.testing.assert_array_equal(grid.metrics[key][:len(value)], value,
+                                      err_msg=f'{seeds}, {per_device}: {key}')
+
+  def test_learning_rate_pairs_around_a_run(self):
+    alone = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs[1:], seeds_per_device=2)
+    self._assert_same_runs(alone, [1, 3, 5], 'one pair: ')
+    wider = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs + [(2.0, 0.5)], 2)
+    for key, value in self.reference.metrics.items():
+      np.testing.assert_array_equal(wider.metrics[key][[0, 1, 3, 4, 6, 7]], value, err_msg=key)
+
+  def test_four_devices(self):
+    out = pathlib.Path(self.create_tempdir().full_path) / 'metrics.npz'
+    proc = subprocess.run([sys.executable, '-c', _MULTI_DEVICE_SCRIPT, str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    with np.load(out) as sharded:
+      for key, value in self.reference.metrics.items():
+        np.testing.assert_array_equal(sharded[key.replace('/', '_')], value, err_msg=key)
+
+  def test_padding_of_the_last_chunk(self):
+    self.assertEqual([c.tolist() for c in sweep.chunks([1, 2, 3], 2, num_devices=1)],
+                     [[1, 2], [3, 3]])
+    self.assertEqual([c.tolist() for c in sweep.chunks([1, 2, 3], 1, num_devices=4)],
+                     [[1, 2, 3, 3]])
