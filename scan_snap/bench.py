@@ -35,6 +35,7 @@ from scan_snap.core import config_files
 from scan_snap.sequence_classes import experiment
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import sweep
+from scan_snap.sequence_classes import train
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import experiment as text_experiment
 
@@ -80,7 +81,7 @@ def bench_sweep(c) -> dict:
           'wall_s_since_process_start': time.time() - _PROCESS_START, **_peak_memory_mb()}
 
 
-def _time_grid(run: config.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
+def _time_grid(run: train.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
                seeds_per_device: int) -> dict:
   result = sweep.train_grid(run, list(range(1, num_seeds + 1)), pairs, seeds_per_device)
   num_runs = num_seeds * len(pairs)

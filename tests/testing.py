@@ -17,3 +17,9 @@ WIKITEXT_DIR = pathlib.Path(os.environ.get('SCAN_SNAP_WIKITEXT_DIR',
 def load_config(name: str, variant: str = ''):
   """configs/<name>.py's get_config(variant), loaded as the command line would load it."""
   return config_files.load(ROOT / 'configs' / f'{name}.py', variant)
+
+
+def finished_chunks(workdir: pathlib.Path) -> int:
+  """The finished chunk checkpoints of a sequence-class work directory (orbax writes each to a
+  temporary folder first, and renames it to its number when complete)."""
+  return sum(path.name.isdigit() for path in workdir.glob('checkpoints/*/*'))

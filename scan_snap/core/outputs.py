@@ -178,3 +178,14 @@ class MetricsLog:
   def close(self) -> None:
     for writer in self._writers.values():
       writer.close()
+
+
+def save_figure(fig, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Writes a matplotlib figure to stem.png and stem.pdf atomically; returns their paths."""
+  paths = []
+  for ext in ('png', 'pdf'):
+    path = stem.with_suffix(f'.{ext}')
+    with atomic_path(path) as tmp:
+      fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
+    paths.append(path)
+  return paths

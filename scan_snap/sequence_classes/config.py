@@ -7,20 +7,15 @@ tuple. `validate` checks a whole config before anything is compiled; `run_config
 for one value of each non-learning-rate axis, into the frozen dataclass that jit sees.
 """
 
-import dataclasses
-
 import ml_collections
 
 from scan_snap.core import config as core_config
+from scan_snap.core import optimizer
+from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import figures
 from scan_snap.sequence_classes import model
-from scan_snap.sequence_classes import optimizer
-
-
-DYNAMICS = ('sampled', 'population', 'flow')  # What is trained: see train.make_train.
-CLAIMS = ('frequency_bias', 'scanning', 'snapping', 'decoder_reduction', 'learning_rates',
-          'long_sequence_limit')
+from scan_snap.sequence_classes import train
 
 
 def sequence_classes_config() -> ml_collections.ConfigDict:
@@ -44,7 +39,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.model.residual = False
 
   c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = 'sgd'  # one of optimizer.OPTIMIZERS
+  c.optimizer.name = 'sgd'  # one of core.optimizer.OPTIMIZERS
   c.optimizer.momentum = 0.9
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
@@ -57,7 +52,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.train = ml_collections.ConfigDict()
   c.train.steps = 100
   c.train.log_every = 10  # c̃ is recorded at steps 0, log_every, …, steps
-  c.train.dynamics = 'sampled'  # 'sampled', 'population' (T → ∞) or 'flow' (its gradient flow)
+  c.train.dynamics = 'sampled'  # train.DYNAMICS: 'sampled', 'population' (T → ∞), 'flow'
   c.train.flow_rtol = 1e-6  # 'flow': relative tolerance of the adaptive ODE solver
   c.train.flow_max_steps = 200_000  # 'flow': solver steps before a run is marked diverged
 
@@ -134,7 +129,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   logs_ok = (is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1
              and t.steps % t.log_every == 0)
   need(logs_ok, 'train.log_every', 'must be a positive integer that divides train.steps')
-  need(t.dynamics in DYNAMICS, 'train.dynamics', f'must be one of {DYNAMICS}')
+  need(t.dynamics in train.DYNAMICS, 'train.dynamics', f'must be one of {train.DYNAMICS}')
   need(t.dynamics != 'flow' or (o.name == 'sgd' and o.momentum == 0 and o.weight_decay == 0),
        'train.dynamics', "'flow' integrates plain gradient descent: it needs optimizer.name='sgd' "
        'with momentum 0 and weight_decay 0')
@@ -151,50 +146,27 @@ def validate(c: ml_collections.ConfigDict) -> None:
        'sweep.seeds_per_device', 'must be a positive integer')
 
   need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
-       f'must be names from {figures.FIGURES}')
-  snapshots = 'attention_snapshots' in c.figures.names
-  need(not (snapshots and logs_ok) or all(is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
-                          for s in c.figures.snapshot_steps),
-       'figures.snapshot_steps', 'must be logged steps: multiples of train.log_every ≤ train.steps')
+       f'must be names from {tuple(figures.FIGURES)}')
   need(len(c.figures.recall_thresholds) > 0
        and all(is_real(v) and v > 0 for v in c.figures.recall_thresholds),
        'figures.recall_thresholds', 'must be one or more positive multiples of 1/U')
   for key in ('recall_lr_y', 'recall_lr_z'):
     need(is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
-  need(all(name in CLAIMS for name in c.report.claims), 'report.claims',
-       f'must be names from {CLAIMS}')
-  need(not ({'scanning', 'frequency_bias'} & set(c.report.claims)) or c.model.init == 'zeros',
-       'report.claims', "'scanning' and 'frequency_bias' are claims about a zero start "
-       "(model.init='zeros')")
-  need('long_sequence_limit' not in c.report.claims
-       or (c.model.init == 'zeros' and t.dynamics == 'sampled'), 'report.claims',
-       "'long_sequence_limit' compares sampled runs from a zero start with the population run")
-  if snapshots and not problems.found:  # K is known once the data keys are valid.
-    num_classes = min(d.num_last) * d.num_next_per_last
-    need(is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
-         'figures.snapshot_class', f'must be a class index below K = {num_classes}')
+  need(all(name in claims.CLAIMS for name in c.report.claims), 'report.claims',
+       f'must be names from {tuple(claims.CLAIMS)}')
+  for name in c.report.claims:
+    claim = claims.CLAIMS.get(name)
+    need(claim is None or claim.applies(c), 'report.claims',
+         f'{name!r} is a claim about {claim and claim.applies_to}')
+  for name in c.figures.names:
+    if name in figures.FIGURES:
+      figures.FIGURES[name].check(c, problems)
 
   problems.raise_if_any()
 
 
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-  """Everything static about one training run: jit sees it as a hashable constant."""
-
-  data: data.SequenceClasses
-  seq_len: int
-  batch_size: int
-  model: model.ModelConfig
-  optimizer: optimizer.OptimizerConfig
-  steps: int
-  log_every: int
-  dynamics: str  # one of DYNAMICS
-  flow_rtol: float
-  flow_max_steps: int
-
-
 def run_config(c: ml_collections.ConfigDict, num_last: int,
-               seq_len: int | None = None) -> RunConfig:
+               seq_len: int | None = None) -> train.RunConfig:
   """The frozen config of the runs with `num_last` query tokens and sequence length `seq_len`
   (learning rates stay traced); seq_len may be left out when data.seq_len has one value."""
   d, o = c.data, c.optimizer
@@ -202,7 +174,7 @@ def run_config(c: ml_collections.ConfigDict, num_last: int,
     if len(d.seq_len) != 1:
       raise core_config.ConfigError(f'data.seq_len = {d.seq_len} has several values: name one')
     seq_len = d.seq_len[0]
-  return RunConfig(
+  return train.RunConfig(
       data=data.SequenceClasses(
           num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
           num_common_per_last=d.num_common_per_last, num_unique_per_next=d.num_unique_per_next),
@@ -210,8 +182,7 @@ def run_config(c: ml_collections.ConfigDict, num_last: int,
       batch_size=d.batch_size,
       model=model.ModelConfig(init=c.model.init, init_scale=c.model.init_scale,
                               l2_norm=c.model.l2_norm, residual=c.model.residual),
-      optimizer=optimizer.OptimizerConfig(name=o.name, momentum=o.momentum, b1=o.b1, b2=o.b2,
-                                          eps=o.eps, weight_decay=o.weight_decay),
+      optimizer=optimizer.from_config(o),
       steps=c.train.steps,
       log_every=c.train.log_every,
       dynamics=c.train.dynamics,

@@ -1,24 +1,24 @@
-"""The paper's figures for sequence-class sweeps, drawn with matplotlib (PNG and PDF)."""
+"""The paper's figures for sequence-class sweeps, drawn with matplotlib (PNG and PDF).
 
+FIGURES is the registry that config.figures.names names: each entry draws its figure from a
+results.Results into the figures folder, and says what it needs (tables, reference runs) and
+which config keys it reads.
+"""
+
+import dataclasses
 import pathlib
+from typing import Callable
 
+import ml_collections
 import numpy as np
 from matplotlib.figure import Figure
 
+from scan_snap.core import config as core_config
 from scan_snap.core import outputs
-
-FIGURES = ('entropy_grid', 'attention_snapshots', 'snapping', 'recall', 'long_sequence_limit')
-
-
-def save(fig: Figure, stem: pathlib.Path) -> list[pathlib.Path]:
-  """Writes stem.png and stem.pdf atomically; returns their paths."""
-  paths = []
-  for ext in ('png', 'pdf'):
-    path = stem.with_suffix(f'.{ext}')
-    with outputs.atomic_path(path) as tmp:
-      fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
-    paths.append(path)
-  return paths
+from scan_snap.sequence_classes import metrics
+from scan_snap.sequence_classes import results as results_lib
+from scan_snap.sequence_classes import sweep
+from scan_snap.sequence_classes import train
 
 
 def entropy_grid(summary: list[dict], stem: pathlib.Path) -> list[pathlib.Path]:
@@ -44,7 +44,7 @@ def entropy_grid(summary: list[dict], stem: pathlib.Path) -> list[pathlib.Path]:
     ax.set_xlabel(r'$\eta_Y / \eta_Z$')
   axes[0].set_ylabel('distinct-token entropy (nats)')
   axes[-1].legend(fontsize='small')
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
 
 
 def attention_snapshots(ctilde_PxLxS: np.ndarray, steps_L: np.ndarray, support_S: np.ndarray,
@@ -68,7 +68,7 @@ def attention_snapshots(ctilde_PxLxS: np.ndarray, steps_L: np.ndarray, support_S
   for ax in axes[-1]:
     ax.set_xlabel('token')
   fig.suptitle(title + '   (grey: common, blue: distinct)', fontsize='medium')
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
 
 
 def snapping(steps: np.ndarray, growth_RxL: np.ndarray, lr_y: np.ndarray, lr_z: np.ndarray,
@@ -103,7 +103,7 @@ def snapping(steps: np.ndarray, growth_RxL: np.ndarray, lr_y: np.ndarray, lr_z: 
   ax.set_ylabel(r'$t_0$')
   ax.set_title('snapping time (theory: slope −1)')
   ax.legend(fontsize='x-small')
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
 
 
 def recall(curves: list[dict], thresholds: np.ndarray, fixed_lr_y: float, fixed_lr_z: float,
@@ -129,7 +129,7 @@ def recall(curves: list[dict], thresholds: np.ndarray, fixed_lr_y: float, fixed_
     ax.set_xlabel('threshold × U')
   for ax in axes[:, 0]:
     ax.set_ylabel('recall of distinct tokens')
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
 
 
 def long_sequence_limit(steps: np.ndarray, mean_by_t: dict[int, np.ndarray],
@@ -153,4 +153,95 @@ def long_sequence_limit(steps: np.ndarray, mean_by_t: dict[int, np.ndarray],
   right.set_xlabel('T')
   right.set_ylabel(r'max$_t$ mean$_n$ $\|\bar c_n(t) - \tilde c_n^{pop}(t)\|_1$')
   right.set_title('distance to the population trajectory', fontsize='medium')
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
+
+
+def _draw_entropy_grid(results: results_lib.Results, directory: pathlib.Path) -> None:
+  entropy_grid(results.summary, directory / 'entropy_grid')
+
+
+def _draw_snapping(results: results_lib.Results, directory: pathlib.Path) -> None:
+  for group, t0 in zip(results.groups, results.t0):
+    snapping(train.logged_steps(group.run), results_lib.dominant_growth(group), group.lr_y,
+             group.lr_z, t0, directory / f'snapping_{sweep.group_name(group.run)}')
+
+
+def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.Path) -> None:
+  """Per group: c̃ of config.figures.snapshot_class at its snapshot steps, one row per
+  learning-rate pair of the first seed, titled with the distinct tokens it ends on."""
+  cls = results.c.figures.snapshot_class
+  for group in results.groups:
+    spec, m = group.run.data, group.metrics
+    runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
+    attended = metrics.distinct_attention(m['attn/logits'][runs, -1, cls], spec.probs()[cls],
+                                          spec.num_unique_per_next)
+    distinct_ids = spec.support()[cls][spec.is_distinct()]
+    row_titles = [f'$\\eta_Y$={group.lr_y[r]:g}, $\\eta_Z$={group.lr_z[r]:g}\nends on '
+                  + ' '.join(str(t) for t in distinct_ids[np.asarray(a) >= 1 / len(a)])
+                  for r, a in zip(runs, attended)]
+    attention_snapshots(
+        m['attn/ctilde'][runs, :, cls], train.logged_steps(group.run), spec.support()[cls],
+        spec.is_distinct(), tuple(results.c.figures.snapshot_steps), row_titles,
+        f'{group.run.optimizer.name}: class {cls + 1} (next token {spec.class_next()[cls]}), '
+        f'seed {group.seed[0]}', directory / f'attention_snapshots_{sweep.group_name(group.run)}')
+
+
+def _draw_recall(results: results_lib.Results, directory: pathlib.Path) -> None:
+  curves = {}
+  for row in results.recall:
+    curves.setdefault((row['num_last'], row['lr_y'], row['lr_z']), []).append(row['recall'])
+  f = results.c.figures
+  recall([{'num_last': n, 'lr_y': y, 'lr_z': z, 'recall': np.asarray(r)}
+          for (n, y, z), r in curves.items()], np.asarray(f.recall_thresholds), f.recall_lr_y,
+         f.recall_lr_z, directory / 'recall')
+
+
+def _draw_long_sequence_limit(results: results_lib.Results, directory: pathlib.Path) -> None:
+  """One figure per (num_last, η_Y, η_Z): the groups of every T against the population run."""
+  rows = results.long_sequence_limit
+  for (num_last, lr_y, lr_z), reference in results.references['population'].items():
+    members = [g for g in results.groups if g.run.data.num_last == num_last]
+    long_sequence_limit(
+        train.logged_steps(members[0].run),
+        {g.run.seq_len: g.metrics['attn/ctilde'][results_lib.cell_runs(g, lr_y, lr_z)].mean(axis=0)
+         for g in members}, reference,
+        {r['seq_len']: r['distance'] for r in rows
+         if (r['num_last'], r['lr_y'], r['lr_z']) == (num_last, lr_y, lr_z)},
+        members[0].run.data.top_distinct_slot(),
+        f'most frequent distinct token of class 1 ($\\eta_Y$={lr_y:g}, $\\eta_Z$={lr_z:g})',
+        directory / f'long_sequence_limit_num_last{num_last}_lry{lr_y:g}_lrz{lr_z:g}')
+
+
+def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
+  """The snapshot steps are logged steps, and the class exists in every data spec."""
+  is_int, t, d = core_config.is_int, c.train, c.data
+  if is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1 and t.steps % t.log_every == 0:
+    problems.need(all(is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
+                      for s in c.figures.snapshot_steps), 'figures.snapshot_steps',
+                  'must be logged steps: multiples of train.log_every ≤ train.steps')
+  if not problems.found:  # K is known once the data keys are valid.
+    num_classes = min(d.num_last) * d.num_next_per_last
+    problems.need(is_int(c.figures.snapshot_class) and 0 <= c.figures.snapshot_class < num_classes,
+                  'figures.snapshot_class', f'must be a class index below K = {num_classes}')
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSpec:
+  """How a figure is drawn: `draw(results, figures folder)`; `tables` (of results.TABLES) are
+  written beside it as <name>.csv, `references` (of sweep.REFERENCES) trained first, and
+  `check(c, problems)` validates the config keys it alone reads."""
+
+  draw: Callable[[results_lib.Results, pathlib.Path], None]
+  tables: tuple[str, ...] = ()
+  references: tuple[str, ...] = ()
+  check: Callable[[ml_collections.ConfigDict, core_config.Problems], None] = lambda c, p: None
+
+
+FIGURES = {
+    'entropy_grid': FigureSpec(_draw_entropy_grid),
+    'attention_snapshots': FigureSpec(_draw_attention_snapshots, check=_check_snapshots),
+    'snapping': FigureSpec(_draw_snapping),
+    'recall': FigureSpec(_draw_recall, tables=('recall',)),
+    'long_sequence_limit': FigureSpec(_draw_long_sequence_limit, tables=('long_sequence_limit',),
+                                      references=('population',)),
+}

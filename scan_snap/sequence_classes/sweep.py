@@ -1,33 +1,35 @@
-"""A grid of seeds × (η_Y, η_Z) trained by one compiled program per data spec; its results.
+"""The grid of a sequence-class config trained: one compiled program per data spec (a group of
+runs), run on chunks of seeds; and the reference runs that some claims compare the grid with.
 
-The seeds are processed in chunks, each device taking sweep.seeds_per_device seeds (a block
+Each device takes sweep.seeds_per_device seeds of a chunk, with all learning-rate pairs (a block
 small enough to stay in cache is fastest on a CPU; accelerators want large blocks). All
 learning-rate pairs of a seed share its sampled batches, which jax draws once per seed.
 """
 
 import dataclasses
-import math
+import pathlib
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 from absl import logging
 import jax
-from jax.experimental import multihost_utils
-import ml_collections
 import numpy as np
 
-from scan_snap.core import config as core_config
 from scan_snap.core import checkpoints
-from scan_snap.sequence_classes import config
-from scan_snap.core import runtime
+from scan_snap.core import grid
+from scan_snap.core import optimizer
+from scan_snap.sequence_classes import data
+from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import train as train_lib
+
+OnChunk = Callable[[int], None]  # called with the number of runs of each finished chunk
 
 
 @dataclasses.dataclass(frozen=True)
 class GroupResult:
   """The runs of one data spec: R = seeds × learning-rate pairs, seed-major."""
 
-  run: config.RunConfig
+  run: train_lib.RunConfig
   seed: np.ndarray  # [R]
   lr_y: np.ndarray  # [R]
   lr_z: np.ndarray  # [R]
@@ -35,36 +37,16 @@ class GroupResult:
   seconds: dict[str, float]  # 'compile' and 'train' wall time
 
 
-def _grid_program(run: config.RunConfig, mesh: jax.sharding.Mesh):
-  """jit(shard_map over devices of vmap over seeds of vmap over (η_Y, η_Z)) of one run.
-
-  shard_map gives every device the same per-device program whatever the number of devices.
-  """
-  train = train_lib.make_train(run)
-  metrics_only = lambda seed, lr_y, lr_z: train(jax.random.key(seed), lr_y, lr_z)[1]
-  block = jax.vmap(jax.vmap(metrics_only, (None, 0, 0)), (0, None, None))
-  seeds, replicated = jax.sharding.PartitionSpec('seeds'), jax.sharding.PartitionSpec()
-  return jax.jit(jax.shard_map(block, mesh=mesh, in_specs=(seeds, replicated, replicated),
-                               out_specs=seeds))
-
-
-def device_mesh() -> jax.sharding.Mesh:
-  """A one-axis mesh over every device of every process (jax.distributed when initialized)."""
-  return jax.make_mesh((jax.device_count(),), ('seeds',),
-                       axis_types=(jax.sharding.AxisType.Auto,))
-
-
-def chunks(seeds: list[int], seeds_per_device: int, num_devices: int) -> list[np.ndarray]:
-  """Chunks of seeds_per_device × num_devices seeds; the last one is padded by repeating its
-  last seed, so every device always trains the same shape with one compiled program."""
-  size = seeds_per_device * num_devices
-  padded = seeds + seeds[-1:] * (-len(seeds) % size)
-  return [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
-
-
-def group_name(run: config.RunConfig) -> str:
+def group_name(run: train_lib.RunConfig) -> str:
   """The name of a data spec's files: num_last<N>_T<T>."""
   return f'num_last{run.data.num_last}_T{run.seq_len}'
+
+
+def _block_program(run: train_lib.RunConfig) -> Callable:
+  """One device's block: vmap over its seeds of vmap over the (η_Y, η_Z) pairs of train."""
+  train = train_lib.make_train(run)
+  metrics_only = lambda seed, lr_y, lr_z: train(jax.random.key(seed), lr_y, lr_z)[1]
+  return jax.vmap(jax.vmap(metrics_only, (None, 0, 0)), (0, None, None))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +54,7 @@ class _Layout:
   """A data spec's grid as it is trained: the chunks of seeds, the learning-rate pairs (and their
   rates, padded to two pairs), and the fingerprint of each chunk's checkpoint."""
 
-  run: config.RunConfig
+  run: train_lib.RunConfig
   seeds: list[int]
   lr_pairs: list[tuple[float, float]]
   lr_y: np.ndarray
@@ -81,34 +63,39 @@ class _Layout:
   fingerprints: list[str]
 
 
-def _layout(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
+def _layout(run: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
             seeds_per_device: int, num_devices: int) -> _Layout:
   """The chunks of the grid; a chunk's fingerprint holds what its numbers and layout depend
   on: the run config, its seeds and the learning-rate pairs."""
   padded_pairs = lr_pairs * 2 if len(lr_pairs) == 1 else lr_pairs
   lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*padded_pairs))
-  seed_chunks = chunks(seeds, max(2, seeds_per_device), num_devices)
+  size = max(2, seeds_per_device) * num_devices
+  padded = grid.pad(seeds, size)
+  seed_chunks = [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
   fingerprints = [checkpoints.fingerprint(run=dataclasses.asdict(run), seeds=chunk.tolist(),
                                           lr_y=lr_y.tolist(), lr_z=lr_z.tolist())
                   for chunk in seed_chunks]
   return _Layout(run, seeds, lr_pairs, lr_y, lr_z, seed_chunks, fingerprints)
 
 
-def _restore(layout: _Layout, store: checkpoints.ChunkStore | None) -> dict[int, dict]:
+def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int, dict]:
   """The chunks of the layout that the store holds intact, by index."""
   if store is None:
     return {}
-  found = {index: store.load(group_name(layout.run), index, made_by)
-           for index, made_by in enumerate(layout.fingerprints)}
-  return {index: part for index, part in found.items() if part is not None}
+  found = {}
+  for index in set(store.steps()) & set(range(len(layout.fingerprints))):
+    items = store.restore(index, layout.fingerprints[index], 'it is trained again',
+                          {'chunk': None})
+    if items is not None:
+      found[index] = items['chunk']
+  return found
 
 
-def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
-               seeds_per_device: int, on_chunk: Callable[[int], None] = lambda num_runs: None,
-               mesh: jax.sharding.Mesh | None = None,
-               store: checkpoints.ChunkStore | None = None) -> GroupResult:
+def train_grid(run: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
+               seeds_per_device: int, on_chunk: OnChunk = lambda num_runs: None,
+               store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
-  sharded over the mesh's devices.
+  sharded over every device (see core.grid).
 
   A run's result depends on its seed and rates alone: it is bit for bit the same whatever the
   grid around it, the chunking and the number of devices. (XLA compiles an axis of length one
@@ -116,35 +103,34 @@ def train_grid(run: config.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
   learning-rate pair are padded to two.) With a store, each finished chunk is saved, and a
   chunk found there is restored instead of trained; nothing is compiled when all are found.
   """
-  mesh = mesh or device_mesh()
-  layout = _layout(run, seeds, lr_pairs, seeds_per_device, mesh.size)
-  return _train(layout, mesh, _restore(layout, store), store, on_chunk)
+  device_mesh = grid.mesh()
+  layout = _layout(run, seeds, lr_pairs, seeds_per_device, device_mesh.size)
+  return _train(layout, device_mesh, _restore(layout, store), store, on_chunk)
 
 
-def _train(layout: _Layout, mesh: jax.sharding.Mesh, restored: dict[int, dict],
-           store: checkpoints.ChunkStore | None,
-           on_chunk: Callable[[int], None]) -> GroupResult:
+def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, dict],
+           store: checkpoints.Checkpoints | None, on_chunk: OnChunk) -> GroupResult:
   """train_grid on a layout, with the chunks already restored."""
   run, seeds, lr_pairs, lr_y, lr_z = (layout.run, layout.seeds, layout.lr_pairs, layout.lr_y,
                                       layout.lr_z)
-  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds'))
+  sharding = jax.sharding.NamedSharding(device_mesh, jax.sharding.PartitionSpec(grid.AXIS))
   seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
                  for chunk in layout.seed_chunks]
-  grid, seconds = None, {'compile': 0.0, 'train': 0.0}
+  program, seconds = None, {'compile': 0.0, 'train': 0.0}
   parts, remaining = [], len(seeds)
   for index, chunk_seeds in enumerate(seed_chunks):
     part = restored.get(index)
     if part is None:
-      if grid is None:
+      if program is None:
         start = time.perf_counter()
-        grid = _grid_program(run, mesh).lower(seed_chunks[0], lr_y, lr_z).compile(
-            runtime.compiler_options())
+        program = grid.over_runs(_block_program(run), device_mesh, (0, None, None)).lower(
+            seed_chunks[0], lr_y, lr_z).compile(grid.compiler_options())
         seconds['compile'] = time.perf_counter() - start
       start = time.perf_counter()
-      part = multihost_utils.process_allgather(grid(chunk_seeds, lr_y, lr_z), tiled=True)
+      part = grid.gather(program(chunk_seeds, lr_y, lr_z))
       seconds['train'] += time.perf_counter() - start
       if store:
-        store.save(group_name(run), index, part, layout.fingerprints[index])
+        store.save(index, {'chunk': part}, layout.fingerprints[index])
     parts.append(part)
     on_chunk(min(remaining, len(chunk_seeds)) * len(lr_pairs))
     remaining -= len(chunk_seeds)
@@ -160,93 +146,79 @@ def _train(layout: _Layout, mesh: jax.sharding.Mesh, restored: dict[int, dict],
       seconds=seconds)
 
 
-def run_sweep(c: ml_collections.ConfigDict,
-              on_chunk: Callable[[int], None] = lambda num_runs: None,
-              store: checkpoints.ChunkStore | None = None) -> Iterator[GroupResult]:
-  """The results of each data spec (num_last, seq_len), yielded as it finishes. The chunks found
-  in the store are restored before this returns, so that one of another config stops the sweep
-  before anything is compiled."""
-  mesh = device_mesh()
-  layouts = [_layout(config.run_config(c, num_last, seq_len), core_config.seeds(c),
-                     config.learning_rate_pairs(c), c.sweep.seeds_per_device, mesh.size)
-             for num_last, seq_len in config.data_specs(c)]
-  restored = [_restore(layout, store) for layout in layouts]
-  if any(restored):
-    logging.info('resuming from %s: %d finished chunks are restored, not trained again',
-                 store.directory, sum(map(len, restored)))
-  return (_train(layout, mesh, parts, store, on_chunk)
-          for layout, parts in zip(layouts, restored))
+class Sweep:
+  """The grids of several data specs (one run config each) over the same seeds and learning-rate
+  pairs. With a work directory, each finished chunk is checkpointed there, and the chunks found
+  are restored, not trained again: all are restored when the Sweep is made, before anything is
+  compiled, so that a checkpoint of another config stops it at once."""
+
+  def __init__(self, runs: list[train_lib.RunConfig], seeds: list[int],
+               lr_pairs: list[tuple[float, float]], seeds_per_device: int,
+               workdir: pathlib.Path | None = None):
+    self._mesh = grid.mesh()
+    self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, self._mesh.size)
+                     for run_config in runs]
+    self._stores = [checkpoints.Checkpoints(workdir, group_name(layout.run)) if workdir else None
+                    for layout in self._layouts]
+    self._restored = [_restore(layout, store) for layout, store in zip(self._layouts, self._stores)]
+    if any(self._restored):
+      logging.info('resuming from %s: %d finished chunks are restored, not trained again',
+                   workdir, sum(map(len, self._restored)))
+
+  def train(self, on_chunk: OnChunk = lambda num_runs: None) -> list[GroupResult]:
+    """train_grid of every data spec, in order; returns once every checkpoint is written."""
+    try:
+      groups = []
+      for layout, parts, store in zip(self._layouts, self._restored, self._stores):
+        groups.append(_train(layout, self._mesh, parts, store, on_chunk))
+        logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
+                     group_name(layout.run), len(groups[-1].seed), groups[-1].seconds['compile'],
+                     groups[-1].seconds['train'])
+      return groups
+    finally:
+      for store in filter(None, self._stores):
+        store.wait()
 
 
-def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
-  """An estimate of the grid's size: 'runs'; 'disk_bytes', its chunk checkpoints and
-  trajectories (each about the runs' metrics); 'memory_bytes', the metrics held by the host
-  (about three copies: the chunks, the groups, the files being written) and, on a CPU, the
-  largest chunk's parameters, optimizer states and gradients."""
-  pairs, seeds = len(config.learning_rate_pairs(c)), len(core_config.seeds(c))
-  logged = c.train.steps // c.train.log_every + 1
-  runs = metric_bytes = chunk_bytes = 0
-  for num_last, seq_len in config.data_specs(c):
-    spec = config.run_config(c, num_last, seq_len).data
-    per_run = 4 * (2 * logged * spec.num_classes * spec.support_size + 3 * logged)
-    runs += seeds * pairs
-    metric_bytes += seeds * pairs * per_run
-    chunk_runs = max(2, c.sweep.seeds_per_device) * max(2, pairs)
-    chunk_bytes = max(chunk_bytes, chunk_runs * 4 * 6 * spec.vocab_size ** 2)
-  on_cpu = jax.default_backend() == 'cpu'
-  return {'runs': runs, 'disk_bytes': 2 * metric_bytes,
-          'memory_bytes': 3 * metric_bytes + (chunk_bytes * jax.local_device_count() if on_cpu
-                                              else 0)}
+def population_references(groups: list[GroupResult]) -> dict[tuple, np.ndarray]:
+  """The population (T → ∞) trajectory of c̃ [L+1, K, S] for each (num_last, η_Y, η_Z) of the
+  groups, trained from the groups' init (a zero start makes it deterministic)."""
+  references = {}
+  for group in groups:
+    run_config = dataclasses.replace(group.run, dynamics='population')
+    for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
+      key = (run_config.data.num_last, lr_y, lr_z)
+      if key not in references:
+        _, m = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, lr_z)
+        references[key] = np.asarray(m['attn/ctilde'])
+  return references
 
 
-def result_rows(g: GroupResult) -> list[dict]:
-  """One row per run; `entropy` is the distinct-token entropy at the last step (nats) and
-  `final_loss` the mean training loss over the last logging interval."""
-  run = g.run
-  rows = []
-  for r in range(len(g.seed)):
-    rows.append({
-        'num_last': run.data.num_last,
-        'num_next_per_last': run.data.num_next_per_last,
-        'seq_len': run.seq_len,
-        'lr_y': float(g.lr_y[r]),
-        'lr_z': float(g.lr_z[r]),
-        'lr_y_over_lr_z': ratio(float(g.lr_y[r]), float(g.lr_z[r])),
-        'seed': int(g.seed[r]),
-        'optimizer': run.optimizer.name,
-        'init': run.model.init,
-        'steps': run.steps,
-        'final_loss': float(g.metrics['train/loss'][r, -1]),
-        'final_accuracy': float(g.metrics['train/accuracy'][r, -1]),
-        'entropy': float(g.metrics['attn/entropy'][r, -1]),
-        'diverged': bool(g.metrics['diverged'][r]),
-    })
-  return rows
+def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
+                          steps: int = 200) -> GroupResult:
+  """Y alone (η_Z = 0, zero start) trained by gradient flow on classes whose features are
+  orthonormal (one distinct token each, no common token): the run the decoder reduction's closed
+  form describes (claims.decoder_reduction). It does not depend on the groups."""
+  del groups  # A check of the solver, the same for every config.
+  run_config = train_lib.RunConfig(
+      data=data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=0,
+                                num_common_per_last=0, num_unique_per_next=1),
+      seq_len=128, batch_size=128,
+      model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
+      optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
+                                          weight_decay=0.0),
+      steps=steps, log_every=1, dynamics='flow', flow_rtol=1e-8, flow_max_steps=200_000)
+  _, metrics = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, 0.0)
+  return GroupResult(run=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
+                     lr_z=np.zeros(1), metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
+                     seconds={'compile': 0.0, 'train': 0.0})
 
 
-def ratio(lr_y: float, lr_z: float) -> float:
-  """η_Y/η_Z (NaN where η_Z = 0)."""
-  return lr_y / lr_z if lr_z > 0 else math.nan
+# The reference runs a claim or a figure may compare the grid with (their `references`), each
+# trained from the grid's groups.
+REFERENCES = {'population': population_references, 'decoder_reduction': decoder_reduction_run}
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-  """Mean ± sample std of the final entropy per (num_last, T, η_Z, η_Y) cell, diverged runs
-  left out of the statistics and counted in `num_diverged`."""
-  cells: dict[tuple, list[dict]] = {}
-  for row in rows:
-    cells.setdefault((row['num_last'], row['seq_len'], row['lr_z'], row['lr_y']), []).append(row)
-  summary = []
-  for (num_last, seq_len, lr_z, lr_y), members in sorted(cells.items()):
-    kept = np.array([m['entropy'] for m in members if not m['diverged']])
-    summary.append({
-        'num_last': num_last,
-        'seq_len': seq_len,
-        'lr_z': lr_z,
-        'lr_y': lr_y,
-        'lr_y_over_lr_z': ratio(lr_y, lr_z),
-        'num_runs': len(kept),
-        'num_diverged': len(members) - len(kept),
-        'entropy_mean': float(kept.mean()) if len(kept) else math.nan,
-        'entropy_std': float(kept.std(ddof=1)) if len(kept) > 1 else math.nan,
-    })
-  return summary
+def references(groups: list[GroupResult], names: set[str]) -> dict:
+  """The reference runs `names` (of REFERENCES) of the groups."""
+  return {name: REFERENCES[name](groups) for name in sorted(names)}

@@ -5,6 +5,7 @@ alone. Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples e
 for all learning-rate pairs of a seed, and a run's result never depends on its neighbours.
 """
 
+import dataclasses
 import math
 from typing import Callable
 
@@ -13,16 +14,35 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from scan_snap.sequence_classes import config
+from scan_snap.core import optimizer as core_optimizer
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import optimizer
 
+DYNAMICS = ('sampled', 'population', 'flow')  # What is trained: see make_train.
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Everything static about one training run: jit sees it as a hashable constant."""
+
+  data: data.SequenceClasses
+  seq_len: int
+  batch_size: int
+  model: model.ModelConfig
+  optimizer: core_optimizer.OptimizerConfig
+  steps: int
+  log_every: int
+  dynamics: str  # one of DYNAMICS
+  flow_rtol: float
+  flow_max_steps: int
+
+
 TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
 
 
-def make_train(run: config.RunConfig) -> TrainFn:
+def make_train(run: RunConfig) -> TrainFn:
   """Returns train(key, lr_y, lr_z) -> (final params, metrics), with `key = jax.random.key(seed)`.
 
   run.dynamics picks what is trained:
@@ -78,7 +98,7 @@ def make_train(run: config.RunConfig) -> TrainFn:
   return train
 
 
-def _make_flow(run: config.RunConfig) -> TrainFn:
+def _make_flow(run: RunConfig) -> TrainFn:
   """Gradient flow of the population loss, saved at the logged times (see make_train)."""
   import diffrax  # pylint: disable=g-import-not-at-top  (0.3 s of import, for flows only)
   tables = run.data.tables()
@@ -114,7 +134,7 @@ def _make_flow(run: config.RunConfig) -> TrainFn:
   return train
 
 
-def _collect(logs: dict, tables: data.ClassTables, run: config.RunConfig, final_params,
+def _collect(logs: dict, tables: data.ClassTables, run: RunConfig, final_params,
              solver_ok) -> dict:
   """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
   and accuracies, with the divergence mark."""
@@ -140,11 +160,11 @@ def _collect(logs: dict, tables: data.ClassTables, run: config.RunConfig, final_
 DIVERGENCE_LOSS_FACTOR = 10.0
 
 
-def divergence_bound(run: config.RunConfig) -> float:
+def divergence_bound(run: RunConfig) -> float:
   """The training loss above which a run is marked diverged: DIVERGENCE_LOSS_FACTOR · ln M."""
   return DIVERGENCE_LOSS_FACTOR * math.log(run.data.vocab_size)
 
 
-def logged_steps(run: config.RunConfig) -> np.ndarray:
+def logged_steps(run: RunConfig) -> np.ndarray:
   """[L+1] the steps at which the 'attn/*' metrics are recorded."""
   return np.arange(0, run.steps + 1, run.log_every)

@@ -81,7 +81,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     return workdir
 
   def _chunk(self, workdir: pathlib.Path, index: int) -> pathlib.Path:
-    return workdir / 'checkpoints' / 'num_last2_T16' / f'chunk_{index}'
+    return workdir / 'checkpoints' / 'num_last2_T16' / str(index)
 
   def _assert_reference_results(self, workdir: pathlib.Path) -> None:
     reference = self.tmp / 'reference'
@@ -127,7 +127,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
       result = experiment.run(_config(), workdir)
     warnings = [line for line in logs.output if line.startswith('WARNING')]
     self.assertLen(warnings, 1)
-    self.assertRegex(warnings[0], r'chunk_1 is damaged \(its arrays do not match their '
+    self.assertRegex(warnings[0], r'num_last2_T16/1 is damaged \(its arrays do not match their '
                      r'checksum\); it is trained again')
     self.assertTrue(any(f'{_NUM_CHUNKS - 1} finished chunks are restored' in line
                         for line in logs.output))
@@ -150,7 +150,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
       experiment.run(_config(), workdir)
     self.assertLen(logs.output, 3)
     for index, line in enumerate(logs.output):
-      self.assertRegex(line, f'chunk_{index} is damaged .*; it is trained again')
+      self.assertRegex(line, f'num_last2_T16/{index} is damaged .*; it is trained again')
     self._assert_reference_results(workdir)
     self.assertEqual(experiment.run(_config(), workdir)['train_s'], 0.0)  # Saved anew.
 
@@ -166,7 +166,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     self.addCleanup(holder.wait)
     self.addCleanup(holder.kill)
     self.assertEqual(holder.stdout.readline(), 'locked\n')
-    with mock.patch.object(sweep, 'run_sweep', side_effect=AssertionError('not refused')):
+    with mock.patch.object(sweep, 'Sweep', side_effect=AssertionError('not refused')):
       with self.assertRaisesRegex(outputs.WorkdirError, re.escape(
           f'{workdir} is in use by another run (pid {holder.pid})')):
         experiment.run(_config(), workdir)
@@ -189,7 +189,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     workdir = self._copy()
     stale = [workdir / '.results.csv.k2j3h4g5.csv',
              workdir / 'trajectories' / '.num_last2_T16.npz.0f3a9b2c.npz',
-             self._chunk(workdir, 9).with_name('chunk_9.orbax-checkpoint-tmp-1700000000')]
+             self._chunk(workdir, 9).with_name('9.orbax-checkpoint-tmp-1700000000')]
     for path in stale[:2]:
       path.write_text('half written')
     stale[2].mkdir()

@@ -16,14 +16,13 @@ from unittest import mock
 from absl.testing import absltest
 
 import scan_snap
-from scan_snap.core import checkpoints
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import train
 from scan_snap.wikitext import data as dataset
 from scan_snap.wikitext import experiment as text_experiment
-from tests.testing import ROOT, WIKITEXT_DIR, load_config
+from tests.testing import ROOT, WIKITEXT_DIR, finished_chunks, load_config
 
 
 def _smoke(**overrides):
@@ -100,11 +99,10 @@ class CommandLineFaultsTest(absltest.TestCase):
                                text=True, timeout=300)
     self.assertEqual(reference.returncode, 0, reference.stderr[-2000:])
     workdir = tmp / 'interrupted'
-    store = checkpoints.ChunkStore(workdir / 'checkpoints')
     proc = subprocess.Popen(_main(workdir, *flags), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
-    while store.num_saved() < 1 and proc.poll() is None and time.time() < deadline:
+    while finished_chunks(workdir) < 1 and proc.poll() is None and time.time() < deadline:
       time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
@@ -112,7 +110,7 @@ class CommandLineFaultsTest(absltest.TestCase):
     self.assertNotIn('Traceback', stderr)
     self.assertTrue(stderr.rstrip().endswith(
         'interrupted: what was finished is saved; the same command resumes from it'), stderr)
-    saved = store.num_saved()
+    saved = finished_chunks(workdir)
     self.assertBetween(saved, 1, 3)  # 4 chunks of 2 seeds; the interrupted one is not lost.
 
     resumed = subprocess.run(_main(workdir, *flags), cwd=ROOT, capture_output=True, text=True,

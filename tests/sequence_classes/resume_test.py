@@ -9,10 +9,9 @@ import time
 from absl.testing import absltest
 import numpy as np
 
-from scan_snap.core import checkpoints
 from scan_snap.sequence_classes import experiment
 from scan_snap.core import outputs
-from tests.testing import ROOT, WIKITEXT_DIR, load_config
+from tests.testing import ROOT, WIKITEXT_DIR, finished_chunks, load_config
 
 _FLAGS = ('--config=configs/syn_medium.py:smoke', '--compilation_cache=',
           '--config.sweep.num_seeds=6', '--config.train.steps=200', '--config.train.log_every=20')
@@ -34,16 +33,15 @@ class ResumeTest(absltest.TestCase):
     self.assertEqual(reference.returncode, 0, reference.stderr[-2000:])
 
     workdir = tmp / 'killed'
-    store = checkpoints.ChunkStore(workdir / 'checkpoints')
     proc = subprocess.Popen(_main(workdir), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while store.num_saved() < 2 and proc.poll() is None and time.time() < deadline:
+    while finished_chunks(workdir) < 2 and proc.poll() is None and time.time() < deadline:
       time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     self.assertEqual(proc.returncode, -signal.SIGKILL, 'the run ended before it could be killed')
-    self.assertBetween(store.num_saved(), 2, 5)  # Killed with part of the 6 chunks done.
+    self.assertBetween(finished_chunks(workdir), 2, 5)  # Killed with part of the 6 chunks done.
 
     resumed = subprocess.run(_main(workdir), cwd=ROOT, capture_output=True, text=True,
                              timeout=300)

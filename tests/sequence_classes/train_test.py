@@ -11,6 +11,7 @@ import numpy as np
 
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import model
+from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 from tests.testing import ROOT, load_config
@@ -73,8 +74,8 @@ class SweepTest(chex.TestCase):
     keep = ~with_bad.metrics['diverged']
     for key in ('attn/ctilde', 'train/loss'):
       np.testing.assert_array_equal(with_bad.metrics[key][keep], without.metrics[key])
-    rows = sweep.result_rows(with_bad)
-    summary = sweep.summarize(rows)
+    rows = results.result_rows(with_bad)
+    summary = results.summarize(rows)
     self.assertEqual([(s['num_runs'], s['num_diverged']) for s in summary],
                      [(2, 0), (2, 0), (0, 2)])  # Cells in (η_Z, η_Y) order.
     self.assertTrue(np.isnan(summary[2]['entropy_mean']))
@@ -116,9 +117,6 @@ class TheoremTwoTest(absltest.TestCase):
     distinct_mass = np.asarray(self.metrics['attn/ctilde'])[..., self.run_cfg.data.is_distinct()].sum(-1)
     self.assertTrue(np.all(distinct_mass[-1] > distinct_mass[0] + 0.1), distinct_mass[[0, -1]])
 
-
-if __name__ == '__main__':
-  absltest.main()
 
 
 _MULTI_DEVICE_SCRIPT = '''
@@ -172,8 +170,6 @@ class ChunkAndDeviceInvarianceTest(absltest.TestCase):
       for key, value in self.reference.metrics.items():
         np.testing.assert_array_equal(sharded[key.replace('/', '_')], value, err_msg=key)
 
-  def test_padding_of_the_last_chunk(self):
-    self.assertEqual([c.tolist() for c in sweep.chunks([1, 2, 3], 2, num_devices=1)],
-                     [[1, 2], [3, 3]])
-    self.assertEqual([c.tolist() for c in sweep.chunks([1, 2, 3], 1, num_devices=4)],
-                     [[1, 2, 3, 3]])
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,4 +1,4 @@
-"""The t₀ detector, the decoder closed form and the claim checks, each against planted cases."""
+"""The claim checks, the t₀ detector and the decoder closed form, each against planted cases."""
 
 import dataclasses
 import math
@@ -10,8 +10,8 @@ import numpy as np
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import data
+from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
-from scan_snap.sequence_classes import theory
 from tests.testing import load_config
 
 T = np.arange(0, 10_001, dtype=float)
@@ -21,7 +21,7 @@ class TransitionTimeTest(parameterized.TestCase):
 
   @parameterized.parameters(0.5, 1.0, 2.0, 3.0)
   def test_pure_power_law_has_no_transition(self, power):
-    self.assertTrue(math.isnan(theory.transition_time(T, 1e-3 * T**power)))
+    self.assertTrue(math.isnan(results.transition_time(T, 1e-3 * T**power)))
 
   @parameterized.parameters(30.0, 300.0, 2000.0)
   def test_finds_a_planted_transition(self, planted):
@@ -29,11 +29,11 @@ class TransitionTimeTest(parameterized.TestCase):
     early = (T / planted)**2
     late = 1 + np.log(np.maximum(T, 1) / planted) + np.log(np.maximum(T, 1) / planted)**2 / 4
     growth = np.where(T < planted, early, late)
-    t0 = theory.transition_time(T, growth)
+    t0 = results.transition_time(T, growth)
     self.assertBetween(t0, planted, 4 * planted)  # The slope halves within a few multiples.
 
   def test_later_planted_transition_gives_later_t0(self):
-    t0s = [theory.transition_time(T, np.where(T < p, T**2, p**2 * (1 + 2 * np.log(
+    t0s = [results.transition_time(T, np.where(T < p, T**2, p**2 * (1 + 2 * np.log(
         np.maximum(T, 1) / p)))) for p in (20.0, 200.0)]
     self.assertGreater(t0s[1] / t0s[0], 5)
 
@@ -42,11 +42,12 @@ class DecoderGapTest(absltest.TestCase):
 
   def test_closed_form_solves_its_equation(self):
     t = np.array([0.0, 0.1, 1.0, 10.0, 1e3])
-    xi = theory.decoder_gap_closed_form(t, lr_y=0.7, vocab_size=50, num_classes=4)
+    xi = claims.decoder_gap_closed_form(t, lr_y=0.7, vocab_size=50, num_classes=4)
     np.testing.assert_allclose(49 * xi + np.expm1(xi), 0.7 * 50 * t / 4, rtol=1e-10, atol=1e-12)
 
   def test_training_follows_the_closed_form(self):
-    self.assertTrue(claims.decoder_reduction(steps=50)['holds'])
+    run = sweep.decoder_reduction_run([], steps=50)
+    self.assertTrue(claims.decoder_reduction(run)['holds'])
 
 
 SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
@@ -58,11 +59,11 @@ class ClaimChecksTest(absltest.TestCase):
   def test_frequency_bias_passes_and_fails(self):
     start = np.zeros((2, 6))
     good = np.array([[-0.2, -0.1, 0.0, 0.1, 0.3, 0.5]] * 2)
-    self.assertTrue(theory.check_frequency_discriminative_bias(start, good, SPEC.is_distinct())[
+    self.assertTrue(claims.check_frequency_discriminative_bias(start, good, SPEC.is_distinct())[
         'holds'])
     bad = good.copy()
     bad[1, 0] = 0.05  # One common token gained.
-    self.assertFalse(theory.check_frequency_discriminative_bias(start, bad, SPEC.is_distinct())[
+    self.assertFalse(claims.check_frequency_discriminative_bias(start, bad, SPEC.is_distinct())[
         'holds'])
 
   def _scan(self, order):
@@ -77,20 +78,20 @@ class ClaimChecksTest(absltest.TestCase):
 
   def test_scanning_passes_in_frequency_order(self):
     ctilde, probs = self._scan([5, 15, 30, 49])
-    self.assertTrue(theory.check_scanning(ctilde, probs, SPEC.is_distinct())['holds'])
+    self.assertTrue(claims.check_scanning(ctilde, probs, SPEC.is_distinct())['holds'])
 
   def test_scanning_fails_in_reverse_order(self):
     ctilde, probs = self._scan([49, 30, 15, 5])
-    self.assertFalse(theory.check_scanning(ctilde, probs, SPEC.is_distinct())['holds'])
+    self.assertFalse(claims.check_scanning(ctilde, probs, SPEC.is_distinct())['holds'])
 
   def test_snapping_trend(self):
     lr_y = np.array([0.1, 0.3, 1.0, 0.1, 0.3, 1.0])
     lr_z = np.array([0.1, 0.1, 0.1, 0.3, 0.3, 0.3])
-    self.assertTrue(theory.check_snapping(lr_y, lr_z, 10 / lr_y)['holds'])
-    self.assertFalse(theory.check_snapping(lr_y, lr_z, 10 * lr_y)['holds'])  # Later, not earlier.
-    no_transition = theory.check_snapping(lr_y, lr_z, np.full(6, np.nan))
+    self.assertTrue(claims.check_snapping(lr_y, lr_z, 10 / lr_y)['holds'])
+    self.assertFalse(claims.check_snapping(lr_y, lr_z, 10 * lr_y)['holds'])  # Later, not earlier.
+    no_transition = claims.check_snapping(lr_y, lr_z, np.full(6, np.nan))
     self.assertFalse(no_transition['holds'])
-    self.assertEqual(theory.verdict(no_transition), 'inconclusive')  # Too short to show one.
+    self.assertEqual(claims.verdict(no_transition), 'inconclusive')  # Too short to show one.
 
   def test_learning_rates(self):
     def cell(num_last, lr_z, ratio, entropy, std=0.01, seeds=10):
@@ -99,11 +100,11 @@ class ClaimChecksTest(absltest.TestCase):
     # The paper's picture: lower with η_Z, a minimum at ratio 2, higher at ratio 10.
     paper = [cell(1, z, r, 2.0 - 0.1 * z + 0.05 * abs(np.log(r / 2)))
              for z in (0.5, 1, 2) for r in (1, 2, 5, 10)]
-    checks = theory.check_learning_rates(paper)
-    self.assertEqual([theory.verdict(c) for c in checks], ['pass', 'pass'])
+    checks = claims.check_learning_rates(paper)
+    self.assertEqual([claims.verdict(c) for c in checks], ['pass', 'pass'])
     flipped = [dict(c, entropy_mean=4 - c['entropy_mean']) for c in paper]
-    checks = theory.check_learning_rates(flipped)
-    self.assertEqual([theory.verdict(c) for c in checks], ['fail', 'fail'])
+    checks = claims.check_learning_rates(flipped)
+    self.assertEqual([claims.verdict(c) for c in checks], ['fail', 'fail'])
 
   def test_learning_rates_inconclusive_on_a_sample_that_cannot_decide(self):
     picture = lambda z, r: 2.0 - 0.1 * z + 0.05 * abs(np.log(r / 2))
@@ -112,12 +113,12 @@ class ClaimChecksTest(absltest.TestCase):
          'entropy_std': std, 'num_runs': seeds} for z in (0.5, 1, 2) for r in (1, 2, 5, 10)]
     for std, seeds, reason in ((0.01, 2, '2 seeds per cell'),
                                (1.0, 10, 'differ by more than 2 standard errors')):
-      for check in theory.check_learning_rates(cells(std, seeds)):
-        self.assertEqual(theory.verdict(check), 'inconclusive')
+      for check in claims.check_learning_rates(cells(std, seeds)):
+        self.assertEqual(claims.verdict(check), 'inconclusive')
         self.assertIn(reason, check['inconclusive'])
 
   def test_report_lists_every_verdict(self):
-    text = theory.report_markdown('t', [
+    text = claims.report_markdown('t', [
         {'claim': 'a', 'measured': '1', 'holds': True, 'verdict': 'pass'},
         {'claim': 'b', 'measured': '2', 'holds': False, 'verdict': 'fail'},
         {'claim': 'c', 'measured': '3', 'holds': False, 'verdict': 'inconclusive',
@@ -149,7 +150,7 @@ class PerRunVerdictTest(parameterized.TestCase):
     holds = iter([True] * num_holding + [False] * num_runs)
     check = lambda m, r, spec: {'claim': 'c', 'measured': '', 'holds': next(holds)}
     result = claims._per_run(check, self._group(num_runs, dynamics, num_diverged))
-    self.assertEqual(theory.verdict(result), want, result)
+    self.assertEqual(claims.verdict(result), want, result)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,208 @@
+"""What a sequence-class experiment reports, computed once from its trained groups.
+
+`Results(c, groups, references)` holds the rows of results.csv, the summary, the lines of
+metrics.jsonl, each group's trajectories, and the measurements that figures and claims share:
+each run's snapping time t₀, recall at thresholds, the distance to the population dynamics. The
+figures (figures.FIGURES) and the claims (claims.CLAIMS) read them from here; the measurements
+are computed when first read. TABLES names the measurements written as <name>.csv.
+"""
+
+import functools
+import math
+
+import ml_collections
+import numpy as np
+
+from scan_snap.sequence_classes import metrics
+from scan_snap.sequence_classes import sweep
+from scan_snap.sequence_classes import train
+
+TABLES = ('recall', 'long_sequence_limit')  # Results attributes that are tables of rows
+COLUMNS = ('t0',)  # per-run measurements a claim may add to results.csv
+
+
+def ratio(lr_y: float, lr_z: float) -> float:
+  """η_Y/η_Z (NaN where η_Z = 0)."""
+  return lr_y / lr_z if lr_z > 0 else math.nan
+
+
+def result_rows(g: sweep.GroupResult) -> list[dict]:
+  """One row per run; `entropy` is the distinct-token entropy at the last step (nats) and
+  `final_loss` the mean training loss over the last logging interval."""
+  run = g.run
+  rows = []
+  for r in range(len(g.seed)):
+    rows.append({
+        'num_last': run.data.num_last,
+        'num_next_per_last': run.data.num_next_per_last,
+        'seq_len': run.seq_len,
+        'lr_y': float(g.lr_y[r]),
+        'lr_z': float(g.lr_z[r]),
+        'lr_y_over_lr_z': ratio(float(g.lr_y[r]), float(g.lr_z[r])),
+        'seed': int(g.seed[r]),
+        'optimizer': run.optimizer.name,
+        'init': run.model.init,
+        'steps': run.steps,
+        'final_loss': float(g.metrics['train/loss'][r, -1]),
+        'final_accuracy': float(g.metrics['train/accuracy'][r, -1]),
+        'entropy': float(g.metrics['attn/entropy'][r, -1]),
+        'diverged': bool(g.metrics['diverged'][r]),
+    })
+  return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+  """Mean ± sample std of the final entropy per (num_last, T, η_Z, η_Y) cell, diverged runs
+  left out of the statistics and counted in `num_diverged`."""
+  cells: dict[tuple, list[dict]] = {}
+  for row in rows:
+    cells.setdefault((row['num_last'], row['seq_len'], row['lr_z'], row['lr_y']), []).append(row)
+  summary = []
+  for (num_last, seq_len, lr_z, lr_y), members in sorted(cells.items()):
+    kept = np.array([m['entropy'] for m in members if not m['diverged']])
+    summary.append({
+        'num_last': num_last,
+        'seq_len': seq_len,
+        'lr_z': lr_z,
+        'lr_y': lr_y,
+        'lr_y_over_lr_z': ratio(lr_y, lr_z),
+        'num_runs': len(kept),
+        'num_diverged': len(members) - len(kept),
+        'entropy_mean': float(kept.mean()) if len(kept) else math.nan,
+        'entropy_std': float(kept.std(ddof=1)) if len(kept) > 1 else math.nan,
+    })
+  return summary
+
+
+def local_slopes(t: np.ndarray, growth: np.ndarray, points_per_decade: int = 10):
+  """d ln(growth) / d ln(t) between points of a log-spaced grid of t (t ≥ 1, growth > 0).
+
+  Returns (t at the middle of each interval, slopes); the curve is read at the logged times
+  nearest the grid.
+  """
+  t, growth = np.asarray(t, float), np.asarray(growth, float)
+  keep = (t >= 1) & (growth > 0)
+  t, growth = t[keep], growth[keep]
+  if len(t) < 3:
+    return np.array([]), np.array([])
+  grid = np.logspace(np.log10(t[0]), np.log10(t[-1]),
+                     max(3, int(points_per_decade * np.log10(t[-1] / t[0])) + 1))
+  index = np.unique(np.searchsorted(t, grid).clip(0, len(t) - 1))
+  tt, gg = t[index], growth[index]
+  slopes = np.diff(np.log(gg)) / np.diff(np.log(tt))
+  return np.sqrt(tt[1:] * tt[:-1]), slopes
+
+
+def transition_time(t: np.ndarray, growth: np.ndarray, drop: float = 0.5) -> float:
+  """The snapping time t₀ of a growth curve, or NaN when there is none.
+
+  Polynomial growth c·t^p has a constant log-log slope p; growth that has turned logarithmic
+  (a·ln t, or the (ln t)² of Theorem 4) has a slope that decays like 1/ln t. t₀ is the first
+  time at which the slope falls below `drop` × the largest slope seen before it (10 slopes per
+  decade of t). A pure power law never does, and gives NaN. A transition before the second
+  logged point cannot be resolved: the detector then reports the next bend it sees.
+  """
+  mid, slopes = local_slopes(t, growth)
+  if len(slopes) < 2:
+    return math.nan
+  below = np.flatnonzero(slopes < drop * np.maximum.accumulate(slopes))
+  return float(mid[below[0]]) if len(below) else math.nan
+
+
+def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
+  """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
+  logits = group.metrics['attn/logits'][:, :, 0, group.run.data.top_distinct_slot()]
+  return logits - logits[:, :1]
+
+
+def cell_runs(group: sweep.GroupResult, lr_y: float, lr_z: float) -> np.ndarray:
+  """[R] the non-diverged runs of one learning-rate cell of a group."""
+  return (group.lr_y == lr_y) & (group.lr_z == lr_z) & ~group.metrics['diverged']
+
+
+class Results:
+  """The trained groups of a config and everything reported about them (see the module)."""
+
+  def __init__(self, c: ml_collections.ConfigDict, groups: list[sweep.GroupResult],
+               references: dict | None = None, columns: tuple[str, ...] = ()):
+    """references: the reference runs the measurements need, as sweep.REFERENCES names them;
+    columns: the per-run measurements (of COLUMNS) added to each row."""
+    self.c, self.groups, self.references = c, groups, references or {}
+    self.rows = []
+    for g, group in enumerate(groups):
+      rows = result_rows(group)
+      for column in columns:
+        for row, value in zip(rows, getattr(self, column)[g]):
+          row[column] = value
+      self.rows += rows
+    self.summary = summarize(self.rows)
+    self.num_diverged = [int(group.metrics['diverged'].sum()) for group in groups]
+
+  @functools.cached_property
+  def t0(self) -> list[np.ndarray]:
+    """Per group, [R] each run's snapping time (NaN: none found), see transition_time."""
+    return [np.array([transition_time(train.logged_steps(group.run), g)
+                      for g in dominant_growth(group)]) for group in self.groups]
+
+  @functools.cached_property
+  def recall(self) -> list[dict]:
+    """Final recall per threshold (× 1/U) and learning-rate cell, mean over the cell's runs."""
+    table = []
+    for group in self.groups:
+      num_distinct = group.run.data.num_unique_per_next
+      thresholds = np.asarray(self.c.figures.recall_thresholds) / num_distinct
+      recall = np.asarray(metrics.recall_at_thresholds(
+          group.metrics['attn/logits'][:, -1], group.run.data.probs(), num_distinct, thresholds))
+      for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
+        runs = cell_runs(group, lr_y, lr_z)
+        if runs.any():
+          table += [{'num_last': group.run.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
+                     'threshold': float(th), 'recall': float(r), 'num_runs': int(runs.sum())}
+                    for th, r in zip(thresholds, recall[runs].mean(axis=0))]
+    return table
+
+  @functools.cached_property
+  def long_sequence_limit(self) -> list[dict]:
+    """Per group and learning-rate cell, the largest distance over the logged steps between the
+    seed-mean c̃ and the population c̃: d = max_t mean_n ‖E_seeds c̃_n(t) − c̃_n^pop(t)‖₁."""
+    population = self.references['population']
+    rows = []
+    for group in self.groups:
+      for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
+        runs = cell_runs(group, lr_y, lr_z)
+        mean = group.metrics['attn/ctilde'][runs].mean(axis=0)
+        reference = population[(group.run.data.num_last, lr_y, lr_z)]
+        rows.append({'num_last': group.run.data.num_last, 'seq_len': group.run.seq_len,
+                     'lr_y': lr_y, 'lr_z': lr_z, 'num_runs': int(runs.sum()),
+                     'distance': float(np.abs(mean - reference).sum(-1).mean(-1).max())})
+    return rows
+
+  def metric_lines(self) -> list[dict]:
+    """metrics.jsonl: one line per learning-rate cell of a data spec and logged step, with the
+    means over the cell's non-diverged runs (its seeds)."""
+    lines = []
+    for group in self.groups:
+      steps = train.logged_steps(group.run)
+      for lr_z, lr_y in dict.fromkeys(zip(group.lr_z.tolist(), group.lr_y.tolist())):
+        kept = cell_runs(group, lr_y, lr_z)
+        m = {k: v[kept] for k, v in group.metrics.items()}
+        for i, step in enumerate(steps):
+          line = {'group': sweep.group_name(group.run), 'lr_z': lr_z, 'lr_y': lr_y,
+                  'lr_y_over_lr_z': ratio(lr_y, lr_z), 'step': int(step),
+                  'num_runs': int(kept.sum()),
+                  'attn/entropy': float(m['attn/entropy'][:, i].mean()) if kept.any() else None}
+          if i > 0 and kept.any():  # Training metrics average the interval ending at this step.
+            line['train/loss'] = float(m['train/loss'][:, i - 1].mean())
+            line['train/accuracy'] = float(m['train/accuracy'][:, i - 1].mean())
+          lines.append(line)
+    return lines
+
+  def trajectories(self, group: sweep.GroupResult) -> dict[str, np.ndarray]:
+    """trajectories/<group>.npz: c̃ and z of every run at every logged step, the losses, the
+    divergence marks, and the run's axes and classes."""
+    spec, m = group.run.data, group.metrics
+    return {'steps': train.logged_steps(group.run), 'seed': group.seed, 'lr_y': group.lr_y,
+            'lr_z': group.lr_z, 'ctilde': m['attn/ctilde'], 'logits': m['attn/logits'],
+            'entropy': m['attn/entropy'], 'train_loss': m['train/loss'],
+            'train_accuracy': m['train/accuracy'], 'diverged': m['diverged'],
+            'support': spec.support(), 'probs': spec.probs(), 'is_distinct': spec.is_distinct()}
