@@ -81,30 +81,31 @@ def bench_sweep(c) -> dict:
           'wall_s_since_process_start': time.time() - _PROCESS_START, **_peak_memory_mb()}
 
 
-def _time_grid(run: train.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
+def _time_grid(run_config: train.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
                seeds_per_device: int) -> dict:
-  result = sweep.train_grid(run, list(range(1, num_seeds + 1)), pairs, seeds_per_device)
+  result = sweep.train_grid(run_config, list(range(1, num_seeds + 1)), pairs, seeds_per_device)
   num_runs = num_seeds * len(pairs)
-  return {'num_runs': num_runs, 'seq_len': run.seq_len, 'compile_s': result.seconds['compile'],
-          'train_s': result.seconds['train'],
-          'run_steps_per_s': num_runs * run.steps / result.seconds['train']}
+  return {'num_runs': num_runs, 'seq_len': run_config.seq_len,
+          'compile_s': result.seconds['compile'], 'train_s': result.seconds['train'],
+          'run_steps_per_s': num_runs * run_config.steps / result.seconds['train']}
 
 
 def bench_scaling(c) -> dict:
   """Cost against the number of runs (one data spec, chunks as configured) and against T."""
-  run = config.run_config(c, max(c.data.num_last), c.data.seq_len[0])
+  run_config = config.run_config(c, max(c.data.num_last), c.data.seq_len[0])
   pairs = config.learning_rate_pairs(c)
   by_runs, num_seeds = [], 1
   while num_seeds * len(pairs) <= _MAX_RUNS.value:
-    by_runs.append(_time_grid(run, num_seeds, pairs, c.sweep.seeds_per_device))
+    by_runs.append(_time_grid(run_config, num_seeds, pairs, c.sweep.seeds_per_device))
     logging.info('scaling: %s', by_runs[-1])
     num_seeds *= 2
   by_seq_len = []
   for seq_len in _SEQ_LENS:
-    by_seq_len.append(_time_grid(dataclasses.replace(run, seq_len=seq_len), c.sweep.num_seeds,
-                                 pairs, c.sweep.seeds_per_device))
+    by_seq_len.append(_time_grid(dataclasses.replace(run_config, seq_len=seq_len),
+                                 c.sweep.num_seeds, pairs, c.sweep.seeds_per_device))
     logging.info('scaling: %s', by_seq_len[-1])
-  return {'num_last': run.data.num_last, 'vocab_size': run.data.vocab_size, 'steps': run.steps,
+  return {'num_last': run_config.data.num_last, 'vocab_size': run_config.data.vocab_size,
+          'steps': run_config.steps,
           'by_num_runs': by_runs, 'by_seq_len': by_seq_len, **_peak_memory_mb()}
 
 

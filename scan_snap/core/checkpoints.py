@@ -12,10 +12,12 @@ A checkpoint is restored only when both hold: one that fails its checksum or can
 reported, deleted and computed again, and one of another fingerprint stops the run.
 """
 
+import contextlib
 import hashlib
 import json
+import os
 import pathlib
-from typing import Any
+from typing import Any, Iterator
 
 from absl import logging
 import jax
@@ -54,6 +56,19 @@ def record(made_by: str, tree: Any) -> dict[str, str]:
   return {'fingerprint': made_by, 'sha256': checksum(made_by, tree)}
 
 
+@contextlib.contextmanager
+def _orbax_silenced() -> Iterator[None]:
+  """Drops what orbax logs meanwhile (its notes on the files of a damaged checkpoint)."""
+  marker = f'{os.sep}orbax{os.sep}'
+  drop = lambda record: marker not in record.pathname
+  logger = logging.get_absl_logger()
+  logger.addFilter(drop)
+  try:
+    yield
+  finally:
+    logger.removeFilter(drop)
+
+
 def _escaped(tree: Any, old: str, new: str) -> Any:
   """tree with `old` replaced by `new` in the keys of its (nested) plain dicts."""
   if type(tree) is dict:  # pylint: disable=unidiomatic-typecheck  # not nnx.State and the like
@@ -68,12 +83,15 @@ class Checkpoints:
     """max_to_keep: the newest checkpoints kept (None: all)."""
     self.workdir = workdir.resolve()
     self.directory = self.workdir / 'checkpoints' / folder
-    self._manager = ocp.CheckpointManager(
-        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep))
+    with _orbax_silenced():  # It reads the metadata of every checkpoint found.
+      self._manager = ocp.CheckpointManager(
+          self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep))
 
   def steps(self) -> list[int]:
     """The numbers of the finished checkpoints, in increasing order."""
-    return sorted(self._manager.all_steps(read=True))
+    with _orbax_silenced():
+      self._manager.reload()
+      return sorted(self._manager.all_steps())
 
   def save(self, step: int, items: dict[str, Any], made_by: str) -> None:
     """Starts writing checkpoint `step` of `items` (name → pytree) in the background, recording
@@ -93,19 +111,21 @@ class Checkpoints:
     outputs.WorkdirError."""
     path = self.directory / str(step)
     try:
-      restored = self._manager.restore(step, args=ocp.args.Composite(**{
-          name: ocp.args.StandardRestore(_escaped(target, '/', _SLASH))
-          for name, target in targets.items()}))
+      with _orbax_silenced():  # A damaged checkpoint is reported here, in one line.
+        restored = self._manager.restore(step, args=ocp.args.Composite(**{
+            name: ocp.args.StandardRestore(_escaped(target, '/', _SLASH))
+            for name, target in targets.items()}))
+        saved = self._manager.metadata(step).custom_metadata
       items = {name: jax.tree.map(np.asarray, _escaped(restored[name], _SLASH, '/'))
                for name in targets}
-      saved = self._manager.metadata(step).custom_metadata
       damage = None if saved.get('sha256') == checksum(saved.get('fingerprint', ''), items) else (
           'its arrays do not match their checksum')
     except Exception as error:  # pylint: disable=broad-except  # Damaged files fail in many ways.
       damage = f'{type(error).__name__}: {(str(error).splitlines() or [""])[0]}'
     if damage:
       logging.warning('checkpoint %s is damaged (%s); %s', path, damage, otherwise)
-      self._manager.delete(step)
+      with _orbax_silenced():
+        self._manager.delete(step)
       return None
     if saved['fingerprint'] != made_by:
       raise outputs.WorkdirError(

@@ -1,5 +1,5 @@
-"""Process-wide jax set-up, done once by the entry points before any computation, and the XLA
-options of the compiled programs."""
+"""Process-wide set-up and the process's side of a run: the compilation cache, jax.distributed,
+quiet library logs, the progress bar, the memory and disk check, and stopping on Ctrl-C."""
 
 import contextlib
 import functools
@@ -24,16 +24,6 @@ def enable_compilation_cache(directory: str) -> None:
   if directory:
     jax.config.update('jax_compilation_cache_dir', os.path.expanduser(directory))
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
-
-
-def compiler_options() -> dict[str, str]:
-  """XLA options for the sequence-class sweep's programs on the default backend.
-
-  On CPUs, matrix products stay with XLA's own kernels rather than YNNPACK fusions, which run
-  the sweep's small batched products more slowly; the WikiText programs keep XLA's defaults,
-  since their large products are faster with YNNPACK. docs/performance.md has the measurements.
-  """
-  return {'xla_cpu_experimental_ynn_fusion_type': ''} if jax.default_backend() == 'cpu' else {}
 
 
 def initialize_distributed(coordinator_address: str | None = None,

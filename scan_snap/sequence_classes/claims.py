@@ -196,7 +196,7 @@ def check_learning_rates(summary: list[dict], min_seeds: int = 3) -> list[dict]:
 
 def _per_run(check, group: sweep.GroupResult) -> dict:
   """Runs a per-run check on every non-diverged run of a group and aggregates the verdicts."""
-  spec = group.run.data
+  spec = group.run_config.data
   kept = np.flatnonzero(~group.metrics['diverged'])
   results = [check(group.metrics, r, spec) for r in kept]
   passed = sum(r['holds'] for r in results)
@@ -204,7 +204,7 @@ def _per_run(check, group: sweep.GroupResult) -> dict:
              'measured': f'num_last={spec.num_last}: holds in {passed} of {len(results)} runs; '
                          f"first run: {results[0]['measured'] if results else '-'}",
              'holds': bool(results) and passed >= _PASS_FRACTION * len(results)}
-  if group.run.dynamics == 'sampled' and len(results) < _MIN_SAMPLED_RUNS:
+  if group.run_config.dynamics == 'sampled' and len(results) < _MIN_SAMPLED_RUNS:
     verdict['inconclusive'] = (f'{len(results)} runs of sampled training: at least '
                                f'{_MIN_SAMPLED_RUNS} are needed for a {_PASS_FRACTION:.0%} rule '
                                'to allow for sampling noise')
@@ -238,7 +238,7 @@ def _scanning(m, r, spec):
   return check_scanning(m['attn/ctilde'][r], spec.probs(), spec.is_distinct())
 
 
-def decoder_reduction(run: sweep.GroupResult) -> dict:
+def decoder_reduction(reference: sweep.GroupResult) -> dict:
   """Y alone by gradient flow on orthonormal classes (sweep.decoder_reduction_run) against the
   closed form: the gap ξ between the right next-token logit and each wrong one solves
   (M − 1)ξ + e^ξ − 1 = η_Y M t / K.
@@ -247,11 +247,11 @@ def decoder_reduction(run: sweep.GroupResult) -> dict:
   read off the training loss: ξ = −ln(expm1(loss) / (M − 1)). Holds when the largest
   difference is below 10⁻³ of ξ at the end.
   """
-  spec, steps = run.run.data, run.run.steps
-  loss = np.asarray(run.metrics['train/loss'][0], np.float64)
+  spec, steps = reference.run_config.data, reference.run_config.steps
+  loss = np.asarray(reference.metrics['train/loss'][0], np.float64)
   measured = -np.log(np.expm1(loss) / (spec.vocab_size - 1))
-  want = decoder_gap_closed_form(train.logged_steps(run.run)[1:], float(run.lr_y[0]),
-                                 spec.vocab_size, spec.num_classes)
+  want = decoder_gap_closed_form(train.logged_steps(reference.run_config)[1:],
+                                 float(reference.lr_y[0]), spec.vocab_size, spec.num_classes)
   error = np.abs(measured - want).max() / want[-1]
   return {'claim': 'Decoder reduction (a solver check): (M−1)ξ + e^ξ − 1 = η_Y M t / K',
           'measured': f'ξ({steps}) = {measured[-1]:.4f} vs closed form {want[-1]:.4f}; largest '
@@ -264,7 +264,7 @@ def _snapping(results: results_lib.Results) -> list[tuple[dict, int]]:
   for g, t0, n in zip(results.groups, results.t0, results.num_diverged):
     kept = ~g.metrics['diverged']
     check = check_snapping(g.lr_y[kept], g.lr_z[kept], t0[kept])
-    check['measured'] = f'num_last={g.run.data.num_last}: ' + check['measured']
+    check['measured'] = f'num_last={g.run_config.data.num_last}: ' + check['measured']
     checks.append((check, n))
   return checks
 

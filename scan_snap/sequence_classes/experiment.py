@@ -111,7 +111,7 @@ def _write(c: ml_collections.ConfigDict, results: results_lib.Results, checks: l
   metrics_log.write(results.metric_lines())
   metrics_log.close()
   for group in results.groups:
-    outputs.write_npz(workdir / 'trajectories' / f'{sweep.group_name(group.run)}.npz',
+    outputs.write_npz(workdir / 'trajectories' / f'{sweep.group_name(group.run_config)}.npz',
                       results.trajectories(group))
   outputs.write_csv(workdir / 'summary.csv', results.summary)
   table = outputs.markdown_table(results.summary)

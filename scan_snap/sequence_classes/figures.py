@@ -162,8 +162,8 @@ def _draw_entropy_grid(results: results_lib.Results, directory: pathlib.Path) ->
 
 def _draw_snapping(results: results_lib.Results, directory: pathlib.Path) -> None:
   for group, t0 in zip(results.groups, results.t0):
-    snapping(train.logged_steps(group.run), results_lib.dominant_growth(group), group.lr_y,
-             group.lr_z, t0, directory / f'snapping_{sweep.group_name(group.run)}')
+    snapping(train.logged_steps(group.run_config), results_lib.dominant_growth(group), group.lr_y,
+             group.lr_z, t0, directory / f'snapping_{sweep.group_name(group.run_config)}')
 
 
 def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.Path) -> None:
@@ -171,7 +171,7 @@ def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.P
   learning-rate pair of the first seed, titled with the distinct tokens it ends on."""
   cls = results.c.figures.snapshot_class
   for group in results.groups:
-    spec, m = group.run.data, group.metrics
+    spec, m = group.run_config.data, group.metrics
     runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
     attended = metrics.distinct_attention(m['attn/logits'][runs, -1, cls], spec.probs()[cls],
                                           spec.num_unique_per_next)
@@ -180,10 +180,10 @@ def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.P
                   + ' '.join(str(t) for t in distinct_ids[np.asarray(a) >= 1 / len(a)])
                   for r, a in zip(runs, attended)]
     attention_snapshots(
-        m['attn/ctilde'][runs, :, cls], train.logged_steps(group.run), spec.support()[cls],
+        m['attn/ctilde'][runs, :, cls], train.logged_steps(group.run_config), spec.support()[cls],
         spec.is_distinct(), tuple(results.c.figures.snapshot_steps), row_titles,
-        f'{group.run.optimizer.name}: class {cls + 1} (next token {spec.class_next()[cls]}), '
-        f'seed {group.seed[0]}', directory / f'attention_snapshots_{sweep.group_name(group.run)}')
+        f'{group.run_config.optimizer.name}: class {cls + 1} (next token {spec.class_next()[cls]}), '
+        f'seed {group.seed[0]}', directory / f'attention_snapshots_{sweep.group_name(group.run_config)}')
 
 
 def _draw_recall(results: results_lib.Results, directory: pathlib.Path) -> None:
@@ -200,14 +200,15 @@ def _draw_long_sequence_limit(results: results_lib.Results, directory: pathlib.P
   """One figure per (num_last, η_Y, η_Z): the groups of every T against the population run."""
   rows = results.long_sequence_limit
   for (num_last, lr_y, lr_z), reference in results.references['population'].items():
-    members = [g for g in results.groups if g.run.data.num_last == num_last]
+    members = [g for g in results.groups if g.run_config.data.num_last == num_last]
     long_sequence_limit(
-        train.logged_steps(members[0].run),
-        {g.run.seq_len: g.metrics['attn/ctilde'][results_lib.cell_runs(g, lr_y, lr_z)].mean(axis=0)
+        train.logged_steps(members[0].run_config),
+        {g.run_config.seq_len:
+             g.metrics['attn/ctilde'][results_lib.cell_runs(g, lr_y, lr_z)].mean(axis=0)
          for g in members}, reference,
         {r['seq_len']: r['distance'] for r in rows
          if (r['num_last'], r['lr_y'], r['lr_z']) == (num_last, lr_y, lr_z)},
-        members[0].run.data.top_distinct_slot(),
+        members[0].run_config.data.top_distinct_slot(),
         f'most frequent distinct token of class 1 ($\\eta_Y$={lr_y:g}, $\\eta_Z$={lr_z:g})',
         directory / f'long_sequence_limit_num_last{num_last}_lry{lr_y:g}_lrz{lr_z:g}')
 

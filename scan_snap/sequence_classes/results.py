@@ -29,20 +29,20 @@ def ratio(lr_y: float, lr_z: float) -> float:
 def result_rows(g: sweep.GroupResult) -> list[dict]:
   """One row per run; `entropy` is the distinct-token entropy at the last step (nats) and
   `final_loss` the mean training loss over the last logging interval."""
-  run = g.run
+  run_config = g.run_config
   rows = []
   for r in range(len(g.seed)):
     rows.append({
-        'num_last': run.data.num_last,
-        'num_next_per_last': run.data.num_next_per_last,
-        'seq_len': run.seq_len,
+        'num_last': run_config.data.num_last,
+        'num_next_per_last': run_config.data.num_next_per_last,
+        'seq_len': run_config.seq_len,
         'lr_y': float(g.lr_y[r]),
         'lr_z': float(g.lr_z[r]),
         'lr_y_over_lr_z': ratio(float(g.lr_y[r]), float(g.lr_z[r])),
         'seed': int(g.seed[r]),
-        'optimizer': run.optimizer.name,
-        'init': run.model.init,
-        'steps': run.steps,
+        'optimizer': run_config.optimizer.name,
+        'init': run_config.model.init,
+        'steps': run_config.steps,
         'final_loss': float(g.metrics['train/loss'][r, -1]),
         'final_accuracy': float(g.metrics['train/accuracy'][r, -1]),
         'entropy': float(g.metrics['attn/entropy'][r, -1]),
@@ -111,7 +111,7 @@ def transition_time(t: np.ndarray, growth: np.ndarray, drop: float = 0.5) -> flo
 
 def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
   """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
-  logits = group.metrics['attn/logits'][:, :, 0, group.run.data.top_distinct_slot()]
+  logits = group.metrics['attn/logits'][:, :, 0, group.run_config.data.top_distinct_slot()]
   return logits - logits[:, :1]
 
 
@@ -141,7 +141,7 @@ class Results:
   @functools.cached_property
   def t0(self) -> list[np.ndarray]:
     """Per group, [R] each run's snapping time (NaN: none found), see transition_time."""
-    return [np.array([transition_time(train.logged_steps(group.run), g)
+    return [np.array([transition_time(train.logged_steps(group.run_config), g)
                       for g in dominant_growth(group)]) for group in self.groups]
 
   @functools.cached_property
@@ -149,14 +149,15 @@ class Results:
     """Final recall per threshold (× 1/U) and learning-rate cell, mean over the cell's runs."""
     table = []
     for group in self.groups:
-      num_distinct = group.run.data.num_unique_per_next
+      num_distinct = group.run_config.data.num_unique_per_next
       thresholds = np.asarray(self.c.figures.recall_thresholds) / num_distinct
       recall = np.asarray(metrics.recall_at_thresholds(
-          group.metrics['attn/logits'][:, -1], group.run.data.probs(), num_distinct, thresholds))
+          group.metrics['attn/logits'][:, -1], group.run_config.data.probs(), num_distinct,
+          thresholds))
       for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
         runs = cell_runs(group, lr_y, lr_z)
         if runs.any():
-          table += [{'num_last': group.run.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
+          table += [{'num_last': group.run_config.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
                      'threshold': float(th), 'recall': float(r), 'num_runs': int(runs.sum())}
                     for th, r in zip(thresholds, recall[runs].mean(axis=0))]
     return table
@@ -171,8 +172,9 @@ class Results:
       for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
         runs = cell_runs(group, lr_y, lr_z)
         mean = group.metrics['attn/ctilde'][runs].mean(axis=0)
-        reference = population[(group.run.data.num_last, lr_y, lr_z)]
-        rows.append({'num_last': group.run.data.num_last, 'seq_len': group.run.seq_len,
+        reference = population[(group.run_config.data.num_last, lr_y, lr_z)]
+        rows.append({'num_last': group.run_config.data.num_last,
+                     'seq_len': group.run_config.seq_len,
                      'lr_y': lr_y, 'lr_z': lr_z, 'num_runs': int(runs.sum()),
                      'distance': float(np.abs(mean - reference).sum(-1).mean(-1).max())})
     return rows
@@ -182,12 +184,12 @@ class Results:
     means over the cell's non-diverged runs (its seeds)."""
     lines = []
     for group in self.groups:
-      steps = train.logged_steps(group.run)
+      steps = train.logged_steps(group.run_config)
       for lr_z, lr_y in dict.fromkeys(zip(group.lr_z.tolist(), group.lr_y.tolist())):
         kept = cell_runs(group, lr_y, lr_z)
         m = {k: v[kept] for k, v in group.metrics.items()}
         for i, step in enumerate(steps):
-          line = {'group': sweep.group_name(group.run), 'lr_z': lr_z, 'lr_y': lr_y,
+          line = {'group': sweep.group_name(group.run_config), 'lr_z': lr_z, 'lr_y': lr_y,
                   'lr_y_over_lr_z': ratio(lr_y, lr_z), 'step': int(step),
                   'num_runs': int(kept.sum()),
                   'attn/entropy': float(m['attn/entropy'][:, i].mean()) if kept.any() else None}
@@ -200,8 +202,8 @@ class Results:
   def trajectories(self, group: sweep.GroupResult) -> dict[str, np.ndarray]:
     """trajectories/<group>.npz: c̃ and z of every run at every logged step, the losses, the
     divergence marks, and the run's axes and classes."""
-    spec, m = group.run.data, group.metrics
-    return {'steps': train.logged_steps(group.run), 'seed': group.seed, 'lr_y': group.lr_y,
+    spec, m = group.run_config.data, group.metrics
+    return {'steps': train.logged_steps(group.run_config), 'seed': group.seed, 'lr_y': group.lr_y,
             'lr_z': group.lr_z, 'ctilde': m['attn/ctilde'], 'logits': m['attn/logits'],
             'entropy': m['attn/entropy'], 'train_loss': m['train/loss'],
             'train_accuracy': m['train/accuracy'], 'diverged': m['diverged'],

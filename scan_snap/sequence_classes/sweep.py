@@ -29,7 +29,7 @@ OnChunk = Callable[[int], None]  # called with the number of runs of each finish
 class GroupResult:
   """The runs of one data spec: R = seeds × learning-rate pairs, seed-major."""
 
-  run: train_lib.RunConfig
+  run_config: train_lib.RunConfig
   seed: np.ndarray  # [R]
   lr_y: np.ndarray  # [R]
   lr_z: np.ndarray  # [R]
@@ -37,14 +37,14 @@ class GroupResult:
   seconds: dict[str, float]  # 'compile' and 'train' wall time
 
 
-def group_name(run: train_lib.RunConfig) -> str:
+def group_name(run_config: train_lib.RunConfig) -> str:
   """The name of a data spec's files: num_last<N>_T<T>."""
-  return f'num_last{run.data.num_last}_T{run.seq_len}'
+  return f'num_last{run_config.data.num_last}_T{run_config.seq_len}'
 
 
-def _block_program(run: train_lib.RunConfig) -> Callable:
+def _block_program(run_config: train_lib.RunConfig) -> Callable:
   """One device's block: vmap over its seeds of vmap over the (η_Y, η_Z) pairs of train."""
-  train = train_lib.make_train(run)
+  train = train_lib.make_train(run_config)
   metrics_only = lambda seed, lr_y, lr_z: train(jax.random.key(seed), lr_y, lr_z)[1]
   return jax.vmap(jax.vmap(metrics_only, (None, 0, 0)), (0, None, None))
 
@@ -54,7 +54,7 @@ class _Layout:
   """A data spec's grid as it is trained: the chunks of seeds, the learning-rate pairs (and their
   rates, padded to two pairs), and the fingerprint of each chunk's checkpoint."""
 
-  run: train_lib.RunConfig
+  run_config: train_lib.RunConfig
   seeds: list[int]
   lr_pairs: list[tuple[float, float]]
   lr_y: np.ndarray
@@ -63,7 +63,7 @@ class _Layout:
   fingerprints: list[str]
 
 
-def _layout(run: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
+def _layout(run_config: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
             seeds_per_device: int, num_devices: int) -> _Layout:
   """The chunks of the grid; a chunk's fingerprint holds what its numbers and layout depend
   on: the run config, its seeds and the learning-rate pairs."""
@@ -72,10 +72,10 @@ def _layout(run: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[flo
   size = max(2, seeds_per_device) * num_devices
   padded = grid.pad(seeds, size)
   seed_chunks = [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
-  fingerprints = [checkpoints.fingerprint(run=dataclasses.asdict(run), seeds=chunk.tolist(),
+  fingerprints = [checkpoints.fingerprint(run=dataclasses.asdict(run_config), seeds=chunk.tolist(),
                                           lr_y=lr_y.tolist(), lr_z=lr_z.tolist())
                   for chunk in seed_chunks]
-  return _Layout(run, seeds, lr_pairs, lr_y, lr_z, seed_chunks, fingerprints)
+  return _Layout(run_config, seeds, lr_pairs, lr_y, lr_z, seed_chunks, fingerprints)
 
 
 def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int, dict]:
@@ -91,8 +91,8 @@ def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int
   return found
 
 
-def train_grid(run: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
-               seeds_per_device: int, on_chunk: OnChunk = lambda num_runs: None,
+def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
+               lr_pairs: list[tuple[float, float]], seeds_per_device: int, on_chunk: OnChunk = lambda num_runs: None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
   sharded over every device (see core.grid).
@@ -104,15 +104,15 @@ def train_grid(run: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[
   chunk found there is restored instead of trained; nothing is compiled when all are found.
   """
   device_mesh = grid.mesh()
-  layout = _layout(run, seeds, lr_pairs, seeds_per_device, device_mesh.size)
+  layout = _layout(run_config, seeds, lr_pairs, seeds_per_device, device_mesh.size)
   return _train(layout, device_mesh, _restore(layout, store), store, on_chunk)
 
 
 def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, dict],
            store: checkpoints.Checkpoints | None, on_chunk: OnChunk) -> GroupResult:
   """train_grid on a layout, with the chunks already restored."""
-  run, seeds, lr_pairs, lr_y, lr_z = (layout.run, layout.seeds, layout.lr_pairs, layout.lr_y,
-                                      layout.lr_z)
+  run_config, seeds, lr_pairs = layout.run_config, layout.seeds, layout.lr_pairs
+  lr_y, lr_z = layout.lr_y, layout.lr_z
   sharding = jax.sharding.NamedSharding(device_mesh, jax.sharding.PartitionSpec(grid.AXIS))
   seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
                  for chunk in layout.seed_chunks]
@@ -123,7 +123,7 @@ def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, 
     if part is None:
       if program is None:
         start = time.perf_counter()
-        program = grid.over_runs(_block_program(run), device_mesh, (0, None, None)).lower(
+        program = grid.over_runs(_block_program(run_config), device_mesh, (0, None, None)).lower(
             seed_chunks[0], lr_y, lr_z).compile(grid.compiler_options())
         seconds['compile'] = time.perf_counter() - start
       start = time.perf_counter()
@@ -138,7 +138,7 @@ def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, 
   metrics = {k: np.concatenate([p[k] for p in parts])[:len(seeds), :len(lr_pairs)]
              for k in parts[0]}
   return GroupResult(
-      run=run,
+      run_config=run_config,
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
       lr_y=np.tile(lr_y[:len(lr_pairs)], len(seeds)),
       lr_z=np.tile(lr_z[:len(lr_pairs)], len(seeds)),
@@ -158,8 +158,8 @@ class Sweep:
     self._mesh = grid.mesh()
     self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, self._mesh.size)
                      for run_config in runs]
-    self._stores = [checkpoints.Checkpoints(workdir, group_name(layout.run)) if workdir else None
-                    for layout in self._layouts]
+    self._stores = [checkpoints.Checkpoints(workdir, group_name(layout.run_config)) if workdir
+                    else None for layout in self._layouts]
     self._restored = [_restore(layout, store) for layout, store in zip(self._layouts, self._stores)]
     if any(self._restored):
       logging.info('resuming from %s: %d finished chunks are restored, not trained again',
@@ -172,8 +172,8 @@ class Sweep:
       for layout, parts, store in zip(self._layouts, self._restored, self._stores):
         groups.append(_train(layout, self._mesh, parts, store, on_chunk))
         logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
-                     group_name(layout.run), len(groups[-1].seed), groups[-1].seconds['compile'],
-                     groups[-1].seconds['train'])
+                     group_name(layout.run_config), len(groups[-1].seed),
+                     groups[-1].seconds['compile'], groups[-1].seconds['train'])
       return groups
     finally:
       for store in filter(None, self._stores):
@@ -185,7 +185,7 @@ def population_references(groups: list[GroupResult]) -> dict[tuple, np.ndarray]:
   groups, trained from the groups' init (a zero start makes it deterministic)."""
   references = {}
   for group in groups:
-    run_config = dataclasses.replace(group.run, dynamics='population')
+    run_config = dataclasses.replace(group.run_config, dynamics='population')
     for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
       key = (run_config.data.num_last, lr_y, lr_z)
       if key not in references:
@@ -209,7 +209,7 @@ def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
                                           weight_decay=0.0),
       steps=steps, log_every=1, dynamics='flow', flow_rtol=1e-8, flow_max_steps=200_000)
   _, metrics = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, 0.0)
-  return GroupResult(run=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
+  return GroupResult(run_config=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
                      lr_z=np.zeros(1), metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
                      seconds={'compile': 0.0, 'train': 0.0})
 

@@ -1,4 +1,4 @@
-"""One training run as a pure function: `make_train(run)(key, lr_y, lr_z)`, one `lax.scan`.
+"""One training run as a pure function: `make_train(run_config)(key, lr_y, lr_z)`, one `lax.scan`.
 
 The data of step t are drawn from `fold_in(data_key, t)`, where data_key depends on the seed
 alone. Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples each batch once
@@ -42,7 +42,7 @@ class RunConfig:
 TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
 
 
-def make_train(run: RunConfig) -> TrainFn:
+def make_train(run_config: RunConfig) -> TrainFn:
   """Returns train(key, lr_y, lr_z) -> (final params, metrics), with `key = jax.random.key(seed)`.
 
   run.dynamics picks what is trained:
@@ -62,52 +62,54 @@ def make_train(run: RunConfig) -> TrainFn:
                                      logged loss exceeded divergence_bound(run) (10 ln M), or
                                      the ODE solver failed
   """
-  if run.dynamics == 'flow':
-    return _make_flow(run)
-  tables = run.data.tables()
+  if run_config.dynamics == 'flow':
+    return _make_flow(run_config)
+  tables = run_config.data.tables()
 
   def train(key, lr_y, lr_z):
     init_key, data_key = jax.random.split(key)
-    params = model.init_params(init_key, run.data.vocab_size, run.model)
-    opt = optimizer.make_optimizer(run.optimizer, lr_y, lr_z)
+    params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
+    opt = optimizer.make_optimizer(run_config.optimizer, lr_y, lr_z)
 
     def step(state, t):
       params, opt_state = state
-      if run.dynamics == 'population':
+      if run_config.dynamics == 'population':
         batch = data.population_batch(tables)
       else:
-        batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run.batch_size,
-                                   run.seq_len)
+        batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run_config.batch_size,
+                                   run_config.seq_len)
       (loss, aux), grads = jax.value_and_grad(model.loss_counts, has_aux=True)(
-          params, batch, run.model)
+          params, batch, run_config.model)
       updates, opt_state = opt.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), {'loss': loss, **aux}
 
     def interval(state, i):
-      state, logs = jax.lax.scan(step, state, i * run.log_every + jnp.arange(run.log_every))
+      state, logs = jax.lax.scan(step, state,
+                                 i * run_config.log_every + jnp.arange(run_config.log_every))
       return state, {'train/loss': logs['loss'].mean(),
                      'train/accuracy': logs['accuracy'].mean(),
                      'attn/logits': metrics.support_logits(state[0]['Z'], tables)}
 
     (final, _), logs = jax.lax.scan(interval, (params, opt.init(params)),
-                                    jnp.arange(run.steps // run.log_every))
+                                    jnp.arange(run_config.steps // run_config.log_every))
     logs['attn/logits'] = jnp.concatenate(
         [metrics.support_logits(params['Z'], tables)[None], logs['attn/logits']])
-    return final, _collect(logs, tables, run, final, solver_ok=True)
+    return final, _collect(logs, tables, run_config, final, solver_ok=True)
 
   return train
 
 
-def _make_flow(run: RunConfig) -> TrainFn:
+def _make_flow(run_config: RunConfig) -> TrainFn:
   """Gradient flow of the population loss, saved at the logged times (see make_train)."""
   import diffrax  # pylint: disable=g-import-not-at-top  (0.3 s of import, for flows only)
-  tables = run.data.tables()
-  times = jnp.asarray(logged_steps(run), jnp.float32)
+  tables = run_config.data.tables()
+  times = jnp.asarray(logged_steps(run_config), jnp.float32)
 
   def train(key, lr_y, lr_z):
     population = data.population_batch(tables)
-    loss_fn = lambda params: model.loss_counts(params, population, run.model)
-    params = model.init_params(jax.random.split(key)[0], run.data.vocab_size, run.model)
+    loss_fn = lambda params: model.loss_counts(params, population, run_config.model)
+    params = model.init_params(jax.random.split(key)[0], run_config.data.vocab_size,
+                               run_config.model)
 
     def velocity(t, params, args):
       grads = jax.grad(lambda p: loss_fn(p)[0])(params)
@@ -119,22 +121,23 @@ def _make_flow(run: RunConfig) -> TrainFn:
               'attn/logits': metrics.support_logits(params['Z'], tables)}
 
     solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(velocity), diffrax.Tsit5(), t0=0.0, t1=float(run.steps), dt0=0.1,
+        diffrax.ODETerm(velocity), diffrax.Tsit5(), t0=0.0, t1=float(run_config.steps), dt0=0.1,
         y0=params,
         saveat=diffrax.SaveAt(
             subs=[diffrax.SubSaveAt(ts=times, fn=observe), diffrax.SubSaveAt(t1=True)]),
-        stepsize_controller=diffrax.PIDController(rtol=run.flow_rtol, atol=run.flow_rtol * 1e-2),
-        max_steps=run.flow_max_steps, throw=False)
+        stepsize_controller=diffrax.PIDController(rtol=run_config.flow_rtol,
+                                                  atol=run_config.flow_rtol * 1e-2),
+        max_steps=run_config.flow_max_steps, throw=False)
     path, final = solution.ys[0], jax.tree.map(lambda x: x[0], solution.ys[1])
     logs = {'train/loss': path['train/loss'][1:], 'train/accuracy': path['train/accuracy'][1:],
             'attn/logits': path['attn/logits']}
-    return final, _collect(logs, tables, run, final,
+    return final, _collect(logs, tables, run_config, final,
                            solver_ok=solution.result == diffrax.RESULTS.successful)
 
   return train
 
 
-def _collect(logs: dict, tables: data.ClassTables, run: RunConfig, final_params,
+def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_params,
              solver_ok) -> dict:
   """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
   and accuracies, with the divergence mark."""
@@ -143,13 +146,13 @@ def _collect(logs: dict, tables: data.ClassTables, run: RunConfig, final_params,
   out = {'attn/ctilde': ctilde,
          'attn/logits': logits,
          'attn/entropy': metrics.distinct_entropy(logits, tables.probs,
-                                                  run.data.num_unique_per_next),
+                                                  run_config.data.num_unique_per_next),
          'train/loss': logs['train/loss'],
          'train/accuracy': logs['train/accuracy']}
   finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(logits))
             & jnp.all(jnp.isfinite(out['attn/entropy']))
             & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))
-  bounded = jnp.all(logs['train/loss'] <= divergence_bound(run))
+  bounded = jnp.all(logs['train/loss'] <= divergence_bound(run_config))
   out['diverged'] = ~(finite & bounded & solver_ok)
   return out
 
@@ -160,11 +163,11 @@ def _collect(logs: dict, tables: data.ClassTables, run: RunConfig, final_params,
 DIVERGENCE_LOSS_FACTOR = 10.0
 
 
-def divergence_bound(run: RunConfig) -> float:
+def divergence_bound(run_config: RunConfig) -> float:
   """The training loss above which a run is marked diverged: DIVERGENCE_LOSS_FACTOR · ln M."""
-  return DIVERGENCE_LOSS_FACTOR * math.log(run.data.vocab_size)
+  return DIVERGENCE_LOSS_FACTOR * math.log(run_config.data.vocab_size)
 
 
-def logged_steps(run: RunConfig) -> np.ndarray:
+def logged_steps(run_config: RunConfig) -> np.ndarray:
   """[L+1] the steps at which the 'attn/*' metrics are recorded."""
-  return np.arange(0, run.steps + 1, run.log_every)
+  return np.arange(0, run_config.steps + 1, run_config.log_every)

@@ -5,7 +5,7 @@ import pathlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from scan_snap.sequence_classes.figures import save
+from scan_snap.core import outputs
 
 
 def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.ndarray,
@@ -25,7 +25,7 @@ def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.nd
       ax.set_title(f'layer {layer}, step {int(steps_S[s])}', fontsize=8)
   fig.colorbar(image, ax=axes, shrink=0.6, label='attention weight')
   fig.suptitle(title, fontsize=9)
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
 
 
 def entropy_vs_lr(rows: list[dict], uniform_entropy: float, other_relative: bool,
@@ -58,7 +58,7 @@ def entropy_vs_lr(rows: list[dict], uniform_entropy: float, other_relative: bool
   num_diverged = len(rows) - len(kept)
   ax.set_title('attention entropy on the evaluation split'
                + (f' ({num_diverged} diverged runs left out)' if num_diverged else ''), fontsize=9)
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)
 
 
 def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN: np.ndarray,
@@ -89,4 +89,4 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   ax_loss.legend(fontsize=7)
   if entropy_ExRxN.shape[2] > 1:
     ax_freezing.legend(fontsize=7)
-  return save(fig, stem)
+  return outputs.save_figure(fig, stem)

@@ -122,7 +122,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
 
   def test_a_flipped_bit_is_reported_and_its_chunk_trained_again(self):
     workdir = self._copy()
-    _flip_a_bit_that_changes_the_numbers(self, self._chunk(workdir, 1))
+    _flip_a_bit_that_changes_the_numbers(self, self._chunk(workdir, 1) / 'chunk')
     with self.assertLogs('absl', 'INFO') as logs:
       result = experiment.run(_config(), workdir)
     warnings = [line for line in logs.output if line.startswith('WARNING')]

@@ -46,8 +46,8 @@ class DecoderGapTest(absltest.TestCase):
     np.testing.assert_allclose(49 * xi + np.expm1(xi), 0.7 * 50 * t / 4, rtol=1e-10, atol=1e-12)
 
   def test_training_follows_the_closed_form(self):
-    run = sweep.decoder_reduction_run([], steps=50)
-    self.assertTrue(claims.decoder_reduction(run)['holds'])
+    run_config = sweep.decoder_reduction_run([], steps=50)
+    self.assertTrue(claims.decoder_reduction(run_config)['holds'])
 
 
 SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
@@ -133,10 +133,11 @@ class PerRunVerdictTest(parameterized.TestCase):
   cannot decide it."""
 
   def _group(self, num_runs, dynamics, num_diverged=0):
-    run = dataclasses.replace(config.run_config(load_config('syn_small'), 2), dynamics=dynamics)
+    run_config = dataclasses.replace(config.run_config(load_config('syn_small'), 2),
+                                     dynamics=dynamics)
     diverged = np.arange(num_runs) < num_diverged
-    return sweep.GroupResult(run=run, seed=np.arange(num_runs), lr_y=np.ones(num_runs),
-                             lr_z=np.ones(num_runs), metrics={'diverged': diverged},
+    return sweep.GroupResult(run_config=run_config, seed=np.arange(num_runs),
+                             lr_y=np.ones(num_runs), lr_z=np.ones(num_runs), metrics={'diverged': diverged},
                              seconds={})
 
   @parameterized.parameters(

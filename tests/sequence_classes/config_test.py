@@ -42,7 +42,7 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual(saved['data']['num_last'], list(c.data.num_last))
     with open(workdir / 'results.csv') as f:
       rows = list(csv.DictReader(f))
-    extra = ['t0', 'final_entropy'] if 'snapping' in c.report.claims else []
+    extra = ['t0'] if 'snapping' in c.report.claims else []
     self.assertEqual(list(rows[0]), RESULT_COLUMNS + extra)
     if c.report.claims:
       report = (workdir / 'report.md').read_text()

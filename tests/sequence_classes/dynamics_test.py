@@ -67,16 +67,16 @@ class FlowTest(absltest.TestCase):
     np.testing.assert_allclose(errors[0] / errors[1], 4.0, rtol=0.25)  # First order in h.
 
   def test_failed_lane_is_marked_and_the_others_run(self):
-    run = _population_run(dynamics='flow', steps=50, log_every=10, flow_max_steps=2000)
-    grid = sweep.train_grid(run, [1], [(1.0, 0.1), (1e30, 1e30)], seeds_per_device=1)
+    run_config = _population_run(dynamics='flow', steps=50, log_every=10, flow_max_steps=2000)
+    grid = sweep.train_grid(run_config, [1], [(1.0, 0.1), (1e30, 1e30)], seeds_per_device=1)
     np.testing.assert_array_equal(grid.metrics['diverged'], [False, True])
-    alone = sweep.train_grid(run, [1], [(1.0, 0.1)], seeds_per_device=1)
+    alone = sweep.train_grid(run_config, [1], [(1.0, 0.1)], seeds_per_device=1)
     np.testing.assert_allclose(grid.metrics['attn/logits'][0], alone.metrics['attn/logits'][0],
                                rtol=1e-6, atol=1e-7)
 
   def test_population_dynamics_is_deterministic_in_the_seed(self):
-    run = _population_run(steps=20, log_every=10)  # A zero start.
-    fn = jax.jit(train.make_train(run))
+    run_config = _population_run(steps=20, log_every=10)  # A zero start.
+    fn = jax.jit(train.make_train(run_config))
     a = fn(jax.random.key(1), 1.0, 0.1)[1]['attn/logits']
     b = fn(jax.random.key(2), 1.0, 0.1)[1]['attn/logits']
     np.testing.assert_array_equal(a, b)  # Zero start and no sampling: the seed plays no part.

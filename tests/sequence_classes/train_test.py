@@ -24,9 +24,9 @@ def _smoke_run():
 class TrainTest(chex.TestCase):
 
   def test_metric_shapes_and_finiteness(self):
-    run = _smoke_run()
-    params, m = jax.jit(train.make_train(run))(jax.random.key(1), 2.0, 1.0)
-    num_logs, spec = run.steps // run.log_every, run.data
+    run_config = _smoke_run()
+    params, m = jax.jit(train.make_train(run_config))(jax.random.key(1), 2.0, 1.0)
+    num_logs, spec = run_config.steps // run_config.log_every, run_config.data
     chex.assert_shape(m['attn/ctilde'], (num_logs + 1, spec.num_classes, spec.support_size))
     chex.assert_shape(m['attn/entropy'], (num_logs + 1,))
     chex.assert_shape([m['train/loss'], m['train/accuracy']], (num_logs,))
@@ -36,10 +36,11 @@ class TrainTest(chex.TestCase):
     np.testing.assert_allclose(m['attn/ctilde'].sum(-1), 1.0, rtol=1e-5)
 
   def test_zero_learning_rate_freezes_its_group(self):
-    run = _smoke_run()
-    train_fn = jax.jit(train.make_train(run))
+    run_config = _smoke_run()
+    train_fn = jax.jit(train.make_train(run_config))
     key = jax.random.key(3)
-    start = model.init_params(jax.random.split(key)[0], run.data.vocab_size, run.model)
+    start = model.init_params(jax.random.split(key)[0], run_config.data.vocab_size,
+                              run_config.model)
     frozen_y, _ = train_fn(key, 0.0, 1.0)
     frozen_z, _ = train_fn(key, 1.0, 0.0)
     np.testing.assert_array_equal(frozen_y['Y'], start['Y'])
@@ -52,10 +53,10 @@ class TrainTest(chex.TestCase):
 class SweepTest(chex.TestCase):
 
   def test_vmapped_run_equals_single_run(self):
-    run = _smoke_run()
+    run_config = _smoke_run()
     seeds, pairs = [1, 2], [(1.0, 1.0), (5.0, 1.0), (3.0, 3.0)]
-    grid = sweep.train_grid(run, seeds, pairs, seeds_per_device=1)
-    single = jax.jit(lambda k, y, z: train.make_train(run)(k, y, z)[1])
+    grid = sweep.train_grid(run_config, seeds, pairs, seeds_per_device=1)
+    single = jax.jit(lambda k, y, z: train.make_train(run_config)(k, y, z)[1])
     entropies = set()
     for r in range(len(grid.seed)):
       want = single(jax.random.key(int(grid.seed[r])), grid.lr_y[r], grid.lr_z[r])
@@ -66,10 +67,10 @@ class SweepTest(chex.TestCase):
     self.assertLen(entropies, len(grid.seed))  # Every run of the grid is a different run.
 
   def test_diverging_run_is_marked_and_changes_no_other_run(self):
-    run = _smoke_run()
+    run_config = _smoke_run()
     pairs = [(1.0, 1.0), (3.0e38, 3.0e38), (5.0, 3.0)]  # Both rates near float32's limit.
-    with_bad = sweep.train_grid(run, [1, 2], pairs, seeds_per_device=2)
-    without = sweep.train_grid(run, [1, 2], [pairs[0], pairs[2]], seeds_per_device=2)
+    with_bad = sweep.train_grid(run_config, [1, 2], pairs, seeds_per_device=2)
+    without = sweep.train_grid(run_config, [1, 2], [pairs[0], pairs[2]], seeds_per_device=2)
     np.testing.assert_array_equal(with_bad.metrics['diverged'], [False, True, False] * 2)
     keep = ~with_bad.metrics['diverged']
     for key in ('attn/ctilde', 'train/loss'):
@@ -114,7 +115,8 @@ class TheoremTwoTest(absltest.TestCase):
       self.assertEqual(np.argmax(z), len(z) - 1)
 
   def test_attention_on_distinct_tokens_grows(self):
-    distinct_mass = np.asarray(self.metrics['attn/ctilde'])[..., self.run_cfg.data.is_distinct()].sum(-1)
+    is_distinct = self.run_cfg.data.is_distinct()
+    distinct_mass = np.asarray(self.metrics['attn/ctilde'])[..., is_distinct].sum(-1)
     self.assertTrue(np.all(distinct_mass[-1] > distinct_mass[0] + 0.1), distinct_mass[[0, -1]])
 
 
