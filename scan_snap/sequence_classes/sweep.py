@@ -110,38 +110,57 @@ def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
 
 def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, dict],
            store: checkpoints.Checkpoints | None, on_chunk: OnChunk) -> GroupResult:
-  """train_grid on a layout, with the chunks already restored."""
-  run_config, seeds, lr_pairs = layout.run_config, layout.seeds, layout.lr_pairs
-  lr_y, lr_z = layout.lr_y, layout.lr_z
-  sharding = jax.sharding.NamedSharding(device_mesh, jax.sharding.PartitionSpec(grid.AXIS))
-  seed_chunks = [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
-                 for chunk in layout.seed_chunks]
-  program, seconds = None, {'compile': 0.0, 'train': 0.0}
-  parts, remaining = [], len(seeds)
-  for index, chunk_seeds in enumerate(seed_chunks):
+  """train_grid on a layout, with the chunks already restored: the chunks left are trained (and
+  saved), then all are put together."""
+  seconds = {'compile': 0.0, 'train': 0.0}
+  program = None
+  parts, remaining = [], len(layout.seeds)
+  for index, chunk_seeds in enumerate(_device_chunks(layout, device_mesh)):
     part = restored.get(index)
     if part is None:
       if program is None:
-        start = time.perf_counter()
-        program = grid.over_runs(_block_program(run_config), device_mesh, (0, None, None)).lower(
-            seed_chunks[0], lr_y, lr_z).compile(grid.compiler_options())
-        seconds['compile'] = time.perf_counter() - start
-      start = time.perf_counter()
-      part = grid.gather(program(chunk_seeds, lr_y, lr_z))
-      seconds['train'] += time.perf_counter() - start
+        program, seconds['compile'] = _timed(_compile, layout, device_mesh, chunk_seeds)
+      part, train_s = _timed(lambda: grid.gather(program(chunk_seeds, layout.lr_y, layout.lr_z)))
+      seconds['train'] += train_s
       if store:
         store.save(index, {'chunk': part}, layout.fingerprints[index])
     parts.append(part)
-    on_chunk(min(remaining, len(chunk_seeds)) * len(lr_pairs))
+    on_chunk(min(remaining, len(chunk_seeds)) * len(layout.lr_pairs))
     remaining -= len(chunk_seeds)
+  return _group_result(layout, parts, seconds)
+
+
+def _timed(f: Callable, *args):
+  """(f(*args), its wall time in seconds)."""
+  start = time.perf_counter()
+  out = f(*args)
+  return out, time.perf_counter() - start
+
+
+def _device_chunks(layout: _Layout, device_mesh: jax.sharding.Mesh) -> list[jax.Array]:
+  """The chunks of seeds as arrays split over the mesh."""
+  sharding = jax.sharding.NamedSharding(device_mesh, jax.sharding.PartitionSpec(grid.AXIS))
+  return [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
+          for chunk in layout.seed_chunks]
+
+
+def _compile(layout: _Layout, device_mesh: jax.sharding.Mesh, chunk_seeds: jax.Array):
+  """The compiled program of one chunk: each device's block of seeds × every pair."""
+  return grid.over_runs(_block_program(layout.run_config), device_mesh, (0, None, None)).lower(
+      chunk_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
+
+
+def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float]) -> GroupResult:
+  """The chunks' metrics [seeds, pairs, …] put together, the padding dropped, as [R, …]."""
+  seeds, lr_pairs = layout.seeds, layout.lr_pairs
   num_runs = len(seeds) * len(lr_pairs)
   metrics = {k: np.concatenate([p[k] for p in parts])[:len(seeds), :len(lr_pairs)]
              for k in parts[0]}
   return GroupResult(
-      run_config=run_config,
+      run_config=layout.run_config,
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
-      lr_y=np.tile(lr_y[:len(lr_pairs)], len(seeds)),
-      lr_z=np.tile(lr_z[:len(lr_pairs)], len(seeds)),
+      lr_y=np.tile(layout.lr_y[:len(lr_pairs)], len(seeds)),
+      lr_z=np.tile(layout.lr_z[:len(lr_pairs)], len(seeds)),
       metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
       seconds=seconds)
 
