@@ -1,21 +1,21 @@
-"""Orbax checkpoints of finished chunks, so that a killed sweep resumes where it stopped; and
-what binds every checkpoint (these and WikiText's) to what made it.
+"""Numbered orbax checkpoints that a killed run resumes from, bound to what made them.
 
-A chunk (a block of seeds × all learning-rate pairs of one data spec) is the unit of work: its
-metrics are saved as soon as it is trained, under checkpoints/<group>/chunk_<i>. Orbax writes a
-checkpoint to a temporary folder and renames it when complete, so a kill at any moment leaves
-only whole checkpoints.
+Both experiments save through `Checkpoints`, one folder of numbered checkpoints managed by
+orbax's CheckpointManager: the sequence classes number the chunks of a data spec
+(checkpoints/<group>/<chunk>), WikiText its steps (checkpoints/<step>). Orbax writes a checkpoint
+to a temporary folder and renames it when complete, so a kill at any moment leaves only whole
+checkpoints.
 
 Each checkpoint records, in its orbax metadata, a fingerprint of what its numbers depend on
 (the resolved config's result-relevant part and RESULTS_VERSION) and a checksum of its arrays.
 A checkpoint is restored only when both hold: one that fails its checksum or cannot be read is
-reported and computed again, and one of another fingerprint stops the run.
+reported, deleted and computed again, and one of another fingerprint stops the run.
 """
 
 import hashlib
 import json
 import pathlib
-from typing import Any, Callable
+from typing import Any
 
 from absl import logging
 import jax
@@ -26,7 +26,7 @@ from scan_snap.core import outputs
 
 # The version of what the code computes. Bump it with any change that alters a run's numbers
 # (or the layout of its checkpoints): the checkpoints of earlier versions are then refused.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 
 _SLASH = '~'  # Metric keys hold '/', which orbax would read as nesting.
 
@@ -54,65 +54,66 @@ def record(made_by: str, tree: Any) -> dict[str, str]:
   return {'fingerprint': made_by, 'sha256': checksum(made_by, tree)}
 
 
-def verified(workdir: pathlib.Path, path: pathlib.Path,
-             read: Callable[[], tuple[Any, dict]], made_by: str, otherwise: str) -> Any | None:
-  """The tree of read() → (tree, the checkpoint's record) when its checksum holds and it was
-  made by `made_by`. A checkpoint that cannot be read or fails its checksum gives None and one
-  warning, which ends with what happens `otherwise`; one of another fingerprint raises
-  outputs.WorkdirError."""
-  try:
-    tree, saved = read()
-    damage = None if saved.get('sha256') == checksum(saved.get('fingerprint', ''), tree) else (
-        'its arrays do not match their checksum')
-  except Exception as error:  # pylint: disable=broad-except  # Damaged files fail in many ways.
-    damage = f'{type(error).__name__}: {(str(error).splitlines() or [""])[0]}'
-  if damage:
-    logging.warning('checkpoint %s is damaged (%s); %s', path, damage, otherwise)
-    return None
-  if saved['fingerprint'] != made_by:
-    raise outputs.WorkdirError(
-        f'{workdir} holds checkpoints made by another config or code version '
-        f'({path.relative_to(workdir)}): pass --overwrite to replace them, or choose another '
-        '--workdir')
+def _escaped(tree: Any, old: str, new: str) -> Any:
+  """tree with `old` replaced by `new` in the keys of its (nested) plain dicts."""
+  if type(tree) is dict:  # pylint: disable=unidiomatic-typecheck  # not nnx.State and the like
+    return {k.replace(old, new): _escaped(v, old, new) for k, v in tree.items()}
   return tree
 
 
-class ChunkStore:
-  """Saves and restores the metrics of each chunk of each group."""
+class Checkpoints:
+  """The numbered checkpoints of workdir/checkpoints/<folder>; each holds named pytrees."""
 
-  def __init__(self, directory: pathlib.Path):
-    self.directory = directory.resolve()
-    self._checkpointer = ocp.StandardCheckpointer()
+  def __init__(self, workdir: pathlib.Path, folder: str = '', max_to_keep: int | None = None):
+    """max_to_keep: the newest checkpoints kept (None: all)."""
+    self.workdir = workdir.resolve()
+    self.directory = self.workdir / 'checkpoints' / folder
+    self._manager = ocp.CheckpointManager(
+        self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep))
 
-  def _path(self, group: str, chunk: int) -> pathlib.Path:
-    return self.directory / group / f'chunk_{chunk}'
+  def steps(self) -> list[int]:
+    """The numbers of the finished checkpoints, in increasing order."""
+    return sorted(self._manager.all_steps(read=True))
 
-  def load(self, group: str, chunk: int, made_by: str) -> dict[str, np.ndarray] | None:
-    """The chunk's metrics; None when it was never finished, or when its checkpoint is damaged
-    (reported: the chunk is trained again). Raises outputs.WorkdirError when the checkpoint was
-    made by another fingerprint."""
-    path = self._path(group, chunk)
-    if not path.exists():
+  def save(self, step: int, items: dict[str, Any], made_by: str) -> None:
+    """Starts writing checkpoint `step` of `items` (name → pytree) in the background, recording
+    the fingerprint `made_by`; a save waits for the previous one."""
+    items = jax.tree.map(np.asarray, items)
+    self._manager.save(
+        step, args=ocp.args.Composite(**{name: ocp.args.StandardSave(_escaped(tree, '/', _SLASH))
+                                         for name, tree in items.items()}),
+        custom_metadata=record(made_by, items), force=True)
+
+  def restore(self, step: int, made_by: str, otherwise: str,
+              targets: dict[str, Any]) -> dict[str, Any] | None:
+    """The items of checkpoint `step` (targets: name → a pytree of its structure, or None for
+    dicts of arrays) when its checksum holds and it was made by `made_by`. A checkpoint that
+    cannot be read or fails its checksum gives None, is deleted, and is reported in one warning
+    ending with what happens `otherwise`; one of another fingerprint raises
+    outputs.WorkdirError."""
+    path = self.directory / str(step)
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(**{
+          name: ocp.args.StandardRestore(_escaped(target, '/', _SLASH))
+          for name, target in targets.items()}))
+      items = {name: jax.tree.map(np.asarray, _escaped(restored[name], _SLASH, '/'))
+               for name in targets}
+      saved = self._manager.metadata(step).custom_metadata
+      damage = None if saved.get('sha256') == checksum(saved.get('fingerprint', ''), items) else (
+          'its arrays do not match their checksum')
+    except Exception as error:  # pylint: disable=broad-except  # Damaged files fail in many ways.
+      damage = f'{type(error).__name__}: {(str(error).splitlines() or [""])[0]}'
+    if damage:
+      logging.warning('checkpoint %s is damaged (%s); %s', path, damage, otherwise)
+      self._manager.delete(step)
       return None
-
-    def read():
-      restored = self._checkpointer.restore(path)
-      return ({k.replace(_SLASH, '/'): np.asarray(v) for k, v in restored.items()},
-              self._checkpointer.metadata(path).custom_metadata)
-
-    return verified(self.directory.parent, path, read, made_by, 'it is trained again')
-
-  def save(self, group: str, chunk: int, metrics: dict[str, np.ndarray], made_by: str) -> None:
-    """Starts writing the chunk's checkpoint in the background, replacing a damaged one (a save
-    waits for the previous one); `wait` blocks until all are written."""
-    metrics = {k: np.asarray(v) for k, v in metrics.items()}
-    self._checkpointer.save(self._path(group, chunk),
-                            {k.replace('/', _SLASH): v for k, v in metrics.items()},
-                            force=True, custom_metadata=record(made_by, metrics))
+    if saved['fingerprint'] != made_by:
+      raise outputs.WorkdirError(
+          f'{self.workdir} holds checkpoints made by another config or code version '
+          f'({path.relative_to(self.workdir)}): pass --overwrite to replace them, or choose '
+          'another --workdir')
+    return items
 
   def wait(self) -> None:
-    self._checkpointer.wait_until_finished()
-
-  def num_saved(self) -> int:
-    """Finished checkpoints (orbax writes to chunk_<i>.orbax-checkpoint-tmp-* first)."""
-    return sum(p.name.removeprefix('chunk_').isdigit() for p in self.directory.glob('*/chunk_*'))
+    """Blocks until every checkpoint started is written."""
+    self._manager.wait_until_finished()
