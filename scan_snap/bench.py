@@ -110,7 +110,7 @@ def bench_scaling(c) -> dict:
 def bench_wikitext(c, num_chunks: int = 3) -> dict:
   """The WikiText grid as the experiment trains it: the first training chunk and evaluation
   (which compile), then num_chunks more of each, timed one by one."""
-  vocab, data, steps_per_epoch = text_experiment.load_data(c)
+  vocab, tokens, steps_per_epoch = text_experiment.load_data(c)
   runs = text_config.grid(c)
   grid = text_experiment.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
                               c.sweep.runs_per_device)
@@ -120,11 +120,11 @@ def bench_wikitext(c, num_chunks: int = 3) -> dict:
     f(*args)
     return time.perf_counter() - start
 
-  first_chunk_s, first_eval_s = seconds(grid.train_chunk, data, 0), seconds(grid.evaluate, data)
+  first_chunk_s, first_eval_s = seconds(grid.train_chunk, tokens, 0), seconds(grid.evaluate, tokens)
   chunk_s, eval_s = [], []
   for i in range(num_chunks):
-    chunk_s.append(seconds(grid.train_chunk, data, (i + 1) * c.train.eval_every))
-    eval_s.append(seconds(grid.evaluate, data))
+    chunk_s.append(seconds(grid.train_chunk, tokens, (i + 1) * c.train.eval_every))
+    eval_s.append(seconds(grid.evaluate, tokens))
   per_chunk, per_eval = min(chunk_s), min(eval_s)
   num_evals = c.train.steps // c.train.eval_every
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),

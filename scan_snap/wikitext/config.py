@@ -8,9 +8,9 @@ sets its values. The learning-rate axes `optimizer.lr_attention` (W_Q, W_K) and
 import ml_collections
 
 from scan_snap.core import config
-from scan_snap.wikitext import data as dataset
+from scan_snap.wikitext import data
 from scan_snap.wikitext import train
-from scan_snap.wikitext import model as transformer
+from scan_snap.wikitext import model
 
 FIGURES = ('attention_maps', 'entropy_vs_lr', 'training_curves')
 
@@ -83,9 +83,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(isinstance(d.dir, str) and d.dir != '', 'data.dir',
        'must name a WikiText folder (wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens): '
        'pass --config.data.dir=<folder>')
-  need(d.variant in dataset.VARIANTS, 'data.variant', f'must be one of {dataset.VARIANTS}')
+  need(d.variant in data.VARIANTS, 'data.variant', f'must be one of {data.VARIANTS}')
   for key in ('train_split', 'eval_split'):
-    need(d[key] in dataset.SPLITS, f'data.{key}', f'must be one of {tuple(dataset.SPLITS)}')
+    need(d[key] in data.SPLITS, f'data.{key}', f'must be one of {tuple(data.SPLITS)}')
   for key in ('max_vocab', 'max_train_tokens'):
     need(config.is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be an integer ≥ 0 (0: all)')
   need(d.max_vocab == 0 or d.max_vocab >= 3, 'data.max_vocab', 'must be 0 (all words) or ≥ 3')
@@ -144,7 +144,7 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
   """The frozen config of every run of the grid (the rates and seeds stay traced)."""
   m, o = c.model, c.optimizer
   return train.TextRunConfig(
-      model=transformer.TransformerConfig(
+      model=model.TransformerConfig(
           vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
           num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
           sinusoidal_positions=m.sinusoidal_positions),

@@ -33,7 +33,7 @@ from scan_snap.core import checkpoints
 from scan_snap.core import outputs
 from scan_snap.core import runtime
 from scan_snap.wikitext import config as text_config
-from scan_snap.wikitext import data as dataset
+from scan_snap.wikitext import data
 from scan_snap.wikitext import figures
 from scan_snap.wikitext import train
 from scan_snap.wikitext.config import validate  # The checks of this experiment's configs.
@@ -42,28 +42,28 @@ _OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results
             'trajectories.npz', 'figures', 'checkpoints')
 
 
-def load_data(c: ml_collections.ConfigDict) -> tuple[dataset.Vocabulary, train.TextData, int]:
+def load_data(c: ml_collections.ConfigDict) -> tuple[data.Vocabulary, train.TextData, int]:
   """The vocabulary, the token streams on device, and the training steps per epoch."""
   d, e = c.data, c.eval
   splits = tuple(dict.fromkeys((d.train_split, d.eval_split)))
   # One process prepares the cache first: the others of a job may share its folder.
-  builder = runtime.process_zero_first(lambda: dataset.prepare(
+  builder = runtime.process_zero_first(lambda: data.prepare(
       pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits), 'wikitext prepared')
   # Two streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
-  train_words = lambda: dataset.words_of(dataset.read_lines(builder, d.train_split))
-  vocab = dataset.Vocabulary.build(train_words(), d.max_vocab)
+  train_words = lambda: data.words_of(data.read_lines(builder, d.train_split))
+  vocab = data.Vocabulary.build(train_words(), d.max_vocab)
   train_ids = vocab.encode(train_words())[:d.max_train_tokens or None]
-  eval_ids = vocab.encode(dataset.words_of(dataset.read_lines(builder, d.eval_split)))
-  train_BxN = dataset.batchify(train_ids, d.batch_size)
-  eval_ExN = dataset.batchify(eval_ids[:e.max_tokens or None], e.batch_size)
-  steps_per_epoch = dataset.num_windows(train_BxN.shape[1], d.bptt)
-  if steps_per_epoch < 1 or dataset.num_windows(eval_ExN.shape[1], d.bptt) < 1:
-    raise dataset.DataError(
+  eval_ids = vocab.encode(data.words_of(data.read_lines(builder, d.eval_split)))
+  train_BxN = data.batchify(train_ids, d.batch_size)
+  eval_ExN = data.batchify(eval_ids[:e.max_tokens or None], e.batch_size)
+  steps_per_epoch = data.num_windows(train_BxN.shape[1], d.bptt)
+  if steps_per_epoch < 1 or data.num_windows(eval_ExN.shape[1], d.bptt) < 1:
+    raise data.DataError(
         f'too few tokens for one window of bptt = {d.bptt}: {train_BxN.shape} training and '
         f'{eval_ExN.shape} evaluation streams')
   probe_end = e.probe_position + e.num_probe * d.bptt
   if probe_end > len(eval_ids):
-    raise dataset.DataError(f'the probe sequences end at token {probe_end}, past the '
+    raise data.DataError(f'the probe sequences end at token {probe_end}, past the '
                             f'{len(eval_ids)} tokens of the {d.eval_split} split')
   probe_PxL = eval_ids[e.probe_position:probe_end].reshape(e.num_probe, d.bptt)
   logging.info('WikiText %s: vocabulary %d, %d training tokens (%d steps per epoch), %d '
@@ -88,16 +88,16 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   'steps_trained': steps run by this call}.
   """
   text_config.validate(c)
-  vocab, data, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
+  vocab, tokens, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
   runtime.check_fits(footprint(c, len(vocab)), workdir, force)
   # In a multi-process job, process 0 writes the files and holds the lock.
   writer = workdir is not None and jax.process_index() == 0
   with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
-    return _run(c, workdir, overwrite, tensorboard, writer, vocab, data, steps_per_epoch)
+    return _run(c, workdir, overwrite, tensorboard, writer, vocab, tokens, steps_per_epoch)
 
 
 def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
-         tensorboard: bool, writer: bool, vocab: dataset.Vocabulary, data: train.TextData,
+         tensorboard: bool, writer: bool, vocab: data.Vocabulary, tokens: train.TextData,
          steps_per_epoch: int) -> dict:
   """run, once the data are loaded and the work directory is locked (writer: this process
   writes the files)."""
@@ -112,7 +112,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   grid = Grid(run_cfg, runs, c.sweep.runs_per_device)
   # What the checkpoints' numbers depend on: the frozen run config, the runs and the tokens.
   made_by = checkpoints.fingerprint(run=dataclasses.asdict(run_cfg), runs=runs,
-                                    tokens=checkpoints.checksum('', data))
+                                    tokens=checkpoints.checksum('', tokens))
   manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
                                   options=ocp.CheckpointManagerOptions(max_to_keep=2)
                                   ) if workdir is not None else None
@@ -124,7 +124,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
     step, history = restored
     logging.info('resuming %s from step %d', workdir, step)
   else:
-    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(data))
+    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(tokens))
   first_step = step
 
   finish_saving = manager.wait_until_finished if manager else None
@@ -132,9 +132,9 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
                             disable=jax.process_index() != 0) as progress, \
        runtime.waiting_for(finish_saving), runtime.stop_on_interrupt():
     while step < c.train.steps:
-      train_loss = grid.train_chunk(data, step)
+      train_loss = grid.train_chunk(tokens, step)
       step += c.train.eval_every
-      evaluation = _evaluation(step, train_loss, grid.evaluate(data))
+      evaluation = _evaluation(step, train_loss, grid.evaluate(tokens))
       history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
       if writer:
         metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
@@ -156,12 +156,12 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
     metrics_log.write(_metric_lines(history, freezing, runs, steps_per_epoch))
     metrics_log.close()
     outputs.write_csv(workdir / 'results.csv', rows)
-    probe_words = np.asarray(vocab.words)[np.asarray(data.probe_PxL)]
+    probe_words = np.asarray(vocab.words)[np.asarray(tokens.probe_PxL)]
     outputs.write_npz(workdir / 'trajectories.npz', {
         **history, 'attn_freezing': freezing,
         **{key: np.asarray([r[key] for r in runs])
            for key in ('seed', 'lr_attention', 'lr_other')},
-        'probe_ids': np.asarray(data.probe_PxL), 'probe_words': probe_words})
+        'probe_ids': np.asarray(tokens.probe_PxL), 'probe_words': probe_words})
     _write_figures(c, history, freezing, runs, rows, probe_words[0], workdir)
     print(outputs.markdown_table(rows))
   num_diverged = sum(r['diverged'] for r in rows)
@@ -246,17 +246,17 @@ class Grid:
                   for i in range(0, len(mine), size)]
     self._states = [self._init(seeds) for seeds, _, _ in self._args]
 
-  def train_chunk(self, data: train.TextData, first_step: int) -> np.ndarray:
+  def train_chunk(self, tokens: train.TextData, first_step: int) -> np.ndarray:
     """Trains every group for one chunk; returns each run's mean training loss."""
     losses = []
     for g, args in enumerate(self._args):
-      self._states[g], metrics = self._train(self._states[g], data, *args, first_step)
+      self._states[g], metrics = self._train(self._states[g], tokens, *args, first_step)
       losses.append(np.asarray(metrics['train_loss']))
     return _gather(np.concatenate(losses))[:self.num_runs]
 
-  def evaluate(self, data: train.TextData) -> dict:
+  def evaluate(self, tokens: train.TextData) -> dict:
     """train.evaluate of every run, as numpy arrays with a leading axis of runs."""
-    parts = [self._evaluate(state.params, data) for state in self._states]
+    parts = [self._evaluate(state.params, tokens) for state in self._states]
     return {key: value[:self.num_runs] for key, value in _gather(
         {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in parts[0]}).items()}
 

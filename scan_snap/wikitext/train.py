@@ -2,11 +2,11 @@
 
 `make_functions(run)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
-  train_chunk(state, data, seed, lr_attention, lr_other, first_step) -> (state, metrics)
+  train_chunk(state, tokens, seed, lr_attention, lr_other, first_step) -> (state, metrics)
       `run.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
       × lr_decay^(epoch of s)
-  evaluate(params, data) -> metrics                   deterministic pass over the evaluation
+  evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
       windows: val_loss, attention entropy per layer, the probe sequences' attention maps
 The token streams are arguments (not constants folded into the compiled program), and so are
 the learning rates, so `jax.vmap` of these functions trains a grid of (seed, rates) in one
@@ -23,7 +23,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from scan_snap.wikitext import model as transformer
+from scan_snap.wikitext import model
 
 OPTIMIZERS = ('sgd', 'adam')
 
@@ -32,7 +32,7 @@ OPTIMIZERS = ('sgd', 'adam')
 class TextRunConfig:
   """Everything static about one WikiText run: jit sees it as a hashable constant."""
 
-  model: transformer.TransformerConfig
+  model: model.TransformerConfig
   optimizer: str  # one of OPTIMIZERS
   momentum: float  # SGD
   b1: float  # Adam
@@ -74,7 +74,7 @@ def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
 def param_labels(params: nnx.State) -> nnx.State:
   """'attention' on W_Q and W_K of every layer, 'other' on every other parameter."""
   return jax.tree_util.tree_map_with_path(
-      lambda path, _: 'attention' if transformer.is_attention_param(path) else 'other', params)
+      lambda path, _: 'attention' if model.is_attention_param(path) else 'other', params)
 
 
 def make_optimizer(run: TextRunConfig, lr_attention: jax.Array,
@@ -97,26 +97,26 @@ def make_optimizer(run: TextRunConfig, lr_attention: jax.Array,
 def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate of one run (see the module docstring)."""
   bptt = run.model.max_len
-  graphdef, _ = nnx.split(nnx.eval_shape(lambda: transformer.Transformer(run.model,
+  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model.Transformer(run.model,
                                                                          rngs=nnx.Rngs(0))))
   apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)
-    _, params = nnx.split(transformer.Transformer(run.model, rngs=nnx.Rngs(key)))
+    _, params = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(key)))
     return TrainState(params, make_optimizer(run, 1.0, 1.0).init(params))
 
   def loss_fn(params, inputs_BxL, targets_BxL, key):
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
     return cross_entropy(logits_BxLxV, targets_BxL)
 
-  def train_chunk(state: TrainState, data: TextData, seed: jax.Array, lr_attention: jax.Array,
+  def train_chunk(state: TrainState, tokens: TextData, seed: jax.Array, lr_attention: jax.Array,
                   lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
     opt = make_optimizer(run, lr_attention, lr_other)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
 
     def step(state: TrainState, s: jax.Array):
-      inputs_BxL, targets_BxL = window(data.train_BxN, s % run.steps_per_epoch, bptt)
+      inputs_BxL, targets_BxL = window(tokens.train_BxN, s % run.steps_per_epoch, bptt)
       loss, grads = jax.value_and_grad(loss_fn)(state.params, inputs_BxL, targets_BxL,
                                                 jax.random.fold_in(dropout_key, s))
       updates, opt_state = opt.update(grads, state.opt_state, state.params)
@@ -125,17 +125,17 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
     state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run.eval_every))
     return state, {'train_loss': losses.mean()}
 
-  def evaluate(params: nnx.State, data: TextData) -> dict:
-    num_eval_windows = (data.eval_ExN.shape[1] - 1) // bptt
+  def evaluate(params: nnx.State, tokens: TextData) -> dict:
+    num_eval_windows = (tokens.eval_ExN.shape[1] - 1) // bptt
 
     def one_window(index):
-      inputs_ExL, targets_ExL = window(data.eval_ExN, index, bptt)
+      inputs_ExL, targets_ExL = window(tokens.eval_ExN, index, bptt)
       logits_ExLxV, attns = apply(params, inputs_ExL)
-      entropy_layers = jnp.stack([transformer.attention_entropy(a).mean() for a in attns])
+      entropy_layers = jnp.stack([model.attention_entropy(a).mean() for a in attns])
       return cross_entropy(logits_ExLxV, targets_ExL), entropy_layers
 
     losses_W, entropies_WxN = jax.lax.map(one_window, jnp.arange(num_eval_windows))
-    _, probe_attns = apply(params, data.probe_PxL)
+    _, probe_attns = apply(params, tokens.probe_PxL)
     return {'val_loss': losses_W.mean(),
             'attn_entropy': entropies_WxN.mean(axis=0),  # (layers,)
             'attn_maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
@@ -146,7 +146,7 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
 def grid_functions(run: TextRunConfig,
                    mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate over a leading axis of runs, jitted: the runs are split
-  evenly over the mesh's 'runs' axis (shard_map) and vmapped on each device; the data and the
+  evenly over the mesh's 'runs' axis (shard_map) and vmapped on each device; the tokens and the
   first step are shared. Called always with the same number of runs per device, they compute a
   run's numbers with the same program whatever the other runs and the number of devices."""
   init, train_chunk, evaluate = make_functions(run)

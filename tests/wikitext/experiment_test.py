@@ -15,10 +15,10 @@ from flax import nnx
 
 from scan_snap.core import config
 from scan_snap.wikitext import config as text_config
-from scan_snap.wikitext import data as dataset
+from scan_snap.wikitext import data
 from scan_snap.wikitext import experiment
 from scan_snap.wikitext import train
-from scan_snap.wikitext import model as transformer
+from scan_snap.wikitext import model
 from tests.testing import ROOT, WIKITEXT_DIR, load_config
 
 _TINY = {  # A hand-made WikiText folder: article headings, blank lines, <unk>.
@@ -42,69 +42,69 @@ class DatasetTest(parameterized.TestCase):
   @parameterized.parameters('tokens', 'raw')
   def test_builder_round_trips_every_line_in_order(self, variant):
     folder = _tiny_folder(pathlib.Path(self.create_tempdir().full_path), variant)
-    builder = dataset.prepare(folder, variant, pathlib.Path(self.create_tempdir().full_path),
+    builder = data.prepare(folder, variant, pathlib.Path(self.create_tempdir().full_path),
                               ('train', 'validation', 'test'))
-    for split, infix in dataset.SPLITS.items():
-      self.assertEqual(list(dataset.read_lines(builder, split)), _TINY[infix].split('\n')[:-1])
+    for split, infix in data.SPLITS.items():
+      self.assertEqual(list(data.read_lines(builder, split)), _TINY[infix].split('\n')[:-1])
 
   @_needs_shipped_files
   def test_builder_keeps_the_word_order_of_the_shipped_files(self):
-    builder = dataset.prepare(WIKITEXT_DIR, 'tokens',
+    builder = data.prepare(WIKITEXT_DIR, 'tokens',
                               pathlib.Path(self.create_tempdir().full_path),
                               ('validation', 'test'))
     for split, name in (('validation', 'wiki.valid.tokens'), ('test', 'wiki.test.tokens')):
       text = (WIKITEXT_DIR / name).read_text(encoding='utf-8')
-      self.assertEqual(list(dataset.read_lines(builder, split, block=1000)), text.split('\n')[:-1])
+      self.assertEqual(list(data.read_lines(builder, split, block=1000)), text.split('\n')[:-1])
 
   def test_words_end_each_line_with_eos(self):
-    self.assertEqual(list(dataset.words_of([' ', ' = A b = ', ' x , y '])),
+    self.assertEqual(list(data.words_of([' ', ' = A b = ', ' x , y '])),
                      ['<eos>', '=', 'A', 'b', '=', '<eos>', 'x', ',', 'y', '<eos>'])
 
   def test_vocabulary_by_count_then_first_appearance(self):
-    words = list(dataset.words_of(_TINY['train'].split('\n')[:-1]))
-    vocab = dataset.Vocabulary.build(words)
+    words = list(data.words_of(_TINY['train'].split('\n')[:-1]))
+    vocab = data.Vocabulary.build(words)
     self.assertEqual(vocab.words, ('<eos>', '<unk>', 'the', '=', 'sat', '.', 'Alpha', 'cat', 'on',
                                    'mat', 'dog'))
-    valid = list(dataset.words_of(_TINY['valid'].split('\n')[:-1]))
+    valid = list(data.words_of(_TINY['valid'].split('\n')[:-1]))
     np.testing.assert_array_equal(vocab.encode(valid[6:]), [2, 1, 4, 8, 1, 9, 5, 0])
-    self.assertEqual(dataset.Vocabulary.build(words, max_size=5).words,
+    self.assertEqual(data.Vocabulary.build(words, max_size=5).words,
                      ('<eos>', '<unk>', 'the', '=', 'sat'))
 
   def test_batchify_and_windows(self):
-    streams = dataset.batchify(np.arange(23), 3)  # Three streams of 7; two tokens dropped.
+    streams = data.batchify(np.arange(23), 3)  # Three streams of 7; two tokens dropped.
     np.testing.assert_array_equal(streams[1], np.arange(7, 14))
-    self.assertEqual(dataset.num_windows(streams.shape[1], 3), 2)
+    self.assertEqual(data.num_windows(streams.shape[1], 3), 2)
     inputs, targets = train.window(jnp.asarray(streams), 1, 3)
     np.testing.assert_array_equal(inputs, [[3, 4, 5], [10, 11, 12], [17, 18, 19]])
     np.testing.assert_array_equal(targets, inputs + 1)
 
   def test_missing_folder_or_file_is_a_clear_error(self):
     root = pathlib.Path(self.create_tempdir().full_path)
-    with self.assertRaisesRegex(dataset.DataError, 'is not a folder: expected a WikiText folder '
+    with self.assertRaisesRegex(data.DataError, 'is not a folder: expected a WikiText folder '
                                 'holding wiki.train.tokens'):
-      dataset.check_folder(root / 'absent', 'tokens', ('train',))
+      data.check_folder(root / 'absent', 'tokens', ('train',))
     _tiny_folder(root)
     (root / 'wiki.test.tokens').unlink()
-    with self.assertRaisesRegex(dataset.DataError, r'lacks wiki.test.tokens \(it holds'):
-      dataset.check_folder(root, 'tokens', ('train', 'test'))
-    with self.assertRaisesRegex(dataset.DataError, 'lacks wiki.train.raw'):
-      dataset.check_folder(root, 'raw', ('train',))
+    with self.assertRaisesRegex(data.DataError, r'lacks wiki.test.tokens \(it holds'):
+      data.check_folder(root, 'tokens', ('train', 'test'))
+    with self.assertRaisesRegex(data.DataError, 'lacks wiki.train.raw'):
+      data.check_folder(root, 'raw', ('train',))
 
   def test_wrong_format_is_a_clear_error(self):
     root = pathlib.Path(self.create_tempdir().full_path)
     (root / 'wiki.train.tokens').write_bytes(b'PAR1\x00\x15\xff\xfe')  # e.g. a parquet file
-    with self.assertRaisesRegex(dataset.DataError, 'is not UTF-8 text'):
-      dataset.check_folder(root, 'tokens', ('train',))
+    with self.assertRaisesRegex(data.DataError, 'is not UTF-8 text'):
+      data.check_folder(root, 'tokens', ('train',))
     (root / 'wiki.train.tokens').write_text('{"text": "a json line"}\n')
-    with self.assertRaisesRegex(dataset.DataError, 'not a WikiText file'):
-      dataset.check_folder(root, 'tokens', ('train',))
+    with self.assertRaisesRegex(data.DataError, 'not a WikiText file'):
+      data.check_folder(root, 'tokens', ('train',))
 
 
-def _tiny_model(**overrides) -> tuple[transformer.TransformerConfig, nnx.GraphDef, nnx.State]:
-  cfg = transformer.TransformerConfig(**{
+def _tiny_model(**overrides) -> tuple[model.TransformerConfig, nnx.GraphDef, nnx.State]:
+  cfg = model.TransformerConfig(**{
       'vocab_size': 24, 'max_len': 8, 'd_model': 16, 'd_ff': 12, 'num_heads': 2,
       'num_layers': 2, 'dropout': 0.0, **overrides})
-  graphdef, params = nnx.split(transformer.Transformer(cfg, rngs=nnx.Rngs(0)))
+  graphdef, params = nnx.split(model.Transformer(cfg, rngs=nnx.Rngs(0)))
   return cfg, graphdef, params
 
 
@@ -137,17 +137,17 @@ class TransformerTest(parameterized.TestCase):
 
   def test_dropout_only_with_a_key(self):
     cfg, graphdef, params = _tiny_model(dropout=0.5)
-    model = nnx.merge(graphdef, params)
+    net = nnx.merge(graphdef, params)
     tokens = jnp.arange(cfg.max_len)[None]
-    np.testing.assert_array_equal(model(tokens)[0], model(tokens)[0])
-    self.assertFalse(np.allclose(model(tokens, jax.random.key(0))[0], model(tokens)[0]))
+    np.testing.assert_array_equal(net(tokens)[0], net(tokens)[0])
+    self.assertFalse(np.allclose(net(tokens, jax.random.key(0))[0], net(tokens)[0]))
     x = jnp.ones(20_000)
-    kept = transformer.dropout(x, 0.5, jax.random.key(0))
+    kept = model.dropout(x, 0.5, jax.random.key(0))
     self.assertAlmostEqual(float(kept.mean()), 1.0, delta=4 * np.sqrt(1.0 / 20_000))  # ±4σ
     self.assertEqual(set(np.unique(kept).tolist()), {0.0, 2.0})
 
   def test_sinusoidal_positions(self):
-    pe = np.asarray(transformer.sinusoidal_positions(5, 6))
+    pe = np.asarray(model.sinusoidal_positions(5, 6))
     for p in range(5):
       for i in range(3):
         angle = p / 10000 ** (2 * i / 6)
@@ -158,9 +158,9 @@ class TransformerTest(parameterized.TestCase):
     uniform3 = jnp.full((1, 1, 1, 3), 1 / 3)
     one_hot = jnp.array([0.0, 1.0, 0.0])[None, None, None]
     mixed = jnp.array([0.5, 0.25, 0.25])[None, None, None]
-    np.testing.assert_allclose(transformer.attention_entropy(uniform3), [[[np.log(3)]]], rtol=1e-6)
-    np.testing.assert_array_equal(transformer.attention_entropy(one_hot), [[[0.0]]])
-    np.testing.assert_allclose(transformer.attention_entropy(mixed), [[[1.5 * np.log(2)]]],
+    np.testing.assert_allclose(model.attention_entropy(uniform3), [[[np.log(3)]]], rtol=1e-6)
+    np.testing.assert_array_equal(model.attention_entropy(one_hot), [[[0.0]]])
+    np.testing.assert_allclose(model.attention_entropy(mixed), [[[1.5 * np.log(2)]]],
                                rtol=1e-6)
     self.assertAlmostEqual(train.mean_uniform_entropy(3), (np.log(2) + np.log(3)) / 3, places=12)
 
@@ -183,17 +183,17 @@ from scan_snap.wikitext import experiment
 from tests.wikitext.experiment_test import FOUR_RUNS, _tiny_data, _tiny_run
 grid = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2)
 assert grid.num_devices == 2, grid.num_devices
-data = _tiny_data()
-losses = np.stack([grid.train_chunk(data, step) for step in (0, 6)])
-np.savez(sys.argv[1], losses=losses, **grid.evaluate(data))
+tokens = _tiny_data()
+losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
+np.savez(sys.argv[1], losses=losses, **grid.evaluate(tokens))
 '''
 FOUR_RUNS = [{'seed': s, 'lr_attention': a, 'lr_other': 1.0} for s in (1, 2) for a in (0.5, 2.0)]
 
 
 def _tiny_data(vocab_size: int = 24, bptt: int = 8) -> train.TextData:
   ids = jax.random.randint(jax.random.key(5), (3000,), 0, vocab_size)
-  return train.TextData(train_BxN=jnp.asarray(dataset.batchify(np.asarray(ids[:2000]), 4)),
-                        eval_ExN=jnp.asarray(dataset.batchify(np.asarray(ids[2000:2400]), 2)),
+  return train.TextData(train_BxN=jnp.asarray(data.batchify(np.asarray(ids[:2000]), 4)),
+                        eval_ExN=jnp.asarray(data.batchify(np.asarray(ids[2000:2400]), 2)),
                         probe_PxL=ids[2400:2400 + 2 * bptt].reshape(2, bptt))
 
 
@@ -238,69 +238,69 @@ class TrainTest(parameterized.TestCase):
     self.assertAlmostEqual(float(optax_global_norm(updates)), 0.5, places=5)
 
   def test_evaluation_matches_a_direct_computation(self):
-    run, data = _tiny_run(), _tiny_data()
+    run, tokens = _tiny_run(), _tiny_data()
     init, _, evaluate = train.make_functions(run)
     state = init(jnp.asarray(3))
-    got = evaluate(state.params, data)
-    graphdef, _ = nnx.split(transformer.Transformer(run.model, rngs=nnx.Rngs(0)))
-    model = nnx.merge(graphdef, state.params)
+    got = evaluate(state.params, tokens)
+    graphdef, _ = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(0)))
+    net = nnx.merge(graphdef, state.params)
     losses, entropies = [], []
-    for start in range(0, data.eval_ExN.shape[1] - run.model.max_len, run.model.max_len):
-      inputs = data.eval_ExN[:, start:start + run.model.max_len]
-      logits, attns = model(inputs)
+    for start in range(0, tokens.eval_ExN.shape[1] - run.model.max_len, run.model.max_len):
+      inputs = tokens.eval_ExN[:, start:start + run.model.max_len]
+      logits, attns = net(inputs)
       log_p = jax.nn.log_softmax(logits)
-      targets = data.eval_ExN[:, start + 1:start + 1 + run.model.max_len]
+      targets = tokens.eval_ExN[:, start + 1:start + 1 + run.model.max_len]
       picked = np.take_along_axis(np.asarray(log_p), np.asarray(targets)[..., None], axis=-1)
       losses.append(-picked.mean())
-      entropies.append([transformer.attention_entropy(a).mean() for a in attns])
+      entropies.append([model.attention_entropy(a).mean() for a in attns])
     np.testing.assert_allclose(got['val_loss'], np.mean(losses), rtol=1e-5)
     np.testing.assert_allclose(got['attn_entropy'], np.mean(entropies, axis=0), rtol=1e-5)
-    _, probe_attns = model(data.probe_PxL)
+    _, probe_attns = net(tokens.probe_PxL)
     np.testing.assert_allclose(got['attn_maps'], np.stack(probe_attns), rtol=1e-5, atol=1e-7)
 
   def test_a_run_does_not_depend_on_the_grid_around_it(self):
-    run, data = _tiny_run(), _tiny_data()
+    run, tokens = _tiny_run(), _tiny_data()
     target = {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}
     others = [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
               {'seed': 3, 'lr_attention': 2.0, 'lr_other': 0.5}]
     results = []
     for runs, index in (([target], 0), ([others[0], target, *others], 1), ([*others, target], 2)):
       grid = experiment.Grid(run, runs, runs_per_device=2)
-      losses = [grid.train_chunk(data, step)[index] for step in (0, run.eval_every)]
-      results.append((losses, {k: v[index] for k, v in grid.evaluate(data).items()}))
+      losses = [grid.train_chunk(tokens, step)[index] for step in (0, run.eval_every)]
+      results.append((losses, {k: v[index] for k, v in grid.evaluate(tokens).items()}))
     for other in results[1:]:  # alone (padded), second of four (padded), last of three
       jax.tree_util.tree_map(np.testing.assert_array_equal, other, results[0])
 
   def test_grid_run_equals_the_single_run_to_rounding(self):
-    run, data = _tiny_run(), _tiny_data()
+    run, tokens = _tiny_run(), _tiny_data()
     init, train_chunk, _ = train.make_functions(run)
-    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), data, jnp.asarray(2), 3.0, 1.5,
+    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 3.0, 1.5,
                                            0)
     grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
                                  {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
-    grid_loss = grid.train_chunk(data, 0)
+    grid_loss = grid.train_chunk(tokens, 0)
     # Unbatched, XLA compiles another program: equal up to float rounding only.
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.state_arrays().params, single.params)
     close(grid_loss[1], metrics['train_loss'])
 
   def test_result_does_not_depend_on_the_evaluation_interval(self):
-    data, params = _tiny_data(), []
+    tokens, params = _tiny_data(), []
     for eval_every in (3, 6):
       init, train_chunk, _ = train.make_functions(_tiny_run(eval_every=eval_every))
       state, chunk = init(jnp.asarray(4)), jax.jit(train_chunk)
       for first_step in range(0, 12, eval_every):
-        state, _ = chunk(state, data, jnp.asarray(4), 2.0, 1.0, first_step)
+        state, _ = chunk(state, tokens, jnp.asarray(4), 2.0, 1.0, first_step)
       params.append(state.params)
     jax.tree_util.tree_map(np.testing.assert_array_equal, *params)
 
   def test_a_diverging_rate_leaves_the_other_runs_alone(self):
-    run, data = _tiny_run(), _tiny_data()
+    run, tokens = _tiny_run(), _tiny_data()
     results = []
     for absurd in (2.0, 1e38):
       grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
                                    {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
-      results.append((grid.train_chunk(data, 0), grid.evaluate(data)))
+      results.append((grid.train_chunk(tokens, 0), grid.evaluate(tokens)))
     self.assertFalse(np.isfinite(results[1][1]['val_loss'][1]))
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]), *results)
 
@@ -309,10 +309,10 @@ class TrainTest(parameterized.TestCase):
     proc = subprocess.run([sys.executable, '-c', _TWO_DEVICE_SCRIPT, str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-    grid, data = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2), _tiny_data()
+    grid, tokens = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2), _tiny_data()
     self.assertEqual(grid.num_devices, 1)
-    losses = np.stack([grid.train_chunk(data, step) for step in (0, 6)])
-    evaluated = grid.evaluate(data)
+    losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
+    evaluated = grid.evaluate(tokens)
     # XLA optimizes a one-device program differently from a sharded one: rounding differs.
     with np.load(out) as two:
       np.testing.assert_allclose(two['losses'], losses, rtol=1e-5)
