@@ -8,6 +8,7 @@ sets its values. The learning-rate axes `optimizer.lr_attention` (W_Q, W_K) and
 import ml_collections
 
 from scan_snap.core import config
+from scan_snap.core import optimizer
 from scan_snap.wikitext import data
 from scan_snap.wikitext import train
 from scan_snap.wikitext import model
@@ -46,11 +47,12 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.model.sinusoidal_positions = True
 
   c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = 'sgd'  # one of train.OPTIMIZERS
+  c.optimizer.name = 'sgd'  # one of core.optimizer.OPTIMIZERS
   c.optimizer.momentum = 0.0
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
+  c.optimizer.weight_decay = 0.0  # wd·θ added to each clipped gradient (PyTorch's weight_decay)
   c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
   c.optimizer.lr_decay = 0.95  # learning rates × lr_decay after each epoch
   c.optimizer.lr_attention = (5.0,)  # grid axis: the rate of W_Q and W_K
@@ -105,10 +107,12 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
   need(isinstance(m.sinusoidal_positions, bool), 'model.sinusoidal_positions', 'must be a bool')
 
-  need(o.name in train.OPTIMIZERS, 'optimizer.name', f'must be one of {train.OPTIMIZERS}')
+  need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
   for key in ('momentum', 'b1', 'b2'):
     need(config.is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
   need(config.is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
+  need(config.is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
+       'must be a finite number ≥ 0')
   need(config.is_real(o.clip_norm) and o.clip_norm > 0, 'optimizer.clip_norm',
        'must be a positive number')
   need(config.is_real(o.lr_decay) and 0 < o.lr_decay <= 1, 'optimizer.lr_decay',
@@ -148,9 +152,8 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
           vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
           num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
           sinusoidal_positions=m.sinusoidal_positions),
-      optimizer=o.name, momentum=o.momentum, b1=o.b1, b2=o.b2, eps=o.eps, clip_norm=o.clip_norm,
-      lr_decay=o.lr_decay, steps_per_epoch=steps_per_epoch, steps=c.train.steps,
-      eval_every=c.train.eval_every)
+      optimizer=optimizer.from_config(o), clip_norm=o.clip_norm, lr_decay=o.lr_decay,
+      steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every)
 
 
 def grid(c: ml_collections.ConfigDict) -> list[dict]:

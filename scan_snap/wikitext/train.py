@@ -23,9 +23,9 @@ import numpy as np
 import optax
 from flax import nnx
 
+from scan_snap.core import optimizer as core_optimizer
 from scan_snap.wikitext import model
-
-OPTIMIZERS = ('sgd', 'adam')
+from scan_snap.wikitext import optimizer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +33,7 @@ class TextRunConfig:
   """Everything static about one WikiText run: jit sees it as a hashable constant."""
 
   model: model.TransformerConfig
-  optimizer: str  # one of OPTIMIZERS
-  momentum: float  # SGD
-  b1: float  # Adam
-  b2: float  # Adam
-  eps: float  # Adam
+  optimizer: core_optimizer.OptimizerConfig
   clip_norm: float  # gradients are rescaled to global norm ≤ clip_norm
   lr_decay: float  # learning rates × lr_decay after each epoch
   steps_per_epoch: int  # training windows per pass over the training split
@@ -71,40 +67,19 @@ def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits_BxLxV, targets_BxL).mean()
 
 
-def param_labels(params: nnx.State) -> nnx.State:
-  """'attention' on W_Q and W_K of every layer, 'other' on every other parameter."""
-  return jax.tree_util.tree_map_with_path(
-      lambda path, _: 'attention' if model.is_attention_param(path) else 'other', params)
-
-
-def make_optimizer(run: TextRunConfig, lr_attention: jax.Array,
-                   lr_other: jax.Array) -> optax.GradientTransformation:
-  """Global-norm clipping, then W_Q, W_K at lr_attention and the rest at lr_other, each rate
-  × lr_decay per epoch; the rates may be traced values."""
-
-  def group(lr):
-    schedule = lambda count: lr * run.lr_decay ** (count // run.steps_per_epoch)
-    if run.optimizer == 'sgd':
-      return optax.sgd(schedule, momentum=run.momentum or None)
-    return optax.adam(schedule, b1=run.b1, b2=run.b2, eps=run.eps)
-
-  return optax.chain(
-      optax.clip_by_global_norm(run.clip_norm),
-      optax.partition({'attention': group(lr_attention), 'other': group(lr_other)},
-                      param_labels))
-
-
 def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate of one run (see the module docstring)."""
   bptt = run.model.max_len
-  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model.Transformer(run.model,
-                                                                         rngs=nnx.Rngs(0))))
+  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model.Transformer(run.model, rngs=nnx.Rngs(0))))
   apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
+  make_optimizer = lambda lr_attention, lr_other: optimizer.make_optimizer(
+      run.optimizer, lr_attention, lr_other, clip_norm=run.clip_norm, lr_decay=run.lr_decay,
+      steps_per_epoch=run.steps_per_epoch)
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)
     _, params = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(key)))
-    return TrainState(params, make_optimizer(run, 1.0, 1.0).init(params))
+    return TrainState(params, make_optimizer(1.0, 1.0).init(params))
 
   def loss_fn(params, inputs_BxL, targets_BxL, key):
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
@@ -112,7 +87,7 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
 
   def train_chunk(state: TrainState, tokens: TextData, seed: jax.Array, lr_attention: jax.Array,
                   lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
-    opt = make_optimizer(run, lr_attention, lr_other)
+    opt = make_optimizer(lr_attention, lr_other)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
 
     def step(state: TrainState, s: jax.Array):

@@ -1,6 +1,8 @@
 """The WikiText experiment: data through TFDS, the transformer, its training, and a smoke run."""
 
 import csv
+import dataclasses
+import functools
 import json
 import pathlib
 import subprocess
@@ -14,11 +16,13 @@ import numpy as np
 from flax import nnx
 
 from scan_snap.core import config
+from scan_snap.core import optimizer as core_optimizer
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import data
 from scan_snap.wikitext import experiment
 from scan_snap.wikitext import train
 from scan_snap.wikitext import model
+from scan_snap.wikitext import optimizer
 from tests.testing import ROOT, WIKITEXT_DIR, load_config
 
 _TINY = {  # A hand-made WikiText folder: article headings, blank lines, <unk>.
@@ -166,9 +170,9 @@ class TransformerTest(parameterized.TestCase):
 
   def test_attention_parameters_are_w_q_and_w_k(self):
     cfg, _, params = _tiny_model()
-    labels = jax.tree_util.tree_leaves(train.param_labels(params))
+    labels = jax.tree_util.tree_leaves(optimizer.param_labels(params))
     self.assertEqual(labels.count('attention'), 4 * cfg.num_layers)  # W_Q, W_K and biases
-    labelled = train.param_labels(params)
+    labelled = optimizer.param_labels(params)
     layers = labelled['blocks']
     self.assertEqual(layers[0]['attention']['query']['kernel'].get_value(), 'attention')
     self.assertEqual(layers[1]['attention']['value']['kernel'].get_value(), 'other')
@@ -197,20 +201,23 @@ def _tiny_data(vocab_size: int = 24, bptt: int = 8) -> train.TextData:
                         probe_PxL=ids[2400:2400 + 2 * bptt].reshape(2, bptt))
 
 
+SGD = core_optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
+                                     weight_decay=0.0)
+
+
 def _tiny_run(**overrides) -> train.TextRunConfig:
   cfg, _, _ = _tiny_model(dropout=0.1)
   return train.TextRunConfig(**{
-      'model': cfg, 'optimizer': 'sgd', 'momentum': 0.0, 'b1': 0.9, 'b2': 0.999, 'eps': 1e-8,
-      'clip_norm': 0.5, 'lr_decay': 0.95, 'steps_per_epoch': 10, 'steps': 12,
-      'eval_every': 6, **overrides})
+      'model': cfg, 'optimizer': SGD, 'clip_norm': 0.5, 'lr_decay': 0.95, 'steps_per_epoch': 10,
+      'steps': 12, 'eval_every': 6, **overrides})
 
 
 class TrainTest(parameterized.TestCase):
 
   def test_rates_per_group_decay_per_epoch(self):
     _, _, params = _tiny_model()
-    run = _tiny_run(steps_per_epoch=2, clip_norm=1e9)
-    opt = train.make_optimizer(run, 0.0, 2.0)
+    opt = optimizer.make_optimizer(SGD, 0.0, 2.0, clip_norm=1e9, lr_decay=0.95,
+                                   steps_per_epoch=2)
     grads = jax.tree_util.tree_map(lambda p: jnp.full_like(p, 1e-3), params)
     state = opt.init(params)
     for step, factor in enumerate((1.0, 1.0, 0.95, 0.95, 0.95 ** 2)):
@@ -222,7 +229,9 @@ class TrainTest(parameterized.TestCase):
 
   def test_adam_first_step_is_the_rate_times_the_gradient_sign(self):
     _, _, params = _tiny_model()
-    opt = train.make_optimizer(_tiny_run(optimizer='adam', clip_norm=1e9), 0.5, 0.01)
+    adam = dataclasses.replace(SGD, name='adam')
+    opt = optimizer.make_optimizer(adam, 0.5, 0.01, clip_norm=1e9, lr_decay=0.95,
+                                   steps_per_epoch=10)
     grads = jax.tree_util.tree_map(lambda p: jnp.full_like(p, -3e-3), params)
     updates, _ = opt.update(grads, opt.init(params), params)
     # m̂ = g and v̂ = g² after one step, so the update is −η g/(|g| + ε) ≈ η·sign(−g).
@@ -232,10 +241,23 @@ class TrainTest(parameterized.TestCase):
 
   def test_gradients_are_clipped_to_the_global_norm(self):
     _, _, params = _tiny_model()
-    opt = train.make_optimizer(_tiny_run(clip_norm=0.5), 1.0, 1.0)
+    opt = optimizer.make_optimizer(SGD, 1.0, 1.0, clip_norm=0.5, lr_decay=0.95,
+                                   steps_per_epoch=10)
     grads = jax.tree_util.tree_map(lambda p: jnp.ones_like(p), params)
     updates, _ = opt.update(grads, opt.init(params), params)
     self.assertAlmostEqual(float(optax_global_norm(updates)), 0.5, places=5)
+
+  def test_weight_decay_is_added_after_clipping(self):
+    _, _, params = _tiny_model()
+    decaying = dataclasses.replace(SGD, weight_decay=0.1)
+    opt = optimizer.make_optimizer(decaying, 2.0, 1.0, clip_norm=1e-9, lr_decay=0.95,
+                                   steps_per_epoch=10)
+    grads = jax.tree_util.tree_map(jnp.ones_like, params)  # Clipped to almost nothing.
+    updates, _ = opt.update(grads, opt.init(params), params)
+    for path, lr in ((('blocks', 0, 'attention', 'key', 'kernel'), 2.0),
+                     (('decoder', 'kernel'), 1.0)):
+      pick = lambda tree: functools.reduce(lambda t, k: t[k], path, tree)[...]
+      np.testing.assert_allclose(pick(updates), -lr * 0.1 * pick(params), rtol=1e-5, atol=1e-8)
 
   def test_evaluation_matches_a_direct_computation(self):
     run, tokens = _tiny_run(), _tiny_data()
