@@ -40,6 +40,9 @@ from scan_snap.wikitext.config import validate  # The checks of this experiment'
 
 _OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
             'trajectories.npz', 'figures', 'checkpoints')
+# The name in trajectories.npz of each evaluation in the history.
+_TRAJECTORIES = {'step': 'step', 'train/loss': 'train_loss', 'eval/loss': 'val_loss',
+                 'attn/entropy': 'attn_entropy', 'attn/maps': 'attn_maps'}
 
 
 def load_data(c: ml_collections.ConfigDict) -> tuple[data.Vocabulary, train.TextData, int]:
@@ -147,7 +150,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
                                           history=ocp.args.StandardSave(history)),
             custom_metadata=checkpoints.record(made_by, {'state': state, 'history': history}))
       progress.update(c.train.eval_every)
-      progress.set_postfix(val_loss=np.nanmin(history['val_loss'][-1]))
+      progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
       runtime.stop_point()
 
   freezing = _freezing(history)
@@ -158,7 +161,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
     outputs.write_csv(workdir / 'results.csv', rows)
     probe_words = np.asarray(vocab.words)[np.asarray(tokens.probe_PxL)]
     outputs.write_npz(workdir / 'trajectories.npz', {
-        **history, 'attn_freezing': freezing,
+        **{name: history[key] for key, name in _TRAJECTORIES.items()}, 'attn_freezing': freezing,
         **{key: np.asarray([r[key] for r in runs])
            for key in ('seed', 'lr_attention', 'lr_other')},
         'probe_ids': np.asarray(tokens.probe_PxL), 'probe_words': probe_words})
@@ -251,7 +254,7 @@ class Grid:
     losses = []
     for g, args in enumerate(self._args):
       self._states[g], metrics = self._train(self._states[g], tokens, *args, first_step)
-      losses.append(np.asarray(metrics['train_loss']))
+      losses.append(np.asarray(metrics['train/loss']))
     return _gather(np.concatenate(losses))[:self.num_runs]
 
   def evaluate(self, tokens: train.TextData) -> dict:
@@ -316,16 +319,16 @@ def _gather(tree):
 
 def _evaluation(step: int, train_loss: np.ndarray, evaluated: dict) -> dict:
   """One evaluation of every run, with a leading axis of length 1 to concatenate along."""
-  return {'step': np.asarray([step]), 'train_loss': train_loss[None],
-          'val_loss': evaluated['val_loss'][None],
-          'attn_entropy': evaluated['attn_entropy'][None],  # (1, R, layers)
-          'attn_maps': evaluated['attn_maps'][None]}  # (1, R, layers, P, H, L, L)
+  return {'step': np.asarray([step]), 'train/loss': train_loss[None],
+          'eval/loss': evaluated['eval/loss'][None],
+          'attn/entropy': evaluated['attn/entropy'][None],  # (1, R, layers)
+          'attn/maps': evaluated['attn/maps'][None]}  # (1, R, layers, P, H, L, L)
 
 
 def _freezing(history: dict) -> np.ndarray:
   """(evaluations, R, layers): the normalized change of the probe maps since the last
   evaluation; NaN at the first."""
-  maps = history['attn_maps']
+  maps = history['attn/maps']
   first = np.full((1, *maps.shape[1:3]), np.nan)
   return np.concatenate([first, train.freezing(maps[:-1], maps[1:])]) if len(maps) > 1 else first
 
@@ -336,8 +339,8 @@ def _finite_or_none(x: float) -> float | None:
 
 def _diverged(history: dict) -> np.ndarray:
   """Runs with a non-finite loss at any evaluation."""
-  return ~(np.isfinite(history['val_loss']).all(axis=0)
-           & np.isfinite(history['train_loss'][1:]).all(axis=0))
+  return ~(np.isfinite(history['eval/loss']).all(axis=0)
+           & np.isfinite(history['train/loss'][1:]).all(axis=0))
 
 
 def _metric_lines(history: dict, freezing: np.ndarray, runs: list[dict],
@@ -347,11 +350,11 @@ def _metric_lines(history: dict, freezing: np.ndarray, runs: list[dict],
   for e, step in enumerate(history['step']):
     for r, run in enumerate(runs):
       line = {'step': int(step), 'epoch': step / steps_per_epoch, **run,
-              'train_loss': _finite_or_none(history['train_loss'][e, r]),
-              'val_loss': _finite_or_none(history['val_loss'][e, r]),
-              'val_ppl': _finite_or_none(np.exp(np.float64(history['val_loss'][e, r])))}
-      for layer in range(history['attn_entropy'].shape[2]):
-        line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn_entropy'][e, r, layer])
+              'train_loss': _finite_or_none(history['train/loss'][e, r]),
+              'val_loss': _finite_or_none(history['eval/loss'][e, r]),
+              'val_ppl': _finite_or_none(np.exp(np.float64(history['eval/loss'][e, r])))}
+      for layer in range(history['attn/entropy'].shape[2]):
+        line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn/entropy'][e, r, layer])
         line[f'attn_freezing/layer{layer}'] = _finite_or_none(freezing[e, r, layer])
       lines.append(line)
   return lines
@@ -365,11 +368,11 @@ def _result_rows(history: dict, freezing: np.ndarray, runs: list[dict],
   for r, run in enumerate(runs):
     row = {**run, 'steps': int(history['step'][-1]),
            'epochs': round(float(history['step'][-1]) / steps_per_epoch, 3),
-           'final_train_loss': float(history['train_loss'][-1, r]),
-           'final_val_loss': float(history['val_loss'][-1, r]),
-           'final_val_ppl': float(np.exp(np.float64(history['val_loss'][-1, r])))}
-    for layer in range(history['attn_entropy'].shape[2]):
-      row[f'attn_entropy/layer{layer}'] = float(history['attn_entropy'][-1, r, layer])
+           'final_train_loss': float(history['train/loss'][-1, r]),
+           'final_val_loss': float(history['eval/loss'][-1, r]),
+           'final_val_ppl': float(np.exp(np.float64(history['eval/loss'][-1, r])))}
+    for layer in range(history['attn/entropy'].shape[2]):
+      row[f'attn_entropy/layer{layer}'] = float(history['attn/entropy'][-1, r, layer])
       row[f'attn_freezing/layer{layer}'] = float(freezing[-1, r, layer])
     row['diverged'] = bool(diverged[r])
     rows.append(row)
@@ -389,13 +392,13 @@ def _write_figures(c: ml_collections.ConfigDict, history: dict, freezing: np.nda
     for r, run in enumerate(runs):
       name = f"attention_maps_seed{run['seed']}_lra{run['lr_attention']:g}_lro{run['lr_other']:g}"
       figures.attention_maps(
-          history['attn_maps'][index, r, :, 0].mean(axis=2), steps[index], probe_words,
+          history['attn/maps'][index, r, :, 0].mean(axis=2), steps[index], probe_words,
           f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}, "
           f"seed {run['seed']}: first probe sequence", workdir / 'figures' / name)
   if 'entropy_vs_lr' in names:
     figures.entropy_vs_lr(rows, train.mean_uniform_entropy(c.data.bptt),
                           c.optimizer.lr_other_relative, workdir / 'figures' / 'entropy_vs_lr')
   if 'training_curves' in names:
-    figures.training_curves(steps, history['val_loss'], history['attn_entropy'],
+    figures.training_curves(steps, history['eval/loss'], history['attn/entropy'],
                             freezing, runs, train.mean_uniform_entropy(c.data.bptt),
                             workdir / 'figures' / 'training_curves')

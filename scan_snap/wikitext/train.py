@@ -7,7 +7,7 @@
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
       × lr_decay^(epoch of s)
   evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
-      windows: val_loss, attention entropy per layer, the probe sequences' attention maps
+      windows: eval/loss, attn/entropy per layer, attn/maps of the probe sequences
 The token streams are arguments (not constants folded into the compiled program), and so are
 the learning rates, so `jax.vmap` of these functions trains a grid of (seed, rates) in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
@@ -98,7 +98,7 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
       return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
 
     state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run.eval_every))
-    return state, {'train_loss': losses.mean()}
+    return state, {'train/loss': losses.mean()}
 
   def evaluate(params: nnx.State, tokens: TextData) -> dict:
     num_eval_windows = (tokens.eval_ExN.shape[1] - 1) // bptt
@@ -111,9 +111,9 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
 
     losses_W, entropies_WxN = jax.lax.map(one_window, jnp.arange(num_eval_windows))
     _, probe_attns = apply(params, tokens.probe_PxL)
-    return {'val_loss': losses_W.mean(),
-            'attn_entropy': entropies_WxN.mean(axis=0),  # (layers,)
-            'attn_maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
+    return {'eval/loss': losses_W.mean(),
+            'attn/entropy': entropies_WxN.mean(axis=0),  # (layers,)
+            'attn/maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
 
   return init, train_chunk, evaluate
 

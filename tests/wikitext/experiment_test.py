@@ -275,10 +275,10 @@ class TrainTest(parameterized.TestCase):
       picked = np.take_along_axis(np.asarray(log_p), np.asarray(targets)[..., None], axis=-1)
       losses.append(-picked.mean())
       entropies.append([model.attention_entropy(a).mean() for a in attns])
-    np.testing.assert_allclose(got['val_loss'], np.mean(losses), rtol=1e-5)
-    np.testing.assert_allclose(got['attn_entropy'], np.mean(entropies, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(got['eval/loss'], np.mean(losses), rtol=1e-5)
+    np.testing.assert_allclose(got['attn/entropy'], np.mean(entropies, axis=0), rtol=1e-5)
     _, probe_attns = net(tokens.probe_PxL)
-    np.testing.assert_allclose(got['attn_maps'], np.stack(probe_attns), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got['attn/maps'], np.stack(probe_attns), rtol=1e-5, atol=1e-7)
 
   def test_a_run_does_not_depend_on_the_grid_around_it(self):
     run, tokens = _tiny_run(), _tiny_data()
@@ -304,7 +304,7 @@ class TrainTest(parameterized.TestCase):
     # Unbatched, XLA compiles another program: equal up to float rounding only.
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.state_arrays().params, single.params)
-    close(grid_loss[1], metrics['train_loss'])
+    close(grid_loss[1], metrics['train/loss'])
 
   def test_result_does_not_depend_on_the_evaluation_interval(self):
     tokens, params = _tiny_data(), []
@@ -323,7 +323,7 @@ class TrainTest(parameterized.TestCase):
       grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
                                    {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
       results.append((grid.train_chunk(tokens, 0), grid.evaluate(tokens)))
-    self.assertFalse(np.isfinite(results[1][1]['val_loss'][1]))
+    self.assertFalse(np.isfinite(results[1][1]['eval/loss'][1]))
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]), *results)
 
   def test_two_devices_agree_with_one_to_rounding(self):
