@@ -37,6 +37,7 @@ from scan_snap.core import runtime
 from scan_snap.sequence_classes import sweep
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import experiment as text_experiment
+from scan_snap.wikitext import sweep as text_sweep
 
 _PROCESS_START = time.time()  # Close enough to the interpreter's start: imports come first.
 
@@ -112,8 +113,8 @@ def bench_wikitext(c, num_chunks: int = 3) -> dict:
   (which compile), then num_chunks more of each, timed one by one."""
   vocab, tokens, steps_per_epoch = text_experiment.load_data(c)
   runs = text_config.grid(c)
-  grid = text_experiment.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
-                              c.sweep.runs_per_device)
+  grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
+                         c.sweep.runs_per_device)
 
   def seconds(f, *args):
     start = time.perf_counter()

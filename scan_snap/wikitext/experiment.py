@@ -17,24 +17,21 @@ Layout of the work directory:
 """
 
 import contextlib
-import dataclasses
 import math
 import pathlib
 
 from absl import logging
 import jax
-from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
-from scan_snap.core import checkpoints
 from scan_snap.core import outputs
 from scan_snap.core import runtime
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import data
 from scan_snap.wikitext import figures
+from scan_snap.wikitext import sweep
 from scan_snap.wikitext import train
 from scan_snap.wikitext.config import validate  # The checks of this experiment's configs.
 
@@ -110,49 +107,21 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   if workdir is not None:
     outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
     runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
-  run_cfg = text_config.run_config(c, len(vocab), steps_per_epoch)
   runs = text_config.grid(c)
-  grid = Grid(run_cfg, runs, c.sweep.runs_per_device)
-  # What the checkpoints' numbers depend on: the frozen run config, the runs and the tokens.
-  made_by = checkpoints.fingerprint(run=dataclasses.asdict(run_cfg), runs=runs,
-                                    tokens=checkpoints.checksum('', tokens))
-  manager = ocp.CheckpointManager((workdir / 'checkpoints').resolve(),
-                                  options=ocp.CheckpointManagerOptions(max_to_keep=2)
-                                  ) if workdir is not None else None
-  restored = _restore(manager, grid, made_by) if manager else None
-  if writer:  # The checkpoints found are this config's: the work directory is now its own.
-    outputs.write_json(workdir / 'config.json', c.to_dict())
-    outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
-  if restored:
-    step, history = restored
-    logging.info('resuming %s from step %d', workdir, step)
-  else:
-    step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(tokens))
-  first_step = step
 
-  finish_saving = manager.wait_until_finished if manager else None
-  with runtime.progress_bar(total=c.train.steps, initial=step, unit='step', desc='wikitext',
-                            disable=jax.process_index() != 0) as progress, \
-       runtime.waiting_for(finish_saving), runtime.stop_on_interrupt():
-    while step < c.train.steps:
-      train_loss = grid.train_chunk(tokens, step)
-      step += c.train.eval_every
-      evaluation = _evaluation(step, train_loss, grid.evaluate(tokens))
-      history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
-      if writer:
-        metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
-      # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
-      stopping = runtime.stop_requested()
-      if manager and (step % c.train.checkpoint_every == 0 or step == c.train.steps or stopping):
-        state = grid.state_arrays()
-        manager.save(  # written in the background
-            step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                          history=ocp.args.StandardSave(history)),
-            custom_metadata=checkpoints.record(made_by, {'state': state, 'history': history}))
-      progress.update(c.train.eval_every)
-      progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
-      runtime.stop_point()
+  def claim_workdir() -> None:  # The checkpoints found are this config's: the workdir is its own.
+    if writer:
+      outputs.write_json(workdir / 'config.json', c.to_dict())
+      outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in vocab.words))
 
+  def log(history: dict[str, np.ndarray]) -> None:
+    if writer:
+      metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
+
+  trained = sweep.run(text_config.run_config(c, len(vocab), steps_per_epoch), runs, tokens,
+                      c.sweep.runs_per_device, c.train.checkpoint_every, workdir,
+                      on_start=claim_workdir, on_evaluation=log)
+  history = trained.history
   freezing = _freezing(history)
   rows = _result_rows(history, freezing, runs, steps_per_epoch)
   if writer:
@@ -171,7 +140,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   if num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv)', num_diverged,
                     len(rows))
-  return {'results': rows, 'summary': summarize(rows), 'steps_trained': step - first_step}
+  return {'results': rows, 'summary': summarize(rows), 'steps_trained': trained.steps_trained}
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -208,121 +177,6 @@ def footprint(c: ml_collections.ConfigDict, vocab_size: int) -> dict[str, int]:
   on_cpu = jax.default_backend() == 'cpu'
   return {'runs': runs, 'memory_bytes': runs * 16 * params if on_cpu else 0,
           'disk_bytes': runs * 4 * (2 * 2 * params + 3 * maps)}
-
-
-class Grid:
-  """The grid's runs, trained in groups of runs_per_device runs on each device, one compiled
-  call per group: every run is computed by the same per-device program, so its numbers do not
-  depend on the other runs or on the number of devices. The grid is padded to whole groups with
-  copies of its last run, which are trained and left out of every result.
-
-  In a multi-process job (jax.distributed), the groups are split into equal contiguous shares,
-  one per process (padded with more copies of the last run to a multiple of the process count),
-  and each process trains its share on its own devices; the results (losses, evaluations, the
-  state for checkpoints) are gathered so that every process holds those of the whole grid, as
-  one process training everything would. A run's numbers are bit for bit those of a one-process
-  run when its group is trained on as many devices of the same kind (e.g. one each); otherwise
-  they are equal up to float rounding, as between device counts. Checkpoints hold the runs
-  without padding, so a job resumes from those of any number of processes.
-  """
-
-  def __init__(self, run_cfg: train.TextRunConfig, runs: list[dict], runs_per_device: int):
-    num_processes, process = jax.process_count(), jax.process_index()
-    num_groups = -(-len(runs) // runs_per_device)
-    num_groups += -num_groups % num_processes  # The same number of groups on every process.
-    padded = runs + runs[-1:] * (num_groups * runs_per_device - len(runs))
-    share = num_groups // num_processes * runs_per_device  # runs per process
-    mine = padded[process * share:(process + 1) * share]
-    devices = jax.local_devices()
-    num_devices = math.gcd(len(mine) // runs_per_device, len(devices))
-    logging.info('training %d runs (+%d padding) in groups of %d per device on %d of %d '
-                 'local devices%s', len(runs), len(padded) - len(runs), runs_per_device,
-                 num_devices, len(devices),
-                 f'; process {process} of {num_processes} trains runs {process * share}–'
-                 f'{(process + 1) * share - 1} of the padded grid' if num_processes > 1 else '')
-    mesh = jax.sharding.Mesh(np.asarray(devices[:num_devices]), ('runs',))
-    self.num_runs, self.num_devices = len(runs), num_devices
-    size = runs_per_device * num_devices
-    self._init, self._train, self._evaluate = train.grid_functions(run_cfg, mesh)
-    self._args = [tuple(jnp.asarray([r[key] for r in mine[i:i + size]])
-                        for key in ('seed', 'lr_attention', 'lr_other'))
-                  for i in range(0, len(mine), size)]
-    self._states = [self._init(seeds) for seeds, _, _ in self._args]
-
-  def train_chunk(self, tokens: train.TextData, first_step: int) -> np.ndarray:
-    """Trains every group for one chunk; returns each run's mean training loss."""
-    losses = []
-    for g, args in enumerate(self._args):
-      self._states[g], metrics = self._train(self._states[g], tokens, *args, first_step)
-      losses.append(np.asarray(metrics['train/loss']))
-    return _gather(np.concatenate(losses))[:self.num_runs]
-
-  def evaluate(self, tokens: train.TextData) -> dict:
-    """train.evaluate of every run, as numpy arrays with a leading axis of runs."""
-    parts = [self._evaluate(state.params, tokens) for state in self._states]
-    return {key: value[:self.num_runs] for key, value in _gather(
-        {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in parts[0]}).items()}
-
-  def state_arrays(self) -> train.TrainState:
-    """Every run's parameters and optimizer state, as numpy arrays with a leading axis of runs
-    (the padding left out: the same arrays whatever the number of processes)."""
-    local = jax.tree_util.tree_map(lambda *groups: np.concatenate([np.asarray(x) for x in groups]),
-                                   *self._states)
-    return jax.tree_util.tree_map(lambda x: x[:self.num_runs], _gather(local))
-
-  def load_state(self, arrays: train.TrainState) -> None:
-    """Replaces the state with `arrays` (as state_arrays returns it); the padding copies of the
-    last run take its state."""
-    share = sum(len(args[0]) for args in self._args)
-    start = jax.process_index() * share
-    rows = np.minimum(np.arange(start, start + share), self.num_runs - 1)
-    for g, state in enumerate(self._states):
-      size = len(self._args[g][0])
-      self._states[g] = jax.tree_util.tree_map(
-          lambda old, new: jax.device_put(np.asarray(new)[rows[:size]], old.sharding),
-          state, arrays)
-      rows = rows[size:]
-
-
-def _restore(manager: ocp.CheckpointManager, grid: Grid, made_by: str
-             ) -> tuple[int, dict] | None:
-  """Loads the state of the newest intact checkpoint into grid, and returns its step and the
-  evaluations so far (None when there is no such checkpoint). A damaged checkpoint is reported
-  and deleted, and the one before it tried; one made by another fingerprint than `made_by`
-  raises outputs.WorkdirError."""
-  target = grid.state_arrays()
-  steps = sorted(manager.all_steps(), reverse=True)
-  for i, step in enumerate(steps):
-    def read(step=step):
-      restored = manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.StandardRestore(target), history=ocp.args.StandardRestore()))
-      return ({'state': restored.state, 'history': restored.history},
-              manager.metadata(step).custom_metadata)
-
-    directory = pathlib.Path(manager.directory)
-    otherwise = f'resuming from step {steps[i + 1]}' if i + 1 < len(steps) else 'starting anew'
-    tree = checkpoints.verified(directory.parent, directory / str(step), read, made_by, otherwise)
-    if tree is not None:
-      grid.load_state(tree['state'])
-      return step, {key: np.asarray(v) for key, v in tree['history'].items()}
-    manager.delete(step)
-  return None
-
-
-def _gather(tree):
-  """The arrays of every process concatenated along their first axis, in process order (the
-  arrays themselves in a one-process job)."""
-  if jax.process_count() == 1:
-    return tree
-  return multihost_utils.process_allgather(tree, tiled=True)
-
-
-def _evaluation(step: int, train_loss: np.ndarray, evaluated: dict) -> dict:
-  """One evaluation of every run, with a leading axis of length 1 to concatenate along."""
-  return {'step': np.asarray([step]), 'train/loss': train_loss[None],
-          'eval/loss': evaluated['eval/loss'][None],
-          'attn/entropy': evaluated['attn/entropy'][None],  # (1, R, layers)
-          'attn/maps': evaluated['attn/maps'][None]}  # (1, R, layers, P, H, L, L)
 
 
 def _freezing(history: dict) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from scan_snap.core import grid
 from scan_snap.core import optimizer as core_optimizer
 from scan_snap.wikitext import model
 from scan_snap.wikitext import optimizer
@@ -119,23 +120,17 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
 
 
 def grid_functions(run: TextRunConfig,
-                   mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
+                   device_mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate over a leading axis of runs, jitted: the runs are split
-  evenly over the mesh's 'runs' axis (shard_map) and vmapped on each device; the tokens and the
+  evenly over the mesh's devices and vmapped on each (core.grid.over_runs); the tokens and the
   first step are shared. Called always with the same number of runs per device, they compute a
   run's numbers with the same program whatever the other runs and the number of devices."""
   init, train_chunk, evaluate = make_functions(run)
-  per_run, shared = jax.sharding.PartitionSpec('runs'), jax.sharding.PartitionSpec()
-
-  def compile_over_runs(f, in_axes, **jit_kwargs):
-    return jax.jit(jax.shard_map(
-        jax.vmap(f, in_axes=in_axes), mesh=mesh,
-        in_specs=tuple(per_run if axis == 0 else shared for axis in in_axes),
-        out_specs=per_run), **jit_kwargs)
-
-  return (compile_over_runs(init, (0,)),
-          compile_over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
-          compile_over_runs(evaluate, (0, None)))
+  over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
+      jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
+  return (over_runs(init, (0,)),
+          over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
+          over_runs(evaluate, (0, None)))
 
 
 def mean_uniform_entropy(length: int) -> float:

@@ -23,6 +23,7 @@ from scan_snap.wikitext import experiment
 from scan_snap.wikitext import train
 from scan_snap.wikitext import model
 from scan_snap.wikitext import optimizer
+from scan_snap.wikitext import sweep
 from tests.testing import ROOT, WIKITEXT_DIR, load_config
 
 _TINY = {  # A hand-made WikiText folder: article headings, blank lines, <unk>.
@@ -183,9 +184,9 @@ import sys
 import jax
 jax.config.update('jax_num_cpu_devices', 2)
 import numpy as np
-from scan_snap.wikitext import experiment
+from scan_snap.wikitext import sweep
 from tests.wikitext.experiment_test import FOUR_RUNS, _tiny_data, _tiny_run
-grid = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2)
+grid = sweep.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2)
 assert grid.num_devices == 2, grid.num_devices
 tokens = _tiny_data()
 losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
@@ -287,7 +288,7 @@ class TrainTest(parameterized.TestCase):
               {'seed': 3, 'lr_attention': 2.0, 'lr_other': 0.5}]
     results = []
     for runs, index in (([target], 0), ([others[0], target, *others], 1), ([*others, target], 2)):
-      grid = experiment.Grid(run, runs, runs_per_device=2)
+      grid = sweep.Grid(run, runs, runs_per_device=2)
       losses = [grid.train_chunk(tokens, step)[index] for step in (0, run.eval_every)]
       results.append((losses, {k: v[index] for k, v in grid.evaluate(tokens).items()}))
     for other in results[1:]:  # alone (padded), second of four (padded), last of three
@@ -296,10 +297,10 @@ class TrainTest(parameterized.TestCase):
   def test_grid_run_equals_the_single_run_to_rounding(self):
     run, tokens = _tiny_run(), _tiny_data()
     init, train_chunk, _ = train.make_functions(run)
-    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 3.0, 1.5,
-                                           0)
-    grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
-                                 {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
+    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 3.0,
+                                           1.5, 0)
+    grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+                            {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
     grid_loss = grid.train_chunk(tokens, 0)
     # Unbatched, XLA compiles another program: equal up to float rounding only.
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
@@ -320,8 +321,8 @@ class TrainTest(parameterized.TestCase):
     run, tokens = _tiny_run(), _tiny_data()
     results = []
     for absurd in (2.0, 1e38):
-      grid = experiment.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
-                                   {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
+      grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+                              {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
       results.append((grid.train_chunk(tokens, 0), grid.evaluate(tokens)))
     self.assertFalse(np.isfinite(results[1][1]['eval/loss'][1]))
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]), *results)
@@ -331,7 +332,7 @@ class TrainTest(parameterized.TestCase):
     proc = subprocess.run([sys.executable, '-c', _TWO_DEVICE_SCRIPT, str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-    grid, tokens = experiment.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2), _tiny_data()
+    grid, tokens = sweep.Grid(_tiny_run(), FOUR_RUNS, runs_per_device=2), _tiny_data()
     self.assertEqual(grid.num_devices, 1)
     losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
     evaluated = grid.evaluate(tokens)
