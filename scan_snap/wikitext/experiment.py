@@ -1,5 +1,6 @@
-"""The WikiText experiment end to end: data, the grid's training with evaluations and
-checkpoints, then its files and figures in the work directory.
+"""The WikiText experiment end to end: the data; the sweep, the grid trained with its
+evaluations and checkpoints (sweep.py); its results, computed once (results.py); then its files
+and figures in the work directory.
 
 Layout of the work directory:
   config.json             the resolved config
@@ -17,7 +18,6 @@ Layout of the work directory:
 """
 
 import contextlib
-import math
 import pathlib
 
 from absl import logging
@@ -31,15 +31,13 @@ from scan_snap.core import runtime
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import data
 from scan_snap.wikitext import figures
+from scan_snap.wikitext import results
 from scan_snap.wikitext import sweep
 from scan_snap.wikitext import train
 from scan_snap.wikitext.config import validate  # The checks of this experiment's configs.
 
 _OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
             'trajectories.npz', 'figures', 'checkpoints')
-# The name in trajectories.npz of each evaluation in the history.
-_TRAJECTORIES = {'step': 'step', 'train/loss': 'train_loss', 'eval/loss': 'val_loss',
-                 'attn/entropy': 'attn_entropy', 'attn/maps': 'attn_maps'}
 
 
 def load_data(c: ml_collections.ConfigDict) -> tuple[data.Vocabulary, train.TextData, int]:
@@ -101,12 +99,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
          steps_per_epoch: int) -> dict:
   """run, once the data are loaded and the work directory is locked (writer: this process
   writes the files)."""
-  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
-                                   workdir / 'tensorboard' if tensorboard else None
-                                   ) if writer else None
-  if workdir is not None:
-    outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
-    runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
+  metrics_log = _prepare(c, workdir, overwrite, tensorboard, writer)
   runs = text_config.grid(c)
 
   def claim_workdir() -> None:  # The checkpoints found are this config's: the workdir is its own.
@@ -116,51 +109,36 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
 
   def log(history: dict[str, np.ndarray]) -> None:
     if writer:
-      metrics_log.write(_metric_lines(history, _freezing(history), runs, steps_per_epoch))
+      metrics_log.write(results.metric_lines(history, results.freezing_of(history), runs,
+                                             steps_per_epoch))
 
   trained = sweep.run(text_config.run_config(c, len(vocab), steps_per_epoch), runs, tokens,
                       c.sweep.runs_per_device, c.train.checkpoint_every, workdir,
                       on_start=claim_workdir, on_evaluation=log)
-  history = trained.history
-  freezing = _freezing(history)
-  rows = _result_rows(history, freezing, runs, steps_per_epoch)
+  reported = results.Results(trained)
   if writer:
-    metrics_log.write(_metric_lines(history, freezing, runs, steps_per_epoch))
-    metrics_log.close()
-    outputs.write_csv(workdir / 'results.csv', rows)
     probe_words = np.asarray(vocab.words)[np.asarray(tokens.probe_PxL)]
-    outputs.write_npz(workdir / 'trajectories.npz', {
-        **{name: history[key] for key, name in _TRAJECTORIES.items()}, 'attn_freezing': freezing,
-        **{key: np.asarray([r[key] for r in runs])
-           for key in ('seed', 'lr_attention', 'lr_other')},
-        'probe_ids': np.asarray(tokens.probe_PxL), 'probe_words': probe_words})
-    _write_figures(c, history, freezing, runs, rows, probe_words[0], workdir)
-    print(outputs.markdown_table(rows))
-  num_diverged = sum(r['diverged'] for r in rows)
-  if num_diverged:
-    logging.warning('%d of %d runs diverged (diverged=True in results.csv)', num_diverged,
-                    len(rows))
-  return {'results': rows, 'summary': summarize(rows), 'steps_trained': trained.steps_trained}
+    _write_files(reported, metrics_log, tokens.probe_PxL, probe_words, workdir)
+    _write_figures(c, reported, probe_words[0], workdir)
+    print(outputs.markdown_table(reported.rows))
+  if reported.num_diverged:
+    logging.warning('%d of %d runs diverged (diverged=True in results.csv)',
+                    reported.num_diverged, len(reported.rows))
+  return {'results': reported.rows, 'summary': reported.summary,
+          'steps_trained': trained.steps_trained}
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-  """Per (lr_attention, lr_other): the number of runs and diverged runs, and mean ± sample std
-  over the non-diverged seeds of the final validation loss and of each layer's attention
-  entropy."""
-  cells: dict[tuple, list[dict]] = {}
-  for row in rows:
-    cells.setdefault((row['lr_attention'], row['lr_other']), []).append(row)
-  summary = []
-  for (lr_attention, lr_other), members in cells.items():
-    kept = [m for m in members if not m['diverged']]
-    cell = {'lr_attention': lr_attention, 'lr_other': lr_other, 'num_runs': len(kept),
-            'num_diverged': len(members) - len(kept)}
-    for key in [k for k in members[0] if k == 'final_val_loss' or k.startswith('attn_entropy/')]:
-      values = np.array([m[key] for m in kept])
-      cell[f'{key}_mean'] = float(values.mean()) if len(values) else math.nan
-      cell[f'{key}_std'] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
-    summary.append(cell)
-  return summary
+def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
+             tensorboard: bool, writer: bool) -> outputs.MetricsLog | None:
+  """Checks (or, with overwrite, clears) the work directory; returns the writer's
+  metrics.jsonl."""
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
+                                   workdir / 'tensorboard' if tensorboard else None
+                                   ) if writer else None
+  if workdir is not None:
+    outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+    runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
+  return metrics_log
 
 
 def footprint(c: ml_collections.ConfigDict, vocab_size: int) -> dict[str, int]:
@@ -179,63 +157,23 @@ def footprint(c: ml_collections.ConfigDict, vocab_size: int) -> dict[str, int]:
           'disk_bytes': runs * 4 * (2 * 2 * params + 3 * maps)}
 
 
-def _freezing(history: dict) -> np.ndarray:
-  """(evaluations, R, layers): the normalized change of the probe maps since the last
-  evaluation; NaN at the first."""
-  maps = history['attn/maps']
-  first = np.full((1, *maps.shape[1:3]), np.nan)
-  return np.concatenate([first, train.freezing(maps[:-1], maps[1:])]) if len(maps) > 1 else first
+def _write_files(reported: results.Results, metrics_log: outputs.MetricsLog,
+                probe_PxL: jax.Array, probe_words_PxL: np.ndarray,
+                workdir: pathlib.Path) -> None:
+  """metrics.jsonl (whole once more: a run resumed at its last step evaluates nothing),
+  results.csv and trajectories.npz."""
+  metrics_log.write(reported.metric_lines())
+  metrics_log.close()
+  outputs.write_csv(workdir / 'results.csv', reported.rows)
+  outputs.write_npz(workdir / 'trajectories.npz', {
+      **reported.trajectories(), 'probe_ids': np.asarray(probe_PxL),
+      'probe_words': probe_words_PxL})
 
 
-def _finite_or_none(x: float) -> float | None:
-  return float(x) if math.isfinite(x) else None
-
-
-def _diverged(history: dict) -> np.ndarray:
-  """Runs with a non-finite loss at any evaluation."""
-  return ~(np.isfinite(history['eval/loss']).all(axis=0)
-           & np.isfinite(history['train/loss'][1:]).all(axis=0))
-
-
-def _metric_lines(history: dict, freezing: np.ndarray, runs: list[dict],
-                  steps_per_epoch: int) -> list[dict]:
-  """metrics.jsonl: one line per evaluation and run (freezing: what _freezing(history) gives)."""
-  lines = []
-  for e, step in enumerate(history['step']):
-    for r, run in enumerate(runs):
-      line = {'step': int(step), 'epoch': step / steps_per_epoch, **run,
-              'train_loss': _finite_or_none(history['train/loss'][e, r]),
-              'val_loss': _finite_or_none(history['eval/loss'][e, r]),
-              'val_ppl': _finite_or_none(np.exp(np.float64(history['eval/loss'][e, r])))}
-      for layer in range(history['attn/entropy'].shape[2]):
-        line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn/entropy'][e, r, layer])
-        line[f'attn_freezing/layer{layer}'] = _finite_or_none(freezing[e, r, layer])
-      lines.append(line)
-  return lines
-
-
-def _result_rows(history: dict, freezing: np.ndarray, runs: list[dict],
-                 steps_per_epoch: int) -> list[dict]:
-  """results.csv: one row per run, at the last evaluation."""
-  diverged = _diverged(history)
-  rows = []
-  for r, run in enumerate(runs):
-    row = {**run, 'steps': int(history['step'][-1]),
-           'epochs': round(float(history['step'][-1]) / steps_per_epoch, 3),
-           'final_train_loss': float(history['train/loss'][-1, r]),
-           'final_val_loss': float(history['eval/loss'][-1, r]),
-           'final_val_ppl': float(np.exp(np.float64(history['eval/loss'][-1, r])))}
-    for layer in range(history['attn/entropy'].shape[2]):
-      row[f'attn_entropy/layer{layer}'] = float(history['attn/entropy'][-1, r, layer])
-      row[f'attn_freezing/layer{layer}'] = float(freezing[-1, r, layer])
-    row['diverged'] = bool(diverged[r])
-    rows.append(row)
-  return rows
-
-
-def _write_figures(c: ml_collections.ConfigDict, history: dict, freezing: np.ndarray,
-                   runs: list[dict], rows: list[dict], probe_words: np.ndarray,
-                   workdir: pathlib.Path) -> None:
+def _write_figures(c: ml_collections.ConfigDict, reported: results.Results,
+                   probe_words: np.ndarray, workdir: pathlib.Path) -> None:
+  """The figures of c.figures.names (probe_words: the first probe sequence's words)."""
+  history, runs = reported.history, reported.runs
   steps = history['step']
   names = c.figures.names
   if 'attention_maps' in names:
@@ -250,9 +188,9 @@ def _write_figures(c: ml_collections.ConfigDict, history: dict, freezing: np.nda
           f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}, "
           f"seed {run['seed']}: first probe sequence", workdir / 'figures' / name)
   if 'entropy_vs_lr' in names:
-    figures.entropy_vs_lr(rows, train.mean_uniform_entropy(c.data.bptt),
+    figures.entropy_vs_lr(reported.rows, reported.uniform_entropy,
                           c.optimizer.lr_other_relative, workdir / 'figures' / 'entropy_vs_lr')
   if 'training_curves' in names:
     figures.training_curves(steps, history['eval/loss'], history['attn/entropy'],
-                            freezing, runs, train.mean_uniform_entropy(c.data.bptt),
+                            reported.freezing, runs, reported.uniform_entropy,
                             workdir / 'figures' / 'training_curves')

@@ -19,7 +19,6 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
@@ -131,16 +130,3 @@ def grid_functions(run: TextRunConfig,
   return (over_runs(init, (0,)),
           over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
           over_runs(evaluate, (0, None)))
-
-
-def mean_uniform_entropy(length: int) -> float:
-  """The mean attention entropy of uniform causal attention: mean over i of ln i, i = 1…L."""
-  return float(np.log(np.arange(1, length + 1)).mean())
-
-
-def freezing(maps_before: np.ndarray, maps_after: np.ndarray) -> np.ndarray:
-  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes of attention maps
-  (…, P, H, L, L): probe sequence, head, query, key."""
-  axes = (-4, -3, -2, -1)
-  return (np.sqrt(((maps_after - maps_before) ** 2).sum(axis=axes))
-          / np.sqrt((maps_before ** 2).sum(axis=axes)))

@@ -23,6 +23,7 @@ from scan_snap.wikitext import experiment
 from scan_snap.wikitext import train
 from scan_snap.wikitext import model
 from scan_snap.wikitext import optimizer
+from scan_snap.wikitext import results
 from scan_snap.wikitext import sweep
 from tests.testing import ROOT, WIKITEXT_DIR, load_config
 
@@ -167,7 +168,8 @@ class TransformerTest(parameterized.TestCase):
     np.testing.assert_array_equal(model.attention_entropy(one_hot), [[[0.0]]])
     np.testing.assert_allclose(model.attention_entropy(mixed), [[[1.5 * np.log(2)]]],
                                rtol=1e-6)
-    self.assertAlmostEqual(train.mean_uniform_entropy(3), (np.log(2) + np.log(3)) / 3, places=12)
+    self.assertAlmostEqual(results.mean_uniform_entropy(3), (np.log(2) + np.log(3)) / 3,
+                           places=12)
 
   def test_attention_parameters_are_w_q_and_w_k(self):
     cfg, _, params = _tiny_model()
@@ -347,7 +349,7 @@ class TrainTest(parameterized.TestCase):
     before[..., 0, 0] = before[..., 1, 0] = 1.0  # ‖A‖_F² = 2 per layer
     after = before.copy()
     after[1, ..., 1, :] = [0.5, 0.5]  # layer 1 moves by ‖(−0.5, 0.5)‖ = 1/√2
-    np.testing.assert_allclose(train.freezing(before, after), [0.0, 0.5], atol=1e-12)
+    np.testing.assert_allclose(results.freezing(before, after), [0.0, 0.5], atol=1e-12)
 
 
 def optax_global_norm(tree) -> jax.Array:
