@@ -36,8 +36,6 @@ from scan_snap.sequence_classes import experiment
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
-from scan_snap.wikitext import config as text_config
-from scan_snap.wikitext import experiment as text_experiment
 
 _PROCESS_START = time.time()  # Close enough to the interpreter's start: imports come first.
 
@@ -112,21 +110,28 @@ def bench_scaling(c) -> dict:
 def bench_wikitext(c, num_chunks: int = 3) -> dict:
   """The WikiText grid as the experiment trains it: the first training chunk and evaluation
   (which compile), then num_chunks more of each, timed one by one."""
-  vocab, data, steps_per_epoch = text_experiment.load_data(c)
+  # Imported here, so that the other modes do not load the WikiText stack (flax, TFDS).
+  # pylint: disable=g-import-not-at-top
+  from scan_snap.wikitext import config as text_config
+  from scan_snap.wikitext import experiment as text_experiment
+  from scan_snap.wikitext import sweep as text_sweep
+  # pylint: enable=g-import-not-at-top
+  text_config.validate(c)
+  vocab, tokens, steps_per_epoch = text_experiment.load_data(c)
   runs = text_config.grid(c)
-  grid = text_experiment.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
-                              c.sweep.runs_per_device)
+  grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
+                         c.sweep.runs_per_device)
 
   def seconds(f, *args):
     start = time.perf_counter()
     f(*args)
     return time.perf_counter() - start
 
-  first_chunk_s, first_eval_s = seconds(grid.train_chunk, data, 0), seconds(grid.evaluate, data)
+  first_chunk_s, first_eval_s = seconds(grid.train_chunk, tokens, 0), seconds(grid.evaluate, tokens)
   chunk_s, eval_s = [], []
   for i in range(num_chunks):
-    chunk_s.append(seconds(grid.train_chunk, data, (i + 1) * c.train.eval_every))
-    eval_s.append(seconds(grid.evaluate, data))
+    chunk_s.append(seconds(grid.train_chunk, tokens, (i + 1) * c.train.eval_every))
+    eval_s.append(seconds(grid.evaluate, tokens))
   per_chunk, per_eval = min(chunk_s), min(eval_s)
   num_evals = c.train.steps // c.train.eval_every
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
@@ -145,7 +150,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   c = _CONFIG.value
-  (text_config.validate if _MODE.value == 'wikitext' else config.validate)(c)
+  if _MODE.value != 'wikitext':  # bench_wikitext checks its config itself.
+    config.validate(c)
   runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
   runtime.quiet_library_logs()
   measured = {'sweep': bench_sweep, 'scaling': bench_scaling,

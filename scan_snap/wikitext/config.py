@@ -8,9 +8,10 @@ sets its values. The learning-rate axes `optimizer.lr_attention` (W_Q, W_K) and
 import ml_collections
 
 from scan_snap.core import config
-from scan_snap.wikitext import data as dataset
+from scan_snap.core import optimizer
+from scan_snap.wikitext import data
 from scan_snap.wikitext import train
-from scan_snap.wikitext import model as transformer
+from scan_snap.wikitext import model
 
 FIGURES = ('attention_maps', 'entropy_vs_lr', 'training_curves')
 
@@ -46,11 +47,12 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.model.sinusoidal_positions = True
 
   c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = 'sgd'  # one of train.OPTIMIZERS
+  c.optimizer.name = 'sgd'  # one of core.optimizer.OPTIMIZERS
   c.optimizer.momentum = 0.0
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.eps = 1e-8
+  c.optimizer.weight_decay = 0.0  # wd·θ added to each clipped gradient (PyTorch's weight_decay)
   c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
   c.optimizer.lr_decay = 0.95  # learning rates × lr_decay after each epoch
   c.optimizer.lr_attention = (5.0,)  # grid axis: the rate of W_Q and W_K
@@ -83,9 +85,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(isinstance(d.dir, str) and d.dir != '', 'data.dir',
        'must name a WikiText folder (wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens): '
        'pass --config.data.dir=<folder>')
-  need(d.variant in dataset.VARIANTS, 'data.variant', f'must be one of {dataset.VARIANTS}')
+  need(d.variant in data.VARIANTS, 'data.variant', f'must be one of {data.VARIANTS}')
   for key in ('train_split', 'eval_split'):
-    need(d[key] in dataset.SPLITS, f'data.{key}', f'must be one of {tuple(dataset.SPLITS)}')
+    need(d[key] in data.SPLITS, f'data.{key}', f'must be one of {tuple(data.SPLITS)}')
   for key in ('max_vocab', 'max_train_tokens'):
     need(config.is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be an integer ≥ 0 (0: all)')
   need(d.max_vocab == 0 or d.max_vocab >= 3, 'data.max_vocab', 'must be 0 (all words) or ≥ 3')
@@ -105,10 +107,12 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
   need(isinstance(m.sinusoidal_positions, bool), 'model.sinusoidal_positions', 'must be a bool')
 
-  need(o.name in train.OPTIMIZERS, 'optimizer.name', f'must be one of {train.OPTIMIZERS}')
+  need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
   for key in ('momentum', 'b1', 'b2'):
     need(config.is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
   need(config.is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
+  need(config.is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
+       'must be a finite number ≥ 0')
   need(config.is_real(o.clip_norm) and o.clip_norm > 0, 'optimizer.clip_norm',
        'must be a positive number')
   need(config.is_real(o.lr_decay) and 0 < o.lr_decay <= 1, 'optimizer.lr_decay',
@@ -144,13 +148,12 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
   """The frozen config of every run of the grid (the rates and seeds stay traced)."""
   m, o = c.model, c.optimizer
   return train.TextRunConfig(
-      model=transformer.TransformerConfig(
+      model=model.TransformerConfig(
           vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
           num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
           sinusoidal_positions=m.sinusoidal_positions),
-      optimizer=o.name, momentum=o.momentum, b1=o.b1, b2=o.b2, eps=o.eps, clip_norm=o.clip_norm,
-      lr_decay=o.lr_decay, steps_per_epoch=steps_per_epoch, steps=c.train.steps,
-      eval_every=c.train.eval_every)
+      optimizer=optimizer.from_config(o), clip_norm=o.clip_norm, lr_decay=o.lr_decay,
+      steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every)
 
 
 def grid(c: ml_collections.ConfigDict) -> list[dict]:

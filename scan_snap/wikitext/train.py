@@ -2,12 +2,12 @@
 
 `make_functions(run)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
-  train_chunk(state, data, seed, lr_attention, lr_other, first_step) -> (state, metrics)
+  train_chunk(state, tokens, seed, lr_attention, lr_other, first_step) -> (state, metrics)
       `run.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
       × lr_decay^(epoch of s)
-  evaluate(params, data) -> metrics                   deterministic pass over the evaluation
-      windows: val_loss, attention entropy per layer, the probe sequences' attention maps
+  evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
+      windows: eval/loss, attn/entropy per layer, attn/maps of the probe sequences
 The token streams are arguments (not constants folded into the compiled program), and so are
 the learning rates, so `jax.vmap` of these functions trains a grid of (seed, rates) in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
@@ -19,25 +19,21 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax import nnx
 
-from scan_snap.wikitext import model as transformer
-
-OPTIMIZERS = ('sgd', 'adam')
+from scan_snap.core import grid
+from scan_snap.core import optimizer as core_optimizer
+from scan_snap.wikitext import model
+from scan_snap.wikitext import optimizer
 
 
 @dataclasses.dataclass(frozen=True)
 class TextRunConfig:
   """Everything static about one WikiText run: jit sees it as a hashable constant."""
 
-  model: transformer.TransformerConfig
-  optimizer: str  # one of OPTIMIZERS
-  momentum: float  # SGD
-  b1: float  # Adam
-  b2: float  # Adam
-  eps: float  # Adam
+  model: model.TransformerConfig
+  optimizer: core_optimizer.OptimizerConfig
   clip_norm: float  # gradients are rescaled to global norm ≤ clip_norm
   lr_decay: float  # learning rates × lr_decay after each epoch
   steps_per_epoch: int  # training windows per pass over the training split
@@ -71,106 +67,66 @@ def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits_BxLxV, targets_BxL).mean()
 
 
-def param_labels(params: nnx.State) -> nnx.State:
-  """'attention' on W_Q and W_K of every layer, 'other' on every other parameter."""
-  return jax.tree_util.tree_map_with_path(
-      lambda path, _: 'attention' if transformer.is_attention_param(path) else 'other', params)
-
-
-def make_optimizer(run: TextRunConfig, lr_attention: jax.Array,
-                   lr_other: jax.Array) -> optax.GradientTransformation:
-  """Global-norm clipping, then W_Q, W_K at lr_attention and the rest at lr_other, each rate
-  × lr_decay per epoch; the rates may be traced values."""
-
-  def group(lr):
-    schedule = lambda count: lr * run.lr_decay ** (count // run.steps_per_epoch)
-    if run.optimizer == 'sgd':
-      return optax.sgd(schedule, momentum=run.momentum or None)
-    return optax.adam(schedule, b1=run.b1, b2=run.b2, eps=run.eps)
-
-  return optax.chain(
-      optax.clip_by_global_norm(run.clip_norm),
-      optax.partition({'attention': group(lr_attention), 'other': group(lr_other)},
-                      param_labels))
-
-
 def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate of one run (see the module docstring)."""
   bptt = run.model.max_len
-  graphdef, _ = nnx.split(nnx.eval_shape(lambda: transformer.Transformer(run.model,
-                                                                         rngs=nnx.Rngs(0))))
+  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model.Transformer(run.model, rngs=nnx.Rngs(0))))
   apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
+  make_optimizer = lambda lr_attention, lr_other: optimizer.make_optimizer(
+      run.optimizer, lr_attention, lr_other, clip_norm=run.clip_norm, lr_decay=run.lr_decay,
+      steps_per_epoch=run.steps_per_epoch)
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)
-    _, params = nnx.split(transformer.Transformer(run.model, rngs=nnx.Rngs(key)))
-    return TrainState(params, make_optimizer(run, 1.0, 1.0).init(params))
+    _, params = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(key)))
+    return TrainState(params, make_optimizer(1.0, 1.0).init(params))
 
   def loss_fn(params, inputs_BxL, targets_BxL, key):
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
     return cross_entropy(logits_BxLxV, targets_BxL)
 
-  def train_chunk(state: TrainState, data: TextData, seed: jax.Array, lr_attention: jax.Array,
+  def train_chunk(state: TrainState, tokens: TextData, seed: jax.Array, lr_attention: jax.Array,
                   lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
-    opt = make_optimizer(run, lr_attention, lr_other)
+    opt = make_optimizer(lr_attention, lr_other)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
 
     def step(state: TrainState, s: jax.Array):
-      inputs_BxL, targets_BxL = window(data.train_BxN, s % run.steps_per_epoch, bptt)
+      inputs_BxL, targets_BxL = window(tokens.train_BxN, s % run.steps_per_epoch, bptt)
       loss, grads = jax.value_and_grad(loss_fn)(state.params, inputs_BxL, targets_BxL,
                                                 jax.random.fold_in(dropout_key, s))
       updates, opt_state = opt.update(grads, state.opt_state, state.params)
       return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
 
     state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run.eval_every))
-    return state, {'train_loss': losses.mean()}
+    return state, {'train/loss': losses.mean()}
 
-  def evaluate(params: nnx.State, data: TextData) -> dict:
-    num_eval_windows = (data.eval_ExN.shape[1] - 1) // bptt
+  def evaluate(params: nnx.State, tokens: TextData) -> dict:
+    num_eval_windows = (tokens.eval_ExN.shape[1] - 1) // bptt
 
     def one_window(index):
-      inputs_ExL, targets_ExL = window(data.eval_ExN, index, bptt)
+      inputs_ExL, targets_ExL = window(tokens.eval_ExN, index, bptt)
       logits_ExLxV, attns = apply(params, inputs_ExL)
-      entropy_layers = jnp.stack([transformer.attention_entropy(a).mean() for a in attns])
+      entropy_layers = jnp.stack([model.attention_entropy(a).mean() for a in attns])
       return cross_entropy(logits_ExLxV, targets_ExL), entropy_layers
 
     losses_W, entropies_WxN = jax.lax.map(one_window, jnp.arange(num_eval_windows))
-    _, probe_attns = apply(params, data.probe_PxL)
-    return {'val_loss': losses_W.mean(),
-            'attn_entropy': entropies_WxN.mean(axis=0),  # (layers,)
-            'attn_maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
+    _, probe_attns = apply(params, tokens.probe_PxL)
+    return {'eval/loss': losses_W.mean(),
+            'attn/entropy': entropies_WxN.mean(axis=0),  # (layers,)
+            'attn/maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
 
   return init, train_chunk, evaluate
 
 
 def grid_functions(run: TextRunConfig,
-                   mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
+                   device_mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate over a leading axis of runs, jitted: the runs are split
-  evenly over the mesh's 'runs' axis (shard_map) and vmapped on each device; the data and the
+  evenly over the mesh's devices and vmapped on each (core.grid.over_runs); the tokens and the
   first step are shared. Called always with the same number of runs per device, they compute a
   run's numbers with the same program whatever the other runs and the number of devices."""
   init, train_chunk, evaluate = make_functions(run)
-  per_run, shared = jax.sharding.PartitionSpec('runs'), jax.sharding.PartitionSpec()
-
-  def compile_over_runs(f, in_axes, **jit_kwargs):
-    return jax.jit(jax.shard_map(
-        jax.vmap(f, in_axes=in_axes), mesh=mesh,
-        in_specs=tuple(per_run if axis == 0 else shared for axis in in_axes),
-        out_specs=per_run), **jit_kwargs)
-
-  return (compile_over_runs(init, (0,)),
-          compile_over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
-          compile_over_runs(evaluate, (0, None)))
-
-
-def mean_uniform_entropy(length: int) -> float:
-  """The mean attention entropy of uniform causal attention: mean over i of ln i, i = 1…L."""
-  return float(np.log(np.arange(1, length + 1)).mean())
-
-
-def freezing(maps_before: np.ndarray, maps_after: np.ndarray) -> np.ndarray:
-  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes of attention maps
-  (…, P, H, L, L): probe sequence, head, query, key."""
-  axes = (-4, -3, -2, -1)
-  return (np.sqrt(((maps_after - maps_before) ** 2).sum(axis=axes))
-          / np.sqrt((maps_before ** 2).sum(axis=axes)))
+  over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
+      jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
+  return (over_runs(init, (0,)),
+          over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
+          over_runs(evaluate, (0, None)))

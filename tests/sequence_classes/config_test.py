@@ -15,7 +15,7 @@ from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
 from tests.testing import CONFIG_FILES, ROOT, load_config
 
-NAMES = [path.stem for path in CONFIG_FILES  # The WikiText configs: wikitext_test.py.
+NAMES = [path.stem for path in CONFIG_FILES  # The WikiText configs: wikitext/config_test.py.
          if load_config(path.stem).experiment == 'sequence_classes']
 RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'lr_y', 'lr_z', 'lr_y_over_lr_z',
                   'seed', 'optimizer', 'init', 'steps', 'final_loss', 'final_accuracy', 'entropy',

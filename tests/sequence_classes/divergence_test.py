@@ -20,7 +20,7 @@ from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import train
-from scan_snap.wikitext import data as dataset
+from scan_snap.wikitext import data
 from scan_snap.wikitext import experiment as text_experiment
 from tests.testing import ROOT, WIKITEXT_DIR, finished_chunks, load_config
 
@@ -172,10 +172,10 @@ class WikiTextInputTest(absltest.TestCase):
     self.assertGreater(offset, 1 << 20)
     text[offset] = 0xFF
     (folder / 'wiki.test.tokens').write_bytes(bytes(text))
-    with self.assertRaisesRegex(dataset.DataError,
+    with self.assertRaisesRegex(data.DataError,
                                 rf"wiki.test.tokens is not UTF-8 text: byte b'\\xff' at offset "
                                 rf'{offset} cannot be decoded'):
-      dataset.check_folder(folder, 'tokens', ('validation', 'test'))
+      data.check_folder(folder, 'tokens', ('validation', 'test'))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,130 @@
+"""What the WikiText experiment reports, computed once from the trained grid.
+
+`Results(trained)` holds the rows of results.csv, the summary, the freezing measure of every
+evaluation and the reference entropy of uniform attention, and gives the lines of metrics.jsonl
+and the arrays of trajectories.npz; the figures read them from here. `metric_lines` also gives
+the lines of the evaluations so far, while the grid trains.
+"""
+
+import math
+
+import numpy as np
+
+from scan_snap.wikitext import sweep
+
+# The name in trajectories.npz of each evaluation in the history.
+_TRAJECTORIES = {'step': 'step', 'train/loss': 'train_loss', 'eval/loss': 'val_loss',
+                 'attn/entropy': 'attn_entropy', 'attn/maps': 'attn_maps'}
+
+
+def mean_uniform_entropy(length: int) -> float:
+  """The mean attention entropy of uniform causal attention: mean over i of ln i, i = 1…L."""
+  return float(np.log(np.arange(1, length + 1)).mean())
+
+
+def freezing(maps_before: np.ndarray, maps_after: np.ndarray) -> np.ndarray:
+  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes of attention maps
+  (…, P, H, L, L): probe sequence, head, query, key."""
+  axes = (-4, -3, -2, -1)
+  return (np.sqrt(((maps_after - maps_before) ** 2).sum(axis=axes))
+          / np.sqrt((maps_before ** 2).sum(axis=axes)))
+
+
+def freezing_of(history: dict[str, np.ndarray]) -> np.ndarray:
+  """(evaluations, R, layers): the freezing measure of the probe maps since the last
+  evaluation; NaN at the first."""
+  maps = history['attn/maps']
+  first = np.full((1, *maps.shape[1:3]), np.nan)
+  return np.concatenate([first, freezing(maps[:-1], maps[1:])]) if len(maps) > 1 else first
+
+
+def _finite_or_none(x: float) -> float | None:
+  return float(x) if math.isfinite(x) else None
+
+
+def _diverged(history: dict[str, np.ndarray]) -> np.ndarray:
+  """Runs with a non-finite loss at any evaluation."""
+  return ~(np.isfinite(history['eval/loss']).all(axis=0)
+           & np.isfinite(history['train/loss'][1:]).all(axis=0))
+
+
+def metric_lines(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, runs: list[dict],
+                 steps_per_epoch: int) -> list[dict]:
+  """metrics.jsonl: one line per evaluation and run (freezing_ExRxN: freezing_of(history))."""
+  lines = []
+  for e, step in enumerate(history['step']):
+    for r, run in enumerate(runs):
+      line = {'step': int(step), 'epoch': step / steps_per_epoch, **run,
+              'train_loss': _finite_or_none(history['train/loss'][e, r]),
+              'val_loss': _finite_or_none(history['eval/loss'][e, r]),
+              'val_ppl': _finite_or_none(np.exp(np.float64(history['eval/loss'][e, r])))}
+      for layer in range(history['attn/entropy'].shape[2]):
+        line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn/entropy'][e, r, layer])
+        line[f'attn_freezing/layer{layer}'] = _finite_or_none(freezing_ExRxN[e, r, layer])
+      lines.append(line)
+  return lines
+
+
+def result_rows(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, runs: list[dict],
+                steps_per_epoch: int) -> list[dict]:
+  """results.csv: one row per run, at the last evaluation (freezing_ExRxN:
+  freezing_of(history))."""
+  diverged = _diverged(history)
+  rows = []
+  for r, run in enumerate(runs):
+    row = {**run, 'steps': int(history['step'][-1]),
+           'epochs': round(float(history['step'][-1]) / steps_per_epoch, 3),
+           'final_train_loss': float(history['train/loss'][-1, r]),
+           'final_val_loss': float(history['eval/loss'][-1, r]),
+           'final_val_ppl': float(np.exp(np.float64(history['eval/loss'][-1, r])))}
+    for layer in range(history['attn/entropy'].shape[2]):
+      row[f'attn_entropy/layer{layer}'] = float(history['attn/entropy'][-1, r, layer])
+      row[f'attn_freezing/layer{layer}'] = float(freezing_ExRxN[-1, r, layer])
+    row['diverged'] = bool(diverged[r])
+    rows.append(row)
+  return rows
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+  """Per (lr_attention, lr_other): the number of runs and diverged runs, and mean ± sample std
+  over the non-diverged seeds of the final validation loss and of each layer's attention
+  entropy."""
+  cells: dict[tuple, list[dict]] = {}
+  for row in rows:
+    cells.setdefault((row['lr_attention'], row['lr_other']), []).append(row)
+  summary = []
+  for (lr_attention, lr_other), members in cells.items():
+    kept = [m for m in members if not m['diverged']]
+    cell = {'lr_attention': lr_attention, 'lr_other': lr_other, 'num_runs': len(kept),
+            'num_diverged': len(members) - len(kept)}
+    for key in [k for k in members[0] if k == 'final_val_loss' or k.startswith('attn_entropy/')]:
+      values = np.array([m[key] for m in kept])
+      cell[f'{key}_mean'] = float(values.mean()) if len(values) else math.nan
+      cell[f'{key}_std'] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+    summary.append(cell)
+  return summary
+
+
+class Results:
+  """The trained grid and everything reported about it (see the module)."""
+
+  def __init__(self, trained: sweep.GridResult):
+    self.runs, self.history = trained.runs, trained.history
+    self.steps_per_epoch = trained.run.steps_per_epoch
+    self.freezing = freezing_of(self.history)  # (evaluations, R, layers)
+    self.rows = result_rows(self.history, self.freezing, self.runs, self.steps_per_epoch)
+    self.summary = summarize(self.rows)
+    self.num_diverged = sum(row['diverged'] for row in self.rows)
+    self.uniform_entropy = mean_uniform_entropy(trained.run.model.max_len)
+
+  def metric_lines(self) -> list[dict]:
+    """metrics.jsonl: one line per evaluation and run."""
+    return metric_lines(self.history, self.freezing, self.runs, self.steps_per_epoch)
+
+  def trajectories(self) -> dict[str, np.ndarray]:
+    """trajectories.npz but for the probe sequences: every evaluation of every run, with the
+    freezing measure and the runs' seeds and rates."""
+    return {**{name: self.history[key] for key, name in _TRAJECTORIES.items()},
+            'attn_freezing': self.freezing,
+            **{key: np.asarray([run[key] for run in self.runs])
+               for key in ('seed', 'lr_attention', 'lr_other')}}

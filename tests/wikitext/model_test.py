@@ -1,0 +1,71 @@
+"""The WikiText transformer: causal attention, dropout only with a key, positions, entropy."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from scan_snap.wikitext import model
+from tests.testing import tiny_transformer
+
+
+class ModelTest(parameterized.TestCase):
+
+  def test_no_gradient_from_future_tokens(self):
+    cfg, graphdef, params = tiny_transformer()
+    tokens = jnp.arange(3, 3 + cfg.max_len)[None]  # Each position has its own token.
+    for i in (0, 3, cfg.max_len - 1):
+      def loss(p):
+        logits, _ = nnx.merge(graphdef, p)(tokens)
+        return logits[0, i].sum()
+      grad_VxD = jax.grad(loss)(params)['embed']['embedding'][...][tokens[0]]
+      norms = np.linalg.norm(grad_VxD, axis=-1)
+      self.assertTrue((norms[:i + 1] > 0).all(), norms)
+      np.testing.assert_array_equal(norms[i + 1:], 0.0)
+
+  @parameterized.parameters(None, 7)
+  def test_attention_rows_sum_to_one_over_the_past(self, dropout_seed):
+    cfg, graphdef, params = tiny_transformer(dropout=0.3)
+    key = None if dropout_seed is None else jax.random.key(dropout_seed)
+    tokens = jax.random.randint(jax.random.key(1), (3, cfg.max_len), 0, cfg.vocab_size)
+    logits, attns = nnx.merge(graphdef, params)(tokens, key)
+    self.assertEqual(logits.shape, (3, cfg.max_len, cfg.vocab_size))
+    self.assertLen(attns, cfg.num_layers)
+    for attn in attns:
+      self.assertEqual(attn.shape, (3, cfg.num_heads, cfg.max_len, cfg.max_len))
+      np.testing.assert_allclose(attn.sum(-1), 1.0, rtol=1e-6)
+      np.testing.assert_array_equal(jnp.triu(attn, k=1), 0.0)
+
+  def test_dropout_only_with_a_key(self):
+    cfg, graphdef, params = tiny_transformer(dropout=0.5)
+    net = nnx.merge(graphdef, params)
+    tokens = jnp.arange(cfg.max_len)[None]
+    np.testing.assert_array_equal(net(tokens)[0], net(tokens)[0])
+    self.assertFalse(np.allclose(net(tokens, jax.random.key(0))[0], net(tokens)[0]))
+    x = jnp.ones(20_000)
+    kept = model.dropout(x, 0.5, jax.random.key(0))
+    self.assertAlmostEqual(float(kept.mean()), 1.0, delta=4 * np.sqrt(1.0 / 20_000))  # ±4σ
+    self.assertEqual(set(np.unique(kept).tolist()), {0.0, 2.0})
+
+  def test_sinusoidal_positions(self):
+    pe = np.asarray(model.sinusoidal_positions(5, 6))
+    for p in range(5):
+      for i in range(3):
+        angle = p / 10000 ** (2 * i / 6)
+        np.testing.assert_allclose(pe[p, 2 * i:2 * i + 2], [np.sin(angle), np.cos(angle)],
+                                   rtol=1e-5, atol=1e-6)
+
+  def test_attention_entropy_hand_cases(self):
+    uniform3 = jnp.full((1, 1, 1, 3), 1 / 3)
+    one_hot = jnp.array([0.0, 1.0, 0.0])[None, None, None]
+    mixed = jnp.array([0.5, 0.25, 0.25])[None, None, None]
+    np.testing.assert_allclose(model.attention_entropy(uniform3), [[[np.log(3)]]], rtol=1e-6)
+    np.testing.assert_array_equal(model.attention_entropy(one_hot), [[[0.0]]])
+    np.testing.assert_allclose(model.attention_entropy(mixed), [[[1.5 * np.log(2)]]],
+                               rtol=1e-6)
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,115 @@
+"""The WikiText grid: runs that do not depend on the runs, devices or processes around them,
+and its training with evaluations and checkpoints."""
+
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from scan_snap.core import outputs
+from scan_snap.wikitext import sweep
+from scan_snap.wikitext import train
+from tests.testing import ROOT, tiny_text_run, tiny_tokens
+
+_FOUR_RUNS = [{'seed': s, 'lr_attention': a, 'lr_other': 1.0} for s in (1, 2) for a in (0.5, 2.0)]
+_TWO_DEVICE_SCRIPT = '''
+import json
+import sys
+import jax
+jax.config.update('jax_num_cpu_devices', 2)
+import numpy as np
+from scan_snap.wikitext import sweep
+from tests.testing import tiny_text_run, tiny_tokens
+grid = sweep.Grid(tiny_text_run(), json.loads(sys.argv[2]), runs_per_device=2)
+assert grid.num_devices == 2, grid.num_devices
+tokens = tiny_tokens()
+losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
+np.savez(sys.argv[1], losses=losses, **grid.evaluate(tokens))
+'''
+
+
+class SweepTest(absltest.TestCase):
+
+  def test_a_run_does_not_depend_on_the_grid_around_it(self):
+    run, tokens = tiny_text_run(), tiny_tokens()
+    target = {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}
+    others = [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+              {'seed': 3, 'lr_attention': 2.0, 'lr_other': 0.5}]
+    results = []
+    for runs, index in (([target], 0), ([others[0], target, *others], 1), ([*others, target], 2)):
+      grid = sweep.Grid(run, runs, runs_per_device=2)
+      losses = [grid.train_chunk(tokens, step)[index] for step in (0, run.eval_every)]
+      results.append((losses, {k: v[index] for k, v in grid.evaluate(tokens).items()}))
+    for other in results[1:]:  # alone (padded), second of four (padded), last of three
+      jax.tree_util.tree_map(np.testing.assert_array_equal, other, results[0])
+
+  def test_grid_run_equals_the_single_run_to_rounding(self):
+    run, tokens = tiny_text_run(), tiny_tokens()
+    init, train_chunk, _ = train.make_functions(run)
+    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 3.0,
+                                           1.5, 0)
+    grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+                            {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
+    grid_loss = grid.train_chunk(tokens, 0)
+    # Unbatched, XLA compiles another program: equal up to float rounding only.
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.state_arrays().params, single.params)
+    close(grid_loss[1], metrics['train/loss'])
+
+  def test_a_diverging_rate_leaves_the_other_runs_alone(self):
+    run, tokens = tiny_text_run(), tiny_tokens()
+    results = []
+    for absurd in (2.0, 1e38):
+      grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
+                              {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
+      results.append((grid.train_chunk(tokens, 0), grid.evaluate(tokens)))
+    self.assertFalse(np.isfinite(results[1][1]['eval/loss'][1]))
+    jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]), *results)
+
+  def test_two_devices_agree_with_one_to_rounding(self):
+    out = pathlib.Path(self.create_tempdir().full_path) / 'two_devices.npz'
+    proc = subprocess.run([sys.executable, '-c', _TWO_DEVICE_SCRIPT, str(out),
+                           json.dumps(_FOUR_RUNS)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    grid, tokens = sweep.Grid(tiny_text_run(), _FOUR_RUNS, runs_per_device=2), tiny_tokens()
+    self.assertEqual(grid.num_devices, 1)
+    losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
+    evaluated = grid.evaluate(tokens)
+    # XLA optimizes a one-device program differently from a sharded one: rounding differs.
+    with np.load(out) as two:
+      np.testing.assert_allclose(two['losses'], losses, rtol=1e-5)
+      for key, value in evaluated.items():
+        np.testing.assert_allclose(two[key], value, rtol=1e-4, atol=1e-6, err_msg=key)
+
+  def test_run_evaluates_checkpoints_and_resumes_to_the_same_history(self):
+    run, tokens, runs = tiny_text_run(), tiny_tokens(), _FOUR_RUNS[:2]
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    calls = []
+    trained = sweep.run(run, runs, tokens, 2, 6, workdir, on_start=lambda: calls.append('start'),
+                        on_evaluation=lambda history: calls.append(history['step'].tolist()))
+    self.assertEqual(calls, ['start', [0, 6], [0, 6, 12]])
+    self.assertEqual(trained.steps_trained, 12)
+    self.assertEqual({k: v.shape for k, v in trained.history.items()}, {
+        'step': (3,), 'train/loss': (3, 2), 'eval/loss': (3, 2), 'attn/entropy': (3, 2, 2),
+        'attn/maps': (3, 2, 2, 2, 2, 8, 8)})
+    self.assertTrue(np.isnan(trained.history['train/loss'][0]).all())  # Nothing trained at 0.
+
+    self.assertEqual(sorted(p.name for p in (workdir / 'checkpoints').iterdir()), ['12', '6'])
+    shutil.rmtree(workdir / 'checkpoints' / '12')
+    resumed = sweep.run(run, runs, tokens, 2, 6, workdir)
+    self.assertEqual(resumed.steps_trained, 6)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, resumed.history, trained.history)
+
+    with self.assertRaisesRegex(outputs.WorkdirError, 'another config or code version'):
+      sweep.run(tiny_text_run(lr_decay=0.5), runs, tokens, 2, 6, workdir)
+
+
+if __name__ == '__main__':
+  absltest.main()

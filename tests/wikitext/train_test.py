@@ -1,0 +1,56 @@
+"""Training and evaluation of one WikiText run: windows, the evaluation's metrics, and steps that
+do not depend on the evaluation interval."""
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from scan_snap.wikitext import model
+from scan_snap.wikitext import train
+from tests.testing import tiny_text_run, tiny_tokens
+
+
+class TrainTest(absltest.TestCase):
+
+  def test_window_and_its_targets(self):
+    streams = jnp.arange(21).reshape(3, 7)
+    inputs, targets = train.window(streams, 1, 3)
+    np.testing.assert_array_equal(inputs, [[3, 4, 5], [10, 11, 12], [17, 18, 19]])
+    np.testing.assert_array_equal(targets, inputs + 1)
+
+  def test_evaluation_matches_a_direct_computation(self):
+    run, tokens = tiny_text_run(), tiny_tokens()
+    init, _, evaluate = train.make_functions(run)
+    state = init(jnp.asarray(3))
+    got = evaluate(state.params, tokens)
+    graphdef, _ = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(0)))
+    net = nnx.merge(graphdef, state.params)
+    losses, entropies = [], []
+    for start in range(0, tokens.eval_ExN.shape[1] - run.model.max_len, run.model.max_len):
+      inputs = tokens.eval_ExN[:, start:start + run.model.max_len]
+      logits, attns = net(inputs)
+      log_p = jax.nn.log_softmax(logits)
+      targets = tokens.eval_ExN[:, start + 1:start + 1 + run.model.max_len]
+      picked = np.take_along_axis(np.asarray(log_p), np.asarray(targets)[..., None], axis=-1)
+      losses.append(-picked.mean())
+      entropies.append([model.attention_entropy(a).mean() for a in attns])
+    np.testing.assert_allclose(got['eval/loss'], np.mean(losses), rtol=1e-5)
+    np.testing.assert_allclose(got['attn/entropy'], np.mean(entropies, axis=0), rtol=1e-5)
+    _, probe_attns = net(tokens.probe_PxL)
+    np.testing.assert_allclose(got['attn/maps'], np.stack(probe_attns), rtol=1e-5, atol=1e-7)
+
+  def test_result_does_not_depend_on_the_evaluation_interval(self):
+    tokens, params = tiny_tokens(), []
+    for eval_every in (3, 6):
+      init, train_chunk, _ = train.make_functions(tiny_text_run(eval_every=eval_every))
+      state, chunk = init(jnp.asarray(4)), jax.jit(train_chunk)
+      for first_step in range(0, 12, eval_every):
+        state, _ = chunk(state, tokens, jnp.asarray(4), 2.0, 1.0, first_step)
+      params.append(state.params)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, *params)
+
+
+if __name__ == '__main__':
+  absltest.main()
