@@ -6,7 +6,8 @@ from absl.testing import absltest
 
 from tests.testing import ROOT
 
-PAPER = 'Scan and Snap: Understanding Training Dynamics and Token Composition in 1-layer Transformer'
+PAPER = ('Scan and Snap: Understanding Training Dynamics and Token Composition in 1-layer '
+         'Transformer')
 
 
 class MetadataTest(absltest.TestCase):

@@ -182,8 +182,9 @@ def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.P
     attention_snapshots(
         m['attn/ctilde'][runs, :, cls], train.logged_steps(group.run_config), spec.support()[cls],
         spec.is_distinct(), tuple(results.c.figures.snapshot_steps), row_titles,
-        f'{group.run_config.optimizer.name}: class {cls + 1} (next token {spec.class_next()[cls]}), '
-        f'seed {group.seed[0]}', directory / f'attention_snapshots_{sweep.group_name(group.run_config)}')
+        f'{group.run_config.optimizer.name}: class {cls + 1} '
+        f'(next token {spec.class_next()[cls]}), seed {group.seed[0]}',
+        directory / f'attention_snapshots_{sweep.group_name(group.run_config)}')
 
 
 def _draw_recall(results: results_lib.Results, directory: pathlib.Path) -> None:

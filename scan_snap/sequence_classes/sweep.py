@@ -92,7 +92,8 @@ def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int
 
 
 def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
-               lr_pairs: list[tuple[float, float]], seeds_per_device: int, on_chunk: OnChunk = lambda num_runs: None,
+               lr_pairs: list[tuple[float, float]], seeds_per_device: int,
+               on_chunk: OnChunk = lambda num_runs: None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
   sharded over every device (see core.grid).

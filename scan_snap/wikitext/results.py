@@ -110,12 +110,12 @@ class Results:
 
   def __init__(self, trained: sweep.GridResult):
     self.runs, self.history = trained.runs, trained.history
-    self.steps_per_epoch = trained.run.steps_per_epoch
+    self.steps_per_epoch = trained.run_config.steps_per_epoch
     self.freezing = freezing_of(self.history)  # (evaluations, R, layers)
     self.rows = result_rows(self.history, self.freezing, self.runs, self.steps_per_epoch)
     self.summary = summarize(self.rows)
     self.num_diverged = sum(row['diverged'] for row in self.rows)
-    self.uniform_entropy = mean_uniform_entropy(trained.run.model.max_len)
+    self.uniform_entropy = mean_uniform_entropy(trained.run_config.model.max_len)
 
   def metric_lines(self) -> list[dict]:
     """metrics.jsonl: one line per evaluation and run."""

@@ -2,8 +2,8 @@
 train.eval_every steps and checkpointed, so that a killed run resumes from its newest intact
 checkpoint.
 
-  Grid(run_cfg, runs, runs_per_device)         the runs' states on the devices: train, evaluate
-  run(run_cfg, runs, tokens, …) -> GridResult  the grid trained to run_cfg.steps
+  Grid(run_config, runs, runs_per_device)         the runs' states on the devices: train, evaluate
+  run(run_config, runs, tokens, …) -> GridResult  the grid trained to run_config.steps
 """
 
 import dataclasses
@@ -29,7 +29,7 @@ OnEvaluation = Callable[[dict[str, np.ndarray]], None]  # called with the histor
 class GridResult:
   """Every evaluation of every run of the grid: E evaluations × R runs."""
 
-  run: train.TextRunConfig
+  run_config: train.TextRunConfig
   runs: list[dict]  # [R] {'seed', 'lr_attention', 'lr_other'}
   # 'step' [E], 'train/loss' [E, R] (NaN at step 0), 'eval/loss' [E, R],
   # 'attn/entropy' [E, R, layers], 'attn/maps' [E, R, layers, probes, heads, L, L]
@@ -53,7 +53,7 @@ class Grid:
   without padding, so a job resumes from those of any number of processes.
   """
 
-  def __init__(self, run_cfg: train.TextRunConfig, runs: list[dict], runs_per_device: int):
+  def __init__(self, run_config: train.TextRunConfig, runs: list[dict], runs_per_device: int):
     num_processes, process = jax.process_count(), jax.process_index()
     # The same number of groups on every process.
     padded = core_grid.pad(runs, runs_per_device * num_processes)
@@ -69,7 +69,7 @@ class Grid:
     self.num_runs, self.num_devices = len(runs), num_devices
     size = runs_per_device * num_devices
     self._init, self._train, self._evaluate = train.grid_functions(
-        run_cfg, core_grid.mesh(devices[:num_devices]))
+        run_config, core_grid.mesh(devices[:num_devices]))
     self._args = [tuple(jnp.asarray([r[key] for r in mine[i:i + size]])
                         for key in ('seed', 'lr_attention', 'lr_other'))
                   for i in range(0, len(mine), size)]
@@ -110,12 +110,12 @@ class Grid:
       rows = rows[size:]
 
 
-def run(run_cfg: train.TextRunConfig, runs: list[dict], tokens: train.TextData,
+def run(run_config: train.TextRunConfig, runs: list[dict], tokens: train.TextData,
         runs_per_device: int, checkpoint_every: int, workdir: pathlib.Path | None = None,
         on_start: OnStart = lambda: None,
         on_evaluation: OnEvaluation = lambda history: None) -> GridResult:
-  """Trains every run of the grid (a Grid) to run_cfg.steps, evaluated at step 0 and every
-  run_cfg.eval_every steps, with a progress bar.
+  """Trains every run of the grid (a Grid) to run_config.steps, evaluated at step 0 and every
+  run_config.eval_every steps, with a progress bar.
 
   With a work directory, the grid's state and evaluations are checkpointed under
   workdir/checkpoints/<step> every checkpoint_every steps and at the last step (the newest two
@@ -127,9 +127,9 @@ def run(run_cfg: train.TextRunConfig, runs: list[dict], tokens: train.TextData,
   from which the same call resumes (KeyboardInterrupt). Returns once every checkpoint is
   written.
   """
-  grid = Grid(run_cfg, runs, runs_per_device)
+  grid = Grid(run_config, runs, runs_per_device)
   # What the checkpoints' numbers depend on: the frozen run config, the runs and the tokens.
-  made_by = checkpoints.fingerprint(run=dataclasses.asdict(run_cfg), runs=runs,
+  made_by = checkpoints.fingerprint(run=dataclasses.asdict(run_config), runs=runs,
                                     tokens=checkpoints.checksum('', tokens))
   store = (checkpoints.Checkpoints(workdir, '', max_to_keep=2) if workdir is not None
            else None)
@@ -142,23 +142,24 @@ def run(run_cfg: train.TextRunConfig, runs: list[dict], tokens: train.TextData,
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(tokens))
   first_step = step
 
-  with runtime.progress_bar(total=run_cfg.steps, initial=step, unit='step', desc='wikitext',
+  with runtime.progress_bar(total=run_config.steps, initial=step, unit='step', desc='wikitext',
                             disable=jax.process_index() != 0) as progress, \
        runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
-    while step < run_cfg.steps:
+    while step < run_config.steps:
       train_loss = grid.train_chunk(tokens, step)
-      step += run_cfg.eval_every
+      step += run_config.eval_every
       evaluation = _evaluation(step, train_loss, grid.evaluate(tokens))
       history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
       on_evaluation(history)
       # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
       stopping = runtime.stop_requested()
-      if store and (step % checkpoint_every == 0 or step == run_cfg.steps or stopping):
+      if store and (step % checkpoint_every == 0 or step == run_config.steps or stopping):
         store.save(step, {'state': grid.state_arrays(), 'history': history}, made_by)
-      progress.update(run_cfg.eval_every)
+      progress.update(run_config.eval_every)
       progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
       runtime.stop_point()
-  return GridResult(run=run_cfg, runs=runs, history=history, steps_trained=step - first_step)
+  return GridResult(run_config=run_config, runs=runs, history=history,
+                    steps_trained=step - first_step)
 
 
 def _restore(store: checkpoints.Checkpoints, grid: Grid, made_by: str

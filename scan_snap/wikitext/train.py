@@ -1,9 +1,9 @@
 """Training and evaluation of the WikiText transformer, as pure functions of explicit state.
 
-`make_functions(run)` does the set-up in Python and returns pure functions of a run:
+`make_functions(run_config)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
   train_chunk(state, tokens, seed, lr_attention, lr_other, first_step) -> (state, metrics)
-      `run.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
+      `run_config.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
       × lr_decay^(epoch of s)
   evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
@@ -67,18 +67,19 @@ def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits_BxLxV, targets_BxL).mean()
 
 
-def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
+def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate of one run (see the module docstring)."""
-  bptt = run.model.max_len
-  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model.Transformer(run.model, rngs=nnx.Rngs(0))))
+  bptt = run_config.model.max_len
+  graphdef, _ = nnx.split(nnx.eval_shape(
+      lambda: model.Transformer(run_config.model, rngs=nnx.Rngs(0))))
   apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
   make_optimizer = lambda lr_attention, lr_other: optimizer.make_optimizer(
-      run.optimizer, lr_attention, lr_other, clip_norm=run.clip_norm, lr_decay=run.lr_decay,
-      steps_per_epoch=run.steps_per_epoch)
+      run_config.optimizer, lr_attention, lr_other, clip_norm=run_config.clip_norm,
+      lr_decay=run_config.lr_decay, steps_per_epoch=run_config.steps_per_epoch)
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)
-    _, params = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(key)))
+    _, params = nnx.split(model.Transformer(run_config.model, rngs=nnx.Rngs(key)))
     return TrainState(params, make_optimizer(1.0, 1.0).init(params))
 
   def loss_fn(params, inputs_BxL, targets_BxL, key):
@@ -91,13 +92,13 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
 
     def step(state: TrainState, s: jax.Array):
-      inputs_BxL, targets_BxL = window(tokens.train_BxN, s % run.steps_per_epoch, bptt)
+      inputs_BxL, targets_BxL = window(tokens.train_BxN, s % run_config.steps_per_epoch, bptt)
       loss, grads = jax.value_and_grad(loss_fn)(state.params, inputs_BxL, targets_BxL,
                                                 jax.random.fold_in(dropout_key, s))
       updates, opt_state = opt.update(grads, state.opt_state, state.params)
       return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
 
-    state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run.eval_every))
+    state, losses = jax.lax.scan(step, state, first_step + jnp.arange(run_config.eval_every))
     return state, {'train/loss': losses.mean()}
 
   def evaluate(params: nnx.State, tokens: TextData) -> dict:
@@ -118,13 +119,13 @@ def make_functions(run: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   return init, train_chunk, evaluate
 
 
-def grid_functions(run: TextRunConfig,
+def grid_functions(run_config: TextRunConfig,
                    device_mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
   """init, train_chunk and evaluate over a leading axis of runs, jitted: the runs are split
   evenly over the mesh's devices and vmapped on each (core.grid.over_runs); the tokens and the
   first step are shared. Called always with the same number of runs per device, they compute a
   run's numbers with the same program whatever the other runs and the number of devices."""
-  init, train_chunk, evaluate = make_functions(run)
+  init, train_chunk, evaluate = make_functions(run_config)
   over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
       jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
   return (over_runs(init, (0,)),

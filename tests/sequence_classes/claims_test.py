@@ -137,8 +137,8 @@ class PerRunVerdictTest(parameterized.TestCase):
                                      dynamics=dynamics)
     diverged = np.arange(num_runs) < num_diverged
     return sweep.GroupResult(run_config=run_config, seed=np.arange(num_runs),
-                             lr_y=np.ones(num_runs), lr_z=np.ones(num_runs), metrics={'diverged': diverged},
-                             seconds={})
+                             lr_y=np.ones(num_runs), lr_z=np.ones(num_runs),
+                             metrics={'diverged': diverged}, seconds={})
 
   @parameterized.parameters(
       (10, 'sampled', 10, 0, 'pass'),

@@ -114,7 +114,8 @@ class ValidationTest(parameterized.TestCase):
   def test_relative_rate_beyond_float32(self):
     c = load_config('syn_medium')
     c.optimizer.lr_z = (1e38,)
-    with self.assertRaisesRegex(core_config.ConfigError, r'config.optimizer.lr_y = .*× optimizer.lr_z'):
+    with self.assertRaisesRegex(core_config.ConfigError,
+                                r'config.optimizer.lr_y = .*× optimizer.lr_z'):
       config.validate(c)
 
   def test_every_problem_is_listed(self):

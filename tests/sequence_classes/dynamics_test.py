@@ -85,7 +85,8 @@ class FlowTest(absltest.TestCase):
     c = load_config('phase_transition')
     c.train.dynamics = 'flow'
     c.optimizer.momentum = 0.9
-    with self.assertRaisesRegex(core_config.ConfigError, "'flow' integrates plain gradient descent"):
+    with self.assertRaisesRegex(core_config.ConfigError,
+                                "'flow' integrates plain gradient descent"):
       config.validate(c)
 
 

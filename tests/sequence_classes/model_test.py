@@ -174,8 +174,8 @@ class AccuracyTest(absltest.TestCase):
     per_sample = np.argmax(logits, axis=-1) == label
     self.assertTrue(0.1 < per_sample.mean() < 0.9)
     for rows in np.array_split(np.arange(4000), 40):  # Batches with different accuracies.
-      np.testing.assert_allclose(model.accuracy(jnp.asarray(logits[rows]), jnp.asarray(label[rows])),
-                                 per_sample[rows].mean(), rtol=1e-6)
+      got = model.accuracy(jnp.asarray(logits[rows]), jnp.asarray(label[rows]))
+      np.testing.assert_allclose(got, per_sample[rows].mean(), rtol=1e-6)
 
 
 class InitTest(parameterized.TestCase):

@@ -90,22 +90,23 @@ class TheoremTwoTest(absltest.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     c = load_config('syn_small')
-    cls.run_cfg = config.run_config(c, num_last=2)
-    cls.params, cls.metrics = jax.jit(train.make_train(cls.run_cfg))(jax.random.key(1), 1.0, 1.0)
+    cls.run_config = config.run_config(c, num_last=2)
+    train_fn = jax.jit(train.make_train(cls.run_config))
+    cls.params, cls.metrics = train_fn(jax.random.key(1), 1.0, 1.0)
 
   def _query_logits(self, k):
-    spec = self.run_cfg.data
+    spec = self.run_config.data
     return np.asarray(self.params['Z'])[spec.class_query()[k], spec.support()[k]]
 
   def test_common_logits_fall_distinct_logits_rise(self):
-    spec = self.run_cfg.data
+    spec = self.run_config.data
     for k in range(spec.num_classes):
       z = self._query_logits(k)
       self.assertLess(z[~spec.is_distinct()].max(), 0.0)  # Every common logit below its start.
       self.assertGreater(z[spec.is_distinct()].mean(), 0.0)
 
   def test_distinct_logits_ordered_like_probs(self):
-    spec = self.run_cfg.data
+    spec = self.run_config.data
     for k in range(spec.num_classes):
       z = self._query_logits(k)[spec.is_distinct()]
       # P(l|m,n) increases along the distinct slots; the rarest token may stay near 0 (noise),
@@ -115,7 +116,7 @@ class TheoremTwoTest(absltest.TestCase):
       self.assertEqual(np.argmax(z), len(z) - 1)
 
   def test_attention_on_distinct_tokens_grows(self):
-    is_distinct = self.run_cfg.data.is_distinct()
+    is_distinct = self.run_config.data.is_distinct()
     distinct_mass = np.asarray(self.metrics['attn/ctilde'])[..., is_distinct].sum(-1)
     self.assertTrue(np.all(distinct_mass[-1] > distinct_mass[0] + 0.1), distinct_mass[[0, -1]])
 
@@ -141,9 +142,9 @@ class ChunkAndDeviceInvarianceTest(absltest.TestCase):
 
   def setUp(self):
     super().setUp()
-    self.run_cfg = _smoke_run()
+    self.run_config = _smoke_run()
     self.pairs = [(1.0, 1.0), (5.0, 3.0)]
-    self.reference = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs, seeds_per_device=2)
+    self.reference = sweep.train_grid(self.run_config, [1, 2, 3], self.pairs, seeds_per_device=2)
 
   def _assert_same_runs(self, got, rows, msg):
     for key, value in got.metrics.items():
@@ -151,15 +152,15 @@ class ChunkAndDeviceInvarianceTest(absltest.TestCase):
 
   def test_grid_size_and_chunking(self):
     for seeds, per_device in (([1, 2, 3, 4, 5], 2), ([1, 2, 3], 1), ([1, 2, 3], 3)):
-      grid = sweep.train_grid(self.run_cfg, seeds, self.pairs, per_device)
+      grid = sweep.train_grid(self.run_config, seeds, self.pairs, per_device)
       for key, value in self.reference.metrics.items():
         np.testing.assert_array_equal(grid.metrics[key][:len(value)], value,
                                       err_msg=f'{seeds}, {per_device}: {key}')
 
   def test_learning_rate_pairs_around_a_run(self):
-    alone = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs[1:], seeds_per_device=2)
+    alone = sweep.train_grid(self.run_config, [1, 2, 3], self.pairs[1:], seeds_per_device=2)
     self._assert_same_runs(alone, [1, 3, 5], 'one pair: ')
-    wider = sweep.train_grid(self.run_cfg, [1, 2, 3], self.pairs + [(2.0, 0.5)], 2)
+    wider = sweep.train_grid(self.run_config, [1, 2, 3], self.pairs + [(2.0, 0.5)], 2)
     for key, value in self.reference.metrics.items():
       np.testing.assert_array_equal(wider.metrics[key][[0, 1, 3, 4, 6, 7]], value, err_msg=key)
 

@@ -24,7 +24,7 @@ def _hand_made() -> sweep.GridResult:
              'attn/maps': maps}
   runs = [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
           {'seed': 1, 'lr_attention': 10.0, 'lr_other': 10.0}]
-  return sweep.GridResult(run=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
+  return sweep.GridResult(run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
                           steps_trained=10)
 
 
