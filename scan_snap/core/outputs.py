@@ -1,8 +1,9 @@
-"""Files of the work directory, each written atomically (a temporary file, then a rename), and
-the work directory's lock."""
+"""Files of the work directory, each written atomically (a temporary file, then a rename), the
+work directory's lock, and the figures (FigureSpec: an entry of an experiment's registry)."""
 
 import contextlib
 import csv
+import dataclasses
 import fcntl
 import io
 import json
@@ -11,10 +12,12 @@ import pathlib
 import re
 import secrets
 import shutil
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
+import ml_collections
 import numpy as np
 
+from scan_snap.core import config as core_config
 from scan_snap.core import errors
 
 
@@ -189,3 +192,16 @@ def save_figure(fig, stem: pathlib.Path) -> list[pathlib.Path]:
       fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
     paths.append(path)
   return paths
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSpec:
+  """An entry of an experiment's figure registry: `draw(results, figures folder)`; `tables`
+  (names of the results' tables) are written beside it as <name>.csv, `references` (reference
+  runs of the sweep) trained first, and `check(c, problems)` validates the config keys it alone
+  reads."""
+
+  draw: Callable[[Any, pathlib.Path], None]
+  tables: tuple[str, ...] = ()
+  references: tuple[str, ...] = ()
+  check: Callable[[ml_collections.ConfigDict, core_config.Problems], None] = lambda c, p: None

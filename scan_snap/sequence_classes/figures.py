@@ -1,13 +1,11 @@
 """The paper's figures for sequence-class sweeps, drawn with matplotlib (PNG and PDF).
 
-FIGURES is the registry that config.figures.names names: each entry draws its figure from a
-results.Results into the figures folder, and says what it needs (tables, reference runs) and
-which config keys it reads.
+FIGURES is the registry that config.figures.names names: each entry (an outputs.FigureSpec)
+draws its figure from a results.Results into the figures folder, and says what it needs
+(tables, reference runs) and which config keys it reads.
 """
 
-import dataclasses
 import pathlib
-from typing import Callable
 
 import ml_collections
 import numpy as np
@@ -227,23 +225,12 @@ def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problem
                   'figures.snapshot_class', f'must be a class index below K = {num_classes}')
 
 
-@dataclasses.dataclass(frozen=True)
-class FigureSpec:
-  """How a figure is drawn: `draw(results, figures folder)`; `tables` (of results.TABLES) are
-  written beside it as <name>.csv, `references` (of sweep.REFERENCES) trained first, and
-  `check(c, problems)` validates the config keys it alone reads."""
-
-  draw: Callable[[results_lib.Results, pathlib.Path], None]
-  tables: tuple[str, ...] = ()
-  references: tuple[str, ...] = ()
-  check: Callable[[ml_collections.ConfigDict, core_config.Problems], None] = lambda c, p: None
-
-
 FIGURES = {
-    'entropy_grid': FigureSpec(_draw_entropy_grid),
-    'attention_snapshots': FigureSpec(_draw_attention_snapshots, check=_check_snapshots),
-    'snapping': FigureSpec(_draw_snapping),
-    'recall': FigureSpec(_draw_recall, tables=('recall',)),
-    'long_sequence_limit': FigureSpec(_draw_long_sequence_limit, tables=('long_sequence_limit',),
-                                      references=('population',)),
+    'entropy_grid': outputs.FigureSpec(_draw_entropy_grid),
+    'attention_snapshots': outputs.FigureSpec(_draw_attention_snapshots, check=_check_snapshots),
+    'snapping': outputs.FigureSpec(_draw_snapping),
+    'recall': outputs.FigureSpec(_draw_recall, tables=('recall',)),
+    'long_sequence_limit': outputs.FigureSpec(_draw_long_sequence_limit,
+                                              tables=('long_sequence_limit',),
+                                              references=('population',)),
 }

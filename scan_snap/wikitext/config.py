@@ -10,11 +10,9 @@ import ml_collections
 from scan_snap.core import config
 from scan_snap.core import optimizer
 from scan_snap.wikitext import data
-from scan_snap.wikitext import train
+from scan_snap.wikitext import figures
 from scan_snap.wikitext import model
-
-FIGURES = ('attention_maps', 'entropy_vs_lr', 'training_curves')
-
+from scan_snap.wikitext import train
 
 def wikitext_config() -> ml_collections.ConfigDict:
   """Every key of a WikiText run, at the values of the paper's reference runs."""
@@ -70,7 +68,7 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.sweep.runs_per_device = 2  # runs each device trains per compiled call (vmapped together)
 
   c.figures = ml_collections.ConfigDict()
-  c.figures.names = FIGURES
+  c.figures.names = tuple(figures.FIGURES)
   c.figures.map_steps = ()  # evaluated steps shown in 'attention_maps'; (): six, evenly spaced
   return c
 
@@ -134,8 +132,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
   need(config.seeds_fit(c), 'sweep.first_seed', config.SEEDS_FIT)
   need(positive(c.sweep.runs_per_device), 'sweep.runs_per_device', 'must be a positive integer')
-  need(all(name in FIGURES for name in c.figures.names), 'figures.names',
-       f'must be names from {FIGURES}')
+  need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
+       f'must be names from {tuple(figures.FIGURES)}')
   need(not evals_ok or all(config.is_int(s) and 0 <= s <= t.steps and s % t.eval_every == 0
                            for s in c.figures.map_steps),
        'figures.map_steps',

@@ -115,11 +115,12 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   trained = sweep.run(text_config.run_config(c, len(vocab), steps_per_epoch), runs, tokens,
                       c.sweep.runs_per_device, c.train.checkpoint_every, workdir,
                       on_start=claim_workdir, on_evaluation=log)
-  reported = results.Results(trained)
+  probe_words = np.asarray(vocab.words)[np.asarray(tokens.probe_PxL)]
+  reported = results.Results(c, trained, probe_words)
   if writer:
-    probe_words = np.asarray(vocab.words)[np.asarray(tokens.probe_PxL)]
-    _write_files(reported, metrics_log, tokens.probe_PxL, probe_words, workdir)
-    _write_figures(c, reported, probe_words[0], workdir)
+    _write_files(reported, metrics_log, tokens.probe_PxL, workdir)
+    for name in c.figures.names:
+      figures.FIGURES[name].draw(reported, workdir / 'figures')
     print(outputs.markdown_table(reported.rows))
   if reported.num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv)',
@@ -158,8 +159,7 @@ def footprint(c: ml_collections.ConfigDict, vocab_size: int) -> dict[str, int]:
 
 
 def _write_files(reported: results.Results, metrics_log: outputs.MetricsLog,
-                probe_PxL: jax.Array, probe_words_PxL: np.ndarray,
-                workdir: pathlib.Path) -> None:
+                 probe_PxL: jax.Array, workdir: pathlib.Path) -> None:
   """metrics.jsonl (whole once more: a run resumed at its last step evaluates nothing),
   results.csv and trajectories.npz."""
   metrics_log.write(reported.metric_lines())
@@ -167,30 +167,4 @@ def _write_files(reported: results.Results, metrics_log: outputs.MetricsLog,
   outputs.write_csv(workdir / 'results.csv', reported.rows)
   outputs.write_npz(workdir / 'trajectories.npz', {
       **reported.trajectories(), 'probe_ids': np.asarray(probe_PxL),
-      'probe_words': probe_words_PxL})
-
-
-def _write_figures(c: ml_collections.ConfigDict, reported: results.Results,
-                   probe_words: np.ndarray, workdir: pathlib.Path) -> None:
-  """The figures of c.figures.names (probe_words: the first probe sequence's words)."""
-  history, runs = reported.history, reported.runs
-  steps = history['step']
-  names = c.figures.names
-  if 'attention_maps' in names:
-    if c.figures.map_steps:
-      index = [int(np.flatnonzero(steps == s)[0]) for s in c.figures.map_steps]
-    else:  # six evaluations, evenly spaced
-      index = sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist()))
-    for r, run in enumerate(runs):
-      name = f"attention_maps_seed{run['seed']}_lra{run['lr_attention']:g}_lro{run['lr_other']:g}"
-      figures.attention_maps(
-          history['attn/maps'][index, r, :, 0].mean(axis=2), steps[index], probe_words,
-          f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}, "
-          f"seed {run['seed']}: first probe sequence", workdir / 'figures' / name)
-  if 'entropy_vs_lr' in names:
-    figures.entropy_vs_lr(reported.rows, reported.uniform_entropy,
-                          c.optimizer.lr_other_relative, workdir / 'figures' / 'entropy_vs_lr')
-  if 'training_curves' in names:
-    figures.training_curves(steps, history['eval/loss'], history['attn/entropy'],
-                            reported.freezing, runs, reported.uniform_entropy,
-                            workdir / 'figures' / 'training_curves')
+      'probe_words': reported.probe_words})

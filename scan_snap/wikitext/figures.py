@@ -1,4 +1,8 @@
-"""The WikiText figures (paper Figs. 7 and 10, and the training curves), PNG and PDF."""
+"""The WikiText figures (paper Figs. 7 and 10, and the training curves), PNG and PDF.
+
+FIGURES is the registry that config.figures.names names: each entry (an outputs.FigureSpec)
+draws its figure from a results.Results into the figures folder.
+"""
 
 import pathlib
 
@@ -6,6 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from scan_snap.core import outputs
+from scan_snap.wikitext import results as results_lib
 
 
 def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.ndarray,
@@ -90,3 +95,39 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   if entropy_ExRxN.shape[2] > 1:
     ax_freezing.legend(fontsize=7)
   return outputs.save_figure(fig, stem)
+
+
+def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:
+  """Per run: the first probe sequence's maps at config.figures.map_steps (default: six
+  evaluations, evenly spaced), averaged over the heads."""
+  history, steps = results.history, results.history['step']
+  if results.c.figures.map_steps:
+    index = [int(np.flatnonzero(steps == s)[0]) for s in results.c.figures.map_steps]
+  else:
+    index = sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist()))
+  for r, run in enumerate(results.runs):
+    rates = f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}"
+    attention_maps(
+        history['attn/maps'][index, r, :, 0].mean(axis=2), steps[index], results.probe_words[0],
+        f"{rates}, seed {run['seed']}: first probe sequence",
+        directory / f"attention_maps_seed{run['seed']}_lra{run['lr_attention']:g}"
+                    f"_lro{run['lr_other']:g}")
+
+
+def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -> None:
+  entropy_vs_lr(results.rows, results.uniform_entropy, results.c.optimizer.lr_other_relative,
+                directory / 'entropy_vs_lr')
+
+
+def _draw_training_curves(results: results_lib.Results, directory: pathlib.Path) -> None:
+  history = results.history
+  training_curves(history['step'], history['eval/loss'], history['attn/entropy'],
+                  results.freezing, results.runs, results.uniform_entropy,
+                  directory / 'training_curves')
+
+
+FIGURES = {
+    'attention_maps': outputs.FigureSpec(_draw_attention_maps),
+    'entropy_vs_lr': outputs.FigureSpec(_draw_entropy_vs_lr),
+    'training_curves': outputs.FigureSpec(_draw_training_curves),
+}

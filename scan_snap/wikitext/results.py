@@ -1,13 +1,15 @@
 """What the WikiText experiment reports, computed once from the trained grid.
 
-`Results(trained)` holds the rows of results.csv, the summary, the freezing measure of every
-evaluation and the reference entropy of uniform attention, and gives the lines of metrics.jsonl
-and the arrays of trajectories.npz; the figures read them from here. `metric_lines` also gives
+`Results(c, trained, probe_words)` holds the rows of results.csv, the summary, the freezing
+measure of every evaluation and the reference entropy of uniform attention, and gives the lines
+of metrics.jsonl and the arrays of trajectories.npz; the figures (figures.FIGURES) read them
+from here. `metric_lines` also gives
 the lines of the evaluations so far, while the grid trains.
 """
 
 import math
 
+import ml_collections
 import numpy as np
 
 from scan_snap.wikitext import sweep
@@ -108,7 +110,10 @@ def summarize(rows: list[dict]) -> list[dict]:
 class Results:
   """The trained grid and everything reported about it (see the module)."""
 
-  def __init__(self, trained: sweep.GridResult):
+  def __init__(self, c: ml_collections.ConfigDict, trained: sweep.GridResult,
+               probe_words: np.ndarray):
+    """probe_words: [P, L] the words of the probe sequences whose attention maps are kept."""
+    self.c, self.probe_words = c, probe_words
     self.runs, self.history = trained.runs, trained.history
     self.steps_per_epoch = trained.run_config.steps_per_epoch
     self.freezing = freezing_of(self.history)  # (evaluations, R, layers)

@@ -6,9 +6,17 @@ import math
 from absl.testing import absltest
 import numpy as np
 
+from scan_snap.wikitext import config
 from scan_snap.wikitext import results
 from scan_snap.wikitext import sweep
 from tests.testing import tiny_text_run
+
+
+_PROBE_WORDS = np.array([['the', 'end']])
+
+
+def _config():
+  return config.wikitext_config()
 
 
 def _hand_made() -> sweep.GridResult:
@@ -24,8 +32,8 @@ def _hand_made() -> sweep.GridResult:
              'attn/maps': maps}
   runs = [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
           {'seed': 1, 'lr_attention': 10.0, 'lr_other': 10.0}]
-  return sweep.GridResult(run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
-                          steps_trained=10)
+  return sweep.GridResult(run_config=tiny_text_run(steps_per_epoch=20), runs=runs,
+                          history=history, steps_trained=10)
 
 
 class ResultsTest(absltest.TestCase):
@@ -42,7 +50,7 @@ class ResultsTest(absltest.TestCase):
                            places=12)
 
   def test_rows_and_summary(self):
-    reported = results.Results(_hand_made())
+    reported = results.Results(_config(), _hand_made(), _PROBE_WORDS)
     np.testing.assert_allclose(reported.freezing[:, :, 0], [[np.nan, np.nan], [0.0, 0.0],
                                                             [0.5, 0.0]])
     self.assertEqual(reported.rows[0], {
@@ -61,7 +69,7 @@ class ResultsTest(absltest.TestCase):
                      (0, 1))
 
   def test_metric_lines_say_none_for_what_is_not_finite(self):
-    lines = results.Results(_hand_made()).metric_lines()
+    lines = results.Results(_config(), _hand_made(), _PROBE_WORDS).metric_lines()
     self.assertLen(lines, 3 * 2)  # evaluation-major
     self.assertEqual(lines[0], {
         'step': 0, 'epoch': 0.0, 'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0,
@@ -74,7 +82,7 @@ class ResultsTest(absltest.TestCase):
 
   def test_trajectories_keep_their_file_names(self):
     trained = _hand_made()
-    arrays = results.Results(trained).trajectories()
+    arrays = results.Results(_config(), trained, _PROBE_WORDS).trajectories()
     self.assertEqual(list(arrays), ['step', 'train_loss', 'val_loss', 'attn_entropy',
                                     'attn_maps', 'attn_freezing', 'seed', 'lr_attention',
                                     'lr_other'])
