@@ -1,0 +1,201 @@
+"""Verdicts that are measurements: an effect, its uncertainty, the test that decides, its level.
+
+A Verdict is `pass` when the test finds the claimed effect at level α, `fail` when it finds the
+opposite (or, for a predicted value, excludes it), and `inconclusive` otherwise. Under data with
+no effect a claim therefore passes with probability at most α. The tests:
+
+  above(x)                 one-sided one-sample t-test that the mean of independent samples
+                           (one per seed) is above 0; fail when it is below 0 at the same level
+                           (its interval is the two-sided (1 − 2α) one: pass when it lies above
+                           0, fail when below)
+  coefficient(X, y, j)     least-squares coefficient j with its two-sided (1 − α) t-interval:
+                           pass when the interval contains the predicted value and excludes
+                           the value of no effect, fail when it excludes the prediction
+  negligible(X, y, j, m)   equivalence by two one-sided tests: pass when the (1 − 2α) interval
+                           of coefficient j lies within ±m, fail when it lies outside
+  majority(wins, n)        one-sided sign test that more than half of n units show the effect
+  exact(...)               a deterministic computation (population dynamics, a solver): no
+                           sampling noise, the effect against a stated tolerance
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 0.01
+PASS, FAIL, INCONCLUSIVE = 'pass', 'fail', 'inconclusive'
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+  """One claim decided: `effect` ± `se` over `n` units, its (1 − α) `interval`, the `test`
+  and its `p` value (NaN for exact checks), and `measured`, the numbers behind it in words."""
+
+  claim: str
+  verdict: str
+  effect: float
+  se: float
+  interval: tuple[float, float]
+  n: int
+  test: str
+  alpha: float
+  p: float
+  measured: str = ''
+
+  def to_dict(self) -> dict:
+    return {**dataclasses.asdict(self), 'interval': list(self.interval)}
+
+  def explained(self, measured: str) -> 'Verdict':
+    """The same verdict with `measured` appended to its numbers."""
+    text = '; '.join(t for t in (self.measured, measured) if t)
+    return dataclasses.replace(self, measured=text)
+
+
+def above(claim: str, samples, alpha: float = ALPHA, unit: str = 'seed',
+          measured: str = '') -> Verdict:
+  """H₁: the mean of independent `samples` (one per `unit`) is above 0. One-sided t-test with
+  n − 1 degrees of freedom; pass when p < α, fail when the mean is below 0 at level α.
+  Inconclusive with fewer than 2 samples."""
+  x = np.asarray(samples, float)
+  x = x[np.isfinite(x)]
+  n = len(x)
+  test = f'one-sided t-test over {unit}s (H₀: mean ≤ 0)'
+  if n < 2:
+    return Verdict(claim, INCONCLUSIVE, float(x.mean()) if n else math.nan, math.nan,
+                   (math.nan, math.nan), n, test, alpha, math.nan,
+                   _join(measured, f'{n} {unit}(s): at least 2 are needed'))
+  mean, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
+  if se == 0:  # Identical samples: the sign decides, with no noise to weigh it against.
+    p = 0.0 if mean > 0 else 1.0
+    lower = 0.0 if mean < 0 else 1.0
+    interval = (mean, mean)
+  else:
+    t = mean / se
+    p, lower = float(stats.t.sf(t, n - 1)), float(stats.t.cdf(t, n - 1))
+    half = float(stats.t.ppf(1 - alpha, n - 1)) * se  # (1 − 2α): its ends are the two tests.
+    interval = (mean - half, mean + half)
+  verdict = PASS if p < alpha else FAIL if lower < alpha else INCONCLUSIVE
+  return Verdict(claim, verdict, mean, se, interval, n, test, alpha, p, measured)
+
+
+def least_squares(design, y):
+  """Coefficients of y ≈ design @ b, their standard errors and the residual degrees of
+  freedom (n − columns)."""
+  design, y = np.asarray(design, float), np.asarray(y, float)
+  b, *_ = np.linalg.lstsq(design, y, rcond=None)
+  dof = len(y) - design.shape[1]
+  if dof < 1:
+    return b, np.full(len(b), math.nan), dof
+  sigma2 = float(((y - design @ b) ** 2).sum()) / dof
+  cov = sigma2 * np.linalg.pinv(design.T @ design)
+  return b, np.sqrt(np.clip(np.diag(cov), 0, None)), dof
+
+
+def coefficient(claim: str, design, y, j: int, predicted: float, null: float = 0.0,
+                alpha: float = ALPHA, measured: str = '') -> Verdict:
+  """Coefficient j of the least-squares fit y ≈ design @ b against a prediction: pass when its
+  two-sided (1 − α) t-interval contains `predicted` and excludes `null` (no effect), fail when
+  it excludes `predicted`, inconclusive otherwise (too wide to tell them apart)."""
+  b, se, dof = least_squares(design, y)
+  test = (f'(1 − α) t-interval of a least-squares coefficient, {dof} dof '
+          f'(pass: contains {predicted:g} and excludes {null:g})')
+  if dof < 1 or not np.isfinite(se[j]):
+    return Verdict(claim, INCONCLUSIVE, float(b[j]), math.nan, (math.nan, math.nan), len(y),
+                   test, alpha, math.nan, _join(measured, 'too few points for an interval'))
+  half = float(stats.t.ppf(1 - alpha / 2, dof)) * se[j]
+  lo, hi = float(b[j] - half), float(b[j] + half)
+  p = _two_sided_p(b[j] - null, se[j], dof)
+  if not lo <= predicted <= hi:
+    verdict = FAIL
+  else:
+    verdict = PASS if not lo <= null <= hi else INCONCLUSIVE
+  return Verdict(claim, verdict, float(b[j]), float(se[j]), (lo, hi), len(y), test, alpha, p,
+                 measured)
+
+
+def negligible(claim: str, design, y, j: int, margin: float, alpha: float = ALPHA,
+               measured: str = '') -> Verdict:
+  """Coefficient j of the least-squares fit is negligible, |b_j| < margin, by two one-sided
+  t-tests: pass when the (1 − 2α) interval lies inside (−margin, margin), fail when it lies
+  wholly outside, inconclusive otherwise."""
+  b, se, dof = least_squares(design, y)
+  test = f'equivalence (two one-sided t-tests, {dof} dof), margin ±{margin:g}'
+  if dof < 1 or not np.isfinite(se[j]):
+    return Verdict(claim, INCONCLUSIVE, float(b[j]), math.nan, (math.nan, math.nan), len(y),
+                   test, alpha, math.nan, _join(measured, 'too few points for an interval'))
+  half = float(stats.t.ppf(1 - alpha, dof)) * se[j]
+  lo, hi = float(b[j] - half), float(b[j] + half)
+  if se[j] == 0:
+    p = 0.0 if abs(b[j]) < margin else 1.0
+  else:
+    p = max(float(stats.t.sf((b[j] + margin) / se[j], dof)),
+            float(stats.t.cdf((b[j] - margin) / se[j], dof)))
+  verdict = (PASS if -margin < lo and hi < margin
+             else FAIL if hi <= -margin or lo >= margin else INCONCLUSIVE)
+  return Verdict(claim, verdict, float(b[j]), float(se[j]), (lo, hi), len(y), test, alpha, p,
+                 measured)
+
+
+def majority(claim: str, wins: int, n: int, alpha: float = ALPHA, unit: str = 'run',
+             measured: str = '') -> Verdict:
+  """More than half of n independent units show the effect: one-sided sign (binomial) test;
+  fail when fewer than half show it at level α. The effect is the fraction that shows it."""
+  test = f'one-sided sign test over {unit}s (H₀: fraction ≤ 1/2)'
+  if n == 0:
+    return Verdict(claim, INCONCLUSIVE, math.nan, math.nan, (math.nan, math.nan), 0, test,
+                   alpha, math.nan, _join(measured, f'no {unit}s'))
+  p = float(stats.binomtest(wins, n, 0.5, alternative='greater').pvalue)
+  lower = float(stats.binomtest(wins, n, 0.5, alternative='less').pvalue)
+  ci = stats.binomtest(wins, n).proportion_ci(confidence_level=1 - alpha)
+  fraction = wins / n
+  verdict = PASS if p < alpha else FAIL if lower < alpha else INCONCLUSIVE
+  return Verdict(claim, verdict, fraction, math.sqrt(fraction * (1 - fraction) / n),
+                 (float(ci.low), float(ci.high)), n, test, alpha, p, measured)
+
+
+def exact(claim: str, effect: float, holds: bool, test: str, n: int = 1,
+          measured: str = '') -> Verdict:
+  """A deterministic computation (no sampling noise): `holds` decides pass or fail; `test`
+  states the rule and its tolerance."""
+  return Verdict(claim, PASS if holds else FAIL, float(effect), 0.0, (float(effect),) * 2, n,
+                 test, 0.0, math.nan, measured)
+
+
+def _two_sided_p(estimate: float, se: float, dof: int) -> float:
+  if se == 0:
+    return 0.0 if estimate != 0 else 1.0
+  return float(2 * stats.t.sf(abs(estimate) / se, dof))
+
+
+def _join(*texts: str) -> str:
+  return '; '.join(t for t in texts if t)
+
+
+def report_markdown(title: str, sections: dict[str, list[Verdict]]) -> str:
+  """report.md: per section, one row per verdict with its effect ± standard error, its
+  (1 − α) interval, the number of units, the test and α, p, the verdict, and the numbers."""
+  lines = [f'# {title}', '']
+  for section, verdicts in sections.items():
+    if not verdicts:
+      continue
+    lines += [f'## {section}', '',
+              '| claim | effect ± se | interval | n | test | α | p | verdict | measured |',
+              '|---|---|---|---|---|---|---|---|---|']
+    for v in verdicts:
+      word = {PASS: 'pass', FAIL: 'FAIL', INCONCLUSIVE: 'inconclusive'}[v.verdict]
+      lines.append(f'| {v.claim} | {_number(v.effect)} ± {_number(v.se)} | '
+                   f'[{_number(v.interval[0])}, {_number(v.interval[1])}] | {v.n} | {v.test} | '
+                   f'{v.alpha:g} | {_number(v.p)} | {word} | {v.measured} |')
+    lines.append('')
+  return '\n'.join(lines)
+
+
+def to_json(sections: dict[str, list[Verdict]]) -> dict[str, list[dict]]:
+  """claims.json: the same verdicts as report.md, machine-readable."""
+  return {section: [v.to_dict() for v in verdicts] for section, verdicts in sections.items()}
+
+
+def _number(x: float) -> str:
+  return '–' if x is None or not np.isfinite(x) else f'{x:.3g}'

@@ -1,0 +1,97 @@
+"""The verdict tests: each passes on data with no effect at most α of the time, detects a
+planted effect, and fails on the opposite effect."""
+
+from absl.testing import absltest
+import numpy as np
+
+from scan_snap.core import verdicts
+
+_GRIDS = 2000  # simulated samples per rate; the rate's standard error is below 0.5%
+
+
+def _rate(decide, seed=0) -> dict[str, float]:
+  rng = np.random.default_rng(seed)
+  words = [decide(rng).verdict for _ in range(_GRIDS)]
+  return {w: words.count(w) / _GRIDS for w in (verdicts.PASS, verdicts.FAIL,
+                                               verdicts.INCONCLUSIVE)}
+
+
+class AboveTest(absltest.TestCase):
+
+  def test_no_effect_passes_at_most_alpha(self):
+    rate = _rate(lambda rng: verdicts.above('c', rng.normal(0, 1, 10)))
+    self.assertLessEqual(rate['pass'], 0.02)
+    self.assertLessEqual(rate['fail'], 0.02)
+
+  def test_planted_effect_passes_and_opposite_fails(self):
+    self.assertGreaterEqual(_rate(lambda rng: verdicts.above('c', rng.normal(1.5, 1, 10)))[
+        'pass'], 0.9)
+    self.assertGreaterEqual(_rate(lambda rng: verdicts.above('c', rng.normal(-1.5, 1, 10)))[
+        'fail'], 0.9)
+
+  def test_numbers(self):
+    v = verdicts.above('c', [1.0, 2.0, 3.0])
+    self.assertAlmostEqual(v.effect, 2.0)
+    self.assertAlmostEqual(v.se, 1 / np.sqrt(3))
+    self.assertAlmostEqual(v.p, 0.0371, places=4)  # t = 2√3 with 2 dof.
+    self.assertEqual(v.verdict, 'inconclusive')  # 0.037 > α = 0.01.
+    self.assertEqual(verdicts.above('c', [1.0]).verdict, 'inconclusive')
+    self.assertEqual(verdicts.above('c', [1.0, 1.0]).verdict, 'pass')  # No noise at all.
+
+
+class CoefficientTest(absltest.TestCase):
+
+  def _fit(self, slope):
+    x = np.log(np.array([0.03, 0.06, 0.1, 0.3, 1.0, 3.0]))
+    design = np.c_[np.ones_like(x), x]
+    return lambda rng: verdicts.coefficient('s', design, slope * x + rng.normal(0, 0.2, 6), 1,
+                                            predicted=-1.0)
+
+  def test_no_effect_passes_at_most_alpha(self):
+    self.assertLessEqual(_rate(self._fit(0.0))['pass'], 0.02)
+
+  def test_planted_slope_passes_and_another_fails(self):
+    self.assertGreaterEqual(_rate(self._fit(-1.0))['pass'], 0.9)
+    self.assertGreaterEqual(_rate(self._fit(-2.0))['fail'], 0.9)
+
+
+class NegligibleTest(absltest.TestCase):
+
+  def _fit(self, slope):
+    x = np.tile(np.log([0.01, 0.03, 0.1]), 4)
+    design = np.c_[np.ones_like(x), x]
+    return lambda rng: verdicts.negligible('z', design, slope * x + rng.normal(0, 0.05, 12), 1,
+                                           margin=0.2)
+
+  def test_an_effect_at_the_margin_passes_at_most_alpha(self):
+    self.assertLessEqual(_rate(self._fit(0.2))['pass'], 0.02)
+
+  def test_no_effect_passes_and_a_large_one_fails(self):
+    self.assertGreaterEqual(_rate(self._fit(0.0))['pass'], 0.9)
+    self.assertGreaterEqual(_rate(self._fit(0.6))['fail'], 0.9)
+
+
+class MajorityTest(absltest.TestCase):
+
+  def test_calibrated(self):
+    self.assertLessEqual(_rate(lambda rng: verdicts.majority(
+        'm', int(rng.binomial(30, 0.5)), 30))['pass'], 0.02)
+    self.assertGreaterEqual(_rate(lambda rng: verdicts.majority(
+        'm', int(rng.binomial(30, 0.95)), 30))['pass'], 0.9)
+    self.assertEqual(verdicts.majority('m', 0, 30).verdict, 'fail')
+
+
+class ReportTest(absltest.TestCase):
+
+  def test_report_and_json_hold_every_field(self):
+    v = verdicts.above('more', [1.0, 2.0, 3.0, 4.0], measured='four seeds')
+    text = verdicts.report_markdown('t', {'Claims': [v], 'Solver checks': []})
+    self.assertIn('## Claims', text)
+    self.assertNotIn('Solver checks', text)  # Empty sections are left out.
+    self.assertIn('| more | 2.5 ± 0.645 |', text)
+    self.assertIn('four seeds |', text)
+    self.assertEqual(verdicts.to_json({'Claims': [v]})['Claims'][0]['verdict'], v.verdict)
+
+
+if __name__ == '__main__':
+  absltest.main()
