@@ -26,7 +26,7 @@ def get_config(variant: str = ''):
   c.train.log_every = 5
   c.sweep.num_seeds = 10
   c.figures.names = ('long_sequence_limit',)
-  c.report.claims = ('long_sequence_limit',)
+  c.report.claims = ('long_sequence_limit', 'frequency_bias')
   return core_config.apply_variant(c, variant, smoke=_smoke)
 
 

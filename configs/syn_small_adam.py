@@ -25,7 +25,6 @@ def get_config(variant: str = ''):
   c.sweep.num_seeds = 10
   c.figures.names = ('attention_snapshots',)
   c.figures.snapshot_steps = (0, 2, 5, 10, 20, 50, 100)
-  c.report.claims = ('frequency_bias',)
   return core_config.apply_variant(c, variant, smoke=_smoke)
 
 

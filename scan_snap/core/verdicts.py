@@ -8,9 +8,11 @@ no effect a claim therefore passes with probability at most α. The tests:
                            (one per seed) is above 0; fail when it is below 0 at the same level
                            (its interval is the two-sided (1 − 2α) one: pass when it lies above
                            0, fail when below)
+  all_above(x)             every column's mean above 0 (intersection-union of above)
   coefficient(X, y, j)     least-squares coefficient j with its two-sided (1 − α) t-interval:
                            pass when the interval contains the predicted value and excludes
-                           the value of no effect, fail when it excludes the prediction
+                           the value of no effect, fail when it excludes the prediction (or,
+                           for a direction, pass when it lies on the claimed side of 0)
   negligible(X, y, j, m)   equivalence by two one-sided tests: pass when the (1 − 2α) interval
                            of coefficient j lies within ±m, fail when it lies outside
   majority(wins, n)        one-sided sign test that more than half of n units show the effect
@@ -45,7 +47,10 @@ class Verdict:
   measured: str = ''
 
   def to_dict(self) -> dict:
-    return {**dataclasses.asdict(self), 'interval': list(self.interval)}
+    """The fields, NaN written as None (JSON's null)."""
+    clean = lambda x: None if isinstance(x, float) and math.isnan(x) else x
+    return {**{k: clean(v) for k, v in dataclasses.asdict(self).items()},
+            'interval': [clean(x) for x in self.interval]}
 
   def explained(self, measured: str) -> 'Verdict':
     """The same verdict with `measured` appended to its numbers."""
@@ -93,26 +98,61 @@ def least_squares(design, y):
   return b, np.sqrt(np.clip(np.diag(cov), 0, None)), dof
 
 
-def coefficient(claim: str, design, y, j: int, predicted: float, null: float = 0.0,
-                alpha: float = ALPHA, measured: str = '') -> Verdict:
-  """Coefficient j of the least-squares fit y ≈ design @ b against a prediction: pass when its
-  two-sided (1 − α) t-interval contains `predicted` and excludes `null` (no effect), fail when
-  it excludes `predicted`, inconclusive otherwise (too wide to tell them apart)."""
+def coefficient(claim: str, design, y, j: int, predicted: float | None = None,
+                null: float = 0.0, sign: int = 0, alpha: float = ALPHA,
+                measured: str = '') -> Verdict:
+  """Coefficient j of the least-squares fit y ≈ design @ b, with its two-sided (1 − α)
+  t-interval. Against a `predicted` value: pass when the interval contains it and excludes
+  `null` (no effect), fail when it excludes the prediction. For a direction (`sign` ±1, no
+  prediction): pass when the interval lies on that side of `null`, fail when on the other.
+  Inconclusive otherwise (too wide to tell)."""
   b, se, dof = least_squares(design, y)
-  test = (f'(1 − α) t-interval of a least-squares coefficient, {dof} dof '
-          f'(pass: contains {predicted:g} and excludes {null:g})')
+  rule = (f'contains {predicted:g} and excludes {null:g}' if predicted is not None
+          else f"lies {'below' if sign < 0 else 'above'} {null:g}")
+  test = f'(1 − α) t-interval of a least-squares coefficient, {dof} dof (pass: {rule})'
   if dof < 1 or not np.isfinite(se[j]):
     return Verdict(claim, INCONCLUSIVE, float(b[j]), math.nan, (math.nan, math.nan), len(y),
                    test, alpha, math.nan, _join(measured, 'too few points for an interval'))
   half = float(stats.t.ppf(1 - alpha / 2, dof)) * se[j]
   lo, hi = float(b[j] - half), float(b[j] + half)
   p = _two_sided_p(b[j] - null, se[j], dof)
-  if not lo <= predicted <= hi:
-    verdict = FAIL
+  if predicted is not None:
+    verdict = (FAIL if not lo <= predicted <= hi
+               else PASS if not lo <= null <= hi else INCONCLUSIVE)
   else:
-    verdict = PASS if not lo <= null <= hi else INCONCLUSIVE
+    low_side, high_side = hi < null, lo > null
+    verdict = (PASS if (low_side if sign < 0 else high_side)
+               else FAIL if (high_side if sign < 0 else low_side) else INCONCLUSIVE)
   return Verdict(claim, verdict, float(b[j]), float(se[j]), (lo, hi), len(y), test, alpha, p,
                  measured)
+
+
+def all_above(claim: str, samples, names, alpha: float = ALPHA, unit: str = 'seed',
+              measured: str = '') -> Verdict:
+  """H₁: every column of `samples` [units, m] has a mean above 0 (an intersection-union test:
+  each column's one-sided t-test at level α, no correction needed). Pass when every column
+  passes; fail when some column is below 0 at level α/m; the effect, interval and p are those
+  of the least supported column, named in `measured`."""
+  samples = np.asarray(samples, float)
+  each = [above(claim, samples[:, i], alpha, unit) for i in range(samples.shape[1])]
+  worst = int(np.argmax([v.p if np.isfinite(v.p) else 1.0 for v in each]))
+  lowest = min(_below_p(v) for v in each)
+  verdict = (PASS if all(v.verdict == PASS for v in each)
+             else FAIL if lowest < alpha / len(each) else INCONCLUSIVE)
+  test = (f'one-sided t-tests over {unit}s for each of {len(each)} tokens (H₀: some mean ≤ 0; '
+          'pass when all pass)')
+  v = each[worst]
+  return Verdict(claim, verdict, v.effect, v.se, v.interval, v.n, test, alpha, v.p,
+                 _join(measured, f'least supported: {names[worst]}'))
+
+
+def _below_p(v: Verdict) -> float:
+  """The one-sided p that a sample's mean is below 0."""
+  if not np.isfinite(v.se) or v.n < 2:
+    return 1.0
+  if v.se == 0:
+    return 0.0 if v.effect < 0 else 1.0
+  return float(stats.t.cdf(v.effect / v.se, v.n - 1))
 
 
 def negligible(claim: str, design, y, j: int, margin: float, alpha: float = ALPHA,

@@ -9,6 +9,7 @@ Layout of the work directory:
   trajectories/<group>.npz        c̃ and z of every run at every logged step, and the run's axes
   summary.csv, summary.md         mean ± std final entropy per (num_last, T, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, with verdicts
+  claims.json                     the same verdicts, machine-readable
   recall.csv                      with the 'recall' figure: recall per threshold and cell
   long_sequence_limit.csv         with that figure or claim: distance to the T → ∞ run per T
   checkpoints/<group>/<chunk>     orbax checkpoints of finished chunks, for resuming
@@ -27,6 +28,7 @@ import ml_collections
 from scan_snap.core import config as core_config
 from scan_snap.core import outputs
 from scan_snap.core import runtime
+from scan_snap.core import verdicts
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import figures
@@ -35,7 +37,7 @@ from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes.config import validate  # The checks of this experiment's configs.
 
 _OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summary.csv',
-            'summary.md', 'report.md', *(f'{t}.csv' for t in results_lib.TABLES), 'trajectories',
+            'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES), 'trajectories',
             'figures', 'checkpoints')
 
 
@@ -55,7 +57,8 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   written, so that the same call resumes from every finished chunk.
 
   Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
-  checks of c.report.claims, 'num_runs', 'compile_s', 'train_s'}.
+  verdicts of c.report.claims (as in claims.json, each with its 'section'), 'num_runs',
+  'compile_s', 'train_s'}.
   """
   config.validate(c)
   runtime.check_fits(footprint(c), workdir, force)
@@ -72,9 +75,11 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
         c, groups, sweep.references(groups, {r for w in wanted for r in w.references}),
         columns=tuple(dict.fromkeys(col for name in c.report.claims
                                     for col in claims.CLAIMS[name].columns)))
-    checks = claims.evaluate(tuple(c.report.claims), results)
+    sections = claims.evaluate(tuple(c.report.claims), results)
     if writer:
-      _write(c, results, checks, {t for w in wanted for t in w.tables}, workdir, tensorboard)
+      _write(c, results, sections, {t for w in wanted for t in w.tables}, workdir, tensorboard)
+  checks = [{'section': section, **v.to_dict()} for section, found in sections.items()
+            for v in found]
   for check in checks:
     logging.info('%s: %s — %s', check['verdict'], check['claim'], check['measured'])
   return {'results': results.rows, 'summary': results.summary, 'claims': checks,
@@ -102,7 +107,8 @@ def _sweep(c: ml_collections.ConfigDict, workdir: pathlib.Path | None,
     return grid.train(on_chunk)
 
 
-def _write(c: ml_collections.ConfigDict, results: results_lib.Results, checks: list[dict],
+def _write(c: ml_collections.ConfigDict, results: results_lib.Results,
+           sections: dict[str, list[verdicts.Verdict]],
            tables: set[str], workdir: pathlib.Path, tensorboard: bool) -> None:
   """Every file of the work directory (see the module docstring), from the results."""
   outputs.write_csv(workdir / 'results.csv', results.rows)
@@ -126,9 +132,10 @@ def _write(c: ml_collections.ConfigDict, results: results_lib.Results, checks: l
       outputs.write_csv(workdir / f'{name}.csv', getattr(results, name))
   for name in c.figures.names:
     figures.FIGURES[name].draw(results, workdir / 'figures')
-  if checks:
-    outputs.write_text(workdir / 'report.md', claims.report_markdown(
-        f'Claims checked on {workdir.name}', checks))
+  if any(sections.values()):
+    outputs.write_text(workdir / 'report.md', verdicts.report_markdown(
+        f'Claims checked on {workdir.name}', sections))
+    outputs.write_json(workdir / 'claims.json', verdicts.to_json(sections))
   logging.info('wrote %s', workdir)
 
 

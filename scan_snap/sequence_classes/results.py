@@ -19,6 +19,9 @@ from scan_snap.sequence_classes import train
 
 TABLES = ('recall', 'long_sequence_limit')  # Results attributes that are tables of rows
 COLUMNS = ('t0',)  # per-run measurements a claim may add to results.csv
+# The first steps, in which the discrete updates from the start dominate a growth curve's
+# log-log slope: the t₀ detector starts after them.
+STARTUP = 5
 
 
 def ratio(lr_y: float, lr_z: float) -> float:
@@ -93,16 +96,20 @@ def local_slopes(t: np.ndarray, growth: np.ndarray, points_per_decade: int = 10)
   return np.sqrt(tt[1:] * tt[:-1]), slopes
 
 
-def transition_time(t: np.ndarray, growth: np.ndarray, drop: float = 0.5) -> float:
+def transition_time(t: np.ndarray, growth: np.ndarray, drop: float = 0.5,
+                    start: float = STARTUP) -> float:
   """The snapping time t₀ of a growth curve, or NaN when there is none.
 
   Polynomial growth c·t^p has a constant log-log slope p; growth that has turned logarithmic
   (a·ln t, or the (ln t)² of Theorem 4) has a slope that decays like 1/ln t. t₀ is the first
   time at which the slope falls below `drop` × the largest slope seen before it (10 slopes per
-  decade of t). A pure power law never does, and gives NaN. A transition before the second
-  logged point cannot be resolved: the detector then reports the next bend it sees.
+  decade of t), counting from t ≥ `start`, after the start-up steps. A pure power law never
+  does, and gives NaN. A transition before `start` cannot be resolved: the detector then
+  reports the next bend it sees, or none.
   """
   mid, slopes = local_slopes(t, growth)
+  after = mid >= start
+  mid, slopes = mid[after], slopes[after]
   if len(slopes) < 2:
     return math.nan
   below = np.flatnonzero(slopes < drop * np.maximum.accumulate(slopes))

@@ -42,7 +42,6 @@ class DivergenceTest(absltest.TestCase):
         self.assertEqual((cell['num_runs'], cell['num_diverged']),
                          (0, 2) if cell['lr_z'] > 1 else (2, 0))
       for check in result['claims']:
-        self.assertEqual(check['num_diverged'], 4)
         self.assertIn('4 diverged runs left out', check['measured'])
 
   def test_wide_grid_every_kept_run_is_finite_and_bounded(self):

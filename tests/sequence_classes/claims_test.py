@@ -1,18 +1,18 @@
-"""The claim checks, the t₀ detector and the decoder closed form, each against planted cases."""
+"""The claim checks, the t₀ detector and the decoder closed form: each check against hand cases,
+simulated grids with no effect (false-pass rate ≤ 5%) and planted effects of realistic size."""
 
-import dataclasses
+import itertools
 import math
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from scan_snap.sequence_classes import calibration
 from scan_snap.sequence_classes import claims
-from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
-from tests.testing import load_config
 
 T = np.arange(0, 10_001, dtype=float)
 
@@ -46,112 +46,140 @@ class DecoderGapTest(absltest.TestCase):
     np.testing.assert_allclose(49 * xi + np.expm1(xi), 0.7 * 50 * t / 4, rtol=1e-10, atol=1e-12)
 
   def test_training_follows_the_closed_form(self):
-    run_config = sweep.decoder_reduction_run([], steps=50)
-    self.assertTrue(claims.decoder_reduction(run_config)['holds'])
+    reference = sweep.decoder_reduction_run([], steps=50)
+    self.assertEqual(claims.decoder_reduction(reference).verdict, 'pass')
 
 
 SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
                             num_common_per_last=0, num_unique_per_next=4)
 
 
-class ClaimChecksTest(absltest.TestCase):
+def _rate(check, word='pass', grids=200, seed=0) -> float:
+  """The fraction of simulated grids on which check(rng) gives `word` for every verdict."""
+  rng = np.random.default_rng(seed)
+  return np.mean([all(v.verdict == word for v in check(rng)) for _ in range(grids)])
 
-  def test_frequency_bias_passes_and_fails(self):
-    start = np.zeros((2, 6))
-    good = np.array([[-0.2, -0.1, 0.0, 0.1, 0.3, 0.5]] * 2)
-    self.assertTrue(claims.check_frequency_discriminative_bias(start, good, SPEC.is_distinct())[
-        'holds'])
+
+class CalibrationTest(parameterized.TestCase):
+  """Every claim with sampling noise: at most 5% passes on grids with no effect, at least 80%
+  on a planted effect of realistic size (calibration.CALIBRATIONS; 200 grids, fixed keys)."""
+
+  @parameterized.parameters(*calibration.CALIBRATIONS)
+  def test_no_effect_rarely_passes(self, name):
+    self.assertLessEqual(calibration.pass_rate(name, 0.0, 200), 0.05)
+
+  @parameterized.parameters(*calibration.CALIBRATIONS)
+  def test_planted_effect_is_detected(self, name):
+    planted = calibration.CALIBRATIONS[name].planted
+    self.assertGreaterEqual(calibration.pass_rate(name, planted, 200, seed=1), 0.8)
+
+
+class FrequencyBiasTest(absltest.TestCase):
+  """Thm 2: changes [runs, K, S]; commons are slots 0–1, distinct tokens slots 2–5."""
+
+  def test_exact_on_deterministic_dynamics(self):
+    good = np.where(SPEC.is_distinct(), 0.1, -0.1) * np.ones((3, 2, 6))
+    self.assertEqual([v.verdict for v in claims.frequency_bias(good, SPEC.is_distinct(), True)],
+                     ['pass', 'pass'])
     bad = good.copy()
-    bad[1, 0] = 0.05  # One common token gained.
-    self.assertFalse(claims.check_frequency_discriminative_bias(start, bad, SPEC.is_distinct())[
-        'holds'])
+    bad[1, 0, 2] = -1e-4  # One distinct token of one run falls.
+    self.assertEqual([v.verdict for v in claims.frequency_bias(bad, SPEC.is_distinct(), True)],
+                     ['pass', 'fail'])
 
-  def _scan(self, order):
-    """c̃ trajectories whose distinct tokens peak at the steps `order` (then fall)."""
-    probs = SPEC.probs()
-    steps = np.arange(50)[:, None, None]
-    peak = np.zeros((2, 6))
-    peak[:, 2:] = order
-    bump = np.where(steps <= peak, steps, 2 * peak - steps) * 0.01
-    weights = probs * np.exp(np.where(SPEC.is_distinct(), bump, -0.01 * steps))
-    return weights / weights.sum(-1, keepdims=True), probs
-
-  def test_scanning_passes_in_frequency_order(self):
-    ctilde, probs = self._scan([5, 15, 30, 49])
-    self.assertTrue(claims.check_scanning(ctilde, probs, SPEC.is_distinct())['holds'])
-
-  def test_scanning_fails_in_reverse_order(self):
-    ctilde, probs = self._scan([49, 30, 15, 5])
-    self.assertFalse(claims.check_scanning(ctilde, probs, SPEC.is_distinct())['holds'])
-
-  def test_snapping_trend(self):
-    lr_y = np.array([0.1, 0.3, 1.0, 0.1, 0.3, 1.0])
-    lr_z = np.array([0.1, 0.1, 0.1, 0.3, 0.3, 0.3])
-    self.assertTrue(claims.check_snapping(lr_y, lr_z, 10 / lr_y)['holds'])
-    self.assertFalse(claims.check_snapping(lr_y, lr_z, 10 * lr_y)['holds'])  # Later, not earlier.
-    no_transition = claims.check_snapping(lr_y, lr_z, np.full(6, np.nan))
-    self.assertFalse(no_transition['holds'])
-    self.assertEqual(claims.verdict(no_transition), 'inconclusive')  # Too short to show one.
-
-  def test_learning_rates(self):
-    def cell(num_last, lr_z, ratio, entropy, std=0.01, seeds=10):
-      return {'num_last': num_last, 'lr_z': lr_z, 'lr_y_over_lr_z': ratio,
-              'entropy_mean': entropy, 'entropy_std': std, 'num_runs': seeds}
-    # The paper's picture: lower with η_Z, a minimum at ratio 2, higher at ratio 10.
-    paper = [cell(1, z, r, 2.0 - 0.1 * z + 0.05 * abs(np.log(r / 2)))
-             for z in (0.5, 1, 2) for r in (1, 2, 5, 10)]
-    checks = claims.check_learning_rates(paper)
-    self.assertEqual([claims.verdict(c) for c in checks], ['pass', 'pass'])
-    flipped = [dict(c, entropy_mean=4 - c['entropy_mean']) for c in paper]
-    checks = claims.check_learning_rates(flipped)
-    self.assertEqual([claims.verdict(c) for c in checks], ['fail', 'fail'])
-
-  def test_learning_rates_inconclusive_on_a_sample_that_cannot_decide(self):
-    picture = lambda z, r: 2.0 - 0.1 * z + 0.05 * abs(np.log(r / 2))
-    cells = lambda std, seeds: [
-        {'num_last': 1, 'lr_z': z, 'lr_y_over_lr_z': r, 'entropy_mean': picture(z, r),
-         'entropy_std': std, 'num_runs': seeds} for z in (0.5, 1, 2) for r in (1, 2, 5, 10)]
-    for std, seeds, reason in ((0.01, 2, '2 seeds per cell'),
-                               (1.0, 10, 'differ by more than 2 standard errors')):
-      for check in claims.check_learning_rates(cells(std, seeds)):
-        self.assertEqual(claims.verdict(check), 'inconclusive')
-        self.assertIn(reason, check['inconclusive'])
-
-  def test_report_lists_every_verdict(self):
-    text = claims.report_markdown('t', [
-        {'claim': 'a', 'measured': '1', 'holds': True, 'verdict': 'pass'},
-        {'claim': 'b', 'measured': '2', 'holds': False, 'verdict': 'fail'},
-        {'claim': 'c', 'measured': '3', 'holds': False, 'verdict': 'inconclusive',
-         'inconclusive': 'too few seeds'}])
-    self.assertIn('| a | 1 | pass |', text)
-    self.assertIn('| b | 2 | FAIL |', text)
-    self.assertIn('| c | 3 | inconclusive: too few seeds |', text)
+  def test_a_falling_rare_token_fails_and_is_named(self):
+    rng = np.random.default_rng(1)
+    changes = np.where(SPEC.is_distinct(), 0.3, -0.3) + rng.normal(0, 0.02, (10, 2, 6))
+    changes[:, 0, 2] = rng.normal(-0.01, 0.002, 10)  # The rarest token falls, as at finite T.
+    verdict = claims.frequency_bias(changes, SPEC.is_distinct(), False)[1]
+    self.assertEqual(verdict.verdict, 'fail')
+    self.assertIn('class 0, distinct token 0', verdict.measured)
 
 
-class PerRunVerdictTest(parameterized.TestCase):
-  """A per-run claim passes on ≥ 90% of the runs; on sampled training, fewer than 10 runs
-  cannot decide it."""
+class ScanningTest(absltest.TestCase):
 
-  def _group(self, num_runs, dynamics, num_diverged=0):
-    run_config = dataclasses.replace(config.run_config(load_config('syn_small'), 2),
-                                     dynamics=dynamics)
-    diverged = np.arange(num_runs) < num_diverged
-    return sweep.GroupResult(run_config=run_config, seed=np.arange(num_runs),
-                             lr_y=np.ones(num_runs), lr_z=np.ones(num_runs),
-                             metrics={'diverged': diverged}, seconds={})
+  def _ctilde(self, order):
+    """[L+1, K, S]: distinct token i peaks at step order[i] and falls after it."""
+    steps = np.arange(20)[:, None, None]
+    peaks = np.concatenate([[19, 19], order])[None, None, :]
+    curve = 1 + np.minimum(steps, peaks) - 0.5 * np.maximum(steps - peaks, 0)
+    return np.broadcast_to(curve, (20, 2, 6))
 
-  @parameterized.parameters(
-      (10, 'sampled', 10, 0, 'pass'),
-      (10, 'sampled', 8, 0, 'fail'),  # 8 of 10 hold: below 90%.
-      (9, 'sampled', 9, 0, 'inconclusive'),  # Every run holds, but 9 is too few.
-      (12, 'sampled', 10, 3, 'inconclusive'),  # 9 runs left once 3 diverged.
-      (3, 'population', 3, 0, 'pass'),  # Deterministic: no sampling noise to allow for.
-  )
-  def test_verdict(self, num_runs, dynamics, num_holding, num_diverged, want):
-    holds = iter([True] * num_holding + [False] * num_runs)
-    check = lambda m, r, spec: {'claim': 'c', 'measured': '', 'holds': next(holds)}
-    result = claims._per_run(check, self._group(num_runs, dynamics, num_diverged))
-    self.assertEqual(claims.verdict(result), want, result)
+  def test_scan_order(self):
+    probs, is_distinct = SPEC.probs(), SPEC.is_distinct()  # distinct P rises with the slot
+    self.assertAlmostEqual(claims.scan_order(self._ctilde([3, 6, 9, 19]), probs, is_distinct),
+                           1.0)
+    self.assertAlmostEqual(claims.scan_order(self._ctilde([19, 9, 6, 3]), probs, is_distinct),
+                           -1.0)
+    self.assertTrue(math.isnan(claims.scan_order(self._ctilde([19] * 4), probs, is_distinct)))
+
+  def test_relative_gains_and_their_monotone_growth(self):
+    c = np.ones((3, 2, 6))
+    c[:, :, 5] = [[1], [2], [3]]  # The most frequent distinct token gains attention.
+    gain = claims.relative_gains(c, SPEC.probs(), SPEC.is_distinct())
+    np.testing.assert_allclose(gain[:, 0], [0, 3, 8])
+    self.assertEqual(gain.shape, (3, 6))  # 2 classes × 3 other distinct tokens
+    self.assertEqual(claims.rising_fraction(gain), 1.0)
+    self.assertEqual(claims.rising_fraction(gain[::-1]), 0.0)
+
+
+class SnappingTest(absltest.TestCase):
+  """Thm 4 on simulated t₀ of a phase-transition grid over K, η_Y and η_Z."""
+
+  K, LR_Y, LR_Z = (2, 6, 20), (0.03, 0.1, 0.3, 1.0), (0.001, 0.003, 0.01)
+
+  def _grid(self, rng, power_z, noise=0.05):
+    k, lr_y, lr_z = map(np.array, zip(*itertools.product(self.K, self.LR_Y, self.LR_Z)))
+    vocab = 10 + 12 * k
+    t0 = 3 * k * np.log(vocab) / lr_y * lr_z ** power_z * np.exp(rng.normal(0, noise, len(k)))
+    return claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)
+
+  def test_lr_z_independence(self):
+    self.assertGreaterEqual(_rate(lambda rng: self._grid(rng, 0.0)), 0.9)  # Every verdict.
+    self.assertLessEqual(_rate(lambda rng: self._grid(rng, 0.25)[1:2]), 0.05)  # At the margin.
+    self.assertGreaterEqual(_rate(lambda rng: self._grid(rng, 0.6)[1:2], 'fail'), 0.9)
+
+  def test_runs_outside_the_theory_are_not_read(self):
+    k, vocab = np.full(3, 2), np.full(3, 34)
+    lr_y, lr_z = np.array([0.1, 0.1, 3.0]), np.array([0.1, 0.001, 0.001])
+    t0 = np.array([100.0, np.nan, 5.0])  # η_Y = η_Z; no t₀; t₀ inside the start-up
+    verdict = claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(3, bool), True)[0]
+    self.assertEqual((verdict.verdict, verdict.n), ('inconclusive', 0))
+
+  def test_log_tail(self):
+    t = np.arange(100, 10_000, dtype=float)
+    self.assertTrue(claims.log_beats_power_law(t, 3 + 2 * np.log(t)))
+    self.assertFalse(claims.log_beats_power_law(t, 0.01 * t**1.5))
+
+
+class LearningRatesTest(absltest.TestCase):
+  """Sec. 6 on simulated Syn-Medium grids (calibration.syn_medium_rows)."""
+
+  def test_permuted_conditions_rarely_pass(self):
+    def permuted(rng):
+      rows = calibration.syn_medium_rows(rng, sparser=-0.1, denser=0.04)
+      for seed in range(10):  # Shuffle the entropies among one seed's runs.
+        mine = [r for r in rows if r['seed'] == seed]
+        for row, entropy in zip(mine, rng.permutation([r['entropy'] for r in mine])):
+          row['entropy'] = entropy
+      return claims.learning_rates(rows)
+    self.assertLessEqual(_rate(lambda rng: permuted(rng)[:1], grids=100), 0.05)
+    self.assertLessEqual(_rate(lambda rng: permuted(rng)[1:], grids=100), 0.05)
+
+  def test_opposite_effects_fail(self):
+    check = lambda rng: claims.learning_rates(
+        calibration.syn_medium_rows(rng, sparser=0.1, denser=-0.04))
+    self.assertGreaterEqual(_rate(check, 'fail', grids=50), 0.9)
+
+  def test_effects_read_as_claimed_and_diverged_runs_are_counted(self):
+    rows = calibration.syn_medium_rows(np.random.default_rng(0), sparser=-0.1, denser=0.04)
+    for row in rows[:5]:
+      row['diverged'] = True
+    sparser, denser = claims.learning_rates(rows)
+    self.assertAlmostEqual(sparser.effect, -0.1 * np.log(6), delta=0.02)  # ln 3 − ln 0.5
+    self.assertAlmostEqual(denser.effect, 0.04, delta=0.01)
+    self.assertLess(sparser.interval[1], 0)
+    for v in (sparser, denser):
+      self.assertIn('5 diverged runs left out', v.measured)
 
 
 if __name__ == '__main__':

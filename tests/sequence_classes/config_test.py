@@ -46,9 +46,14 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual(list(rows[0]), RESULT_COLUMNS + extra)
     if c.report.claims:
       report = (workdir / 'report.md').read_text()
-      verdicts = [line.rsplit(' | ', 1)[1] for line in report.splitlines()[4:]]
-      self.assertTrue(all(v.startswith(('pass |', 'FAIL |', 'inconclusive: ')) for v in verdicts),
-                      verdicts)  # One verdict per claim row.
+      table = [line.split(' | ') for line in report.splitlines()
+               if line.startswith('| ') and not line.startswith('| claim |')]
+      found = json.loads((workdir / 'claims.json').read_text())
+      self.assertEqual([row[7] for row in table],  # One verdict per claim row, as in the JSON.
+                       [{'fail': 'FAIL'}.get(v['verdict'], v['verdict'])
+                        for section in found.values() for v in section])
+      self.assertTrue(all(v['test'] and v['alpha'] is not None
+                          for section in found.values() for v in section))
     num_pairs = len(config.learning_rate_pairs(c))
     self.assertLen(rows, len(config.data_specs(c)) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))
