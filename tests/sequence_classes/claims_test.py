@@ -149,6 +149,7 @@ class SnappingTest(absltest.TestCase):
     t = np.arange(100, 10_000, dtype=float)
     self.assertTrue(claims.log_beats_power_law(t, 3 + 2 * np.log(t)))
     self.assertFalse(claims.log_beats_power_law(t, 0.01 * t**1.5))
+    self.assertFalse(claims.log_beats_power_law(t, 0.01 * t**0.3))  # Slow, but a power law.
 
 
 class LearningRatesTest(absltest.TestCase):
