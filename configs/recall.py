@@ -27,6 +27,7 @@ def get_config(variant: str = ''):
   c.figures.names = ('recall',)
   c.figures.recall_lr_y = 5.0
   c.figures.recall_lr_z = 1.0
+  c.report.claims = ('recall',)
   return core_config.apply_variant(c, variant, smoke=_smoke)
 
 

@@ -85,6 +85,22 @@ def syn_medium_rows(rng: np.random.Generator, sparser: float = 0.0, denser: floa
   return rows
 
 
+def recall_rows(rng: np.random.Generator, sparser: float = 0.0, denser: float = 0.0,
+                noise: float = 0.02) -> list[dict]:
+  """Rows of a simulated recall grid (4 num_last × η_Z ∈ {0.5, 1, 2, 3} × η_Y ∈ {1, 2, 5, 10}
+  × 10 seeds): recall spread −0.5 + `sparser` · ln η_Z − `denser` · ln η_Y, a per-seed offset
+  (sd 0.02) and per-run noise (sd 0.02, as measured on configs/recall.py)."""
+  rows = []
+  offsets = rng.normal(0, 0.02, 10)
+  for num_last, lr_z, lr_y, seed in itertools.product((1, 3, 5, 10), (0.5, 1.0, 2.0, 3.0),
+                                                      (1.0, 2.0, 5.0, 10.0), range(10)):
+    spread = (-0.5 + sparser * np.log(lr_z) - denser * np.log(lr_y) + offsets[seed]
+              + rng.normal(0, noise))
+    rows.append({'num_last': num_last, 'seq_len': 128, 'lr_z': lr_z, 'lr_y': lr_y, 'seed': seed,
+                 'recall_spread': float(spread), 'diverged': False})
+  return rows
+
+
 def long_sequence_limit(rng: np.random.Generator, effect: float,
                         noise: float = 0.1) -> verdicts.Verdict:
   """Lemma 2 at T ∈ {32, 128, 512, 2048}: distance ∝ T^(−effect), multiplicative noise."""
@@ -114,6 +130,12 @@ CALIBRATIONS = {
     'learning_rates (denser beyond η_Z)': Calibration(
         lambda rng, e: claims.learning_rates(syn_medium_rows(rng, denser=e))[1], 0.02,
         '+0.02 nats at the largest η_Y/η_Z, half of Syn-Medium\'s'),
+    'recall (sparser with η_Z)': Calibration(
+        lambda rng, e: claims.recall_curves(recall_rows(rng, sparser=e), 5.0, 1.0)[0], 0.08,
+        '+0.08 per unit of ln η_Z, half of configs/recall.py\'s'),
+    'recall (denser with η_Y)': Calibration(
+        lambda rng, e: claims.recall_curves(recall_rows(rng, denser=e), 5.0, 1.0)[1], 0.013,
+        '−0.013 per unit of ln η_Y, half of configs/recall.py\'s'),
     'long_sequence_limit': Calibration(long_sequence_limit, 0.5, 'distance ∝ T^(−1/2)'),
 }
 

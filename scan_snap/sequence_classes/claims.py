@@ -10,6 +10,7 @@ report section they belong in, and what it needs: per-run columns, tables, refer
                          relative gain grows monotonically (where η_Y ≫ η_Z)
   'snapping'             Thm 4: t₀ ∝ 1/η_Y, independent of η_Z, logarithmic growth after t₀
   'learning_rates'       Sec. 6: larger η_Z sparsens; η_Y beyond η_Z makes attention denser
+  'recall'               Figs. 11–12: the same, read on the recall curves at the figure's rates
   'long_sequence_limit'  Lemma 2: the distance to the population dynamics falls as T grows
   'decoder_reduction'    a solver check: ξ(t) of docs/model.md against its closed form
 
@@ -310,8 +311,8 @@ def _snapping(results: results_lib.Results) -> list[verdicts.Verdict]:
 # Sec. 6.
 
 def seed_contrasts(rows: list[dict], line_keys: tuple[str, ...], axis: str, low: int,
-                   high: int) -> dict[tuple, dict[int, float]]:
-  """{line: {seed: entropy at the `high`-th − at the `low`-th value of `axis`}} over the lines
+                   high: int, value: str = 'entropy') -> dict[tuple, dict[int, float]]:
+  """{line: {seed: `value` at the `high`-th − at the `low`-th value of `axis`}} over the lines
   (rows sharing `line_keys`) with at least two values of `axis`; a seed is left out of a line
   when either run diverged. Rates are compared at 6 significant digits (float32 grids)."""
   key = lambda x: float(f'{x:.6g}')
@@ -320,7 +321,7 @@ def seed_contrasts(rows: list[dict], line_keys: tuple[str, ...], axis: str, low:
     if row['diverged'] or not math.isfinite(row[axis]):
       continue
     line = lines.setdefault(tuple(key(row[k]) for k in line_keys), {})
-    line.setdefault(key(row[axis]), {})[row['seed']] = row['entropy']
+    line.setdefault(key(row[axis]), {})[row['seed']] = row[value]
   contrasts = {}
   for line, by_value in lines.items():
     if len(by_value) < 2:
@@ -371,6 +372,45 @@ def learning_rates(rows: list[dict]) -> list[verdicts.Verdict]:
                                                                            max(lo, hi)))
                   .explained(_left_out(num_diverged)))
   return checks
+
+
+# Figs. 11–12.
+
+def recall_curves(rows: list[dict], lr_y: float, lr_z: float) -> list[verdicts.Verdict]:
+  """Figs. 11–12 on per-run rows with 'recall_spread', r(θ_max) − r(θ_min): a sparser map
+  starts lower and ends higher, so its spread is larger (nearer 0).
+
+  At the figure's fixed η_Y, spread at the largest η_Z minus at the smallest is above 0
+  (larger η_Z sparsens); at its fixed η_Z, spread at the largest η_Y minus at the smallest is
+  below 0 (η_Y beyond η_Z makes attention denser). Per seed the mean over num_last, a
+  one-sided t-test over seeds.
+  """
+  same = lambda a, b: math.isclose(a, b, rel_tol=1e-6)
+  checks = []
+  for claim, fixed, line_keys, axis, sign in (
+      (f'Figs. 11–12: at η_Y={lr_y:g}, larger η_Z gives a sparser map (recall starts lower '
+       'and ends higher)', lambda r: same(r['lr_y'], lr_y), ('num_last', 'seq_len', 'lr_y'),
+       'lr_z', 1),
+      (f'Figs. 11–12: at η_Z={lr_z:g}, larger η_Y gives a denser map (recall starts higher '
+       'and ends lower)', lambda r: same(r['lr_z'], lr_z), ('num_last', 'seq_len', 'lr_z'),
+       'lr_y', -1)):
+    chosen = [r for r in rows if fixed(r)]
+    contrasts = seed_contrasts(chosen, line_keys, axis, 0, -1, value='recall_spread')
+    v = verdicts.above(claim, sign * _per_seed_mean(contrasts),
+                       measured=f'{len(contrasts)} lines' + (
+                           f'; {_by_num_last(contrasts)}' if contrasts else ''))
+    lo, hi = sign * v.interval[0], sign * v.interval[1]
+    checks.append(dataclasses.replace(v, effect=sign * v.effect,
+                                      interval=(min(lo, hi), max(lo, hi))).explained(
+        _left_out(sum(r['diverged'] for r in chosen))))
+  return checks
+
+
+def _recall_curves(results: results_lib.Results) -> list[verdicts.Verdict]:
+  spreads = np.concatenate([r[:, np.argmax(th)] - r[:, np.argmin(th)] for r, th in
+                            zip(results.run_recall, results.recall_thresholds)])
+  rows = [{**row, 'recall_spread': float(x)} for row, x in zip(results.rows, spreads)]
+  return recall_curves(rows, results.c.figures.recall_lr_y, results.c.figures.recall_lr_z)
 
 
 # Lemma 2.
@@ -455,6 +495,7 @@ CLAIMS = {
                       applies_to="a zero start (model.init='zeros')"),
     'snapping': Claim(_snapping, columns=('t0',)),
     'learning_rates': Claim(lambda results: learning_rates(results.rows)),
+    'recall': Claim(_recall_curves),
     'long_sequence_limit': Claim(
         lambda results: long_sequence_limit(results.long_sequence_limit),
         tables=('long_sequence_limit',), references=('population',),

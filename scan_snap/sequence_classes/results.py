@@ -152,15 +152,24 @@ class Results:
                       for g in dominant_growth(group)]) for group in self.groups]
 
   @functools.cached_property
+  def recall_thresholds(self) -> list[np.ndarray]:
+    """Per group, the recall thresholds (config.figures.recall_thresholds × 1/U)."""
+    return [np.asarray(self.c.figures.recall_thresholds)
+            / group.run_config.data.num_unique_per_next for group in self.groups]
+
+  @functools.cached_property
+  def run_recall(self) -> list[np.ndarray]:
+    """Per group, [R, thresholds] each run's final recall at the recall thresholds."""
+    return [np.asarray(metrics.recall_at_thresholds(
+        group.metrics['attn/logits'][:, -1], group.run_config.data.probs(),
+        group.run_config.data.num_unique_per_next, thresholds))
+            for group, thresholds in zip(self.groups, self.recall_thresholds)]
+
+  @functools.cached_property
   def recall(self) -> list[dict]:
     """Final recall per threshold (× 1/U) and learning-rate cell, mean over the cell's runs."""
     table = []
-    for group in self.groups:
-      num_distinct = group.run_config.data.num_unique_per_next
-      thresholds = np.asarray(self.c.figures.recall_thresholds) / num_distinct
-      recall = np.asarray(metrics.recall_at_thresholds(
-          group.metrics['attn/logits'][:, -1], group.run_config.data.probs(), num_distinct,
-          thresholds))
+    for group, thresholds, recall in zip(self.groups, self.recall_thresholds, self.run_recall):
       for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
         runs = cell_runs(group, lr_y, lr_z)
         if runs.any():
