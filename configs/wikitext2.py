@@ -32,6 +32,7 @@ def get_config(variant: str = ''):
   c.train.checkpoint_every = 2_500
   c.sweep.num_seeds = 3
   c.sweep.runs_per_device = 15  # the whole 15-run grid in one call (a GPU)
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes')  # Figs. 10 and 7
   return config.apply_variant(c, variant, sample=_sample, smoke=_smoke)
 
 

@@ -9,6 +9,7 @@ import ml_collections
 
 from scan_snap.core import config
 from scan_snap.core import optimizer
+from scan_snap.wikitext import claims
 from scan_snap.wikitext import data
 from scan_snap.wikitext import figures
 from scan_snap.wikitext import model
@@ -70,6 +71,9 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.figures = ml_collections.ConfigDict()
   c.figures.names = tuple(figures.FIGURES)
   c.figures.map_steps = ()  # evaluated steps shown in 'attention_maps'; (): six, evenly spaced
+
+  c.report = ml_collections.ConfigDict()
+  c.report.claims = tuple(claims.CLAIMS)  # verdicts in report.md, claims.json: of claims.CLAIMS
   return c
 
 
@@ -138,6 +142,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
                            for s in c.figures.map_steps),
        'figures.map_steps',
        'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
+  need(all(name in claims.CLAIMS for name in c.report.claims), 'report.claims',
+       f'must be names from {tuple(claims.CLAIMS)}')
   problems.raise_if_any()
 
 

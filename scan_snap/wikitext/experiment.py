@@ -14,6 +14,8 @@ Layout of the work directory:
   checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
                           the evaluations so far; a re-run resumes from the latest intact one
   figures/*.png, *.pdf    the figures named in config.figures.names
+  report.md               the claims of config.report.claims (claims.CLAIMS), with verdicts
+  claims.json             the same verdicts, machine-readable
   .lock                   held by the run using the work directory
 """
 
@@ -28,6 +30,8 @@ import numpy as np
 
 from scan_snap.core import outputs
 from scan_snap.core import runtime
+from scan_snap.core import verdicts
+from scan_snap.wikitext import claims
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import data
 from scan_snap.wikitext import figures
@@ -37,7 +41,7 @@ from scan_snap.wikitext import train
 from scan_snap.wikitext.config import validate  # The checks of this experiment's configs.
 
 _OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
-            'trajectories.npz', 'figures', 'checkpoints')
+            'trajectories.npz', 'figures', 'report.md', 'claims.json', 'checkpoints')
 
 
 def load_data(c: ml_collections.ConfigDict) -> tuple[data.Vocabulary, train.TextData, int]:
@@ -83,7 +87,7 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   evaluation under way, with a checkpoint of that step, from which the same call resumes.
 
   Returns {'results': the rows of results.csv, 'summary': mean ± std over seeds per rate pair,
-  'steps_trained': steps run by this call}.
+  'claims': the verdicts of c.report.claims as dicts, 'steps_trained': steps run by this call}.
   """
   text_config.validate(c)
   vocab, tokens, steps_per_epoch = load_data(c)  # Bad data fails before workdir is touched.
@@ -117,16 +121,23 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
                       on_start=claim_workdir, on_evaluation=log)
   probe_words = np.asarray(vocab.words)[np.asarray(tokens.probe_PxL)]
   reported = results.Results(c, trained, probe_words)
+  checked = claims.evaluate(tuple(c.report.claims), reported)
   if writer:
     _write_files(reported, metrics_log, tokens.probe_PxL, workdir)
+    sections = {'Claims of the paper': checked}
+    outputs.write_text(workdir / 'report.md', verdicts.report_markdown(
+        f'Claims checked on {workdir.name}', sections))
+    outputs.write_json(workdir / 'claims.json', verdicts.to_json(sections))
     for name in c.figures.names:
       figures.FIGURES[name].draw(reported, workdir / 'figures')
     print(outputs.markdown_table(reported.rows))
   if reported.num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv)',
                     reported.num_diverged, len(reported.rows))
+  for v in checked:
+    logging.info('%s: %s — %s', v.verdict, v.claim, v.measured)
   return {'results': reported.rows, 'summary': reported.summary,
-          'steps_trained': trained.steps_trained}
+          'claims': [v.to_dict() for v in checked], 'steps_trained': trained.steps_trained}
 
 
 def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,

@@ -28,12 +28,13 @@ class ConfigTest(parameterized.TestCase):
     c.data.variant = 'parquet'
     c.sweep.runs_per_device = 0
     c.optimizer.weight_decay = -0.1
+    c.report.claims = ('attention_freezes', 'entropy_rises')
     with self.assertRaises(config.ConfigError) as raised:
       text_config.validate(c)
     message = str(raised.exception)
     for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr_attention',
                 'train.checkpoint_every', 'data.variant', 'sweep.runs_per_device',
-                'optimizer.weight_decay'):
+                'optimizer.weight_decay', 'report.claims'):
       self.assertIn(f'config.{key} =', message)
 
   def test_grid_is_seed_major_with_relative_rates(self):

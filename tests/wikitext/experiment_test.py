@@ -10,6 +10,7 @@ import sys
 from absl.testing import absltest
 import numpy as np
 
+from scan_snap.wikitext import claims
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import experiment
 from tests.testing import ROOT, WIKITEXT_DIR, load_config, needs_wikitext
@@ -51,6 +52,17 @@ class ExperimentTest(absltest.TestCase):
     for figure in c.figures.names:
       for ext in ('png', 'pdf'):
         self.assertNotEmpty(list((workdir / 'figures').glob(f'{figure}*.{ext}')))
+    # One seed: every claim is measured and inconclusive, in report.md and claims.json.
+    written = json.loads((workdir / 'claims.json').read_text())['Claims of the paper']
+    self.assertEqual([v['claim'] for v in written],
+                     [claims.ENTROPY_CLAIM, claims.FREEZING_CLAIM])
+    self.assertEqual([(v['verdict'], v['effect'], v['measured']) for v in written],
+                     [(v['verdict'], v['effect'], v['measured']) for v in result['claims']])
+    self.assertEqual({v['verdict'] for v in written}, {'inconclusive'})
+    report = (workdir / 'report.md').read_text()
+    self.assertIn('## Claims of the paper', report)
+    for v in written:
+      self.assertIn(f"| {v['claim']} |", report)
 
     again = experiment.run(c, workdir)  # A finished workdir trains nothing.
     self.assertEqual(again['steps_trained'], 0)

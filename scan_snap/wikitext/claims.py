@@ -1,0 +1,139 @@
+"""The paper's claims on WikiText (Sec. 8, Appendix G), measured on a trained grid, each with a
+verdict (core.verdicts: an effect, its uncertainty, a test at level α).
+
+CLAIMS is the registry that config.report.claims names; each entry gives the verdicts of its
+claim on a results.Results:
+
+  'entropy_falls_with_lr'  Fig. 10: the final attention entropy on the evaluation split falls
+                           as the learning rate η grows
+  'attention_freezes'      Fig. 7: the first layer's attention freezes: the freezing measure
+                           F_t = ‖A_t − A_{t−1}‖_F / ‖A_{t−1}‖_F falls and stays low
+
+The unit of every test is the seed: runs of one seed share their initialization and dropout
+noise, so only seeds are independent samples. Diverged runs are left out and counted.
+"""
+
+from typing import Callable
+
+import numpy as np
+
+from scan_snap.core import verdicts
+from scan_snap.wikitext import results as results_lib
+
+ENTROPY_CLAIM = 'Fig. 10: the final attention entropy falls as η grows'
+FREEZING_CLAIM = 'Fig. 7: first-layer attention freezes (F_t falls and stays low)'
+
+
+def entropy_falls_with_lr(lr, seed, final_entropy, diverged, line=None) -> verdicts.Verdict:
+  """Fig. 10. For seed s and line ℓ (runs that differ in η only), b_{s,ℓ} is the least-squares
+  slope of the final entropy H against ln η over the seed's non-diverged runs; the seed's
+  effect is d_s = −mean_ℓ b_{s,ℓ} · ln(η_max/η_min), the fitted fall of H across the grid's
+  rates, in nats. Pass when mean_s d_s > 0 by a one-sided t-test over seeds (verdicts.above).
+
+  lr, seed, final_entropy, diverged: [R] per run; line: [R] the run's line (default: one)."""
+  lr, seed = np.asarray(lr, float), np.asarray(seed)
+  final_entropy, diverged = np.asarray(final_entropy, float), np.asarray(diverged, bool)
+  line = np.zeros(len(lr)) if line is None else np.asarray(line)
+  kept = ~diverged & np.isfinite(final_entropy)
+  rates = np.unique(lr)
+  left_out = f'{int(diverged.sum())} diverged runs left out'
+  if len(rates) < 2:
+    return verdicts.above(ENTROPY_CLAIM, [], measured=f'the grid has a single η ({rates[0]:g}): '
+                          f'no trend in η to measure; {left_out}')
+  span = float(np.log(rates[-1] / rates[0]))
+  falls, seeds = [], np.unique(seed)
+  for s in seeds:
+    slopes = []
+    for l in np.unique(line):
+      sel = kept & (seed == s) & (line == l)
+      if len(np.unique(lr[sel])) >= 2:
+        slopes.append(np.polyfit(np.log(lr[sel]), final_entropy[sel], 1)[0])
+    if slopes:
+      falls.append(-float(np.mean(slopes)) * span)
+  by_rate = ', '.join(f'{r:g}: {final_entropy[kept & (lr == r)].mean():.3f}' for r in rates
+                      if (kept & (lr == r)).any())
+  measured = (f'fitted fall of H from η={rates[0]:g} to η={rates[-1]:g} per seed '
+              f'{np.array2string(np.array(falls), precision=3)} nats '
+              f'({len(seeds) - len(falls)} seeds without 2 non-diverged rates); mean final H by '
+              f'η: {by_rate}; {left_out}')
+  return verdicts.above(ENTROPY_CLAIM, falls, measured=measured)
+
+
+def attention_freezes(seed, freezing_ExR, diverged) -> verdicts.Verdict:
+  """Fig. 7. F_e is the freezing measure between evaluations e − 1 and e (e = 1 … E − 1;
+  freezing_ExR[0] is NaN); the early window is its first k = max(1, ⌊(E − 1)/3⌋) evaluations,
+  the late window its last k. A run's effect is ln(mean_early F) − ln(max_late F): positive when
+  every late F_e lies below the early mean, i.e. F fell and did not rise back. The seed's effect
+  is the mean over its non-diverged runs; pass when its mean over seeds is > 0 by a one-sided
+  t-test (verdicts.above).
+
+  seed, diverged: [R] per run; freezing_ExR: [E, R] the first layer's F at each evaluation."""
+  seed, diverged = np.asarray(seed), np.asarray(diverged, bool)
+  f = np.asarray(freezing_ExR, float)[1:]
+  left_out = f'{int(diverged.sum())} diverged runs left out'
+  if len(f) < 2:
+    return verdicts.above(FREEZING_CLAIM, [], measured=f'{len(f)} evaluations after step 0: at '
+                          f'least 2 are needed for an early and a late window; {left_out}')
+  k = max(1, len(f) // 3)
+  early, late = f[:k].mean(axis=0), f[-k:].max(axis=0)
+  tiny = np.finfo(float).tiny  # F = 0 (maps unchanged) stays finite on the log scale.
+  fall = np.log(np.maximum(early, tiny)) - np.log(np.maximum(late, tiny))
+  kept = ~diverged & np.isfinite(fall)
+  falls = [float(fall[kept & (seed == s)].mean()) for s in np.unique(seed[kept])]
+  measured = (f'F over evaluations 1…{len(f)}: early window (first {k}) mean '
+              f'{early[kept].mean():.3g}, late window (last {k}) max {late[kept].mean():.3g} '
+              f'(means over {int(kept.sum())} runs); ln(early mean / late max) per seed '
+              f'{np.array2string(np.array(falls), precision=3)}; {left_out}')
+  return verdicts.above(FREEZING_CLAIM, falls, measured=measured)
+
+
+def overfitting(val_loss_ExR, diverged) -> str:
+  """In words: in how many non-diverged runs the validation loss ends above its minimum (the
+  runs overfit, or train unstably)."""
+  loss = np.asarray(val_loss_ExR, float)[:, ~np.asarray(diverged, bool)]
+  rise = loss[-1] - loss.min(axis=0)
+  rising = rise > 0
+  if not rising.any():
+    return f'the validation loss ends at its minimum in all {loss.shape[1]} runs'
+  return (f'the validation loss ends above its minimum in {int(rising.sum())} of '
+          f'{loss.shape[1]} runs (by {rise[rising].mean():.3g} nats on average)')
+
+
+def _runs(results: results_lib.Results) -> dict[str, np.ndarray]:
+  """Per run: 'seed', 'lr' (η_attention), 'line' (η_other/η_attention when relative, else
+  η_other: the lines of the entropy_vs_lr figure), 'diverged'."""
+  runs = results.runs
+  relative = results.c.optimizer.lr_other_relative
+  return {'seed': np.array([r['seed'] for r in runs]),
+          'lr': np.array([r['lr_attention'] for r in runs]),
+          'line': np.array([round(r['lr_other'] / r['lr_attention'], 9) if relative
+                            else r['lr_other'] for r in runs]),
+          'diverged': np.array([row['diverged'] for row in results.rows])}
+
+
+def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
+  runs, history = _runs(results), results.history
+  final = history['attn/entropy'][-1].mean(axis=-1)  # the mean over layers
+  verdict = entropy_falls_with_lr(runs['lr'], runs['seed'], final, runs['diverged'],
+                                  runs['line'])
+  return [verdict.explained(
+      f'H: mean over {history["attn/entropy"].shape[-1]} layers at step {history["step"][-1]} '
+      f'(uniform attention: {results.uniform_entropy:.3f}); '
+      + overfitting(history['eval/loss'], runs['diverged']))]
+
+
+def _freezing(results: results_lib.Results) -> list[verdicts.Verdict]:
+  runs = _runs(results)
+  verdict = attention_freezes(runs['seed'], results.freezing[:, :, 0], runs['diverged'])
+  return [verdict.explained(overfitting(results.history['eval/loss'], runs['diverged']))]
+
+
+CLAIMS: dict[str, Callable[[results_lib.Results], list[verdicts.Verdict]]] = {
+    'entropy_falls_with_lr': _entropy,
+    'attention_freezes': _freezing,
+}
+
+
+def evaluate(names: tuple[str, ...], results: results_lib.Results) -> list[verdicts.Verdict]:
+  """The verdicts of the claims `names`, in that order."""
+  return [v for name in names for v in CLAIMS[name](results)]

@@ -1,0 +1,154 @@
+"""The WikiText claims' checks: their false-pass rate on simulated grids with no effect, their
+detection rate of a planted effect of the size of real runs, hand cases, and the registry on a
+hand-made grid."""
+
+from absl.testing import absltest
+import numpy as np
+
+from scan_snap.core import verdicts
+from scan_snap.wikitext import claims
+from scan_snap.wikitext import config
+from scan_snap.wikitext import results
+from scan_snap.wikitext import sweep
+from tests.testing import tiny_text_run
+
+_GRIDS = 400  # simulated grids per rate
+_RATES = np.array([1.0, 2.0, 5.0, 10.0, 20.0])  # the η of configs/wikitext2.py
+
+
+def _entropy_grid(rng, fall: float, num_seeds: int = 3):
+  """Final entropies of a seed-major grid: 2.0 − fall · ln η / ln 20 nats, a per-seed offset
+  (std 0.05) and per-run noise (std 0.05; real runs' per-seed falls differ by 0.05 nats)."""
+  seed = np.repeat(np.arange(num_seeds), len(_RATES))
+  lr = np.tile(_RATES, num_seeds)
+  entropy = (2.0 - fall * np.log(lr) / np.log(20.0) + rng.normal(0, 0.05, num_seeds)[seed]
+             + rng.normal(0, 0.05, len(lr)))
+  return lr, seed, entropy, np.zeros(len(lr), bool)
+
+
+def _freezing_grid(rng, fall: float, num_seeds: int = 3, evals: int = 25):
+  """F of a grid of 3 rates: ln F_e = ln 0.3 − fall · e/(E − 1) + a per-run level (std 0.3)
+  and lognormal noise (std 0.3 per evaluation; 0.23 in real runs); F_0 is NaN."""
+  runs = 3 * num_seeds
+  seed = np.repeat(np.arange(num_seeds), 3)
+  e = np.arange(evals)[:, None] / (evals - 1)
+  log_f = (np.log(0.3) - fall * e + rng.normal(0, 0.3, runs)
+           + rng.normal(0, 0.3, (evals, runs)))
+  f = np.exp(log_f)
+  f[0] = np.nan
+  return seed, f, np.zeros(runs, bool)
+
+
+def _pass_rate(check, make, fall: float) -> float:
+  rng = np.random.default_rng(0)
+  return np.mean([check(*make(rng, fall)).verdict == verdicts.PASS for _ in range(_GRIDS)])
+
+
+class EntropyFallsWithLrTest(absltest.TestCase):
+
+  def test_no_effect_rarely_passes(self):
+    self.assertLessEqual(_pass_rate(claims.entropy_falls_with_lr, _entropy_grid, 0.0), 0.05)
+
+  def test_planted_fall_is_detected(self):
+    # 0.5 nats from η = 1 to 20 over 3 seeds (configs/wikitext2.py): a third of the fall from
+    # η = 1 to 10 of 600 steps of the paper's model on the WikiText-2 sample, 1.5 nats.
+    self.assertGreaterEqual(_pass_rate(claims.entropy_falls_with_lr, _entropy_grid, 0.5), 0.8)
+
+  def test_hand_case(self):
+    # Two seeds, two lines; H = 2 − 0.1 ln η (+ 0.1 at the second seed): a fall of 0.1 ln 10.
+    lr = np.array([1.0, 10.0, 1.0, 10.0] * 2)
+    seed = np.array([1, 1, 1, 1, 2, 2, 2, 2])
+    line = np.array([1, 1, 2, 2] * 2)
+    entropy = 2 - 0.1 * np.log(lr) + 0.1 * (seed == 2)
+    entropy[-1] += 0.02  # seed 2 falls by less on its second line
+    v = claims.entropy_falls_with_lr(lr, seed, entropy, np.zeros(8, bool), line)
+    falls = [0.1 * np.log(10), 0.1 * np.log(10) - 0.01]
+    self.assertAlmostEqual(v.effect, np.mean(falls), places=9)
+    self.assertAlmostEqual(v.se, np.std(falls, ddof=1) / np.sqrt(2), places=9)
+    self.assertEqual((v.n, v.verdict), (2, verdicts.PASS))
+
+  def test_diverged_runs_are_left_out(self):
+    lr, seed, entropy, diverged = _entropy_grid(np.random.default_rng(1), 1.0)
+    entropy[-1], diverged[-1] = np.nan, True
+    v = claims.entropy_falls_with_lr(lr, seed, entropy, diverged)
+    self.assertEqual((v.n, v.verdict), (3, verdicts.PASS))
+    self.assertIn('1 diverged runs left out', v.measured)
+
+  def test_rising_entropy_fails(self):
+    v = claims.entropy_falls_with_lr(*_entropy_grid(np.random.default_rng(2), -1.0))
+    self.assertEqual(v.verdict, verdicts.FAIL)
+
+  def test_a_single_rate_or_seed_is_inconclusive(self):
+    v = claims.entropy_falls_with_lr([5.0, 5.0], [1, 2], [2.0, 1.9], [False, False])
+    self.assertEqual(v.verdict, verdicts.INCONCLUSIVE)
+    self.assertIn('single η', v.measured)
+    v = claims.entropy_falls_with_lr([1.0, 10.0], [1, 1], [2.0, 1.0], [False, False])
+    self.assertEqual((v.n, v.verdict), (1, verdicts.INCONCLUSIVE))
+
+
+class AttentionFreezesTest(absltest.TestCase):
+
+  def test_no_effect_rarely_passes(self):
+    self.assertLessEqual(_pass_rate(claims.attention_freezes, _freezing_grid, 0.0), 0.05)
+
+  def test_planted_fall_is_detected(self):
+    # F falls by a factor e² over training: less than the tenfold fall of real runs.
+    self.assertGreaterEqual(_pass_rate(claims.attention_freezes, _freezing_grid, 2.0), 0.8)
+
+  def test_hand_case(self):
+    # E − 1 = 6 evaluations: windows of 2. Seed 1: early mean 0.4, late max 0.1 and 0.2 (the
+    # second run rises back); seed 2: early mean 0.2, late max 0.1; seed 3: 0.3 and 0.1.
+    f = np.array([[np.nan] * 4, [0.5, 0.5, 0.3, 0.4], [0.3, 0.3, 0.1, 0.2],
+                  [0.2, 0.2, 0.1, 0.2], [0.1, 0.1, 0.1, 0.1], [0.1, 0.05, 0.05, 0.1],
+                  [0.05, 0.2, 0.1, 0.05]])
+    v = claims.attention_freezes([1, 1, 2, 3], f, [False] * 4)
+    falls = [np.mean([np.log(4), np.log(2)]), np.log(2), np.log(3)]
+    self.assertAlmostEqual(v.effect, np.mean(falls), places=9)
+    self.assertAlmostEqual(v.se, np.std(falls, ddof=1) / np.sqrt(3), places=9)
+    self.assertEqual((v.n, v.verdict), (3, verdicts.PASS))  # t = 7.46, p = 0.0087
+
+  def test_rising_again_fails(self):
+    seed, f, diverged = _freezing_grid(np.random.default_rng(3), -2.0)
+    self.assertEqual(claims.attention_freezes(seed, f, diverged).verdict, verdicts.FAIL)
+
+  def test_too_few_evaluations_or_seeds_is_inconclusive(self):
+    v = claims.attention_freezes([1, 2], np.array([[np.nan] * 2, [0.1, 0.2]]), [False, False])
+    self.assertEqual(v.verdict, verdicts.INCONCLUSIVE)
+    seed, f, diverged = _freezing_grid(np.random.default_rng(4), 2.0, num_seeds=1)
+    self.assertEqual(claims.attention_freezes(seed, f, diverged).verdict,
+                     verdicts.INCONCLUSIVE)
+
+
+class RegistryTest(absltest.TestCase):
+
+  def test_claims_of_a_hand_made_grid(self):
+    # Two seeds × η ∈ {1, 10}, one layer; entropy falls with η, F falls, the loss rises back.
+    runs = [{'seed': s, 'lr_attention': lr, 'lr_other': lr} for s in (1, 2) for lr in (1., 10.)]
+    maps = np.zeros((4, 4, 1, 1, 1, 2, 2))
+    maps[..., 0] = 1.0
+    for e, moved in enumerate([0.0, 0.4, 0.1, 0.05]):  # the probe map's second row moves
+      maps[e:, ..., 1, :] += [-moved / 2, moved / 2]
+    history = {'step': np.array([0, 5, 10, 15]),
+               'train/loss': np.array([[np.nan] * 4, [3.0] * 4, [2.0] * 4, [1.0] * 4]),
+               'eval/loss': np.array([[3.0] * 4, [2.0] * 4, [1.5] * 4, [1.6] * 4]),
+               'attn/entropy': np.array([[[0.6]] * 4] * 3 + [[[0.5], [0.3], [0.49], [0.3]]]),
+               'attn/maps': maps}
+    c = config.wikitext_config()
+    c.optimizer.lr_other_relative = True
+    reported = results.Results(c, sweep.GridResult(
+        run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
+        steps_trained=15), np.array([['a', 'b']]))
+    entropy, freezing = claims.evaluate(tuple(claims.CLAIMS), reported)
+    self.assertAlmostEqual(entropy.effect, 0.195, places=9)
+    self.assertEqual((entropy.claim, entropy.n, entropy.verdict),
+                     (claims.ENTROPY_CLAIM, 2, verdicts.PASS))
+    self.assertEqual((freezing.claim, freezing.n, freezing.verdict),
+                     (claims.FREEZING_CLAIM, 2, verdicts.PASS))
+    f = reported.freezing[:, 0, 0]  # E − 1 = 3 evaluations: windows of one
+    self.assertLess(f[3], f[2])
+    self.assertAlmostEqual(freezing.effect, np.log(f[1] / f[3]), places=9)
+    self.assertIn('ends above its minimum in 4 of 4 runs', freezing.measured)
+
+
+if __name__ == '__main__':
+  absltest.main()
