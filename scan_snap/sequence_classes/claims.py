@@ -420,6 +420,86 @@ def decoder_reduction(reference: sweep.GroupResult) -> verdicts.Verdict:
       measured=f'ξ({steps}) = {measured[-1]:.4f} vs closed form {want[-1]:.4f}')
 
 
+# Figs. 4 and 5.
+
+def _means_by_rate(rows: list[dict], key: str) -> str:
+  """The mean of `key` over the non-diverged seeds of each (η_Z, η_Y) cell, in words."""
+  cells: dict[float, dict[float, list]] = {}
+  for row in rows:
+    if not row['diverged']:
+      cells.setdefault(row['lr_z'], {}).setdefault(row['lr_y'], []).append(row[key])
+  return '; '.join(f'η_Z={z:g}: ' + ', '.join(f'η_Y={y:g} {np.mean(v):.3g}'
+                                            for y, v in sorted(by_y.items()))
+                   for z, by_y in sorted(cells.items()))
+
+
+def convergence_vs_sparsity(rows: list[dict], loss_threshold: float) -> list[verdicts.Verdict]:
+  """Fig. 4 on per-run rows, seeds paired: on each line (num_last, T, η_Z), the largest η_Y
+  against the smallest. Faster: `steps_to_loss` (the first step with training loss ≤
+  `loss_threshold`) at the largest η_Y minus at the smallest is below 0; a run that never
+  reaches the threshold counts as its length `steps` — a censoring that keeps the order of
+  two runs and shrinks their difference, so it can hide an effect but never make one. Less
+  sparse: the final entropy at the largest η_Y minus at the smallest is above 0. Per seed the
+  mean over lines; one-sided t-tests over seeds. Effects in steps and nats."""
+  never = sum(math.isnan(row['steps_to_loss']) for row in rows if not row['diverged'])
+  timed = [dict(row, entropy=row['steps'] if math.isnan(row['steps_to_loss'])
+                else row['steps_to_loss']) for row in rows]  # seed_contrasts reads `entropy`.
+  num_diverged = sum(row['diverged'] for row in rows)
+  checks = []
+  for claim, contrast_rows, sign, measured in (
+      ('Fig. 4: at fixed η_Z, larger η_Y converges faster (steps to the loss threshold at the '
+       'largest η_Y minus at the smallest is below 0)', timed, -1,
+       f'threshold {loss_threshold:g} nats; mean steps {_means_by_rate(timed, "entropy")}; '
+       f'{never} runs never reached it (counted as the run length)'),
+      ('Fig. 4: at fixed η_Z, larger η_Y gives less sparse attention (final entropy at the '
+       'largest η_Y minus at the smallest is above 0)', rows, 1,
+       f'mean entropy (nats) {_means_by_rate(rows, "entropy")}')):
+    contrasts = seed_contrasts(contrast_rows, ('num_last', 'seq_len', 'lr_z'), 'lr_y', 0, -1)
+    v = verdicts.above(claim, sign * _per_seed_mean(contrasts),
+                       measured=f'{len(contrasts)} lines; {measured}')
+    lo, hi = sign * v.interval[0], sign * v.interval[1]  # The contrast itself, as claimed.
+    checks.append(dataclasses.replace(v, effect=sign * v.effect, interval=(min(lo, hi),
+                                                                           max(lo, hi)))
+                  .explained(_left_out(num_diverged)))
+  return checks
+
+
+def adam_subsets(attended: np.ndarray, rate_names: list[str], token_ids: np.ndarray,
+                 where: str = '') -> verdicts.Verdict:
+  """Fig. 5: different learning rates end on different subsets of distinct tokens.
+  attended [seeds, rates, K, U]: whether each distinct token ends attended (results.attended);
+  token_ids [K, U]. The distance between two rates is the mean over tokens of the difference
+  of their attended frequencies over seeds, averaged over pairs of rates; a permutation test
+  with the rate labels permuted within each seed (verdicts.permutation, fixed key). `measured`
+  lists per rate the tokens that more than half of the seeds attend."""
+  majority = np.asarray(attended).mean(axis=0) > 0.5 if len(attended) else []
+  subsets = '; '.join(f'{name}: {{{", ".join(str(t) for t in token_ids[m])}}}'
+                      for name, m in zip(rate_names, majority))
+  return verdicts.permutation(
+      'Fig. 5: different learning rates end on different subsets of distinct tokens '
+      '(mean difference of attended frequencies between rates)', attended,
+      measured='; '.join(t for t in (where, subsets) if t))
+
+
+def _adam_subsets(results: results_lib.Results) -> list[verdicts.Verdict]:
+  """Per group, the seeds none of whose runs diverged, each at every learning-rate cell."""
+  checks = []
+  for group, attended in zip(results.groups, results.attended):
+    cells = sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist())), key=lambda p: p[::-1])
+    diverged = group.metrics['diverged']
+    seeds = [s for s in np.unique(group.seed) if not diverged[group.seed == s].any()]
+    index = np.array([[np.flatnonzero((group.seed == s) & (group.lr_y == y)
+                                      & (group.lr_z == z))[0] for y, z in cells]
+                      for s in seeds], int).reshape(len(seeds), len(cells))
+    names = [f'η={y:g}' if y == z else f'η_Y={y:g}, η_Z={z:g}' for y, z in cells]
+    spec = group.run_config.data
+    token_ids = spec.support()[:, spec.is_distinct()]
+    num_left_out = len(np.unique(group.seed)) - len(seeds)
+    checks.append(adam_subsets(attended[index], names, token_ids, _where(group)).explained(
+        f'{num_left_out} seeds with a diverged run left out' if num_left_out else ''))
+  return checks
+
+
 def _zero_start(c: ml_collections.ConfigDict) -> bool:
   return c.model.init == 'zeros'
 
@@ -456,6 +536,12 @@ CLAIMS = {
     'decoder_reduction': Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],
         section=SOLVER, references=('decoder_reduction',)),
+    'convergence_vs_sparsity': Claim(
+        lambda results: convergence_vs_sparsity(results.rows, results.c.report.loss_threshold),
+        columns=('steps_to_loss',), applies=lambda c: len(set(c.optimizer.lr_y)) > 1,
+        applies_to='several η_Y at a fixed η_Z (two or more values of optimizer.lr_y)'),
+    'adam_subsets': Claim(_adam_subsets, applies=lambda c: c.optimizer.name == 'adam',
+                          applies_to="Adam (optimizer.name='adam'), as Fig. 5"),
 }
 
 
