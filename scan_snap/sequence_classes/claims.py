@@ -437,10 +437,10 @@ def convergence_vs_sparsity(rows: list[dict], loss_threshold: float) -> list[ver
   """Fig. 4 on per-run rows, seeds paired: on each line (num_last, T, η_Z), the largest η_Y
   against the smallest. Faster: `steps_to_loss` (the first step with training loss ≤
   `loss_threshold`) at the largest η_Y minus at the smallest is below 0; a run that never
-  reaches the threshold counts as its length `steps` — a censoring that keeps the order of
-  two runs and shrinks their difference, so it can hide an effect but never make one. Less
-  sparse: the final entropy at the largest η_Y minus at the smallest is above 0. Per seed the
-  mean over lines; one-sided t-tests over seeds. Effects in steps and nats."""
+  reaches the threshold counts as its length `steps` — a censoring that may shrink a seed's
+  contrast, even to 0, but never creates or reverses one. Less sparse: the final entropy at
+  the largest η_Y minus at the smallest is above 0. Per seed the mean over lines; one-sided
+  t-tests over seeds. Effects in steps and nats."""
   never = sum(math.isnan(row['steps_to_loss']) for row in rows if not row['diverged'])
   timed = [dict(row, entropy=row['steps'] if math.isnan(row['steps_to_loss'])
                 else row['steps_to_loss']) for row in rows]  # seed_contrasts reads `entropy`.
