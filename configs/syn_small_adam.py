@@ -2,7 +2,8 @@
 
 Syn-Small's data and zero start, trained with Adam at η_Y = η_Z ∈ {0.01, 0.03, 0.1,
 0.3} for 100 steps. The figure shows c̃ of class 1 during training, one row per rate, and
-names the distinct tokens each rate ends up attending to (renormalized attention ≥ 1/U).
+names the distinct tokens each rate ends up attending to (renormalized attention ≥ 1/U);
+the claim `adam_subsets` tests over 10 seeds that the rates end on different subsets.
 
   python -m scan_snap.main --config=configs/syn_small_adam.py --workdir=runs/syn_small_adam
   python -m scan_snap.main --config=configs/syn_small_adam.py:smoke --workdir=/tmp/adam_smoke
@@ -25,6 +26,7 @@ def get_config(variant: str = ''):
   c.sweep.num_seeds = 10
   c.figures.names = ('attention_snapshots',)
   c.figures.snapshot_steps = (0, 2, 5, 10, 20, 50, 100)
+  c.report.claims = ('adam_subsets',)
   return core_config.apply_variant(c, variant, smoke=_smoke)
 
 

@@ -16,6 +16,9 @@ no effect a claim therefore passes with probability at most α. The tests:
   negligible(X, y, j, m)   equivalence by two one-sided tests: pass when the (1 − 2α) interval
                            of coefficient j lies within ±m, fail when it lies outside
   majority(wins, n)        one-sided sign test that more than half of n units show the effect
+  permutation(x)           paired groups [units, groups, …] differ: the mean distance between
+                           groups' means over units against its distribution with the group
+                           labels permuted within each unit; pass when p < α
   exact(...)               a deterministic computation (population dynamics, a solver): no
                            sampling noise, the effect against a stated tolerance
 """
@@ -193,6 +196,42 @@ def majority(claim: str, wins: int, n: int, alpha: float = ALPHA, unit: str = 'r
   verdict = PASS if p < alpha else FAIL if lower < alpha else INCONCLUSIVE
   return Verdict(claim, verdict, fraction, math.sqrt(fraction * (1 - fraction) / n),
                  (float(ci.low), float(ci.high)), n, test, alpha, p, measured)
+
+
+def group_distance(samples) -> np.ndarray:
+  """The mean over pairs of groups of the mean absolute difference between their means over
+  units; samples [..., units, groups, features] → [...]."""
+  means = np.asarray(samples, float).mean(axis=-3)
+  i, j = np.triu_indices(means.shape[-2], 1)
+  return np.abs(means[..., i, :] - means[..., j, :]).mean(axis=(-2, -1))
+
+
+def permutation(claim: str, samples, permutations: int = 1000, key: int = 0,
+                alpha: float = ALPHA, unit: str = 'seed', measured: str = '') -> Verdict:
+  """H₁: paired groups differ. samples [units, groups, …]: each unit (a seed) measured in every
+  group (a learning rate). Statistic: group_distance over the trailing axes flattened; null:
+  the group labels permuted within each unit, `permutations` draws from a generator seeded
+  with `key`; p = (1 + #{null ≥ observed}) / (1 + permutations). Pass when p < α, inconclusive
+  otherwise (a permutation test never shows that groups agree). The effect is the observed
+  statistic, its se the null's standard deviation; no interval."""
+  x = np.asarray(samples, float)
+  units, groups = x.shape[:2]
+  x = x.reshape(units, groups, -1)
+  test = (f'permutation test, group labels permuted within {unit}s ({permutations} draws; '
+          'H₀: groups exchangeable)')
+  if units < 2 or groups < 2:
+    return Verdict(claim, INCONCLUSIVE, math.nan, math.nan, (math.nan, math.nan), units, test,
+                   alpha, math.nan, _join(measured, f'{units} {unit}(s) × {groups} group(s): '
+                                          'at least 2 × 2 are needed'))
+  observed = float(group_distance(x))
+  order = np.random.default_rng(key).random((permutations, units, groups)).argsort(axis=-1)
+  null = group_distance(np.take_along_axis(x[None], order[..., None], axis=2))
+  # A permutation that reorders only equal values may round differently: count it as a tie.
+  p = float((1 + np.sum(null >= observed * (1 - 1e-9))) / (1 + permutations))
+  return Verdict(claim, PASS if p < alpha else INCONCLUSIVE, observed, float(null.std()),
+                 (math.nan, math.nan), units, test, alpha, p,
+                 _join(measured, f'null mean {null.mean():.3g}, 99th percentile '
+                                 f'{np.quantile(null, 0.99):.3g}'))
 
 
 def exact(claim: str, effect: float, holds: bool, test: str, n: int = 1,

@@ -11,6 +11,8 @@ report section they belong in, and what it needs: per-run columns, tables, refer
   'snapping'             Thm 4: t₀ ∝ 1/η_Y, independent of η_Z, logarithmic growth after t₀
   'learning_rates'       Sec. 6: larger η_Z sparsens; η_Y beyond η_Z makes attention denser
   'recall'               Figs. 11–12: the same, read on the recall curves at the figure's rates
+  'convergence_vs_sparsity'  Fig. 4: at fixed η_Z, larger η_Y converges faster, less sparse
+  'adam_subsets'         Fig. 5: Adam's learning rates end on different distinct tokens
   'long_sequence_limit'  Lemma 2: the distance to the population dynamics falls as T grows
   'decoder_reduction'    a solver check: ξ(t) of docs/model.md against its closed form
 
@@ -347,6 +349,17 @@ def _by_num_last(contrasts: dict[tuple, dict[int, float]]) -> str:
   return 'per num_last (mean ± se over seeds): ' + ', '.join(parts)
 
 
+def contrast_verdict(claim: str, contrasts: dict[tuple, dict[int, float]], sign: int,
+                     measured: str = '') -> verdicts.Verdict:
+  """The claim that per-seed contrasts (seed_contrasts; per seed the mean over lines) have
+  the sign `sign`: a one-sided t-test over seeds, reported as the contrast itself (its effect
+  and interval in the contrast's units and sign)."""
+  v = verdicts.above(claim, sign * _per_seed_mean(contrasts), measured='; '.join(
+      t for t in (f'{len(contrasts)} lines', measured) if t))
+  lo, hi = sign * v.interval[0], sign * v.interval[1]
+  return dataclasses.replace(v, effect=sign * v.effect, interval=(min(lo, hi), max(lo, hi)))
+
+
 def learning_rates(rows: list[dict]) -> list[verdicts.Verdict]:
   """Sec. 6 on per-run rows, seeds paired (a seed shares its start and batches across rates).
 
@@ -364,13 +377,8 @@ def learning_rates(rows: list[dict]) -> list[verdicts.Verdict]:
        'the smallest is below 0)', sparser, -1),
       ('Sec. 6: at fixed η_Z, η_Y beyond η_Z makes attention denser (entropy at the largest '
        'η_Y/η_Z minus at the second largest is above 0)', denser, 1)):
-    measured = f'{len(contrasts)} lines' + (f'; {_by_num_last(contrasts)}' if contrasts else '')
-    v = verdicts.above(claim, sign * _per_seed_mean(contrasts), measured=measured)
-    # Report the contrast itself (its sign as claimed), not the signed test statistic.
-    lo, hi = sign * v.interval[0], sign * v.interval[1]
-    checks.append(dataclasses.replace(v, effect=sign * v.effect, interval=(min(lo, hi),
-                                                                           max(lo, hi)))
-                  .explained(_left_out(num_diverged)))
+    checks.append(contrast_verdict(claim, contrasts, sign, _by_num_last(contrasts) if contrasts
+                                   else '').explained(_left_out(num_diverged)))
   return checks
 
 
@@ -396,12 +404,8 @@ def recall_curves(rows: list[dict], lr_y: float, lr_z: float) -> list[verdicts.V
        'lr_y', -1)):
     chosen = [r for r in rows if fixed(r)]
     contrasts = seed_contrasts(chosen, line_keys, axis, 0, -1, value='recall_spread')
-    v = verdicts.above(claim, sign * _per_seed_mean(contrasts),
-                       measured=f'{len(contrasts)} lines' + (
-                           f'; {_by_num_last(contrasts)}' if contrasts else ''))
-    lo, hi = sign * v.interval[0], sign * v.interval[1]
-    checks.append(dataclasses.replace(v, effect=sign * v.effect,
-                                      interval=(min(lo, hi), max(lo, hi))).explained(
+    checks.append(contrast_verdict(claim, contrasts, sign, _by_num_last(contrasts) if contrasts
+                                   else '').explained(
         _left_out(sum(r['diverged'] for r in chosen))))
   return checks
 
@@ -467,6 +471,82 @@ def decoder_reduction(reference: sweep.GroupResult) -> verdicts.Verdict:
       measured=f'ξ({steps}) = {measured[-1]:.4f} vs closed form {want[-1]:.4f}')
 
 
+# Figs. 4 and 5.
+
+def _means_by_rate(rows: list[dict], key: str) -> str:
+  """The mean of `key` over the non-diverged seeds of each (η_Z, η_Y) cell, in words."""
+  cells: dict[float, dict[float, list]] = {}
+  for row in rows:
+    if not row['diverged']:
+      cells.setdefault(row['lr_z'], {}).setdefault(row['lr_y'], []).append(row[key])
+  return '; '.join(f'η_Z={z:g}: ' + ', '.join(f'η_Y={y:g} {np.mean(v):.3g}'
+                                            for y, v in sorted(by_y.items()))
+                   for z, by_y in sorted(cells.items()))
+
+
+def convergence_vs_sparsity(rows: list[dict], loss_threshold: float) -> list[verdicts.Verdict]:
+  """Fig. 4 on per-run rows, seeds paired: on each line (num_last, T, η_Z), the largest η_Y
+  against the smallest. Faster: `steps_to_loss` (the first step with training loss ≤
+  `loss_threshold`) at the largest η_Y minus at the smallest is below 0; a run that never
+  reaches the threshold counts as its length `steps` — a censoring that may shrink a seed's
+  contrast, even to 0, but never creates or reverses one. Less sparse: the final entropy at
+  the largest η_Y minus at the smallest is above 0. Per seed the mean over lines; one-sided
+  t-tests over seeds. Effects in steps and nats."""
+  never = sum(math.isnan(row['steps_to_loss']) for row in rows if not row['diverged'])
+  timed = [dict(row, steps_to_loss=row['steps'] if math.isnan(row['steps_to_loss'])
+                else row['steps_to_loss']) for row in rows]
+  num_diverged = sum(row['diverged'] for row in rows)
+  checks = []
+  for claim, value, sign, measured in (
+      ('Fig. 4: at fixed η_Z, larger η_Y converges faster (steps to the loss threshold at the '
+       'largest η_Y minus at the smallest is below 0)', 'steps_to_loss', -1,
+       f'threshold {loss_threshold:g} nats; mean steps {_means_by_rate(timed, "steps_to_loss")}; '
+       f'{never} runs never reached it (counted as the run length)'),
+      ('Fig. 4: at fixed η_Z, larger η_Y gives less sparse attention (final entropy at the '
+       'largest η_Y minus at the smallest is above 0)', 'entropy', 1,
+       f'mean entropy (nats) {_means_by_rate(rows, "entropy")}')):
+    contrasts = seed_contrasts(timed, ('num_last', 'seq_len', 'lr_z'), 'lr_y', 0, -1, value)
+    checks.append(contrast_verdict(claim, contrasts, sign, measured).explained(
+        _left_out(num_diverged)))
+  return checks
+
+
+def adam_subsets(attended: np.ndarray, rate_names: list[str], token_ids: np.ndarray,
+                 where: str = '') -> verdicts.Verdict:
+  """Fig. 5: different learning rates end on different subsets of distinct tokens.
+  attended [seeds, rates, K, U]: whether each distinct token ends attended (results.attended);
+  token_ids [K, U]. The distance between two rates is the mean over tokens of the difference
+  of their attended frequencies over seeds, averaged over pairs of rates; a permutation test
+  with the rate labels permuted within each seed (verdicts.permutation, fixed key). `measured`
+  lists per rate the tokens that more than half of the seeds attend."""
+  majority = np.asarray(attended).mean(axis=0) > 0.5 if len(attended) else []
+  subsets = '; '.join(f'{name}: {{{", ".join(str(t) for t in token_ids[m])}}}'
+                      for name, m in zip(rate_names, majority))
+  return verdicts.permutation(
+      'Fig. 5: different learning rates end on different subsets of distinct tokens '
+      '(mean difference of attended frequencies between rates)', attended,
+      measured='; '.join(t for t in (where, subsets) if t))
+
+
+def _adam_subsets(results: results_lib.Results) -> list[verdicts.Verdict]:
+  """Per group, the seeds none of whose runs diverged, each at every learning-rate cell."""
+  checks = []
+  for group, attended in zip(results.groups, results.attended):
+    cells = sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist())), key=lambda p: p[::-1])
+    diverged = group.metrics['diverged']
+    seeds = [s for s in np.unique(group.seed) if not diverged[group.seed == s].any()]
+    index = np.array([[np.flatnonzero((group.seed == s) & (group.lr_y == y)
+                                      & (group.lr_z == z))[0] for y, z in cells]
+                      for s in seeds], int).reshape(len(seeds), len(cells))
+    names = [f'η={y:g}' if y == z else f'η_Y={y:g}, η_Z={z:g}' for y, z in cells]
+    spec = group.run_config.data
+    token_ids = spec.support()[:, spec.is_distinct()]
+    num_left_out = len(np.unique(group.seed)) - len(seeds)
+    checks.append(adam_subsets(attended[index], names, token_ids, _where(group)).explained(
+        f'{num_left_out} seeds with a diverged run left out' if num_left_out else ''))
+  return checks
+
+
 def _zero_start(c: ml_collections.ConfigDict) -> bool:
   return c.model.init == 'zeros'
 
@@ -504,6 +584,12 @@ CLAIMS = {
     'decoder_reduction': Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],
         section=SOLVER, references=('decoder_reduction',)),
+    'convergence_vs_sparsity': Claim(
+        lambda results: convergence_vs_sparsity(results.rows, results.c.report.loss_threshold),
+        columns=('steps_to_loss',), applies=lambda c: len(set(c.optimizer.lr_y)) > 1,
+        applies_to='several η_Y at a fixed η_Z (two or more values of optimizer.lr_y)'),
+    'adam_subsets': Claim(_adam_subsets, applies=lambda c: c.optimizer.name == 'adam',
+                          applies_to="Adam (optimizer.name='adam'), as Fig. 5"),
 }
 
 

@@ -71,6 +71,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
 
   c.report = ml_collections.ConfigDict()
   c.report.claims = ()  # checks written to report.md: any of claims.CLAIMS
+  c.report.loss_threshold = 0.1  # nats: results' steps_to_loss, read by convergence_vs_sparsity
   return c
 
 
@@ -154,6 +155,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
     need(is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
   need(all(name in claims.CLAIMS for name in c.report.claims), 'report.claims',
        f'must be names from {tuple(claims.CLAIMS)}')
+  need(is_real(c.report.loss_threshold) and c.report.loss_threshold > 0,
+       'report.loss_threshold', 'must be a positive number (nats)')
   for name in c.report.claims:
     claim = claims.CLAIMS.get(name)
     need(claim is None or claim.applies(c), 'report.claims',

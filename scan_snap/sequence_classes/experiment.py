@@ -37,8 +37,8 @@ from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes.config import validate  # The checks of this experiment's configs.
 
 _OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summary.csv',
-            'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES), 'trajectories',
-            'figures', 'checkpoints')
+            'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES),
+            'trajectories', 'figures', 'checkpoints')
 
 
 def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,

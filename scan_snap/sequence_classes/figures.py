@@ -10,6 +10,7 @@ import pathlib
 import ml_collections
 import numpy as np
 from matplotlib.figure import Figure
+from scipy import special
 
 from scan_snap.core import config as core_config
 from scan_snap.core import outputs
@@ -50,10 +51,10 @@ def attention_snapshots(ctilde_PxLxS: np.ndarray, steps_L: np.ndarray, support_S
                         row_titles: list[str], title: str,
                         stem: pathlib.Path) -> list[pathlib.Path]:
   """Paper Figs. 4–5: c̃ of one class over its support at the given steps, one row per run
-  (e.g. per learning rate); common tokens grey, distinct tokens blue."""
+  (e.g. per learning rate), one y scale for all rows; common tokens grey, distinct blue."""
   num_rows = len(row_titles)
   fig = Figure(figsize=(2.2 * len(show_steps), 2.2 * num_rows + 0.3), layout='constrained')
-  axes = fig.subplots(num_rows, len(show_steps), sharey='row', squeeze=False)
+  axes = fig.subplots(num_rows, len(show_steps), sharey=True, squeeze=False)
   colors = np.where(is_distinct_S, 'tab:blue', 'tab:gray')
   slots = np.arange(len(support_S))
   ticks = slots[::max(1, len(slots) // 5)]
@@ -166,17 +167,20 @@ def _draw_snapping(results: results_lib.Results, directory: pathlib.Path) -> Non
 
 def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.Path) -> None:
   """Per group: c̃ of config.figures.snapshot_class at its snapshot steps, one row per
-  learning-rate pair of the first seed, titled with the distinct tokens it ends on."""
+  learning-rate pair of the first seed, titled with its final distinct-token entropy and the
+  distinct tokens it ends on (results.attended)."""
   cls = results.c.figures.snapshot_class
-  for group in results.groups:
+  for group, attended in zip(results.groups, results.attended):
     spec, m = group.run_config.data, group.metrics
     runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
-    attended = metrics.distinct_attention(m['attn/logits'][runs, -1, cls], spec.probs()[cls],
-                                          spec.num_unique_per_next)
+    share = np.asarray(metrics.distinct_attention(m['attn/logits'][runs, -1, cls],
+                                                  spec.probs()[cls], spec.num_unique_per_next))
+    entropy = special.entr(share).sum(axis=-1)
     distinct_ids = spec.support()[cls][spec.is_distinct()]
-    row_titles = [f'$\\eta_Y$={group.lr_y[r]:g}, $\\eta_Z$={group.lr_z[r]:g}\nends on '
-                  + ' '.join(str(t) for t in distinct_ids[np.asarray(a) >= 1 / len(a)])
-                  for r, a in zip(runs, attended)]
+    row_titles = [f'$\\eta_Y$={group.lr_y[r]:g}, $\\eta_Z$={group.lr_z[r]:g}\n'
+                  f'entropy {h:.2f}, ends on\n'
+                  + ' '.join(str(t) for t in distinct_ids[attended[r, cls]])
+                  for r, h in zip(runs, entropy)]
     attention_snapshots(
         m['attn/ctilde'][runs, :, cls], train.logged_steps(group.run_config), spec.support()[cls],
         spec.is_distinct(), tuple(results.c.figures.snapshot_steps), row_titles,

@@ -18,7 +18,7 @@ from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
 TABLES = ('recall', 'long_sequence_limit')  # Results attributes that are tables of rows
-COLUMNS = ('t0',)  # per-run measurements a claim may add to results.csv
+COLUMNS = ('t0', 'steps_to_loss')  # per-run measurements a claim may add to results.csv
 # The first steps, in which the discrete updates from the start dominate a growth curve's
 # log-log slope: the t₀ detector starts after them.
 STARTUP = 5
@@ -116,6 +116,13 @@ def transition_time(t: np.ndarray, growth: np.ndarray, drop: float = 0.5,
   return float(mid[below[0]]) if len(below) else math.nan
 
 
+def first_step_below(steps: np.ndarray, loss: np.ndarray, threshold: float) -> float:
+  """The first logged step at which the training loss (the mean over the interval ending
+  there) is at most `threshold`, NaN when none is; steps [L+1], loss [L]."""
+  below = np.flatnonzero(loss <= threshold)
+  return float(steps[1:][below[0]]) if len(below) else math.nan
+
+
 def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
   """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
   logits = group.metrics['attn/logits'][:, :, 0, group.run_config.data.top_distinct_slot()]
@@ -164,6 +171,26 @@ class Results:
         group.metrics['attn/logits'][:, -1], group.run_config.data.probs(),
         group.run_config.data.num_unique_per_next, thresholds))
             for group, thresholds in zip(self.groups, self.recall_thresholds)]
+
+  @functools.cached_property
+  def steps_to_loss(self) -> list[np.ndarray]:
+    """Per group, [R] the step at which each run's training loss first reaches
+    config.report.loss_threshold (NaN: never), see first_step_below."""
+    return [np.array([first_step_below(train.logged_steps(group.run_config), loss,
+                                       self.c.report.loss_threshold)
+                      for loss in group.metrics['train/loss']]) for group in self.groups]
+
+  @functools.cached_property
+  def attended(self) -> list[np.ndarray]:
+    """Per group, [R, K, U] whether each distinct token ends attended: its renormalized
+    distinct attention (metrics.distinct_attention) at the last logged step is ≥ 1/U."""
+    found = []
+    for group in self.groups:
+      spec = group.run_config.data
+      share = metrics.distinct_attention(group.metrics['attn/logits'][:, -1], spec.probs(),
+                                         spec.num_unique_per_next)
+      found.append(np.asarray(share) >= 1 / spec.num_unique_per_next)
+    return found
 
   @functools.cached_property
   def recall(self) -> list[dict]:

@@ -81,6 +81,40 @@ class MajorityTest(absltest.TestCase):
     self.assertEqual(verdicts.majority('m', 0, 30).verdict, 'fail')
 
 
+class PermutationTest(absltest.TestCase):
+  """10 units × 4 groups × 20 binary features, as the Adam subsets: 200 draws per rate (each
+  test runs 1000 permutations)."""
+
+  def _decide(self, shift):
+    def decide(rng):
+      p = np.full((4, 20), 0.5)
+      p[-1, :10] += shift  # The last group prefers the first half of the features.
+      p[-1, 10:] -= shift
+      return verdicts.permutation('d', rng.random((10, 4, 20)) < p, key=int(rng.integers(2**31)))
+    return decide
+
+  def test_no_effect_passes_at_most_alpha(self):
+    words = [self._decide(0.0)(rng).verdict for rng in map(np.random.default_rng, range(200))]
+    self.assertLessEqual(words.count('pass') / 200, 0.03)
+    self.assertNotIn('fail', words)
+
+  def test_planted_effect_is_detected(self):
+    words = [self._decide(0.3)(rng).verdict for rng in map(np.random.default_rng, range(200))]
+    self.assertGreaterEqual(words.count('pass') / 200, 0.9)
+
+  def test_numbers(self):
+    x = np.zeros((10, 2, 3))
+    x[:, 1] = 1.0  # Every unit: group 0 all 0, group 1 all 1.
+    v = verdicts.permutation('d', x[:5])
+    self.assertEqual(v.effect, 1.0)  # The means differ by 1 on every feature.
+    # Only the 2 of 2⁵ label orders that swap every unit or none reach it: 5 units cannot pass.
+    self.assertAlmostEqual(v.p, 2 / 2**5, delta=0.02)
+    self.assertEqual(v.verdict, 'inconclusive')
+    self.assertEqual(verdicts.permutation('d', x).verdict, 'pass')  # p ≈ 2 / 2¹⁰
+    self.assertEqual(verdicts.permutation('d', np.ones((10, 2, 3))).verdict, 'inconclusive')
+    self.assertEqual(verdicts.permutation('d', x[:1]).verdict, 'inconclusive')
+
+
 class ReportTest(absltest.TestCase):
 
   def test_report_and_json_hold_every_field(self):

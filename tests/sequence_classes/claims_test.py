@@ -183,5 +183,41 @@ class LearningRatesTest(absltest.TestCase):
       self.assertIn('5 diverged runs left out', v.measured)
 
 
+class ConvergenceVsSparsityTest(absltest.TestCase):
+  """Fig. 4 on simulated Syn-Small grids (calibration.syn_small_rows)."""
+
+  def test_effects_read_as_claimed_and_censored_runs_counted(self):
+    rows = calibration.syn_small_rows(np.random.default_rng(0), faster=5.0, denser=0.15)
+    for row in rows:
+      row['steps'] = 10
+      if row['lr_y'] == 1.0 and row['seed'] < 3:
+        row['steps_to_loss'] = math.nan  # Never reached: counted as the run length, 10.
+    faster, denser = claims.convergence_vs_sparsity(rows, 0.1)
+    small = {r['seed']: r['steps_to_loss'] for r in rows if r['lr_y'] == 1.0}
+    large = {r['seed']: r['steps_to_loss'] for r in rows if r['lr_y'] == 10.0}
+    want = np.mean([large[s] - (10 if s < 3 else small[s]) for s in range(10)])
+    self.assertAlmostEqual(faster.effect, want)
+    self.assertLess(faster.interval[1], 0)
+    self.assertIn('3 runs never reached it', faster.measured)
+    self.assertAlmostEqual(denser.effect, 0.15, delta=0.02)  # se ≈ 0.005
+    self.assertEqual([faster.verdict, denser.verdict], ['pass', 'pass'])
+
+  def test_opposite_effects_fail(self):
+    check = lambda rng: claims.convergence_vs_sparsity(
+        calibration.syn_small_rows(rng, faster=-2.0, denser=-0.05), 0.1)
+    self.assertGreaterEqual(_rate(check, 'fail', grids=50), 0.9)
+
+
+class AdamSubsetsTest(absltest.TestCase):
+
+  def test_subsets_named_per_rate(self):
+    attended = np.zeros((10, 2, 1, 3), bool)
+    attended[:, 0, 0, :2] = True  # The first rate ends on tokens 7 and 8 in every seed,
+    attended[:4, 1, 0, 2] = True  # the second on token 9 in 4 seeds of 10: not most.
+    v = claims.adam_subsets(attended, ['η=0.1', 'η=1'], np.array([[7, 8, 9]]))
+    self.assertIn('η=0.1: {7, 8}; η=1: {}', v.measured)
+    self.assertEqual(v.verdict, 'pass')
+
+
 if __name__ == '__main__':
   absltest.main()

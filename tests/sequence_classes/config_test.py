@@ -11,6 +11,7 @@ from absl.testing import parameterized
 import numpy as np
 
 from scan_snap.core import config as core_config
+from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
 from tests.testing import CONFIG_FILES, ROOT, load_config
@@ -42,7 +43,8 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual(saved['data']['num_last'], list(c.data.num_last))
     with open(workdir / 'results.csv') as f:
       rows = list(csv.DictReader(f))
-    extra = ['t0'] if 'snapping' in c.report.claims else []
+    extra = list(dict.fromkeys(column for name in c.report.claims
+                               for column in claims.CLAIMS[name].columns))
     self.assertEqual(list(rows[0]), RESULT_COLUMNS + extra)
     if c.report.claims:
       report = (workdir / 'report.md').read_text()
@@ -106,6 +108,7 @@ class ValidationTest(parameterized.TestCase):
       ('train.log_every', 7),
       ('sweep.num_seeds', 0),
       ('figures.names', ('fig99',)),
+      ('report.loss_threshold', 0.0),
       ('optimizer.lr_z', (1e39,)),  # Beyond float32: inf on device.
       ('sweep.first_seed', 2**31 - 1),  # With 10 seeds, past int32.
   )
@@ -122,6 +125,14 @@ class ValidationTest(parameterized.TestCase):
     with self.assertRaisesRegex(core_config.ConfigError,
                                 r'config.optimizer.lr_y = .*× optimizer.lr_z'):
       config.validate(c)
+
+  def test_claim_outside_its_assumptions_is_refused(self):
+    for name, claim, about in (('syn_small', 'adam_subsets', 'Adam'),
+                               ('syn_small_adam', 'convergence_vs_sparsity', 'several η_Y')):
+      c = load_config(name)
+      c.report.claims = (claim,)
+      with self.assertRaisesRegex(core_config.ConfigError, f"'{claim}' is a claim about {about}"):
+        config.validate(c)
 
   def test_every_problem_is_listed(self):
     c = load_config('syn_small')
