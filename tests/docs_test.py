@@ -45,8 +45,9 @@ class ReferenceTest(parameterized.TestCase):
     with open(workdir / 'results.csv') as f:
       columns = next(csv.reader(f))
     row = next(line for line in REFERENCE.splitlines() if line.startswith('| `results.csv`'))
-    for column in columns:
-      self.assertRegex(row, rf'\b{column}\b')
+    for column in columns:  # A claim's columns: test_per_run_columns_and_tables_are_documented.
+      if column not in results.COLUMNS:
+        self.assertRegex(row, rf'\b{column}\b')
 
   def test_per_run_columns_and_tables_are_documented(self):
     for column in results.COLUMNS:
