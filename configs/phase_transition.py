@@ -5,7 +5,8 @@ long-sequence limit (T → ∞, the expected gradient) from a zero start by plai
 η_Y ∈ {0.03, …, 3} (2 decades, 6 values) × η_Z ∈ {0.003, 0.01, 0.03, 0.1}. For each run, the
 growth of the most frequent distinct token's logit and its snapping time t₀
 (results.transition_time); a report of Theorems 2, 3 and 4 (t₀·η_Y/(2K ln M) per K, its slopes
-in η_Y and η_Z) and of the decoder reduction of docs/model.md. Use
+in η_Y and η_Z), and two solver checks: the decoder reduction of docs/model.md and the flow
+against descent. Use
 --config.train.dynamics=flow for the gradient flow.
 
   python -m scan_snap.main --config=configs/phase_transition.py --workdir=runs/phase_transition
@@ -32,7 +33,8 @@ def get_config(variant: str = ''):
   c.sweep.num_seeds = 1  # Deterministic: the zero start and the population gradient.
   c.sweep.seeds_per_device = 1
   c.figures.names = ('snapping',)
-  c.report.claims = ('snapping', 'frequency_bias', 'scanning', 'decoder_reduction')
+  c.report.claims = ('snapping', 'frequency_bias', 'scanning', 'decoder_reduction',
+                     'flow_vs_steps')
   return core_config.apply_variant(c, variant, smoke=_smoke)
 
 

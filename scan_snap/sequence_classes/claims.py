@@ -15,6 +15,7 @@ report section they belong in, and what it needs: per-run columns, tables, refer
   'adam_subsets'         Fig. 5: Adam's learning rates end on different distinct tokens
   'long_sequence_limit'  Lemma 2: the distance to the population dynamics falls as T grows
   'decoder_reduction'    a solver check: ξ(t) of docs/model.md against its closed form
+  'flow_vs_steps'        a solver check: gradient descent converges to the flow like its step
 
 A check on sampled training treats seeds as its independent units; one on deterministic
 dynamics (population, flow) has no sampling noise and is exact. Diverged runs are left out and
@@ -547,6 +548,19 @@ def _adam_subsets(results: results_lib.Results) -> list[verdicts.Verdict]:
   return checks
 
 
+def flow_vs_steps(runs: dict[str, np.ndarray]) -> verdicts.Verdict:
+  """The gradient-flow solver against gradient descent (sweep.flow_vs_steps_runs): descent is
+  the Euler method of the flow, so its error in z falls like the step h. Passes when the
+  largest error over t ≤ `steps` with h = 1 is 2 ± 0.2 times that with h = 1/2."""
+  errors = [float(np.abs(runs[h] - runs['flow']).max()) for h in ('h=1', 'h=1/2')]
+  ratio = errors[0] / errors[1] if errors[1] > 0 else math.inf
+  return verdicts.exact(
+      'Gradient flow against descent: the error of descent in z falls like its step h', ratio,
+      bool(1.8 <= ratio <= 2.2), 'exact: error(h = 1) / error(h = 1/2) within 2 ± 0.2',
+      measured=f'largest |z_descent − z_flow| {errors[0]:.2e} (h = 1), {errors[1]:.2e} '
+               f'(h = 1/2); flow solved to rtol 1e-8')
+
+
 def _zero_start(c: ml_collections.ConfigDict) -> bool:
   return c.model.init == 'zeros'
 
@@ -584,6 +598,9 @@ CLAIMS = {
     'decoder_reduction': Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],
         section=SOLVER, references=('decoder_reduction',)),
+    'flow_vs_steps': Claim(
+        lambda results: [flow_vs_steps(results.references['flow_vs_steps'])],
+        section=SOLVER, references=('flow_vs_steps',)),
     'convergence_vs_sparsity': Claim(
         lambda results: convergence_vs_sparsity(results.rows, results.c.report.loss_threshold),
         columns=('steps_to_loss',), applies=lambda c: len(set(c.optimizer.lr_y)) > 1,

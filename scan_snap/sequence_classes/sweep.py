@@ -234,9 +234,35 @@ def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
                      seconds={'compile': 0.0, 'train': 0.0})
 
 
+def flow_vs_steps_runs(groups: list[GroupResult], lr: float = 0.5,
+                       steps: int = 100) -> dict[str, np.ndarray]:
+  """The population dynamics of Syn-Small's classes from a zero start, η_Y = η_Z = `lr`, solved
+  three ways: by gradient flow to time `steps` ('flow'), and by gradient descent with steps of
+  1 ('h=1': `steps` steps at rate lr) and of 1/2 ('h=1/2': 2·`steps` steps at rate lr/2, the same
+  flow time). Each is z [L+1, K, S] at t = 0, 1, …, `steps` (claims.flow_vs_steps)."""
+  del groups  # A check of the solvers, the same for every config.
+  run_config = train_lib.RunConfig(
+      data=data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=10,
+                                num_common_per_last=0, num_unique_per_next=10),
+      seq_len=128, batch_size=128,
+      model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
+      optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
+                                          weight_decay=0.0),
+      steps=steps, log_every=1, dynamics='population', flow_rtol=1e-8, flow_max_steps=200_000)
+  runs = {}
+  for name, config, rate in (
+      ('flow', dataclasses.replace(run_config, dynamics='flow'), lr),
+      ('h=1', run_config, lr),
+      ('h=1/2', dataclasses.replace(run_config, steps=2 * steps, log_every=2), lr / 2)):
+    _, metrics = jax.jit(train_lib.make_train(config))(jax.random.key(0), rate, rate)
+    runs[name] = np.asarray(metrics['attn/logits'], np.float64)
+  return runs
+
+
 # The reference runs a claim or a figure may compare the grid with (their `references`), each
 # trained from the grid's groups.
-REFERENCES = {'population': population_references, 'decoder_reduction': decoder_reduction_run}
+REFERENCES = {'population': population_references, 'decoder_reduction': decoder_reduction_run,
+              'flow_vs_steps': flow_vs_steps_runs}
 
 
 def references(groups: list[GroupResult], names: set[str]) -> dict:

@@ -50,6 +50,16 @@ class DecoderGapTest(absltest.TestCase):
     self.assertEqual(claims.decoder_reduction(reference).verdict, 'pass')
 
 
+class FlowVsStepsTest(absltest.TestCase):
+
+  def test_first_order_error_passes_and_no_convergence_fails(self):
+    flow = np.zeros((5, 2, 3))
+    runs = {'flow': flow, 'h=1': flow + 0.2, 'h=1/2': flow + 0.1}
+    self.assertEqual(claims.flow_vs_steps(runs).verdict, 'pass')
+    self.assertEqual(claims.flow_vs_steps({**runs, 'h=1/2': flow + 0.2}).verdict, 'fail')
+    self.assertEqual(claims.flow_vs_steps({**runs, 'h=1/2': flow + 0.05}).verdict, 'fail')
+
+
 SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
                             num_common_per_last=0, num_unique_per_next=4)
 
