@@ -58,14 +58,17 @@ def scanning(rng: np.random.Generator, effect: float, seeds: int = 10,
   return verdicts.above('Thm 3 order', rho)
 
 
-def snapping(rng: np.random.Generator, effect: float, noise: float = 0.05) -> verdicts.Verdict:
+def snapping(rng: np.random.Generator, effect: float, noise: float = 0.05,
+             power_z: float = 0.0, which: int = 0) -> verdicts.Verdict:
   """Thm 4 on a phase-transition grid (K ∈ {2, 6, 20} × 6 η_Y × η_Z ≪ η_Y): t₀ =
-  1.5 · 2K ln M · η_Y^(−effect), with multiplicative noise `noise` (the detector's log grid)."""
+  1.5 · 2K ln M · η_Y^(−effect) · η_Z^power_z, with multiplicative noise `noise` (the
+  detector's log grid); the verdict `which` of claims.snapping."""
   k, lr_y = map(np.array, zip(*itertools.product((2, 6, 20), (0.03, 0.06, 0.1, 0.3, 1, 3))))
   lr_z = np.tile([0.001, 0.003], len(k) // 2)
   vocab = 10 + 12 * k
-  t0 = 1.5 * 2 * k * np.log(vocab) * lr_y ** -effect * np.exp(rng.normal(0, noise, len(k)))
-  return claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)[0]
+  t0 = (1.5 * 2 * k * np.log(vocab) * lr_y ** -effect * lr_z ** power_z
+        * np.exp(rng.normal(0, noise, len(k))))
+  return claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)[which]
 
 
 def syn_medium_rows(rng: np.random.Generator, sparser: float = 0.0, denser: float = 0.0,
@@ -160,6 +163,10 @@ CALIBRATIONS = {
                                   '−0.009 ± 0.002 at T = 128)'),
     'scanning': Calibration(scanning, 0.5, 'peak step rises by half a rank per rank of P'),
     'snapping': Calibration(snapping, 1.0, 't₀ ∝ 1/η_Y (log-noise 0.05)'),
+    # Equivalence: "no effect" is a dependence on η_Z at the margin, the planted effect none.
+    'snapping (independent of η_Z)': Calibration(
+        lambda rng, e: snapping(rng, 1.0, power_z=claims.ETA_Z_MARGIN - e, which=1),
+        claims.ETA_Z_MARGIN, 't₀ independent of η_Z (no effect: t₀ ∝ η_Z^0.25, at the margin)'),
     'learning_rates (sparser with η_Z)': Calibration(
         lambda rng, e: claims.learning_rates(syn_medium_rows(rng, sparser=-e))[0], 0.05,
         '−0.05 nats per unit of ln η_Z, half of Syn-Medium\'s'),

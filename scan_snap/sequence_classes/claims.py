@@ -42,7 +42,7 @@ PAPER, SOLVER = 'Claims of the paper', 'Solver checks'  # the sections of report
 # at least this many start-up intervals (results.STARTUP).
 _DECODER_FASTER = 10.0
 _SNAPPING_MIN_STARTUPS = 4
-_ETA_Z_MARGIN = 0.25  # |d ln t₀ / d ln η_Z| below this is "independent of η_Z"
+ETA_Z_MARGIN = 0.25  # |d ln t₀ / d ln η_Z| below this is "independent of η_Z"
 _ROUNDING = 1 - 1e-6  # float32 rates: 0.03/0.003 is 9.99999…
 
 
@@ -272,7 +272,7 @@ def snapping(num_classes: np.ndarray, vocab_size: np.ndarray, lr_y: np.ndarray,
                                  design, y, len(ks), predicted=-1.0, measured=measured)]
   z_claim = 'Thm 4: t₀ does not depend on η_Z (slope of ln t₀ on ln η_Z is 0)'
   if varied_z:
-    checks.append(verdicts.negligible(z_claim, design, y, len(ks) + 1, _ETA_Z_MARGIN,
+    checks.append(verdicts.negligible(z_claim, design, y, len(ks) + 1, ETA_Z_MARGIN,
                                       measured=measured))
   else:
     checks.append(verdicts.Verdict(z_claim, verdicts.INCONCLUSIVE, math.nan, math.nan,
