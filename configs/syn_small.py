@@ -37,7 +37,8 @@ def get_config(variant: str = ''):
 
 
 def _smoke(c):
-  """A few seconds: short sequences, small batch, 10 steps, 2 seeds."""
+  """A few seconds: η_Y ∈ {1, 10}, short sequences, small batch, 10 steps, 2 seeds."""
+  c.optimizer.lr_y = (1.0, 10.0)
   c.data.seq_len = (16,)
   c.data.batch_size = 16
   c.train.steps = 10

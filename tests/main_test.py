@@ -51,7 +51,7 @@ class AsNamedTest(absltest.TestCase):
     self.assertIn(f'results in {workdir}', proc.stdout)
     self.assertNotIn("backend 'tpu'", proc.stderr)  # A quiet terminal on a CPU machine.
     with open(workdir / 'results.csv') as f:
-      self.assertLen(list(csv.DictReader(f)), 2)
+      self.assertLen(list(csv.DictReader(f)), 4)  # 2 seeds × 2 η_Y
 
   def test_workdir_flag_overrides_the_default(self):
     elsewhere = pathlib.Path(self.create_tempdir().full_path)

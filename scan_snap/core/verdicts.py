@@ -31,6 +31,7 @@ from scipy import stats
 
 ALPHA = 0.01
 PASS, FAIL, INCONCLUSIVE = 'pass', 'fail', 'inconclusive'
+PAPER, SOLVER = 'Claims of the paper', 'Solver checks'  # the sections of report.md
 
 
 @dataclasses.dataclass(frozen=True)

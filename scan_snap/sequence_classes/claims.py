@@ -36,7 +36,6 @@ from scan_snap.sequence_classes import results as results_lib
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
-PAPER, SOLVER = 'Claims of the paper', 'Solver checks'  # the sections of report.md
 # Theorems 3 and 4 assume that the decoder learns much faster than attention, η_Y ≫ η_Z: read
 # as η_Y/η_Z ≥ 10. Theorem 4's t₀ is read on runs whose predicted t₀ = 2K ln M / η_Y spans
 # at least this many start-up intervals (results.STARTUP).
@@ -573,7 +572,7 @@ class Claim:
   claim applies to configs for which `applies` holds, as `applies_to` says."""
 
   checks: Callable[[results_lib.Results], list[verdicts.Verdict]]
-  section: str = PAPER
+  section: str = verdicts.PAPER
   columns: tuple[str, ...] = ()
   tables: tuple[str, ...] = ()
   references: tuple[str, ...] = ()
@@ -597,10 +596,10 @@ CLAIMS = {
         applies_to='sampled runs from a zero start, compared with the population run'),
     'decoder_reduction': Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],
-        section=SOLVER, references=('decoder_reduction',)),
+        section=verdicts.SOLVER, references=('decoder_reduction',)),
     'flow_vs_steps': Claim(
         lambda results: [flow_vs_steps(results.references['flow_vs_steps'])],
-        section=SOLVER, references=('flow_vs_steps',)),
+        section=verdicts.SOLVER, references=('flow_vs_steps',)),
     'convergence_vs_sparsity': Claim(
         lambda results: convergence_vs_sparsity(results.rows, results.c.report.loss_threshold),
         columns=('steps_to_loss',), applies=lambda c: len(set(c.optimizer.lr_y)) > 1,
@@ -613,7 +612,7 @@ CLAIMS = {
 def evaluate(names: tuple[str, ...], results: results_lib.Results
              ) -> dict[str, list[verdicts.Verdict]]:
   """The verdicts of the claims `names`, in that order, by report section."""
-  sections = {PAPER: [], SOLVER: []}
+  sections = {verdicts.PAPER: [], verdicts.SOLVER: []}
   for name in names:
     sections[CLAIMS[name].section] += CLAIMS[name].checks(results)
   return sections

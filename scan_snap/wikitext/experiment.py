@@ -124,7 +124,7 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   checked = claims.evaluate(tuple(c.report.claims), reported)
   if writer:
     _write_files(reported, metrics_log, tokens.probe_PxL, workdir)
-    sections = {'Claims of the paper': checked}
+    sections = {verdicts.PAPER: checked}
     outputs.write_text(workdir / 'report.md', verdicts.report_markdown(
         f'Claims checked on {workdir.name}', sections))
     outputs.write_json(workdir / 'claims.json', verdicts.to_json(sections))
@@ -137,7 +137,8 @@ def _run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: 
   for v in checked:
     logging.info('%s: %s — %s', v.verdict, v.claim, v.measured)
   return {'results': reported.rows, 'summary': reported.summary,
-          'claims': [v.to_dict() for v in checked], 'steps_trained': trained.steps_trained}
+          'claims': [{'section': verdicts.PAPER, **v.to_dict()} for v in checked],
+          'steps_trained': trained.steps_trained}
 
 
 def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwrite: bool,
