@@ -214,20 +214,27 @@ def population_references(groups: list[GroupResult]) -> dict[tuple, np.ndarray]:
   return references
 
 
+def _solver_run_config(spec: data.SequenceClasses, steps: int,
+                       dynamics: str) -> train_lib.RunConfig:
+  """The run of a solver check: plain gradient descent or flow from a zero start, every step
+  logged, the flow solved to rtol 10⁻⁸."""
+  return train_lib.RunConfig(
+      data=spec, seq_len=128, batch_size=128,
+      model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
+      optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
+                                          weight_decay=0.0),
+      steps=steps, log_every=1, dynamics=dynamics, flow_rtol=1e-8, flow_max_steps=200_000)
+
+
 def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
                           steps: int = 200) -> GroupResult:
   """Y alone (η_Z = 0, zero start) trained by gradient flow on classes whose features are
   orthonormal (one distinct token each, no common token): the run the decoder reduction's closed
   form describes (claims.decoder_reduction). It does not depend on the groups."""
   del groups  # A check of the solver, the same for every config.
-  run_config = train_lib.RunConfig(
-      data=data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=0,
-                                num_common_per_last=0, num_unique_per_next=1),
-      seq_len=128, batch_size=128,
-      model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
-      optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
-                                          weight_decay=0.0),
-      steps=steps, log_every=1, dynamics='flow', flow_rtol=1e-8, flow_max_steps=200_000)
+  run_config = _solver_run_config(
+      data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=0,
+                           num_common_per_last=0, num_unique_per_next=1), steps, 'flow')
   _, metrics = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, 0.0)
   return GroupResult(run_config=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
                      lr_z=np.zeros(1), metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
@@ -241,14 +248,9 @@ def flow_vs_steps_runs(groups: list[GroupResult], lr: float = 0.5,
   1 ('h=1': `steps` steps at rate lr) and of 1/2 ('h=1/2': 2·`steps` steps at rate lr/2, the same
   flow time). Each is z [L+1, K, S] at t = 0, 1, …, `steps` (claims.flow_vs_steps)."""
   del groups  # A check of the solvers, the same for every config.
-  run_config = train_lib.RunConfig(
-      data=data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=10,
-                                num_common_per_last=0, num_unique_per_next=10),
-      seq_len=128, batch_size=128,
-      model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
-      optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
-                                          weight_decay=0.0),
-      steps=steps, log_every=1, dynamics='population', flow_rtol=1e-8, flow_max_steps=200_000)
+  run_config = _solver_run_config(
+      data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=10,
+                           num_common_per_last=0, num_unique_per_next=10), steps, 'population')
   runs = {}
   for name, config, rate in (
       ('flow', dataclasses.replace(run_config, dynamics='flow'), lr),
