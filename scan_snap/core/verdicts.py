@@ -115,8 +115,7 @@ def coefficient(claim: str, design, y, j: int, predicted: float | None = None,
           else f"lies {'below' if sign < 0 else 'above'} {null:g}")
   test = f'(1 − α) t-interval of a least-squares coefficient, {dof} dof (pass: {rule})'
   if dof < 1 or not np.isfinite(se[j]):
-    return Verdict(claim, INCONCLUSIVE, float(b[j]), math.nan, (math.nan, math.nan), len(y),
-                   test, alpha, math.nan, _join(measured, 'too few points for an interval'))
+    return _without_interval(claim, float(b[j]), len(y), test, alpha, measured)
   half = float(stats.t.ppf(1 - alpha / 2, dof)) * se[j]
   lo, hi = float(b[j] - half), float(b[j] + half)
   p = _two_sided_p(b[j] - null, se[j], dof)
@@ -140,7 +139,9 @@ def all_above(claim: str, samples, names, alpha: float = ALPHA, unit: str = 'see
   samples = np.asarray(samples, float)
   each = [above(claim, samples[:, i], alpha, unit) for i in range(samples.shape[1])]
   worst = int(np.argmax([v.p if np.isfinite(v.p) else 1.0 for v in each]))
-  lowest = min(_below_p(v) for v in each)
+  # The one-sided p that a column's mean is below 0 (NaN, too few samples: no evidence).
+  lowest = min(np.nan_to_num(above(claim, -samples[:, i], alpha, unit).p, nan=1.0)
+               for i in range(samples.shape[1]))
   verdict = (PASS if all(v.verdict == PASS for v in each)
              else FAIL if lowest < alpha / len(each) else INCONCLUSIVE)
   test = (f'one-sided t-tests over {unit}s for each of {len(each)} tokens (H₀: some mean ≤ 0; '
@@ -148,15 +149,6 @@ def all_above(claim: str, samples, names, alpha: float = ALPHA, unit: str = 'see
   v = each[worst]
   return Verdict(claim, verdict, v.effect, v.se, v.interval, v.n, test, alpha, v.p,
                  _join(measured, f'least supported: {names[worst]}'))
-
-
-def _below_p(v: Verdict) -> float:
-  """The one-sided p that a sample's mean is below 0."""
-  if not np.isfinite(v.se) or v.n < 2:
-    return 1.0
-  if v.se == 0:
-    return 0.0 if v.effect < 0 else 1.0
-  return float(stats.t.cdf(v.effect / v.se, v.n - 1))
 
 
 def negligible(claim: str, design, y, j: int, margin: float, alpha: float = ALPHA,
@@ -167,8 +159,7 @@ def negligible(claim: str, design, y, j: int, margin: float, alpha: float = ALPH
   b, se, dof = least_squares(design, y)
   test = f'equivalence (two one-sided t-tests, {dof} dof), margin ±{margin:g}'
   if dof < 1 or not np.isfinite(se[j]):
-    return Verdict(claim, INCONCLUSIVE, float(b[j]), math.nan, (math.nan, math.nan), len(y),
-                   test, alpha, math.nan, _join(measured, 'too few points for an interval'))
+    return _without_interval(claim, float(b[j]), len(y), test, alpha, measured)
   half = float(stats.t.ppf(1 - alpha, dof)) * se[j]
   lo, hi = float(b[j] - half), float(b[j] + half)
   if se[j] == 0:
@@ -241,6 +232,13 @@ def exact(claim: str, effect: float, holds: bool, test: str, n: int = 1,
   states the rule and its tolerance."""
   return Verdict(claim, PASS if holds else FAIL, float(effect), 0.0, (float(effect),) * 2, n,
                  test, 0.0, math.nan, measured)
+
+
+def _without_interval(claim: str, estimate: float, n: int, test: str, alpha: float,
+                      measured: str) -> Verdict:
+  """Inconclusive: a fit with no residual degrees of freedom has no interval."""
+  return Verdict(claim, INCONCLUSIVE, estimate, math.nan, (math.nan, math.nan), n, test, alpha,
+                 math.nan, _join(measured, 'too few points for an interval'))
 
 
 def _two_sided_p(estimate: float, se: float, dof: int) -> float:
