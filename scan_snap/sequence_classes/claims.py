@@ -252,15 +252,13 @@ def snapping(num_classes: np.ndarray, vocab_size: np.ndarray, lr_y: np.ndarray,
   scale = 2 * num_classes * np.log(vocab_size) / lr_y  # the theory's t₀ up to (1 + δ')
   used = (np.isfinite(t0) & (lr_y / lr_z >= _DECODER_FASTER * _ROUNDING)
           & (scale >= _SNAPPING_MIN_STARTUPS * results_lib.STARTUP))
-  ratio = t0 / scale
-  spread = '; '.join(
-      f'K={k}: t₀η_Y/(2K ln M) = {ratio[used & (num_classes == k)].mean():.2f} ± '
-      f'{ratio[used & (num_classes == k)].std():.2f} over {int((used & (num_classes == k)).sum())}'
-      ' runs' for k in np.unique(num_classes[used]))
+  ks = np.unique(num_classes[used])
+  ratios = [(t0 / scale)[used & (num_classes == k)] for k in ks]
+  spread = '; '.join(f'K={k}: t₀η_Y/(2K ln M) = {r.mean():.2f} ± {r.std():.2f} over {len(r)} runs'
+                     for k, r in zip(ks, ratios))
   measured = (f'{int(used.sum())} of {len(t0)} runs read (η_Y/η_Z ≥ {_DECODER_FASTER:g}, '
               f'2K ln M/η_Y ≥ {_SNAPPING_MIN_STARTUPS * results_lib.STARTUP:g} steps, t₀ found: '
               f'{int(np.isfinite(t0).sum())}); {spread or "no runs"}')
-  ks = np.unique(num_classes[used])
   columns = [(num_classes[used] == k).astype(float) for k in ks]
   x_y, x_z = np.log(lr_y[used]), np.log(lr_z[used])
   y = np.log(t0[used])
