@@ -42,6 +42,9 @@ from scan_snap.sequence_classes import train
 _DECODER_FASTER = 10.0
 _SNAPPING_MIN_STARTUPS = 4
 ETA_Z_MARGIN = 0.25  # |d ln t₀ / d ln η_Z| below this is "independent of η_Z"
+# The η_Z of Syn-Medium's grid, where Sec. 6 finds attention denser beyond η_Y ≈ η_Z: the
+# phase diagram tests that claim there.
+PHASE_WINDOW_LR_Z = (0.5, 3.0)
 _ROUNDING = 1 - 1e-6  # float32 rates: 0.03/0.003 is 9.99999…
 
 
@@ -558,6 +561,132 @@ def flow_vs_steps(runs: dict[str, np.ndarray]) -> verdicts.Verdict:
                f'(h = 1/2); flow solved to rtol 1e-8')
 
 
+# Beyond the paper: the phase diagram of the learning-rate plane.
+
+def ray_index(c: ml_collections.ConfigDict) -> np.ndarray | None:
+  """[len(lr_z), len(lr_y)] the ray η_Y/η_Z = const of each cell, as an index: i_y on a grid
+  of relative rates, i_y − i_z on a grid whose two axes hold the same log-spaced rates; None
+  on other grids, which have no rays through several cells."""
+  o = c.optimizer
+  i_z, i_y = np.meshgrid(np.arange(len(o.lr_z)), np.arange(len(o.lr_y)), indexing='ij')
+  if o.lr_y_relative:
+    return i_y
+  same_axes = tuple(o.lr_z) == tuple(o.lr_y) and len(o.lr_z) > 2 and np.allclose(
+      np.diff(np.log(o.lr_z)), np.log(o.lr_z[1] / o.lr_z[0]), rtol=1e-3)
+  return i_y - i_z if same_axes else None
+
+
+def line_slopes(values: np.ndarray, x: np.ndarray, lines: np.ndarray,
+                min_cells: int = 3) -> dict[int, dict[int, float]]:
+  """{line: {seed: slope}}: per seed, the least-squares slope of `values` [seeds, cells] on
+  `x` [cells] over the finite cells of each line (`lines` [cells] labels them; < 0: no line),
+  for the lines and seeds with at least `min_cells` finite cells at two or more x."""
+  slopes: dict[int, dict[int, float]] = {}
+  for line in np.unique(lines[lines >= 0]):
+    on_line = lines == line
+    y, w = values[:, on_line], np.isfinite(values[:, on_line])
+    n = w.sum(axis=1)
+    dx = x[on_line] - (w * x[on_line]).sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None]
+    sxx = (w * dx**2).sum(axis=1)
+    sxy = (w * dx * np.where(w, y, 0)).sum(axis=1)
+    for seed in np.flatnonzero((n >= min_cells) & (sxx > 1e-12 * np.maximum(1, n))):
+      slopes.setdefault(int(line), {})[int(seed)] = float(sxy[seed] / sxx[seed])
+  return slopes
+
+
+def _ranges(rates: list[float]) -> str:
+  """Runs of consecutive grid rates, as 'a–b' (or 'a'), joined by commas."""
+  return ', '.join(f'{r[0]:g}–{r[-1]:g}' if len(r) > 1 else f'{r[0]:g}' for r in rates) or 'none'
+
+
+def signs_by_line(slopes: dict[int, dict[int, float]], rates: np.ndarray) -> str:
+  """Where the per-line slopes are above or below 0 (one-sided t-tests over seeds, α)."""
+  runs = {verdicts.PASS: [], verdicts.FAIL: []}
+  previous = None
+  for line in sorted(slopes):
+    verdict = verdicts.above('', list(slopes[line].values())).verdict
+    if verdict in runs:
+      if previous == (verdict, line - 1):
+        runs[verdict][-1].append(float(rates[line]))
+      else:
+        runs[verdict].append([float(rates[line])])
+    previous = (verdict, line)
+  return f'above 0 at {_ranges(runs[verdicts.PASS])}; below 0 at {_ranges(runs[verdicts.FAIL])}'
+
+
+def phase_diagram(entropy: np.ndarray, t0: np.ndarray, lr_z: np.ndarray, lr_y: np.ndarray,
+                  rays: np.ndarray, window_lr_z: tuple[float, float], predicted_t0: np.ndarray,
+                  steps: int) -> list[verdicts.Verdict]:
+  """The learning-rate plane on [seeds, len(lr_z), len(lr_y)] arrays of final entropy and t₀
+  (NaN: diverged, or no t₀), the cells' rates, rays (ray_index) and the theory's t₀ = 2K ln M
+  (1 − β)/η_Y (β: the momentum), all [len(lr_z), len(lr_y)]. Slopes in nats per e-fold.
+
+  Sparser along rays: per seed and ray η_Y/η_Z = const, the slope of entropy on ln η_Z; per
+  seed the mean over rays; below 0 by a one-sided t-test over seeds. Denser beyond η_Y ≈ η_Z:
+  per seed and η_Z in `window_lr_z`, the slope of entropy on ln η_Y over 1 ≤ η_Y/η_Z ≤ 10;
+  per seed the mean over η_Z; above 0 likewise (`measured`: where each η_Z of the grid has it
+  above or below 0). t₀ on the cells where Theorem 4 applies and t₀ can be resolved: η_Y/η_Z ≥
+  10 and 4 start-up intervals ≤ the theory's t₀ ≤ `steps`; per seed the coefficient b of
+  ln t₀ = a + b ln η_Y + c ln η_Z; over seeds, t₀ falls with η_Y (b's (1 − α) t-interval below
+  0) and falls as 1/η_Y (the interval contains −1 and excludes 0).
+  """
+  seeds = len(entropy)
+  flat = lambda x: x.reshape(seeds, -1)
+  ratio = (lr_y / lr_z).ravel()
+  column = np.broadcast_to(np.arange(lr_z.shape[0])[:, None], lr_z.shape).ravel()
+  near = (ratio >= _ROUNDING) & (ratio <= 10 / _ROUNDING)
+  in_window = (near & (lr_z.ravel() >= window_lr_z[0] * _ROUNDING)
+               & (lr_z.ravel() <= window_lr_z[1] / _ROUNDING))
+  sparser = line_slopes(flat(entropy), np.log(lr_z).ravel(), rays.ravel())
+  denser = line_slopes(flat(entropy), np.log(lr_y).ravel(), np.where(in_window, column, -1))
+  everywhere = line_slopes(flat(entropy), np.log(lr_y).ravel(), np.where(near, column, -1))
+  checks = [
+      contrast_verdict('Beyond the paper: along each ray η_Y/η_Z = const, final entropy falls '
+                       'with η_Z (slope of entropy on ln η_Z, mean over rays, is below 0)',
+                       sparser, -1),
+      contrast_verdict(f'Sec. 6 on the plane: at fixed η_Z in [{window_lr_z[0]:g}, '
+                       f'{window_lr_z[1]:g}], entropy rises with η_Y over 1 ≤ η_Y/η_Z ≤ 10 '
+                       '(slope on ln η_Y, mean over η_Z, is above 0)', denser, 1,
+                       'per η_Z of the grid, that slope is '
+                       + signs_by_line(everywhere, lr_z[:, 0]))]
+  read = ((ratio >= 10 * _ROUNDING) & (predicted_t0.ravel() >= 4 * results_lib.STARTUP)
+          & (predicted_t0.ravel() <= steps))
+  fits, used = [], 0
+  for seed in range(seeds):
+    keep = read & np.isfinite(flat(t0)[seed])
+    design = np.c_[np.ones(keep.sum()), np.log(lr_y.ravel()[keep]), np.log(lr_z.ravel()[keep])]
+    if keep.sum() > 3 and len(np.unique(design[:, 1])) > 1 and len(np.unique(design[:, 2])) > 1:
+      fits.append(verdicts.least_squares(design, np.log(flat(t0)[seed][keep]))[0][1])
+      used += int(keep.sum())
+  measured = (f'{used} cells with a t₀ over {len(fits)} seeds (η_Y/η_Z ≥ 10, theory\'s t₀ '
+              f'from {4 * results_lib.STARTUP} to {steps} steps)')
+  ones, fits = np.ones((len(fits), 1)), np.asarray(fits)
+  checks += [
+      verdicts.coefficient('Beyond the paper: t₀ falls with η_Y (per seed, the slope of ln t₀ on '
+                           'ln η_Y at fixed ln η_Z, mean over seeds, is below 0)', ones, fits, 0,
+                           sign=-1, measured=measured),
+      verdicts.coefficient('Thm 4 on the plane: t₀ ∝ 1/η_Y (that slope is −1)', ones, fits, 0,
+                           predicted=-1.0, measured=measured)]
+  return checks
+
+
+def _phase_diagram(results: results_lib.Results) -> list[verdicts.Verdict]:
+  lr_z, lr_y = results.cell_rates()
+  rays = ray_index(results.c)
+  checks = []
+  for group, t0 in zip(results.groups, results.t0):
+    run_config, spec = group.run_config, group.run_config.data
+    predicted = (2 * spec.num_classes * math.log(spec.vocab_size)
+                 * (1 - run_config.optimizer.momentum) / lr_y)
+    diverged = results.cells(group, group.metrics['diverged'])
+    kept = lambda x: np.where(diverged, np.nan, results.cells(group, x))
+    checks += [v.explained(_where(group)).explained(_left_out(int(diverged.sum())))
+               for v in phase_diagram(kept(group.metrics['attn/entropy'][:, -1]), kept(t0),
+                                      lr_z, lr_y, rays, PHASE_WINDOW_LR_Z, predicted,
+                                      run_config.steps)]
+  return checks
+
+
 def _zero_start(c: ml_collections.ConfigDict) -> bool:
   return c.model.init == 'zeros'
 
@@ -580,18 +709,22 @@ class Claim:
 
 CLAIMS = {
     'frequency_bias': Claim(
-        _frequency_bias, applies=lambda c: _zero_start(c) and c.optimizer.name == 'sgd',
-        applies_to="SGD from a zero start (model.init='zeros'), as the theorem assumes"),
-    'scanning': Claim(_scanning, applies=_zero_start,
-                      applies_to="a zero start (model.init='zeros')"),
+        _frequency_bias,
+        applies=lambda c: _zero_start(c) and c.optimizer.name == 'sgd' and c.train.trajectories,
+        applies_to="SGD from a zero start (model.init='zeros'), as the theorem assumes, with "
+                   'train.trajectories'),
+    'scanning': Claim(_scanning, applies=lambda c: _zero_start(c) and c.train.trajectories,
+                      applies_to="a zero start (model.init='zeros'), with train.trajectories"),
     'snapping': Claim(_snapping, columns=('t0',)),
     'learning_rates': Claim(lambda results: learning_rates(results.rows)),
     'recall': Claim(_recall_curves),
     'long_sequence_limit': Claim(
         lambda results: long_sequence_limit(results.long_sequence_limit),
         tables=('long_sequence_limit',), references=('population',),
-        applies=lambda c: _zero_start(c) and c.train.dynamics == 'sampled',
-        applies_to='sampled runs from a zero start, compared with the population run'),
+        applies=lambda c: (_zero_start(c) and c.train.dynamics == 'sampled'
+                           and c.train.trajectories),
+        applies_to='sampled runs from a zero start, compared with the population run, with '
+                   'train.trajectories'),
     'decoder_reduction': Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],
         section=verdicts.SOLVER, references=('decoder_reduction',)),
@@ -604,6 +737,11 @@ CLAIMS = {
         applies_to='several η_Y at a fixed η_Z (two or more values of optimizer.lr_y)'),
     'adam_subsets': Claim(_adam_subsets, applies=lambda c: c.optimizer.name == 'adam',
                           applies_to="Adam (optimizer.name='adam'), as Fig. 5"),
+    'phase_diagram': Claim(_phase_diagram, columns=('t0',), tables=('phase_diagram',),
+                           applies=lambda c: (ray_index(c) is not None
+                                              and c.optimizer.name == 'sgd'),
+                           applies_to='SGD on a grid with rays: relative rates, or the same '
+                                      'log-spaced rates on both axes'),
 }
 
 

@@ -55,6 +55,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.train.dynamics = 'sampled'  # train.DYNAMICS: 'sampled', 'population' (T → ∞), 'flow'
   c.train.flow_rtol = 1e-6  # 'flow': relative tolerance of the adaptive ODE solver
   c.train.flow_max_steps = 200_000  # 'flow': solver steps before a run is marked diverged
+  c.train.trajectories = True  # keep c̃ and z at every logged step; False: the last step only
 
   c.sweep = ml_collections.ConfigDict()
   c.sweep.first_seed = 1
@@ -68,6 +69,8 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.figures.recall_thresholds = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)  # × 1/U ('recall')
   c.figures.recall_lr_y = 5.0  # 'recall': the fixed η_Y of the curves over η_Z
   c.figures.recall_lr_z = 1.0  # 'recall': the fixed η_Z of the curves over η_Y
+  c.figures.marked_lr_z = (0.5, 1.0, 2.0, 3.0)  # 'phase_diagram': points drawn on top, η_Z …
+  c.figures.marked_lr_y_over_lr_z = (1.0, 2.0, 5.0, 10.0)  # … × η_Y/η_Z (Syn-Medium's grid)
 
   c.report = ml_collections.ConfigDict()
   c.report.claims = ()  # checks written to report.md: any of claims.CLAIMS
@@ -137,6 +140,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(is_real(t.flow_rtol) and t.flow_rtol > 0, 'train.flow_rtol', 'must be a positive number')
   need(is_int(t.flow_max_steps) and t.flow_max_steps >= 1, 'train.flow_max_steps',
        'must be a positive integer')
+  need(isinstance(t.trajectories, bool), 'train.trajectories', 'must be True or False')
 
   need(is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
        'must be a positive integer')
@@ -153,6 +157,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
        'figures.recall_thresholds', 'must be one or more positive multiples of 1/U')
   for key in ('recall_lr_y', 'recall_lr_z'):
     need(is_real(c.figures[key]), f'figures.{key}', 'must be a finite number')
+  for key in ('marked_lr_z', 'marked_lr_y_over_lr_z'):
+    need(all(is_real(v) and v > 0 for v in c.figures[key]), f'figures.{key}',
+         'must be positive numbers')
   need(all(name in claims.CLAIMS for name in c.report.claims), 'report.claims',
        f'must be names from {tuple(claims.CLAIMS)}')
   need(is_real(c.report.loss_threshold) and c.report.loss_threshold > 0,
@@ -191,6 +198,7 @@ def run_config(c: ml_collections.ConfigDict, num_last: int,
       dynamics=c.train.dynamics,
       flow_rtol=c.train.flow_rtol,
       flow_max_steps=c.train.flow_max_steps,
+      trajectories=c.train.trajectories,
   )
 
 

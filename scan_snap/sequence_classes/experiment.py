@@ -149,7 +149,8 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
   runs = metric_bytes = chunk_bytes = 0
   for num_last, seq_len in config.data_specs(c):
     spec = config.run_config(c, num_last, seq_len).data
-    per_run = 4 * (2 * logged * spec.num_classes * spec.support_size + 3 * logged)
+    kept = logged if c.train.trajectories else 1  # steps of c̃ and z kept per run
+    per_run = 4 * (2 * kept * spec.num_classes * spec.support_size + 4 * logged)
     runs += seeds * pairs
     metric_bytes += seeds * pairs * per_run
     chunk_runs = max(2, c.sweep.seeds_per_device) * max(2, pairs)

@@ -5,8 +5,11 @@ draws its figure from a results.Results into the figures folder, and says what i
 (tables, reference runs) and which config keys it reads.
 """
 
+import math
 import pathlib
 
+from matplotlib import colors
+from matplotlib import ticker
 import ml_collections
 import numpy as np
 from matplotlib.figure import Figure
@@ -155,6 +158,61 @@ def long_sequence_limit(steps: np.ndarray, mean_by_t: dict[int, np.ndarray],
   return outputs.save_figure(fig, stem)
 
 
+def _edges(rates: np.ndarray) -> np.ndarray:
+  """Cell edges of a log-spaced axis: geometric midpoints, and half a step beyond each end."""
+  r = np.log(np.asarray(rates, float))
+  step = np.diff(r)
+  return np.exp(np.concatenate([[r[0] - step[0] / 2], r[:-1] + step / 2, [r[-1] + step[-1] / 2]]))
+
+
+# The panels of the phase diagram: (column of phase_diagram.csv, title, colour map, log colours).
+PHASE_PANELS = (
+    ('entropy_mean', 'final distinct-token entropy (nats),\nmean over seeds', 'viridis', False),
+    ('entropy_se', 'its standard error (nats)', 'magma', False),
+    ('steps_to_loss_mean', 'steps to loss {threshold:g}', 'cividis', True),
+    ('t0_mean', 'snapping time $t_0$ (steps)', 'plasma', True),
+    ('diverged_fraction', 'fraction of runs diverged', 'Reds', False),
+)
+
+
+def phase_diagram(cells: list[dict], marked: np.ndarray, loss_threshold: float, title: str,
+                  stem: pathlib.Path) -> list[pathlib.Path]:
+  """Heat maps over (η_Z, η_Y) of phase_diagram.csv's rows (one data spec), with the line
+  η_Y = η_Z and the `marked` (η_Z, η_Y) points on top. Grey: no run to average (never reached,
+  no t₀ found, or every run diverged)."""
+  num_z = max(row['lr_z_index'] for row in cells) + 1
+  num_y = max(row['lr_y_index'] for row in cells) + 1
+  tables = {key: np.full((num_z, num_y), math.nan) for key, *_ in PHASE_PANELS}
+  lr_z, lr_y = np.empty(num_z), np.empty(num_y)
+  for row in cells:
+    for key in tables:
+      tables[key][row['lr_z_index'], row['lr_y_index']] = row[key]
+    lr_z[row['lr_z_index']], lr_y[row['lr_y_index']] = row['lr_z'], row['lr_y']
+  fig = Figure(figsize=(12.5, 7.2), layout='constrained')
+  axes = fig.subplots(2, 3).ravel()
+  for ax, (key, label, cmap, log) in zip(axes, PHASE_PANELS):
+    values = np.ma.masked_invalid(tables[key].T)  # rows: η_Y, columns: η_Z
+    norm = colors.LogNorm() if log and values.count() else None
+    mesh = ax.pcolormesh(_edges(lr_z), _edges(lr_y), values, cmap=cmap, norm=norm)
+    ax.set_facecolor('0.8')
+    bar = fig.colorbar(mesh, ax=ax, format='%g')
+    bar.ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter('%g'))
+    span = [max(lr_z[0], lr_y[0]), min(lr_z[-1], lr_y[-1])]
+    ax.plot(span, span, color='black', lw=2.0)
+    ax.plot(span, span, color='white', lw=1.0, ls='--', label=r'$\eta_Y = \eta_Z$')
+    ax.scatter(marked[:, 0], marked[:, 1], s=16, facecolor='white', edgecolor='black', lw=0.6,
+               label="Syn-Medium's grid")
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel(r'$\eta_Z$')
+    ax.set_ylabel(r'$\eta_Y$')
+    ax.set_title(label.format(threshold=loss_threshold), fontsize='medium')
+  axes[0].legend(fontsize='small', loc='lower right', facecolor='0.5', labelcolor='white')
+  axes[-1].axis('off')
+  fig.suptitle(title)
+  return outputs.save_figure(fig, stem)
+
+
 def _draw_entropy_grid(results: results_lib.Results, directory: pathlib.Path) -> None:
   entropy_grid(results.summary, directory / 'entropy_grid')
 
@@ -216,8 +274,27 @@ def _draw_long_sequence_limit(results: results_lib.Results, directory: pathlib.P
         directory / f'long_sequence_limit_num_last{num_last}_lry{lr_y:g}_lrz{lr_z:g}')
 
 
+def _draw_phase_diagram(results: results_lib.Results, directory: pathlib.Path) -> None:
+  f = results.c.figures
+  marked = np.array([(z, r * z) for z in f.marked_lr_z for r in f.marked_lr_y_over_lr_z], float)
+  for group in results.groups:
+    name = sweep.group_name(group.run_config)
+    cells = [row for row in results.phase_diagram if (row['num_last'], row['seq_len'])
+             == (group.run_config.data.num_last, group.run_config.seq_len)]
+    phase_diagram(cells, marked.reshape(-1, 2), results.c.report.loss_threshold,
+                  f'{name}: {len(cells)} cells × {len(set(group.seed.tolist()))} seeds, '
+                  f'{group.run_config.steps} steps', directory / f'phase_diagram_{name}')
+
+
+def _check_trajectories(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
+  """A figure of trajectories needs them kept."""
+  problems.need(c.train.trajectories is True, 'train.trajectories',
+                'must be True for the figures attention_snapshots and long_sequence_limit')
+
+
 def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
   """The snapshot steps are logged steps, and the class exists in every data spec."""
+  _check_trajectories(c, problems)
   is_int, t, d = core_config.is_int, c.train, c.data
   if is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1 and t.steps % t.log_every == 0:
     problems.need(all(is_int(s) and 0 <= s <= t.steps and s % t.log_every == 0
@@ -236,5 +313,7 @@ FIGURES = {
     'recall': outputs.FigureSpec(_draw_recall, tables=('recall',)),
     'long_sequence_limit': outputs.FigureSpec(_draw_long_sequence_limit,
                                               tables=('long_sequence_limit',),
-                                              references=('population',)),
+                                              references=('population',),
+                                              check=_check_trajectories),
+    'phase_diagram': outputs.FigureSpec(_draw_phase_diagram, tables=('phase_diagram',)),
 }

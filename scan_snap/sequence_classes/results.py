@@ -17,7 +17,7 @@ from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
-TABLES = ('recall', 'long_sequence_limit')  # Results attributes that are tables of rows
+TABLES = ('recall', 'long_sequence_limit', 'phase_diagram')  # Results' tables of rows
 COLUMNS = ('t0', 'steps_to_loss')  # per-run measurements a claim may add to results.csv
 # The first steps, in which the discrete updates from the start dominate a growth curve's
 # log-log slope: the t₀ detector starts after them.
@@ -125,13 +125,30 @@ def first_step_below(steps: np.ndarray, loss: np.ndarray, threshold: float) -> f
 
 def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
   """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
-  logits = group.metrics['attn/logits'][:, :, 0, group.run_config.data.top_distinct_slot()]
+  logits = group.metrics['attn/top_logit']
   return logits - logits[:, :1]
 
 
 def cell_runs(group: sweep.GroupResult, lr_y: float, lr_z: float) -> np.ndarray:
   """[R] the non-diverged runs of one learning-rate cell of a group."""
   return (group.lr_y == lr_y) & (group.lr_z == lr_z) & ~group.metrics['diverged']
+
+
+def _mean(x: np.ndarray) -> float:
+  """The mean of the finite values (NaN when none is)."""
+  x = x[np.isfinite(x)]
+  return float(x.mean()) if len(x) else math.nan
+
+
+def _se(x: np.ndarray) -> float:
+  """The standard error of the mean of the finite values (NaN below two)."""
+  x = x[np.isfinite(x)]
+  return float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else math.nan
+
+
+def _found(x: np.ndarray, n: int) -> float:
+  """The fraction of the n runs kept whose value is finite (NaN when n = 0)."""
+  return float(np.isfinite(x).sum() / n) if n else math.nan
 
 
 class Results:
@@ -222,6 +239,49 @@ class Results:
                      'distance': float(np.abs(mean - reference).sum(-1).mean(-1).max())})
     return rows
 
+  def cells(self, group: sweep.GroupResult, values: np.ndarray) -> np.ndarray:
+    """Per-run `values` [R, …] of a group as [seeds, len(lr_z), len(lr_y), …]: the grid's cells
+    by their indices in config.optimizer.lr_z and lr_y (runs are seed-major, pairs η_Z-major)."""
+    shape = (len(self.c.optimizer.lr_z), len(self.c.optimizer.lr_y))
+    if not np.array_equal(group.pair, np.tile(np.arange(shape[0] * shape[1]),
+                                              len(group.pair) // (shape[0] * shape[1]))):
+      raise ValueError('the group is not the config\'s learning-rate grid')
+    values = np.asarray(values)
+    return values.reshape(-1, *shape, *values.shape[1:])
+
+  def cell_rates(self) -> tuple[np.ndarray, np.ndarray]:
+    """[len(lr_z), len(lr_y)] η_Z and η_Y of each cell of the grid (float64)."""
+    o = self.c.optimizer
+    lr_z, lr_y = np.meshgrid(np.asarray(o.lr_z, float), np.asarray(o.lr_y, float), indexing='ij')
+    return lr_z, lr_y * lr_z if o.lr_y_relative else lr_y
+
+  @functools.cached_property
+  def phase_diagram(self) -> list[dict]:
+    """One row per data spec and cell (i_z, i_y) of the learning-rate grid, keyed by the
+    indices: over the cell's seeds, the fraction of diverged runs, and over the others the
+    final distinct-token entropy (mean and standard error), the steps to reach
+    config.report.loss_threshold (mean over the runs that reach it, and their fraction) and
+    the snapping time t₀ (mean over the runs where it is found, and their fraction)."""
+    lr_z, lr_y = self.cell_rates()
+    rows = []
+    for group, t0, steps in zip(self.groups, self.t0, self.steps_to_loss):
+      diverged = self.cells(group, group.metrics['diverged'])
+      kept = lambda x: np.where(diverged, np.nan, self.cells(group, x))
+      entropy = kept(group.metrics['attn/entropy'][:, -1])
+      t0, steps = kept(t0), kept(steps)
+      for i_z, i_y in np.ndindex(diverged.shape[1:]):
+        e, n = entropy[:, i_z, i_y], int((~diverged[:, i_z, i_y]).sum())
+        rows.append({
+            'num_last': group.run_config.data.num_last, 'seq_len': group.run_config.seq_len,
+            'lr_z_index': i_z, 'lr_y_index': i_y,
+            'lr_z': float(lr_z[i_z, i_y]), 'lr_y': float(lr_y[i_z, i_y]),
+            'num_runs': n, 'diverged_fraction': float(diverged[:, i_z, i_y].mean()),
+            'entropy_mean': _mean(e), 'entropy_se': _se(e),
+            'steps_to_loss_mean': _mean(steps[:, i_z, i_y]),
+            'reached_loss_fraction': _found(steps[:, i_z, i_y], n),
+            't0_mean': _mean(t0[:, i_z, i_y]), 't0_found_fraction': _found(t0[:, i_z, i_y], n)})
+    return rows
+
   def metric_lines(self) -> list[dict]:
     """metrics.jsonl: one line per learning-rate cell of a data spec and logged step, with the
     means over the cell's non-diverged runs (its seeds)."""
@@ -243,10 +303,13 @@ class Results:
     return lines
 
   def trajectories(self, group: sweep.GroupResult) -> dict[str, np.ndarray]:
-    """trajectories/<group>.npz: c̃ and z of every run at every logged step, the losses, the
-    divergence marks, and the run's axes and classes."""
+    """trajectories/<group>.npz: c̃ and z of every run at every logged step (at the last one,
+    'attn_steps', when the config keeps no trajectories), the distinct-token entropy, the
+    losses, the divergence marks, and the run's axes and classes."""
     spec, m = group.run_config.data, group.metrics
-    return {'steps': train.logged_steps(group.run_config), 'seed': group.seed, 'lr_y': group.lr_y,
+    steps = train.logged_steps(group.run_config)
+    return {'steps': steps, 'attn_steps': steps[-len(m['attn/logits'][0]):],
+            'seed': group.seed, 'lr_y': group.lr_y,
             'lr_z': group.lr_z, 'ctilde': m['attn/ctilde'], 'logits': m['attn/logits'],
             'entropy': m['attn/entropy'], 'train_loss': m['train/loss'],
             'train_accuracy': m['train/accuracy'], 'diverged': m['diverged'],

@@ -33,6 +33,7 @@ class GroupResult:
   seed: np.ndarray  # [R]
   lr_y: np.ndarray  # [R]
   lr_z: np.ndarray  # [R]
+  pair: np.ndarray  # [R] index of the run's (η_Y, η_Z) in the grid's learning-rate pairs
   metrics: dict[str, np.ndarray]  # train.make_train's metrics, each with a leading [R] axis
   seconds: dict[str, float]  # 'compile' and 'train' wall time
 
@@ -162,6 +163,7 @@ def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float])
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
       lr_y=np.tile(layout.lr_y[:len(lr_pairs)], len(seeds)),
       lr_z=np.tile(layout.lr_z[:len(lr_pairs)], len(seeds)),
+      pair=np.tile(np.arange(len(lr_pairs)), len(seeds)),
       metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
       seconds=seconds)
 
@@ -223,7 +225,8 @@ def _solver_run_config(spec: data.SequenceClasses, steps: int,
       model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
       optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
                                           weight_decay=0.0),
-      steps=steps, log_every=1, dynamics=dynamics, flow_rtol=1e-8, flow_max_steps=200_000)
+      steps=steps, log_every=1, dynamics=dynamics, flow_rtol=1e-8, flow_max_steps=200_000,
+      trajectories=True)
 
 
 def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
@@ -237,7 +240,8 @@ def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
                            num_common_per_last=0, num_unique_per_next=1), steps, 'flow')
   _, metrics = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, 0.0)
   return GroupResult(run_config=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
-                     lr_z=np.zeros(1), metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
+                     lr_z=np.zeros(1), pair=np.zeros(1, int),
+                     metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
                      seconds={'compile': 0.0, 'train': 0.0})
 
 

@@ -37,6 +37,7 @@ class RunConfig:
   dynamics: str  # one of DYNAMICS
   flow_rtol: float
   flow_max_steps: int
+  trajectories: bool  # keep c̃ and z at every logged step; False: at the last one only
 
 
 TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
@@ -53,8 +54,10 @@ def make_train(run_config: RunConfig) -> TrainFn:
                   integrated by diffrax (t counts plain gradient-descent steps).
 
   Metrics ([L] = run.steps / run.log_every logging intervals):
-    'attn/ctilde'       [L+1, K, S]  c̃_n at steps 0, log_every, …, steps
-    'attn/logits'       [L+1, K, S]  z_{m,l} on each class's support at those steps
+    'attn/ctilde'       [L+1, K, S]  c̃_n at steps 0, log_every, …, steps ([1, K, S]: the last
+                                     step alone, when not run_config.trajectories)
+    'attn/logits'       [L+1, K, S]  z_{m,l} on each class's support at those steps (likewise)
+    'attn/top_logit'    [L+1]        z_{m,l*} of class 1's most frequent distinct token l*
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
     'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
     'train/accuracy'    [L]          training accuracy, likewise
@@ -142,9 +145,10 @@ def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_
   """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
   and accuracies, with the divergence mark."""
   logits = logs['attn/logits']
-  ctilde = jax.vmap(metrics.attention_frequencies, (0, None))(logits, tables)
-  out = {'attn/ctilde': ctilde,
-         'attn/logits': logits,
+  kept = logits if run_config.trajectories else logits[-1:]
+  out = {'attn/ctilde': jax.vmap(metrics.attention_frequencies, (0, None))(kept, tables),
+         'attn/logits': kept,
+         'attn/top_logit': logits[:, 0, run_config.data.top_distinct_slot()],
          'attn/entropy': metrics.distinct_entropy(logits, tables.probs,
                                                   run_config.data.num_unique_per_next),
          'train/loss': logs['train/loss'],

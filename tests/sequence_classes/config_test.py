@@ -69,8 +69,9 @@ class ConfigFilesTest(parameterized.TestCase):
     for num_last, seq_len in config.data_specs(c):
       with np.load(workdir / 'trajectories' / f'num_last{num_last}_T{seq_len}.npz') as npz:
         ctilde = npz['ctilde']
-        self.assertEqual(ctilde.shape[:2], (c.sweep.num_seeds * num_pairs,
-                                            c.train.steps // c.train.log_every + 1))
+        kept = c.train.steps // c.train.log_every + 1 if c.train.trajectories else 1
+        self.assertEqual(ctilde.shape[:2], (c.sweep.num_seeds * num_pairs, kept))
+        self.assertLen(npz['attn_steps'], kept)
         np.testing.assert_allclose(ctilde.sum(-1), 1.0, rtol=1e-5)
     for figure in c.figures.names:
       for ext in ('png', 'pdf'):
