@@ -30,8 +30,9 @@ def ratio(lr_y: float, lr_z: float) -> float:
 
 
 def result_rows(g: sweep.GroupResult) -> list[dict]:
-  """One row per run; `entropy` is the distinct-token entropy at the last step (nats) and
-  `final_loss` the mean training loss over the last logging interval."""
+  """One row per run; `entropy` is the distinct-token entropy at the last step (nats),
+  `final_loss` the mean training loss over the last logging interval, `fresh_loss` the final
+  parameters' loss on fresh samples."""
   run_config = g.run_config
   rows = []
   for r in range(len(g.seed)):
@@ -39,6 +40,7 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
         'num_last': run_config.data.num_last,
         'num_next_per_last': run_config.data.num_next_per_last,
         'seq_len': run_config.seq_len,
+        'train_set_size': run_config.train_set_size,
         'lr_y': float(g.lr_y[r]),
         'lr_z': float(g.lr_z[r]),
         'lr_y_over_lr_z': ratio(float(g.lr_y[r]), float(g.lr_z[r])),
@@ -48,6 +50,8 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
         'steps': run_config.steps,
         'final_loss': float(g.metrics['train/loss'][r, -1]),
         'final_accuracy': float(g.metrics['train/accuracy'][r, -1]),
+        'fresh_loss': float(g.metrics['eval/loss'][r]),
+        'fresh_accuracy': float(g.metrics['eval/accuracy'][r]),
         'entropy': float(g.metrics['attn/entropy'][r, -1]),
         'diverged': bool(g.metrics['diverged'][r]),
     })
@@ -55,17 +59,19 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-  """Mean ± sample std of the final entropy per (num_last, T, η_Z, η_Y) cell, diverged runs
+  """Mean ± sample std of the final entropy per (num_last, T, N, η_Z, η_Y) cell, diverged runs
   left out of the statistics and counted in `num_diverged`."""
   cells: dict[tuple, list[dict]] = {}
   for row in rows:
-    cells.setdefault((row['num_last'], row['seq_len'], row['lr_z'], row['lr_y']), []).append(row)
+    cells.setdefault((row['num_last'], row['seq_len'], row['train_set_size'], row['lr_z'],
+                      row['lr_y']), []).append(row)
   summary = []
-  for (num_last, seq_len, lr_z, lr_y), members in sorted(cells.items()):
+  for (num_last, seq_len, size, lr_z, lr_y), members in sorted(cells.items()):
     kept = np.array([m['entropy'] for m in members if not m['diverged']])
     summary.append({
         'num_last': num_last,
         'seq_len': seq_len,
+        'train_set_size': size,
         'lr_z': lr_z,
         'lr_y': lr_y,
         'lr_y_over_lr_z': ratio(lr_y, lr_z),

@@ -38,8 +38,9 @@ class GroupResult:
 
 
 def group_name(run_config: train_lib.RunConfig) -> str:
-  """The name of a data spec's files: num_last<N>_T<T>."""
-  return f'num_last{run_config.data.num_last}_T{run_config.seq_len}'
+  """The name of a data spec's files: num_last<n>_T<T>, and _N<N> with a finite training set."""
+  size = run_config.train_set_size
+  return f'num_last{run_config.data.num_last}_T{run_config.seq_len}' + (f'_N{size}' if size else '')
 
 
 def _block_program(run_config: train_lib.RunConfig) -> Callable:
