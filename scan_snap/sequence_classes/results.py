@@ -10,14 +10,17 @@ are computed when first read. TABLES names the measurements written as <name>.cs
 import functools
 import math
 
+import jax
 import ml_collections
 import numpy as np
 
+from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
-TABLES = ('recall', 'long_sequence_limit')  # Results attributes that are tables of rows
+# Results attributes that are tables of rows
+TABLES = ('recall', 'long_sequence_limit', 'finite_data')
 COLUMNS = ('t0', 'steps_to_loss')  # per-run measurements a claim may add to results.csv
 # The first steps, in which the discrete updates from the start dominate a growth curve's
 # log-log slope: the t₀ detector starts after them.
@@ -135,6 +138,47 @@ def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
   return logits - logits[:, :1]
 
 
+def training_set(run_config: train.RunConfig, seed: int) -> data.CountsBatch:
+  """The training set that make_train(run_config)(key(seed), …) reads (train_set_size > 0)."""
+  data_key = jax.random.split(jax.random.key(seed))[1]
+  return data.sample_counts(data.held_out_keys(data_key)[0], run_config.data.tables(),
+                            run_config.train_set_size, run_config.seq_len)
+
+
+def spurious_distinctness(cls_N: np.ndarray, counts_NxS: np.ndarray, support_KxS: np.ndarray,
+                          is_distinct_S: np.ndarray) -> np.ndarray:
+  """[K, common slots] d_{l,n} = ln(P̂(l|n) / P̄(l)) of each common token l of each class n in a
+  training set: P̂(l|n) is l's share of the contextual tokens of the set's class-n sequences,
+  P̄(l) the mean of P̂(l|n') over the classes n' that hold l. Measured against the other classes
+  rather than against P(l|m,n): the decoder Y is shared by every class, so a common token over-
+  represented in all of them tells none apart; one over-represented in n alone looks distinct
+  for n (d > 0) and is then attended in n (Theorem 2's discriminative bias)."""
+  num_classes = len(support_KxS)
+  share = np.stack([counts_NxS[cls_N == k].sum(0) / counts_NxS[cls_N == k].sum()
+                    for k in range(num_classes)])[:, ~is_distinct_S]
+  tokens = support_KxS[:, ~is_distinct_S]
+  by_token = np.zeros(tokens.max() + 1)
+  holders = np.zeros(tokens.max() + 1)
+  np.add.at(by_token, tokens, share)
+  np.add.at(holders, tokens, 1)
+  return np.log(share * holders[tokens] / by_token[tokens])
+
+
+def spurious_measures(distinctness_KxC: np.ndarray, ctilde_KxS: np.ndarray,
+                      change_KxS: np.ndarray, is_distinct_S: np.ndarray) -> dict[str, float]:
+  """A run's response to its training set's spurious distinctness d [K, common slots]:
+  'spurious_attention', mean over classes of Σ_l c̃_{l|n} sign(d_{l,n}) over the common tokens
+  (the final attention on those that looked distinct minus on those that looked rarer, 0 when
+  attention ignores d); 'correlation', Pearson's r over (class, common token) between d and the
+  logit change z_{m,l}(end) − z_{m,l}(0), both centred within each class."""
+  common = ~is_distinct_S
+  attention = float((ctilde_KxS[:, common] * np.sign(distinctness_KxC)).sum(-1).mean())
+  centred = lambda x: (x - x.mean(-1, keepdims=True)).ravel()
+  d, z = centred(distinctness_KxC), centred(change_KxS[:, common])
+  correlation = float(np.corrcoef(d, z)[0, 1]) if d.std() > 0 and z.std() > 0 else math.nan
+  return {'spurious_attention': attention, 'correlation': correlation}
+
+
 def cell_runs(group: sweep.GroupResult, lr_y: float, lr_z: float) -> np.ndarray:
   """[R] the non-diverged runs of one learning-rate cell of a group."""
   return (group.lr_y == lr_y) & (group.lr_z == lr_z) & ~group.metrics['diverged']
@@ -226,6 +270,42 @@ class Results:
                      'seq_len': group.run_config.seq_len,
                      'lr_y': lr_y, 'lr_z': lr_z, 'num_runs': int(runs.sum()),
                      'distance': float(np.abs(mean - reference).sum(-1).mean(-1).max())})
+    return rows
+
+  @functools.cached_property
+  def finite_data(self) -> list[dict]:
+    """One row per run: its training set size N (0: ∞), rates and seed; the final attention on
+    common tokens (`common_attention`: their c̃ mass, mean over classes); with a finite set,
+    the spread of its common tokens' distinctness (`distinctness_sd`, the sd of d over classes
+    and tokens) and the run's spurious_measures; the final training and fresh-sample losses."""
+    rows = []
+    for group in self.groups:
+      run_config, m = group.run_config, group.metrics
+      spec = run_config.data
+      is_distinct = spec.is_distinct()
+      distinctness = {}
+      for r in range(len(group.seed)):
+        seed = int(group.seed[r])
+        measured = {'distinctness_sd': math.nan, 'spurious_attention': math.nan,
+                    'correlation': math.nan}
+        if run_config.train_set_size and not m['diverged'][r]:
+          if seed not in distinctness:
+            train_set = training_set(run_config, seed)
+            distinctness[seed] = spurious_distinctness(
+                np.asarray(train_set.cls), np.asarray(train_set.counts), spec.support(),
+                is_distinct)
+          d = distinctness[seed]
+          measured = {'distinctness_sd': float(d.std()), **spurious_measures(
+              d, m['attn/ctilde'][r, -1], m['attn/logits'][r, -1] - m['attn/logits'][r, 0],
+              is_distinct)}
+        rows.append({
+            'num_last': spec.num_last, 'seq_len': run_config.seq_len,
+            'train_set_size': run_config.train_set_size, 'lr_y': float(group.lr_y[r]),
+            'lr_z': float(group.lr_z[r]), 'seed': seed,
+            'common_attention': float(m['attn/ctilde'][r, -1][:, ~is_distinct].sum(-1).mean()),
+            **measured,
+            'final_loss': float(m['train/loss'][r, -1]), 'fresh_loss': float(m['eval/loss'][r]),
+            'diverged': bool(m['diverged'][r])})
     return rows
 
   def metric_lines(self) -> list[dict]:
