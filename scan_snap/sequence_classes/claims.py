@@ -14,6 +14,8 @@ report section they belong in, and what it needs: per-run columns, tables, refer
   'convergence_vs_sparsity'  Fig. 4: at fixed η_Z, larger η_Y converges faster, less sparse
   'adam_subsets'         Fig. 5: Adam's learning rates end on different distinct tokens
   'long_sequence_limit'  Lemma 2: the distance to the population dynamics falls as T grows
+  'spurious_tokens'      Sec. 9: a larger training set suppresses the common tokens that a
+                         small one makes look distinct
   'decoder_reduction'    a solver check: ξ(t) of docs/model.md against its closed form
   'flow_vs_steps'        a solver check: gradient descent converges to the flow like its step
 
@@ -439,6 +441,55 @@ def long_sequence_limit(table: list[dict]) -> list[verdicts.Verdict]:
   return checks
 
 
+# Sec. 9.
+
+def seed_slopes(rows: list[dict], value: str) -> dict[tuple, dict[int, float]]:
+  """{line: {seed: least-squares slope of `value` on ln N}} over the lines (num_last, T, η_Y,
+  η_Z) of finite_data rows, finite N only, each seed's non-diverged runs with a finite value;
+  a seed needs two N or more on a line."""
+  points: dict[tuple, dict[int, list]] = {}
+  for row in rows:
+    if row['train_set_size'] and not row['diverged'] and math.isfinite(row[value]):
+      line = (row['num_last'], row['seq_len'], float(f"{row['lr_y']:.6g}"),
+              float(f"{row['lr_z']:.6g}"))
+      points.setdefault(line, {}).setdefault(row['seed'], []).append(
+          (math.log(row['train_set_size']), row[value]))
+  slopes = {}
+  for line, by_seed in points.items():
+    fits = {seed: np.polyfit(*zip(*p), 1)[0] for seed, p in by_seed.items()
+            if len({x for x, _ in p}) >= 2}
+    if fits:
+      slopes[line] = {seed: float(b) for seed, b in sorted(fits.items())}
+  return slopes
+
+
+def _means_by_size(rows: list[dict], value: str) -> str:
+  """The mean of `value` over the non-diverged runs of each N, in words."""
+  sizes = sorted({r['train_set_size'] for r in rows if r['train_set_size']})
+  means = [np.nanmean([r[value] for r in rows if r['train_set_size'] == n and not r['diverged']])
+           for n in sizes]
+  return 'mean by N: ' + ', '.join(f'{n}: {m:.3g}' for n, m in zip(sizes, means))
+
+
+def spurious_tokens(rows: list[dict]) -> list[verdicts.Verdict]:
+  """Sec. 9 on finite_data rows: as the training set grows, the attention on the common tokens
+  that the set made look distinct (spurious_attention) and the correlation of their logit
+  changes with that distinctness (correlation) fall. Per seed and line (num_last, T, η_Y, η_Z)
+  the slope of each on ln N over the finite N; per seed the mean over lines; a one-sided t-test
+  over seeds that it is below 0. Effects per unit of ln N."""
+  num_diverged = sum(r['diverged'] for r in rows)
+  checks = []
+  for claim, value in (
+      ('Sec. 9: attention on spurious common tokens falls as N grows (slope of Σ c̃ sign(d) '
+       'over common tokens on ln N)', 'spurious_attention'),
+      ('Sec. 9: the correlation of common-token logits with their distinctness in the '
+       'training set falls as N grows (slope of r on ln N)', 'correlation')):
+    slopes = seed_slopes(rows, value)
+    checks.append(contrast_verdict(claim, slopes, -1, _means_by_size(rows, value)).explained(
+        _left_out(num_diverged)))
+  return checks
+
+
 # Solver checks.
 
 def decoder_gap_closed_form(t: np.ndarray, lr_y: float, vocab_size: int,
@@ -724,6 +775,12 @@ CLAIMS = {
         applies=lambda c: (_zero_start(c) and c.train.dynamics == 'sampled'
                            and c.train.trajectories),
         applies_to='sampled runs from a zero start, compared with the population run, with '
+                   'train.trajectories'),
+    'spurious_tokens': Claim(
+        lambda results: spurious_tokens(results.finite_data), tables=('finite_data',),
+        applies=lambda c: (c.train.dynamics == 'sampled' and c.train.trajectories
+                           and sum(n > 0 for n in c.data.train_set_size) >= 2),
+        applies_to='sampled training on two or more finite sets (data.train_set_size), with '
                    'train.trajectories'),
     'decoder_reduction': Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],

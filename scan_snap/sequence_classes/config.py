@@ -31,6 +31,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.data.num_unique_per_next = 10  # distinct tokens per class
   c.data.seq_len = (128,)  # grid axis: T, i.e. T − 1 contextual tokens and the query
   c.data.batch_size = 128
+  c.data.train_set_size = (0,)  # grid axis: N samples drawn once per seed; 0: fresh (N = ∞)
 
   c.model = ml_collections.ConfigDict()
   c.model.init = 'uniform'  # one of model.INITS
@@ -112,6 +113,13 @@ def validate(c: ml_collections.ConfigDict) -> None:
     need(is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
   need(len(d.seq_len) > 0 and all(is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
        'must be one or more integers ≥ 2 (at least one contextual token and the query)')
+  need(len(d.train_set_size) > 0 and all(
+      is_int(v) and (v == 0 or (is_int(d.batch_size) and v >= d.batch_size))
+      for v in d.train_set_size), 'data.train_set_size',
+       'must be one or more training-set sizes N: 0 (fresh samples every step, N = ∞) or '
+       'integers ≥ data.batch_size')
+  need(t.dynamics == 'sampled' or all(v == 0 for v in d.train_set_size), 'data.train_set_size',
+       f"must be 0 unless train.dynamics = 'sampled' (got {t.dynamics!r})")
 
   need(c.model.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
   need(c.model.init != 'normal' or (is_real(c.model.init_scale) and c.model.init_scale > 0),
@@ -175,15 +183,16 @@ def validate(c: ml_collections.ConfigDict) -> None:
   problems.raise_if_any()
 
 
-def run_config(c: ml_collections.ConfigDict, num_last: int,
-               seq_len: int | None = None) -> train.RunConfig:
-  """The frozen config of the runs with `num_last` query tokens and sequence length `seq_len`
-  (learning rates stay traced); seq_len may be left out when data.seq_len has one value."""
+def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None = None,
+               train_set_size: int | None = None) -> train.RunConfig:
+  """The frozen config of the runs with `num_last` query tokens, sequence length `seq_len` and
+  training set size `train_set_size` (learning rates stay traced); seq_len and train_set_size
+  may be left out when their axis has one value."""
   d, o = c.data, c.optimizer
   if seq_len is None:
-    if len(d.seq_len) != 1:
-      raise core_config.ConfigError(f'data.seq_len = {d.seq_len} has several values: name one')
-    seq_len = d.seq_len[0]
+    seq_len = _only_value(d, 'seq_len')
+  if train_set_size is None:
+    train_set_size = _only_value(d, 'train_set_size')
   return train.RunConfig(
       data=data.SequenceClasses(
           num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
@@ -199,7 +208,15 @@ def run_config(c: ml_collections.ConfigDict, num_last: int,
       flow_rtol=c.train.flow_rtol,
       flow_max_steps=c.train.flow_max_steps,
       trajectories=c.train.trajectories,
+      train_set_size=train_set_size,
   )
+
+
+def _only_value(d: ml_collections.ConfigDict, axis: str) -> int:
+  """The value of a one-value grid axis of c.data."""
+  if len(d[axis]) != 1:
+    raise core_config.ConfigError(f'data.{axis} = {d[axis]} has several values: name one')
+  return d[axis][0]
 
 
 def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float]]:
@@ -208,6 +225,8 @@ def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float
   return [(float(y * z if o.lr_y_relative else y), float(z)) for z in o.lr_z for y in o.lr_y]
 
 
-def data_specs(c: ml_collections.ConfigDict) -> list[tuple[int, int]]:
-  """(num_last, seq_len) of each group of runs that shares one compiled program."""
-  return [(num_last, seq_len) for num_last in c.data.num_last for seq_len in c.data.seq_len]
+def data_specs(c: ml_collections.ConfigDict) -> list[tuple[int, int, int]]:
+  """(num_last, seq_len, train_set_size) of each group of runs that shares one compiled
+  program."""
+  return [(num_last, seq_len, size) for num_last in c.data.num_last
+          for seq_len in c.data.seq_len for size in c.data.train_set_size]

@@ -12,7 +12,7 @@ slots of every class are its distinct tokens. Shapes: K classes, S support slots
 
 import dataclasses
 import functools
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -175,6 +175,46 @@ def sample_counts(key: jax.Array, tables: ClassTables, batch_size: int,
   below_BxS = jnp.sum(v_BxT[:, 1:, None] < cdf_BxS[:, None, :], axis=1, dtype=jnp.int32)
   counts_BxS = jnp.diff(below_BxS, axis=-1, prepend=0)
   return _counts_batch(cls_B, counts_BxS, tables)
+
+
+# The step past every training step (steps are int32): fold_in(data_key, HELD_OUT) gives the keys
+# of a run's training set, its epochs' orders and its fresh evaluation samples, which today's
+# per-step draws fold_in(data_key, t), t < steps, never reach.
+HELD_OUT = 2**31 - 1
+
+
+def held_out_keys(data_key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(set key, order key, evaluation key) of a seed's data key: keys no training step uses."""
+  set_key, order_key, eval_key = jax.random.split(jax.random.fold_in(data_key, HELD_OUT), 3)
+  return set_key, order_key, eval_key
+
+
+def training_batches(data_key: jax.Array, tables: ClassTables, batch_size: int, seq_len: int,
+                     set_size: int, steps: int) -> Callable[[jax.Array], CountsBatch]:
+  """The batch of step t < steps, as a function of t.
+
+  set_size 0 (N = ∞): fresh samples, sample_counts(fold_in(data_key, t)). Otherwise a fixed
+  training set of N = set_size samples, drawn once from the set key; epoch e reads it in the
+  order of a permutation drawn from fold_in(order key, e), E = ⌊N/B⌋ batches of B rows per
+  epoch: step t reads rows perm_e[iB : iB + B] with e = ⌊t/E⌋, i = t mod E. The N − EB rows
+  that each epoch's permutation puts last are left out of that epoch.
+  """
+  if set_size == 0:
+    return lambda t: sample_counts(jax.random.fold_in(data_key, t), tables, batch_size, seq_len)
+  set_key, order_key, _ = held_out_keys(data_key)
+  train_set = sample_counts(set_key, tables, set_size, seq_len)
+  rows = epoch_rows(order_key, set_size, batch_size, steps)
+  return lambda t: jax.tree.map(lambda x: x[rows[t]], train_set)
+
+
+def epoch_rows(order_key: jax.Array, set_size: int, batch_size: int, steps: int) -> jax.Array:
+  """[steps, B] the rows of the training set that each step reads (see training_batches); each
+  epoch's permutation is drawn once."""
+  per_epoch = set_size // batch_size
+  epochs = -(-steps // per_epoch)
+  orders = jax.vmap(lambda e: jax.random.permutation(jax.random.fold_in(order_key, e), set_size))(
+      jnp.arange(epochs))
+  return orders[:, :per_epoch * batch_size].reshape(epochs * per_epoch, batch_size)[:steps]
 
 
 def sample_sequences(key: jax.Array, tables: ClassTables, batch_size: int,

@@ -15,7 +15,8 @@ Layout of the work directory:
   checkpoints/<group>/<chunk>     orbax checkpoints of finished chunks, for resuming
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
   .lock                           held by the run using the work directory
-(<group> is num_last<N>_T<T>, the runs of one data spec.)
+(<group> is num_last<n>_T<T>, or num_last<n>_T<T>_N<N> with a finite training set, the runs
+of one data spec.)
 """
 
 import contextlib
@@ -93,7 +94,7 @@ def _sweep(c: ml_collections.ConfigDict, workdir: pathlib.Path | None,
   """c's grid trained under a progress bar, stopping at a chunk's end on Ctrl-C; the writer
   claims the work directory (config.json) once the checkpoints found are known to be c's."""
   pairs, seeds = config.learning_rate_pairs(c), core_config.seeds(c)
-  runs = [config.run_config(c, num_last, seq_len) for num_last, seq_len in config.data_specs(c)]
+  runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
   grid = sweep.Sweep(runs, seeds, pairs, c.sweep.seeds_per_device, workdir)
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
@@ -147,8 +148,8 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
   pairs, seeds = len(config.learning_rate_pairs(c)), len(core_config.seeds(c))
   logged = c.train.steps // c.train.log_every + 1
   runs = metric_bytes = chunk_bytes = 0
-  for num_last, seq_len in config.data_specs(c):
-    spec = config.run_config(c, num_last, seq_len).data
+  for data_spec in config.data_specs(c):
+    spec = config.run_config(c, *data_spec).data
     kept = logged if c.train.trajectories else 1  # steps of c̃ and z kept per run
     per_run = 4 * (2 * kept * spec.num_classes * spec.support_size + 4 * logged)
     runs += seeds * pairs

@@ -213,6 +213,84 @@ def phase_diagram(cells: list[dict], marked: np.ndarray, loss_threshold: float, 
   return outputs.save_figure(fig, stem)
 
 
+def finite_data(rows: list[dict], bars: dict, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Sec. 9, per training set size N (log axis; N = ∞, fresh samples, at the right): (a) the
+  final attention on the common tokens that the set made look distinct minus on those it made
+  look rarer, (b) the correlation of their logit changes with that distinctness, (c) the loss on
+  fresh samples, each mean ± s.e. over seeds, one line per (η_Y, η_Z); (d) c̃ of one class and
+  run at the smallest N and at the largest (`bars`: slots, ctilde per N, d, is_distinct)."""
+  fig = Figure(figsize=(14.0, 3.2), layout='constrained')
+  axes = fig.subplots(1, 4, width_ratios=(1, 1, 1, 1.4))
+  kept = [r for r in rows if not r['diverged']]
+  sizes = sorted({r['train_set_size'] for r in kept if r['train_set_size']})
+  infinity = 4 * sizes[-1]  # Where N = ∞ is drawn.
+  cells = sorted({(r['lr_y'], r['lr_z']) for r in kept}, key=lambda p: p[::-1])
+  panels = ((axes[0], 'spurious_attention', r'$\sum_l \tilde c_{l|n}$ sign$(d_{l,n})$'),
+            (axes[1], 'correlation', r'$r(d_{l,n}, \Delta z_{m,l})$'),
+            (axes[2], 'fresh_loss', 'loss on fresh samples'))
+  for ax, value, label in panels:
+    for i, (lr_y, lr_z) in enumerate(cells):
+      points = []
+      for n in sizes + [0]:
+        x = np.array([r[value] for r in kept if r['train_set_size'] == n
+                      and (r['lr_y'], r['lr_z']) == (lr_y, lr_z)], float)
+        x = x[np.isfinite(x)]
+        if len(x):
+          points.append((n or infinity, x.mean(), x.std(ddof=1) / np.sqrt(len(x))
+                         if len(x) > 1 else 0.0))
+      finite = [p for p in points if p[0] != infinity]
+      label_cell = f'$\\eta_Y$={lr_y:g}, $\\eta_Z$={lr_z:g}'
+      if finite:
+        ax.errorbar(*zip(*finite), marker='o', ms=3, capsize=2, color=f'C{i}', label=label_cell)
+      for x, mean, se in points[len(finite):]:
+        ax.errorbar(x, mean, se, marker='s', ms=5, capsize=2, color=f'C{i}', mfc='white')
+    ax.set_xscale('log')
+    shown = sizes + [infinity] * (value == 'fresh_loss')  # No training set, so no d, at ∞.
+    ax.set_xticks(shown, [f'{n:g}' for n in sizes] + ['∞'] * (value == 'fresh_loss'))
+    ax.minorticks_off()
+    ax.axhline(0, color='k', lw=0.5)
+    ax.set_xlabel('training set size N')
+    ax.set_ylabel(label)
+  axes[0].set_title('attention on spurious common tokens', fontsize='medium')
+  axes[1].set_title('... following their distinctness d', fontsize='medium')
+  axes[2].set_title('overfitting (∞: fresh samples)', fontsize='medium')
+  axes[0].legend(fontsize='x-small')
+  ax = axes[3]
+  slots, d = np.arange(len(bars['is_distinct'])), bars['distinctness']
+  common_color = np.where(d > 0, 'tab:orange', 'tab:gray')
+  colors = np.where(bars['is_distinct'], 'tab:blue', np.resize(common_color, len(slots)))
+  (small, c_small), (large, c_large) = sorted(bars['ctilde'].items(),
+                                              key=lambda kv: kv[0] or infinity)
+  ax.bar(slots - 0.2, c_small, 0.4, color=colors, label=f'N={small}')
+  ax.bar(slots + 0.2, c_large, 0.4, color=colors, alpha=0.4, hatch='//',
+         label=f'N={large or "∞"}')
+  ax.set_xticks(slots[::2], [str(t) for t in bars['tokens'][::2]], fontsize='small')
+  ax.set_xlabel('token (orange: common, looked distinct at the small N; grey: common, looked '
+                'rarer; blue: distinct)', fontsize='x-small')
+  ax.set_ylabel(r'$\tilde c_{l|n}$')
+  ax.set_title(bars['title'] + f': N={small} (solid) vs {large or "∞"} (hatched)',
+               fontsize='medium')
+  return outputs.save_figure(fig, stem)
+
+
+def _draw_finite_data(results: results_lib.Results, directory: pathlib.Path) -> None:
+  """Class 1 of the first seed at the first learning-rate cell for the bars."""
+  groups = [g for g in results.groups if g.run_config.train_set_size]
+  smallest = min(groups, key=lambda g: g.run_config.train_set_size)
+  largest = max(results.groups, key=lambda g: g.run_config.train_set_size or np.inf)
+  r, seed = 0, int(smallest.seed[0])
+  spec = smallest.run_config.data
+  train_set = results_lib.training_set(smallest.run_config, seed)
+  d = results_lib.spurious_distinctness(np.asarray(train_set.cls), np.asarray(train_set.counts),
+                                        spec.support(), spec.is_distinct())
+  bars = {'tokens': spec.support()[0], 'is_distinct': spec.is_distinct(), 'distinctness': d[0],
+          'ctilde': {g.run_config.train_set_size: g.metrics['attn/ctilde'][r, -1, 0]
+                     for g in (smallest, largest)},
+          'title': f'class 1, seed {seed}, $\\eta_Y$={smallest.lr_y[r]:g}, '
+                   f'$\\eta_Z$={smallest.lr_z[r]:g}'}
+  finite_data(results.finite_data, bars, directory / 'finite_data')
+
+
 def _draw_entropy_grid(results: results_lib.Results, directory: pathlib.Path) -> None:
   entropy_grid(results.summary, directory / 'entropy_grid')
 
@@ -279,8 +357,10 @@ def _draw_phase_diagram(results: results_lib.Results, directory: pathlib.Path) -
   marked = np.array([(z, r * z) for z in f.marked_lr_z for r in f.marked_lr_y_over_lr_z], float)
   for group in results.groups:
     name = sweep.group_name(group.run_config)
-    cells = [row for row in results.phase_diagram if (row['num_last'], row['seq_len'])
-             == (group.run_config.data.num_last, group.run_config.seq_len)]
+    run_config = group.run_config
+    cells = [row for row in results.phase_diagram
+             if (row['num_last'], row['seq_len'], row['train_set_size'])
+             == (run_config.data.num_last, run_config.seq_len, run_config.train_set_size)]
     phase_diagram(cells, marked.reshape(-1, 2), results.c.report.loss_threshold,
                   f'{name}: {len(cells)} cells × {len(set(group.seed.tolist()))} seeds, '
                   f'{group.run_config.steps} steps', directory / f'phase_diagram_{name}')
@@ -289,7 +369,8 @@ def _draw_phase_diagram(results: results_lib.Results, directory: pathlib.Path) -
 def _check_trajectories(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
   """A figure of trajectories needs them kept."""
   problems.need(c.train.trajectories is True, 'train.trajectories',
-                'must be True for the figures attention_snapshots and long_sequence_limit')
+                'must be True for the figures attention_snapshots, long_sequence_limit and '
+                'finite_data')
 
 
 def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
@@ -306,6 +387,14 @@ def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problem
                   'figures.snapshot_class', f'must be a class index below K = {num_classes}')
 
 
+def _check_finite_data(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
+  """At least one finite training set, whose first class the bars show, and trajectories (the
+  correlation reads each logit's change from the start)."""
+  _check_trajectories(c, problems)
+  problems.need(any(core_config.is_int(n) and n > 0 for n in c.data.train_set_size),
+                'data.train_set_size', "must hold a finite size (> 0) for 'finite_data'")
+
+
 FIGURES = {
     'entropy_grid': outputs.FigureSpec(_draw_entropy_grid),
     'attention_snapshots': outputs.FigureSpec(_draw_attention_snapshots, check=_check_snapshots),
@@ -316,4 +405,6 @@ FIGURES = {
                                               references=('population',),
                                               check=_check_trajectories),
     'phase_diagram': outputs.FigureSpec(_draw_phase_diagram, tables=('phase_diagram',)),
+    'finite_data': outputs.FigureSpec(_draw_finite_data, tables=('finite_data',),
+                                      check=_check_finite_data),
 }

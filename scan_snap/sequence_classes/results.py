@@ -10,14 +10,16 @@ are computed when first read. TABLES names the measurements written as <name>.cs
 import functools
 import math
 
+import jax
 import ml_collections
 import numpy as np
 
+from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
-TABLES = ('recall', 'long_sequence_limit', 'phase_diagram')  # Results' tables of rows
+TABLES = ('recall', 'long_sequence_limit', 'phase_diagram', 'finite_data')  # tables of rows
 COLUMNS = ('t0', 'steps_to_loss')  # per-run measurements a claim may add to results.csv
 # The first steps, in which the discrete updates from the start dominate a growth curve's
 # log-log slope: the t₀ detector starts after them.
@@ -30,8 +32,9 @@ def ratio(lr_y: float, lr_z: float) -> float:
 
 
 def result_rows(g: sweep.GroupResult) -> list[dict]:
-  """One row per run; `entropy` is the distinct-token entropy at the last step (nats) and
-  `final_loss` the mean training loss over the last logging interval."""
+  """One row per run; `entropy` is the distinct-token entropy at the last step (nats),
+  `final_loss` the mean training loss over the last logging interval, `fresh_loss` the final
+  parameters' loss on fresh samples."""
   run_config = g.run_config
   rows = []
   for r in range(len(g.seed)):
@@ -39,6 +42,7 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
         'num_last': run_config.data.num_last,
         'num_next_per_last': run_config.data.num_next_per_last,
         'seq_len': run_config.seq_len,
+        'train_set_size': run_config.train_set_size,
         'lr_y': float(g.lr_y[r]),
         'lr_z': float(g.lr_z[r]),
         'lr_y_over_lr_z': ratio(float(g.lr_y[r]), float(g.lr_z[r])),
@@ -48,6 +52,8 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
         'steps': run_config.steps,
         'final_loss': float(g.metrics['train/loss'][r, -1]),
         'final_accuracy': float(g.metrics['train/accuracy'][r, -1]),
+        'fresh_loss': float(g.metrics['eval/loss'][r]),
+        'fresh_accuracy': float(g.metrics['eval/accuracy'][r]),
         'entropy': float(g.metrics['attn/entropy'][r, -1]),
         'diverged': bool(g.metrics['diverged'][r]),
     })
@@ -55,17 +61,19 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-  """Mean ± sample std of the final entropy per (num_last, T, η_Z, η_Y) cell, diverged runs
+  """Mean ± sample std of the final entropy per (num_last, T, N, η_Z, η_Y) cell, diverged runs
   left out of the statistics and counted in `num_diverged`."""
   cells: dict[tuple, list[dict]] = {}
   for row in rows:
-    cells.setdefault((row['num_last'], row['seq_len'], row['lr_z'], row['lr_y']), []).append(row)
+    cells.setdefault((row['num_last'], row['seq_len'], row['train_set_size'], row['lr_z'],
+                      row['lr_y']), []).append(row)
   summary = []
-  for (num_last, seq_len, lr_z, lr_y), members in sorted(cells.items()):
+  for (num_last, seq_len, size, lr_z, lr_y), members in sorted(cells.items()):
     kept = np.array([m['entropy'] for m in members if not m['diverged']])
     summary.append({
         'num_last': num_last,
         'seq_len': seq_len,
+        'train_set_size': size,
         'lr_z': lr_z,
         'lr_y': lr_y,
         'lr_y_over_lr_z': ratio(lr_y, lr_z),
@@ -127,6 +135,47 @@ def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
   """[R, L+1] z_{m,l*}(t) − z_{m,l*}(0) for the most frequent distinct token l* of class 1."""
   logits = group.metrics['attn/top_logit']
   return logits - logits[:, :1]
+
+
+def training_set(run_config: train.RunConfig, seed: int) -> data.CountsBatch:
+  """The training set that make_train(run_config)(key(seed), …) reads (train_set_size > 0)."""
+  data_key = jax.random.split(jax.random.key(seed))[1]
+  return data.sample_counts(data.held_out_keys(data_key)[0], run_config.data.tables(),
+                            run_config.train_set_size, run_config.seq_len)
+
+
+def spurious_distinctness(cls_N: np.ndarray, counts_NxS: np.ndarray, support_KxS: np.ndarray,
+                          is_distinct_S: np.ndarray) -> np.ndarray:
+  """[K, common slots] d_{l,n} = ln(P̂(l|n) / P̄(l)) of each common token l of each class n in a
+  training set: P̂(l|n) is l's share of the contextual tokens of the set's class-n sequences,
+  P̄(l) the mean of P̂(l|n') over the classes n' that hold l. Measured against the other classes
+  rather than against P(l|m,n): the decoder Y is shared by every class, so a common token over-
+  represented in all of them tells none apart; one over-represented in n alone looks distinct
+  for n (d > 0) and is then attended in n (Theorem 2's discriminative bias)."""
+  num_classes = len(support_KxS)
+  share = np.stack([counts_NxS[cls_N == k].sum(0) / counts_NxS[cls_N == k].sum()
+                    for k in range(num_classes)])[:, ~is_distinct_S]
+  tokens = support_KxS[:, ~is_distinct_S]
+  by_token = np.zeros(tokens.max() + 1)
+  holders = np.zeros(tokens.max() + 1)
+  np.add.at(by_token, tokens, share)
+  np.add.at(holders, tokens, 1)
+  return np.log(share * holders[tokens] / by_token[tokens])
+
+
+def spurious_measures(distinctness_KxC: np.ndarray, ctilde_KxS: np.ndarray,
+                      change_KxS: np.ndarray, is_distinct_S: np.ndarray) -> dict[str, float]:
+  """A run's response to its training set's spurious distinctness d [K, common slots]:
+  'spurious_attention', mean over classes of Σ_l c̃_{l|n} sign(d_{l,n}) over the common tokens
+  (the final attention on those that looked distinct minus on those that looked rarer, 0 when
+  attention ignores d); 'correlation', Pearson's r over (class, common token) between d and the
+  logit change z_{m,l}(end) − z_{m,l}(0), both centred within each class."""
+  common = ~is_distinct_S
+  attention = float((ctilde_KxS[:, common] * np.sign(distinctness_KxC)).sum(-1).mean())
+  centred = lambda x: (x - x.mean(-1, keepdims=True)).ravel()
+  d, z = centred(distinctness_KxC), centred(change_KxS[:, common])
+  correlation = float(np.corrcoef(d, z)[0, 1]) if d.std() > 0 and z.std() > 0 else math.nan
+  return {'spurious_attention': attention, 'correlation': correlation}
 
 
 def cell_runs(group: sweep.GroupResult, lr_y: float, lr_z: float) -> np.ndarray:
@@ -273,6 +322,7 @@ class Results:
         e, n = entropy[:, i_z, i_y], int((~diverged[:, i_z, i_y]).sum())
         rows.append({
             'num_last': group.run_config.data.num_last, 'seq_len': group.run_config.seq_len,
+            'train_set_size': group.run_config.train_set_size,
             'lr_z_index': i_z, 'lr_y_index': i_y,
             'lr_z': float(lr_z[i_z, i_y]), 'lr_y': float(lr_y[i_z, i_y]),
             'num_runs': n, 'diverged_fraction': float(diverged[:, i_z, i_y].mean()),
@@ -280,6 +330,42 @@ class Results:
             'steps_to_loss_mean': _mean(steps[:, i_z, i_y]),
             'reached_loss_fraction': _found(steps[:, i_z, i_y], n),
             't0_mean': _mean(t0[:, i_z, i_y]), 't0_found_fraction': _found(t0[:, i_z, i_y], n)})
+    return rows
+
+  @functools.cached_property
+  def finite_data(self) -> list[dict]:
+    """One row per run: its training set size N (0: ∞), rates and seed; the final attention on
+    common tokens (`common_attention`: their c̃ mass, mean over classes); with a finite set,
+    the spread of its common tokens' distinctness (`distinctness_sd`, the sd of d over classes
+    and tokens) and the run's spurious_measures; the final training and fresh-sample losses."""
+    rows = []
+    for group in self.groups:
+      run_config, m = group.run_config, group.metrics
+      spec = run_config.data
+      is_distinct = spec.is_distinct()
+      distinctness = {}
+      for r in range(len(group.seed)):
+        seed = int(group.seed[r])
+        measured = {'distinctness_sd': math.nan, 'spurious_attention': math.nan,
+                    'correlation': math.nan}
+        if run_config.train_set_size and not m['diverged'][r]:
+          if seed not in distinctness:
+            train_set = training_set(run_config, seed)
+            distinctness[seed] = spurious_distinctness(
+                np.asarray(train_set.cls), np.asarray(train_set.counts), spec.support(),
+                is_distinct)
+          d = distinctness[seed]
+          measured = {'distinctness_sd': float(d.std()), **spurious_measures(
+              d, m['attn/ctilde'][r, -1], m['attn/logits'][r, -1] - m['attn/logits'][r, 0],
+              is_distinct)}
+        rows.append({
+            'num_last': spec.num_last, 'seq_len': run_config.seq_len,
+            'train_set_size': run_config.train_set_size, 'lr_y': float(group.lr_y[r]),
+            'lr_z': float(group.lr_z[r]), 'seed': seed,
+            'common_attention': float(m['attn/ctilde'][r, -1][:, ~is_distinct].sum(-1).mean()),
+            **measured,
+            'final_loss': float(m['train/loss'][r, -1]), 'fresh_loss': float(m['eval/loss'][r]),
+            'diverged': bool(m['diverged'][r])})
     return rows
 
   def metric_lines(self) -> list[dict]:

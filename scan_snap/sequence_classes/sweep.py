@@ -39,8 +39,9 @@ class GroupResult:
 
 
 def group_name(run_config: train_lib.RunConfig) -> str:
-  """The name of a data spec's files: num_last<N>_T<T>."""
-  return f'num_last{run_config.data.num_last}_T{run_config.seq_len}'
+  """The name of a data spec's files: num_last<n>_T<T>, and _N<N> with a finite training set."""
+  size = run_config.train_set_size
+  return f'num_last{run_config.data.num_last}_T{run_config.seq_len}' + (f'_N{size}' if size else '')
 
 
 def _block_program(run_config: train_lib.RunConfig) -> Callable:
@@ -226,7 +227,7 @@ def _solver_run_config(spec: data.SequenceClasses, steps: int,
       optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
                                           weight_decay=0.0),
       steps=steps, log_every=1, dynamics=dynamics, flow_rtol=1e-8, flow_max_steps=200_000,
-      trajectories=True)
+      trajectories=True, train_set_size=0)
 
 
 def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,

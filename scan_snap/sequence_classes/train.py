@@ -1,8 +1,10 @@
 """One training run as a pure function: `make_train(run_config)(key, lr_y, lr_z)`, one `lax.scan`.
 
 The data of step t are drawn from `fold_in(data_key, t)`, where data_key depends on the seed
-alone. Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples each batch once
-for all learning-rate pairs of a seed, and a run's result never depends on its neighbours.
+alone (with a finite training set, step t reads rows of a set drawn once from data_key: see
+data.training_batches). Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples
+each batch once for all learning-rate pairs of a seed, and a run's result never depends on its
+neighbours.
 """
 
 import dataclasses
@@ -38,6 +40,7 @@ class RunConfig:
   flow_rtol: float
   flow_max_steps: int
   trajectories: bool  # keep c̃ and z at every logged step; False: at the last one only
+  train_set_size: int  # N samples drawn once per seed; 0: fresh samples every step (N = ∞)
 
 
 TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
@@ -61,6 +64,9 @@ def make_train(run_config: RunConfig) -> TrainFn:
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
     'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
     'train/accuracy'    [L]          training accuracy, likewise
+    'eval/loss'         []           loss of the final parameters on EVAL_BATCHES × B fresh
+                                     samples (from a key no training step uses)
+    'eval/accuracy'     []           their accuracy
     'diverged'          []           a loss, a parameter or a metric became NaN or ±inf, a
                                      logged loss exceeded divergence_bound(run) (10 ln M), or
                                      the ODE solver failed
@@ -73,14 +79,15 @@ def make_train(run_config: RunConfig) -> TrainFn:
     init_key, data_key = jax.random.split(key)
     params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
     opt = optimizer.make_optimizer(run_config.optimizer, lr_y, lr_z)
+    batches = data.training_batches(data_key, tables, run_config.batch_size, run_config.seq_len,
+                                    run_config.train_set_size, run_config.steps)
 
     def step(state, t):
       params, opt_state = state
       if run_config.dynamics == 'population':
         batch = data.population_batch(tables)
       else:
-        batch = data.sample_counts(jax.random.fold_in(data_key, t), tables, run_config.batch_size,
-                                   run_config.seq_len)
+        batch = batches(t)
       (loss, aux), grads = jax.value_and_grad(model.loss_counts, has_aux=True)(
           params, batch, run_config.model)
       updates, opt_state = opt.update(grads, opt_state, params)
@@ -97,7 +104,7 @@ def make_train(run_config: RunConfig) -> TrainFn:
                                     jnp.arange(run_config.steps // run_config.log_every))
     logs['attn/logits'] = jnp.concatenate(
         [metrics.support_logits(params['Z'], tables)[None], logs['attn/logits']])
-    return final, _collect(logs, tables, run_config, final, solver_ok=True)
+    return final, _collect(logs, tables, run_config, final, data_key, solver_ok=True)
 
   return train
 
@@ -111,8 +118,8 @@ def _make_flow(run_config: RunConfig) -> TrainFn:
   def train(key, lr_y, lr_z):
     population = data.population_batch(tables)
     loss_fn = lambda params: model.loss_counts(params, population, run_config.model)
-    params = model.init_params(jax.random.split(key)[0], run_config.data.vocab_size,
-                               run_config.model)
+    init_key, data_key = jax.random.split(key)
+    params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
 
     def velocity(t, params, args):
       grads = jax.grad(lambda p: loss_fn(p)[0])(params)
@@ -134,16 +141,21 @@ def _make_flow(run_config: RunConfig) -> TrainFn:
     path, final = solution.ys[0], jax.tree.map(lambda x: x[0], solution.ys[1])
     logs = {'train/loss': path['train/loss'][1:], 'train/accuracy': path['train/accuracy'][1:],
             'attn/logits': path['attn/logits']}
-    return final, _collect(logs, tables, run_config, final,
+    return final, _collect(logs, tables, run_config, final, data_key,
                            solver_ok=solution.result == diffrax.RESULTS.successful)
 
   return train
 
 
+# Fresh samples of the evaluation, in batches of run.batch_size.
+EVAL_BATCHES = 8
+
+
 def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_params,
-             solver_ok) -> dict:
+             data_key: jax.Array, solver_ok) -> dict:
   """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
-  and accuracies, with the divergence mark."""
+  and accuracies, with the fresh-sample evaluation of the final parameters and the divergence
+  mark."""
   logits = logs['attn/logits']
   kept = logits if run_config.trajectories else logits[-1:]
   out = {'attn/ctilde': jax.vmap(metrics.attention_frequencies, (0, None))(kept, tables),
@@ -153,6 +165,10 @@ def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_
                                                   run_config.data.num_unique_per_next),
          'train/loss': logs['train/loss'],
          'train/accuracy': logs['train/accuracy']}
+  fresh = data.sample_counts(data.held_out_keys(data_key)[2], tables,
+                             EVAL_BATCHES * run_config.batch_size, run_config.seq_len)
+  out['eval/loss'], aux = model.loss_counts(final_params, fresh, run_config.model)
+  out['eval/accuracy'] = aux['accuracy']
   finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(logits))
             & jnp.all(jnp.isfinite(out['attn/entropy']))
             & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))

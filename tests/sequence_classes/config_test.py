@@ -14,13 +14,14 @@ from scan_snap.core import config as core_config
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
+from scan_snap.sequence_classes import sweep
 from tests.testing import CONFIG_FILES, ROOT, load_config
 
 NAMES = [path.stem for path in CONFIG_FILES  # The WikiText configs: wikitext/config_test.py.
          if load_config(path.stem).experiment == 'sequence_classes']
-RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'lr_y', 'lr_z', 'lr_y_over_lr_z',
-                  'seed', 'optimizer', 'init', 'steps', 'final_loss', 'final_accuracy', 'entropy',
-                  'diverged']
+RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'train_set_size', 'lr_y', 'lr_z',
+                  'lr_y_over_lr_z', 'seed', 'optimizer', 'init', 'steps', 'final_loss',
+                  'final_accuracy', 'fresh_loss', 'fresh_accuracy', 'entropy', 'diverged']
 
 
 class ConfigFilesTest(parameterized.TestCase):
@@ -66,8 +67,9 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertEqual([l['step'] for l in lines[:2]], [0, c.train.log_every])
     self.assertEqual(lines[0]['num_runs'], c.sweep.num_seeds)
     self.assertIn('train/loss', lines[1])
-    for num_last, seq_len in config.data_specs(c):
-      with np.load(workdir / 'trajectories' / f'num_last{num_last}_T{seq_len}.npz') as npz:
+    for spec in config.data_specs(c):
+      name = sweep.group_name(config.run_config(c, *spec))
+      with np.load(workdir / 'trajectories' / f'{name}.npz') as npz:
         ctilde = npz['ctilde']
         kept = c.train.steps // c.train.log_every + 1 if c.train.trajectories else 1
         self.assertEqual(ctilde.shape[:2], (c.sweep.num_seeds * num_pairs, kept))
@@ -98,6 +100,7 @@ class ValidationTest(parameterized.TestCase):
       ('data.num_last', (1, -3)),
       ('data.batch_size', 0),
       ('data.seq_len', (1,)),
+      ('data.train_set_size', (64,)),  # Below the batch of 128.
       ('data.num_unique_per_next', 0),
       ('optimizer.lr_z', (-1.0,)),
       ('optimizer.lr_y', (float('inf'),)),

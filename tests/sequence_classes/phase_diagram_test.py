@@ -32,7 +32,7 @@ def _tiny(**optimizer):
 
 
 def _results(c) -> results.Results:
-  runs = [config.run_config(c, n, t) for n, t in config.data_specs(c)]
+  runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
   groups = sweep.Sweep(runs, core_config.seeds(c), config.learning_rate_pairs(c),
                        c.sweep.seeds_per_device).train()
   return results.Results(c, groups)
