@@ -32,6 +32,7 @@ def get_config(variant: str = ''):
   c.optimizer.lr_y = (1.0, 5.0)
   c.optimizer.lr_y_relative = True
   c.train.steps = 500
+  c.train.eval_batches = 8
   c.train.log_every = 50
   c.sweep.num_seeds = 10
   c.figures.names = ('finite_data',)

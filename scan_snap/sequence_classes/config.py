@@ -57,6 +57,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.train.flow_rtol = 1e-6  # 'flow': relative tolerance of the adaptive ODE solver
   c.train.flow_max_steps = 200_000  # 'flow': solver steps before a run is marked diverged
   c.train.trajectories = True  # keep c̃ and z at every logged step; False: the last step only
+  c.train.eval_batches = 0  # batches of fresh samples to evaluate the final parameters on
 
   c.sweep = ml_collections.ConfigDict()
   c.sweep.first_seed = 1
@@ -149,6 +150,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(is_int(t.flow_max_steps) and t.flow_max_steps >= 1, 'train.flow_max_steps',
        'must be a positive integer')
   need(isinstance(t.trajectories, bool), 'train.trajectories', 'must be True or False')
+  need(is_int(t.eval_batches) and t.eval_batches >= 0, 'train.eval_batches',
+       'must be a non-negative integer')
 
   need(is_int(c.sweep.num_seeds) and c.sweep.num_seeds >= 1, 'sweep.num_seeds',
        'must be a positive integer')
@@ -209,6 +212,7 @@ def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None 
       flow_max_steps=c.train.flow_max_steps,
       trajectories=c.train.trajectories,
       train_set_size=train_set_size,
+      eval_batches=c.train.eval_batches,
   )
 
 

@@ -391,6 +391,8 @@ def _check_finite_data(c: ml_collections.ConfigDict, problems: core_config.Probl
   """At least one finite training set, whose first class the bars show, and trajectories (the
   correlation reads each logit's change from the start)."""
   _check_trajectories(c, problems)
+  problems.need(core_config.is_int(c.train.eval_batches) and c.train.eval_batches > 0,
+                'train.eval_batches', "must be positive for 'finite_data' (its fresh-sample loss)")
   problems.need(any(core_config.is_int(n) and n > 0 for n in c.data.train_set_size),
                 'data.train_set_size', "must hold a finite size (> 0) for 'finite_data'")
 

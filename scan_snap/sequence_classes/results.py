@@ -33,8 +33,9 @@ def ratio(lr_y: float, lr_z: float) -> float:
 
 def result_rows(g: sweep.GroupResult) -> list[dict]:
   """One row per run; `entropy` is the distinct-token entropy at the last step (nats),
-  `final_loss` the mean training loss over the last logging interval, `fresh_loss` the final
-  parameters' loss on fresh samples."""
+  `final_loss` the mean training loss over the last logging interval; with
+  run_config.eval_batches, `fresh_loss` and `fresh_accuracy` of the final parameters on fresh
+  samples."""
   run_config = g.run_config
   rows = []
   for r in range(len(g.seed)):
@@ -52,8 +53,9 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
         'steps': run_config.steps,
         'final_loss': float(g.metrics['train/loss'][r, -1]),
         'final_accuracy': float(g.metrics['train/accuracy'][r, -1]),
-        'fresh_loss': float(g.metrics['eval/loss'][r]),
-        'fresh_accuracy': float(g.metrics['eval/accuracy'][r]),
+        **({'fresh_loss': float(g.metrics['eval/loss'][r]),
+            'fresh_accuracy': float(g.metrics['eval/accuracy'][r])}
+           if run_config.eval_batches else {}),
         'entropy': float(g.metrics['attn/entropy'][r, -1]),
         'diverged': bool(g.metrics['diverged'][r]),
     })
@@ -364,7 +366,7 @@ class Results:
             'lr_z': float(group.lr_z[r]), 'seed': seed,
             'common_attention': float(m['attn/ctilde'][r, -1][:, ~is_distinct].sum(-1).mean()),
             **measured,
-            'final_loss': float(m['train/loss'][r, -1]), 'fresh_loss': float(m['eval/loss'][r]),
+            'final_loss': float(m['train/loss'][r, -1]), 'fresh_loss': float(m['eval/loss'][r]) if 'eval/loss' in m else math.nan,
             'diverged': bool(m['diverged'][r])})
     return rows
 

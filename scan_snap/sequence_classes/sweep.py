@@ -227,7 +227,7 @@ def _solver_run_config(spec: data.SequenceClasses, steps: int,
       optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
                                           weight_decay=0.0),
       steps=steps, log_every=1, dynamics=dynamics, flow_rtol=1e-8, flow_max_steps=200_000,
-      trajectories=True, train_set_size=0)
+      trajectories=True, train_set_size=0, eval_batches=0)
 
 
 def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,

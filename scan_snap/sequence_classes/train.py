@@ -41,6 +41,7 @@ class RunConfig:
   flow_max_steps: int
   trajectories: bool  # keep c̃ and z at every logged step; False: at the last one only
   train_set_size: int  # N samples drawn once per seed; 0: fresh samples every step (N = ∞)
+  eval_batches: int  # batches of fresh samples the final parameters are evaluated on (0: none)
 
 
 TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
@@ -64,8 +65,9 @@ def make_train(run_config: RunConfig) -> TrainFn:
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
     'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
     'train/accuracy'    [L]          training accuracy, likewise
-    'eval/loss'         []           loss of the final parameters on EVAL_BATCHES × B fresh
-                                     samples (from a key no training step uses)
+    'eval/loss'         []           with run_config.eval_batches: the loss of the final
+                                     parameters on eval_batches × B fresh samples (from a key
+                                     no training step uses)
     'eval/accuracy'     []           their accuracy
     'diverged'          []           a loss, a parameter or a metric became NaN or ±inf, a
                                      logged loss exceeded divergence_bound(run) (10 ln M), or
@@ -147,10 +149,6 @@ def _make_flow(run_config: RunConfig) -> TrainFn:
   return train
 
 
-# Fresh samples of the evaluation, in batches of run.batch_size.
-EVAL_BATCHES = 8
-
-
 def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_params,
              data_key: jax.Array, solver_ok) -> dict:
   """The metrics of make_train from the logged support logits [L+1, K, S] and the [L] losses
@@ -165,10 +163,11 @@ def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_
                                                   run_config.data.num_unique_per_next),
          'train/loss': logs['train/loss'],
          'train/accuracy': logs['train/accuracy']}
-  fresh = data.sample_counts(data.held_out_keys(data_key)[2], tables,
-                             EVAL_BATCHES * run_config.batch_size, run_config.seq_len)
-  out['eval/loss'], aux = model.loss_counts(final_params, fresh, run_config.model)
-  out['eval/accuracy'] = aux['accuracy']
+  if run_config.eval_batches:
+    fresh = data.sample_counts(data.held_out_keys(data_key)[2], tables,
+                               run_config.eval_batches * run_config.batch_size, run_config.seq_len)
+    out['eval/loss'], aux = model.loss_counts(final_params, fresh, run_config.model)
+    out['eval/accuracy'] = aux['accuracy']
   finite = (jnp.all(jnp.isfinite(logs['train/loss'])) & jnp.all(jnp.isfinite(logits))
             & jnp.all(jnp.isfinite(out['attn/entropy']))
             & jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(final_params)])))

@@ -21,7 +21,8 @@ NAMES = [path.stem for path in CONFIG_FILES  # The WikiText configs: wikitext/co
          if load_config(path.stem).experiment == 'sequence_classes']
 RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'train_set_size', 'lr_y', 'lr_z',
                   'lr_y_over_lr_z', 'seed', 'optimizer', 'init', 'steps', 'final_loss',
-                  'final_accuracy', 'fresh_loss', 'fresh_accuracy', 'entropy', 'diverged']
+                  'final_accuracy', 'entropy', 'diverged']
+FRESH_COLUMNS = ['fresh_loss', 'fresh_accuracy']  # before 'entropy', with train.eval_batches
 
 
 class ConfigFilesTest(parameterized.TestCase):
@@ -46,7 +47,9 @@ class ConfigFilesTest(parameterized.TestCase):
       rows = list(csv.DictReader(f))
     extra = list(dict.fromkeys(column for name in c.report.claims
                                for column in claims.CLAIMS[name].columns))
-    self.assertEqual(list(rows[0]), RESULT_COLUMNS + extra)
+    columns = (RESULT_COLUMNS[:-2] + FRESH_COLUMNS * bool(c.train.eval_batches)
+               + RESULT_COLUMNS[-2:])
+    self.assertEqual(list(rows[0]), columns + extra)
     if c.report.claims:
       report = (workdir / 'report.md').read_text()
       table = [line.split(' | ') for line in report.splitlines()
