@@ -78,7 +78,10 @@ class InfiniteSetTest(absltest.TestCase):
   def test_equals_todays_training_bit_for_bit(self):
     """N = ∞ (train_set_size 0) against values recorded with the trainer before finite sets
     existed (commit c1ca8a5, jax 0.10 on a CPU): syn_small:smoke, seed 1, η_Y = 10, η_Z = 1.
-    A jax or XLA upgrade that changes rounding needs them recorded again."""
+    Other platforms and jax versions round differently: there, test_fresh_batches_are_todays_draws
+    carries the check (the batches are today's draws, the rest of the step is unchanged)."""
+    if jax.default_backend() != 'cpu' or not jax.__version__.startswith('0.10.'):
+      self.skipTest('values recorded with jax 0.10 on a CPU')
     run = config.run_config(load_config('syn_small', 'smoke'), num_last=2)
     self.assertEqual(run.train_set_size, 0)
     _, m = jax.jit(train.make_train(run))(jax.random.key(1), 10.0, 1.0)
