@@ -443,24 +443,42 @@ def long_sequence_limit(table: list[dict]) -> list[verdicts.Verdict]:
 
 # Sec. 9.
 
+def line_slopes(values: np.ndarray, x: np.ndarray, lines: np.ndarray,
+                min_cells: int = 3) -> dict[int, dict[int, float]]:
+  """{line: {seed: slope}}: per seed, the least-squares slope of `values` [seeds, cells] on
+  `x` [cells] over the finite cells of each line (`lines` [cells] labels them; < 0: no line),
+  for the lines and seeds with at least `min_cells` finite cells at two or more x."""
+  slopes: dict[int, dict[int, float]] = {}
+  for line in np.unique(lines[lines >= 0]):
+    on_line = lines == line
+    y, w = values[:, on_line], np.isfinite(values[:, on_line])
+    n = w.sum(axis=1)
+    dx = x[on_line] - (w * x[on_line]).sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None]
+    sxx = (w * dx**2).sum(axis=1)
+    sxy = (w * dx * np.where(w, y, 0)).sum(axis=1)
+    for seed in np.flatnonzero((n >= min_cells) & (sxx > 1e-12 * np.maximum(1, n))):
+      slopes.setdefault(int(line), {})[int(seed)] = float(sxy[seed] / sxx[seed])
+  return slopes
+
+
 def seed_slopes(rows: list[dict], value: str) -> dict[tuple, dict[int, float]]:
   """{line: {seed: least-squares slope of `value` on ln N}} over the lines (num_last, T, η_Y,
   η_Z) of finite_data rows, finite N only, each seed's non-diverged runs with a finite value;
-  a seed needs two N or more on a line."""
-  points: dict[tuple, dict[int, list]] = {}
-  for row in rows:
-    if row['train_set_size'] and not row['diverged'] and math.isfinite(row[value]):
-      line = (row['num_last'], row['seq_len'], float(f"{row['lr_y']:.6g}"),
-              float(f"{row['lr_z']:.6g}"))
-      points.setdefault(line, {}).setdefault(row['seed'], []).append(
-          (math.log(row['train_set_size']), row[value]))
-  slopes = {}
-  for line, by_seed in points.items():
-    fits = {seed: np.polyfit(*zip(*p), 1)[0] for seed, p in by_seed.items()
-            if len({x for x, _ in p}) >= 2}
-    if fits:
-      slopes[line] = {seed: float(b) for seed, b in sorted(fits.items())}
-  return slopes
+  a seed needs two N or more on a line (line_slopes on the rows put in cells (line, N))."""
+  kept = [r for r in rows if r['train_set_size'] and not r['diverged']]
+  line_of = lambda r: (r['num_last'], r['seq_len'], float(f"{r['lr_y']:.6g}"),
+                       float(f"{r['lr_z']:.6g}"))
+  lines = sorted({line_of(r) for r in kept})
+  cells = sorted({(lines.index(line_of(r)), r['train_set_size']) for r in kept})
+  seeds = sorted({r['seed'] for r in kept})
+  values = np.full((len(seeds), len(cells)), np.nan)
+  for r in kept:
+    values[seeds.index(r['seed']), cells.index((lines.index(line_of(r)), r['train_set_size']))] = (
+        r[value])
+  slopes = line_slopes(values, np.log([n for _, n in cells]), np.array([i for i, _ in cells]),
+                       min_cells=2)
+  return {lines[i]: {seeds[j]: b for j, b in sorted(by_seed.items())}
+          for i, by_seed in slopes.items()}
 
 
 def _means_by_size(rows: list[dict], value: str) -> str:
@@ -625,24 +643,6 @@ def ray_index(c: ml_collections.ConfigDict) -> np.ndarray | None:
   same_axes = tuple(o.lr_z) == tuple(o.lr_y) and len(o.lr_z) > 2 and np.allclose(
       np.diff(np.log(o.lr_z)), np.log(o.lr_z[1] / o.lr_z[0]), rtol=1e-3)
   return i_y - i_z if same_axes else None
-
-
-def line_slopes(values: np.ndarray, x: np.ndarray, lines: np.ndarray,
-                min_cells: int = 3) -> dict[int, dict[int, float]]:
-  """{line: {seed: slope}}: per seed, the least-squares slope of `values` [seeds, cells] on
-  `x` [cells] over the finite cells of each line (`lines` [cells] labels them; < 0: no line),
-  for the lines and seeds with at least `min_cells` finite cells at two or more x."""
-  slopes: dict[int, dict[int, float]] = {}
-  for line in np.unique(lines[lines >= 0]):
-    on_line = lines == line
-    y, w = values[:, on_line], np.isfinite(values[:, on_line])
-    n = w.sum(axis=1)
-    dx = x[on_line] - (w * x[on_line]).sum(axis=1, keepdims=True) / np.maximum(n, 1)[:, None]
-    sxx = (w * dx**2).sum(axis=1)
-    sxy = (w * dx * np.where(w, y, 0)).sum(axis=1)
-    for seed in np.flatnonzero((n >= min_cells) & (sxx > 1e-12 * np.maximum(1, n))):
-      slopes.setdefault(int(line), {})[int(seed)] = float(sxy[seed] / sxx[seed])
-  return slopes
 
 
 def _ranges(rates: list[float]) -> str:

@@ -37,6 +37,7 @@ from scan_snap.sequence_classes import results as results_lib
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes.config import validate  # The checks of this experiment's configs.
 
+_PRINTED_CELLS = 64  # summary tables up to this many cells (Syn-Medium's) are also printed
 _OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summary.csv',
             'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES),
             'trajectories', 'figures', 'checkpoints')
@@ -123,7 +124,8 @@ def _write(c: ml_collections.ConfigDict, results: results_lib.Results,
   outputs.write_csv(workdir / 'summary.csv', results.summary)
   table = outputs.markdown_table(results.summary)
   outputs.write_text(workdir / 'summary.md', table)
-  print(table)
+  print(table if len(results.summary) <= _PRINTED_CELLS else
+        f'{len(results.summary)} cells: {workdir / "summary.md"}')
   num_diverged = sum(results.num_diverged)
   if num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv); they are left out '
@@ -144,7 +146,8 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
   """An estimate of the grid's size: 'runs'; 'disk_bytes', its chunk checkpoints and
   trajectories (each about the runs' metrics); 'memory_bytes', the metrics held by the host
   (about three copies: the chunks, the groups, the files being written) and, on a CPU, the
-  largest chunk's parameters, optimizer states and gradients."""
+  largest chunk's parameters, optimizer states, gradients, a step's activations and the
+  logged support logits."""
   pairs, seeds = len(config.learning_rate_pairs(c)), len(core_config.seeds(c))
   logged = c.train.steps // c.train.log_every + 1
   runs = metric_bytes = chunk_bytes = 0
@@ -155,7 +158,10 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
     runs += seeds * pairs
     metric_bytes += seeds * pairs * per_run
     chunk_runs = max(2, c.sweep.seeds_per_device) * max(2, pairs)
-    chunk_bytes = max(chunk_bytes, chunk_runs * 4 * 6 * spec.vocab_size ** 2)
+    per_chunk_run = (6 * spec.vocab_size**2  # parameters, momenta, gradients
+                     + 4 * c.data.batch_size * (spec.num_context_tokens + spec.vocab_size)
+                     + 2 * logged * spec.num_classes * spec.support_size)  # a step; the logs
+    chunk_bytes = max(chunk_bytes, chunk_runs * 4 * per_chunk_run)
   on_cpu = jax.default_backend() == 'cpu'
   return {'runs': runs, 'disk_bytes': 2 * metric_bytes,
           'memory_bytes': 3 * metric_bytes + (chunk_bytes * jax.local_device_count() if on_cpu
