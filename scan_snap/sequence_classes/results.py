@@ -366,7 +366,8 @@ class Results:
             'lr_z': float(group.lr_z[r]), 'seed': seed,
             'common_attention': float(m['attn/ctilde'][r, -1][:, ~is_distinct].sum(-1).mean()),
             **measured,
-            'final_loss': float(m['train/loss'][r, -1]), 'fresh_loss': float(m['eval/loss'][r]) if 'eval/loss' in m else math.nan,
+            'final_loss': float(m['train/loss'][r, -1]),
+            'fresh_loss': float(m['eval/loss'][r]) if 'eval/loss' in m else math.nan,
             'diverged': bool(m['diverged'][r])})
     return rows
 
