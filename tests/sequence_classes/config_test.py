@@ -14,6 +14,7 @@ from scan_snap.core import config as core_config
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
+from scan_snap.sequence_classes import figures
 from scan_snap.sequence_classes import sweep
 from tests.testing import CONFIG_FILES, ROOT, load_config
 
@@ -81,6 +82,12 @@ class ConfigFilesTest(parameterized.TestCase):
     for figure in c.figures.names:
       for ext in ('png', 'pdf'):
         self.assertNotEmpty(list((workdir / 'figures').glob(f'{figure}*.{ext}')))
+    wanted = ([figures.FIGURES[n] for n in c.figures.names]
+              + [claims.CLAIMS[n] for n in c.report.claims])
+    for table in {t for w in wanted for t in w.tables}:
+      self.assertTrue((workdir / f'{table}.csv').exists(), table)
+    if c.train.eval_batches:
+      self.assertTrue(all(np.isfinite(float(row['fresh_loss'])) for row in rows))
 
   def test_unknown_variant(self):
     with self.assertRaisesRegex(core_config.ConfigError, "unknown config variant 'big'"):
