@@ -14,8 +14,8 @@ fi
 runs=${1:-runs/gallery}
 wikitext_dir=${WIKITEXT_DIR}
 gallery="$(cd "$(dirname "$0")/.." && pwd)/docs/gallery"
-for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall phase_diagram finite_data \
-    wikitext2:sample; do
+for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall phase_diagram \
+    finite_data wikitext2:sample; do
   name=${spec//:/_}
   cmd=(python -m scan_snap.main "--config=configs/${spec%%:*}.py${spec#"${spec%%:*}"}"
        "--workdir=${runs}/${name}")

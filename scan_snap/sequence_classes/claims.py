@@ -633,16 +633,16 @@ def flow_vs_steps(runs: dict[str, np.ndarray]) -> verdicts.Verdict:
 # Beyond the paper: the phase diagram of the learning-rate plane.
 
 def ray_index(c: ml_collections.ConfigDict) -> np.ndarray | None:
-  """[len(lr_z), len(lr_y)] the ray η_Y/η_Z = const of each cell, as an index: i_y on a grid
-  of relative rates, i_y − i_z on a grid whose two axes hold the same log-spaced rates; None
-  on other grids, which have no rays through several cells."""
+  """[len(lr_z), len(lr_y)] the ray η_Y/η_Z = const of each cell, as an index ≥ 0: i_y on a
+  grid of relative rates, i_y − i_z + len(lr_z) − 1 on a grid whose two axes hold the same
+  log-spaced rates; None on other grids, which have no rays through several cells."""
   o = c.optimizer
   i_z, i_y = np.meshgrid(np.arange(len(o.lr_z)), np.arange(len(o.lr_y)), indexing='ij')
   if o.lr_y_relative:
     return i_y
   same_axes = tuple(o.lr_z) == tuple(o.lr_y) and len(o.lr_z) > 2 and np.allclose(
       np.diff(np.log(o.lr_z)), np.log(o.lr_z[1] / o.lr_z[0]), rtol=1e-3)
-  return i_y - i_z if same_axes else None
+  return i_y - i_z + len(o.lr_z) - 1 if same_axes else None
 
 
 def _ranges(rates: list[float]) -> str:
@@ -700,7 +700,8 @@ def phase_diagram(entropy: np.ndarray, t0: np.ndarray, lr_z: np.ndarray, lr_y: n
                        '(slope on ln η_Y, mean over η_Z, is above 0)', denser, 1,
                        'per η_Z of the grid, that slope is '
                        + signs_by_line(everywhere, lr_z[:, 0]))]
-  read = ((ratio >= 10 * _ROUNDING) & (predicted_t0.ravel() >= 4 * results_lib.STARTUP)
+  shortest = _SNAPPING_MIN_STARTUPS * results_lib.STARTUP
+  read = ((ratio >= 10 * _ROUNDING) & (predicted_t0.ravel() >= shortest)
           & (predicted_t0.ravel() <= steps))
   fits, used = [], 0
   for seed in range(seeds):
@@ -709,8 +710,10 @@ def phase_diagram(entropy: np.ndarray, t0: np.ndarray, lr_z: np.ndarray, lr_y: n
     if keep.sum() > 3 and len(np.unique(design[:, 1])) > 1 and len(np.unique(design[:, 2])) > 1:
       fits.append(verdicts.least_squares(design, np.log(flat(t0)[seed][keep]))[0][1])
       used += int(keep.sum())
-  measured = (f'{used} cells with a t₀ over {len(fits)} seeds (η_Y/η_Z ≥ 10, theory\'s t₀ '
-              f'from {4 * results_lib.STARTUP} to {steps} steps)')
+  found = np.isfinite(flat(t0)[:, read])
+  measured = (f'{used} runs with a t₀ over {len(fits)} seeds in {int(read.sum())} cells '
+              f'(η_Y/η_Z ≥ 10, theory\'s t₀ from {shortest} to {steps} steps; t₀ found in '
+              f'{found.mean():.0%} of their runs)' if read.any() else 'no cell read')
   ones, fits = np.ones((len(fits), 1)), np.asarray(fits)
   checks += [
       verdicts.coefficient('Beyond the paper: t₀ falls with η_Y (per seed, the slope of ln t₀ on '

@@ -366,6 +366,12 @@ def _draw_phase_diagram(results: results_lib.Results, directory: pathlib.Path) -
                   f'{group.run_config.steps} steps', directory / f'phase_diagram_{name}')
 
 
+def _check_absolute_rates(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
+  """The heat maps' axes are η_Z and η_Y: a grid of absolute rates."""
+  problems.need(c.optimizer.lr_y_relative is False, 'optimizer.lr_y_relative',
+                "must be False for 'phase_diagram' (its heat maps are over η_Z and η_Y)")
+
+
 def _check_trajectories(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
   """A figure of trajectories needs them kept."""
   problems.need(c.train.trajectories is True, 'train.trajectories',
@@ -406,7 +412,8 @@ FIGURES = {
                                               tables=('long_sequence_limit',),
                                               references=('population',),
                                               check=_check_trajectories),
-    'phase_diagram': outputs.FigureSpec(_draw_phase_diagram, tables=('phase_diagram',)),
+    'phase_diagram': outputs.FigureSpec(_draw_phase_diagram, tables=('phase_diagram',),
+                                        check=_check_absolute_rates),
     'finite_data': outputs.FigureSpec(_draw_finite_data, tables=('finite_data',),
                                       check=_check_finite_data),
 }

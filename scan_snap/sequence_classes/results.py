@@ -141,7 +141,7 @@ def dominant_growth(group: sweep.GroupResult) -> np.ndarray:
 
 def training_set(run_config: train.RunConfig, seed: int) -> data.CountsBatch:
   """The training set that make_train(run_config)(key(seed), …) reads (train_set_size > 0)."""
-  data_key = jax.random.split(jax.random.key(seed))[1]
+  data_key = train.run_keys(jax.random.key(seed))[1]
   return data.sample_counts(data.held_out_keys(data_key)[0], run_config.data.tables(),
                             run_config.train_set_size, run_config.seq_len)
 
@@ -319,7 +319,7 @@ class Results:
       diverged = self.cells(group, group.metrics['diverged'])
       kept = lambda x: np.where(diverged, np.nan, self.cells(group, x))
       entropy = kept(group.metrics['attn/entropy'][:, -1])
-      t0, steps = kept(t0), kept(steps)
+      t0_cells, steps_cells = kept(t0), kept(steps)
       for i_z, i_y in np.ndindex(diverged.shape[1:]):
         e, n = entropy[:, i_z, i_y], int((~diverged[:, i_z, i_y]).sum())
         rows.append({
@@ -329,9 +329,10 @@ class Results:
             'lr_z': float(lr_z[i_z, i_y]), 'lr_y': float(lr_y[i_z, i_y]),
             'num_runs': n, 'diverged_fraction': float(diverged[:, i_z, i_y].mean()),
             'entropy_mean': _mean(e), 'entropy_se': _se(e),
-            'steps_to_loss_mean': _mean(steps[:, i_z, i_y]),
-            'reached_loss_fraction': _found(steps[:, i_z, i_y], n),
-            't0_mean': _mean(t0[:, i_z, i_y]), 't0_found_fraction': _found(t0[:, i_z, i_y], n)})
+            'steps_to_loss_mean': _mean(steps_cells[:, i_z, i_y]),
+            'reached_loss_fraction': _found(steps_cells[:, i_z, i_y], n),
+            't0_mean': _mean(t0_cells[:, i_z, i_y]),
+            't0_found_fraction': _found(t0_cells[:, i_z, i_y], n)})
     return rows
 
   @functools.cached_property
@@ -400,6 +401,7 @@ class Results:
     return {'steps': steps, 'attn_steps': steps[-len(m['attn/logits'][0]):],
             'seed': group.seed, 'lr_y': group.lr_y,
             'lr_z': group.lr_z, 'ctilde': m['attn/ctilde'], 'logits': m['attn/logits'],
+            'top_logit': m['attn/top_logit'],
             'entropy': m['attn/entropy'], 'train_loss': m['train/loss'],
             'train_accuracy': m['train/accuracy'], 'diverged': m['diverged'],
             'support': spec.support(), 'probs': spec.probs(), 'is_distinct': spec.is_distinct()}

@@ -47,6 +47,12 @@ class RunConfig:
 TrainFn = Callable[[jax.Array, jax.Array, jax.Array], tuple[model.Params, dict[str, jax.Array]]]
 
 
+def run_keys(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """(init_key, data_key) of a run with `key = jax.random.key(seed)`: the start, and every batch
+  (and training set) the run draws."""
+  return tuple(jax.random.split(key))
+
+
 def make_train(run_config: RunConfig) -> TrainFn:
   """Returns train(key, lr_y, lr_z) -> (final params, metrics), with `key = jax.random.key(seed)`.
 
@@ -78,7 +84,7 @@ def make_train(run_config: RunConfig) -> TrainFn:
   tables = run_config.data.tables()
 
   def train(key, lr_y, lr_z):
-    init_key, data_key = jax.random.split(key)
+    init_key, data_key = run_keys(key)
     params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
     opt = optimizer.make_optimizer(run_config.optimizer, lr_y, lr_z)
     batches = data.training_batches(data_key, tables, run_config.batch_size, run_config.seq_len,
@@ -120,7 +126,7 @@ def _make_flow(run_config: RunConfig) -> TrainFn:
   def train(key, lr_y, lr_z):
     population = data.population_batch(tables)
     loss_fn = lambda params: model.loss_counts(params, population, run_config.model)
-    init_key, data_key = jax.random.split(key)
+    init_key, data_key = run_keys(key)
     params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
 
     def velocity(t, params, args):

@@ -13,6 +13,7 @@ from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import experiment
+from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import train
 from tests.testing import load_config
@@ -27,7 +28,7 @@ class SamplerTest(absltest.TestCase):
   N, B, T, STEPS = 40, 8, 6, 23
 
   def _batches(self, seed=1):
-    data_key = jax.random.split(jax.random.key(seed))[1]
+    data_key = train.run_keys(jax.random.key(seed))[1]
     batches = data.training_batches(data_key, SPEC.tables(), self.B, self.T, self.N, self.STEPS)
     return data_key, jax.vmap(batches)(np.arange(self.STEPS))
 
@@ -53,15 +54,32 @@ class SamplerTest(absltest.TestCase):
       self.assertTrue(np.all(epoch < 43))
 
   def test_set_depends_on_the_seed_only(self):
-    data_key = jax.random.split(jax.random.key(1))[1]
+    data_key = train.run_keys(jax.random.key(1))[1]
     set_key = data.held_out_keys(data_key)[0]
     a = data.sample_counts(set_key, SPEC.tables(), self.N, self.T)
     run = config.run_config(load_config('finite_data', 'smoke'), 2, 8, 32)
     np.testing.assert_array_equal(results.training_set(dataclasses.replace(
         run, data=SPEC, seq_len=self.T, train_set_size=self.N), 1).counts, a.counts)
-    other = data.sample_counts(data.held_out_keys(jax.random.split(jax.random.key(2))[1])[0],
+    other = data.sample_counts(data.held_out_keys(train.run_keys(jax.random.key(2))[1])[0],
                                SPEC.tables(), self.N, self.T)
     self.assertFalse(np.array_equal(a.counts, other.counts))
+
+  def test_first_step_reads_the_set_results_measure(self):
+    """The loss logged at step 0 is that of the start on the first batch of the set that
+    results.training_set rebuilds (and not of another seed's set)."""
+    c = load_config('finite_data', 'smoke')
+    with c.unlocked():
+      c.train.log_every = 1
+    run = config.run_config(c, 2, 8, 32)
+    key = jax.random.key(1)
+    _, m = jax.jit(train.make_train(run))(key, 5.0, 1.0)
+    start = model.init_params(train.run_keys(key)[0], run.data.vocab_size, run.model)
+    rows = data.epoch_rows(data.held_out_keys(train.run_keys(key)[1])[1], 32, run.batch_size,
+                           run.steps)[0]
+    for seed, same in ((1, True), (2, False)):
+      first = jax.tree.map(lambda x: x[rows], results.training_set(run, seed))
+      loss = model.loss_counts(start, first, run.model)[0]
+      self.assertEqual(np.isclose(m['train/loss'][0], loss, rtol=1e-6, atol=0), same)
 
   def test_training_reads_the_set(self):
     """A finite-N run differs from N = ∞ and from another N (same seed and rates)."""

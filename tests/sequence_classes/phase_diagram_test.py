@@ -19,12 +19,13 @@ from scan_snap.sequence_classes import train
 from tests.testing import load_config
 
 
-def _tiny(**optimizer):
+def _tiny(figures=('phase_diagram',), **optimizer):
   """The smoke phase diagram, made smaller: 3 × 3 rates, 2 seeds, 8 steps."""
   c = load_config('phase_diagram', 'smoke')
   with c.unlocked():
     c.optimizer.lr_z = c.optimizer.lr_y = (0.1, 10.0, 1000.0)
     c.optimizer.update(optimizer)
+    c.figures.names = figures
     c.sweep.num_seeds = 2
     c.train.steps = 8
   config.validate(c)
@@ -73,10 +74,13 @@ class CellsTest(absltest.TestCase):
         self.assertAlmostEqual(cell['reached_loss_fraction'], len(reached) / len(kept))
       found = [t0[r] for r in kept if np.isfinite(t0[r])]
       self.assertEqual(math.isnan(cell['t0_mean']), not found)
+      if found:
+        self.assertAlmostEqual(cell['t0_mean'], np.mean(found))
+        self.assertAlmostEqual(cell['t0_found_fraction'], len(found) / len(kept))
 
   def test_rates_that_round_alike_stay_apart(self):
     """Relative rates: 0.1 × 3 and 0.3 × 1 are one float η_Y, in two cells."""
-    c = _tiny(lr_z=(0.1, 0.3), lr_y=(1.0, 3.0), lr_y_relative=True)
+    c = _tiny(figures=(), lr_z=(0.1, 0.3), lr_y=(1.0, 3.0), lr_y_relative=True)
     with c.unlocked():
       c.train.steps = 2
     table = _results(c).phase_diagram
@@ -97,6 +101,10 @@ class CellsTest(absltest.TestCase):
     np.testing.assert_array_equal(
         a['attn/top_logit'], a['attn/logits'][:, 0, run_config.data.top_distinct_slot()])
 
+  def test_heat_maps_need_absolute_rates(self):
+    with self.assertRaisesRegex(core_config.ConfigError, 'lr_y_relative'):
+      _tiny(lr_y_relative=True)
+
   def test_trajectory_figures_and_claims_need_trajectories(self):
     c = _tiny()
     with c.unlocked():
@@ -105,7 +113,10 @@ class CellsTest(absltest.TestCase):
       config.validate(c)
 
   def test_rays_need_a_grid_with_rays(self):
-    self.assertIsNotNone(claims.ray_index(self.c))
+    rays = claims.ray_index(self.c)
+    self.assertEqual(rays.min(), 0)  # every ray counts, those below η_Y = η_Z too
+    self.assertLen(np.unique(rays), 2 * 3 - 1)
+    self.assertEqual(rays[0, 0], rays[2, 2])
     c = load_config('phase_diagram', 'smoke')
     with c.unlocked():
       c.optimizer.lr_y = (0.2, 3.0, 50.0)
