@@ -3,8 +3,9 @@
 A config file in `configs/` starts from `sequence_classes_config()`, which declares every key,
 and sets the experiment's values. Grid axes are tuples (`data.num_last`, `data.seq_len`,
 `data.train_set_size`, `optimizer.lr_z`, `optimizer.lr_y`); a scalar override such as
-`--config.data.num_last=5` becomes a one-value tuple. `validate` checks a whole config before anything is compiled; `run_config` turns it,
-for one value of each non-learning-rate axis, into the frozen dataclass that jit sees.
+`--config.data.num_last=5` becomes a one-value tuple. `validate` checks a whole config before
+anything is compiled; `run_config` turns it, for one value of each non-learning-rate axis, into
+the frozen dataclass that jit sees.
 """
 
 import ml_collections
