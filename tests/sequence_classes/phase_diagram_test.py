@@ -101,6 +101,16 @@ class CellsTest(absltest.TestCase):
     np.testing.assert_array_equal(
         a['attn/top_logit'], a['attn/logits'][:, 0, run_config.data.top_distinct_slot()])
 
+  def test_bad_values_of_the_new_keys_are_named(self):
+    c = load_config('phase_diagram', 'smoke')
+    with c.unlocked():
+      c.train.eval_batches = -1
+      c.figures.marked_lr_z = (0.0, 1.0)
+    with self.assertRaises(core_config.ConfigError) as raised:
+      config.validate(c)
+    for key in ('train.eval_batches', 'figures.marked_lr_z'):
+      self.assertIn(key, str(raised.exception))
+
   def test_heat_maps_need_absolute_rates(self):
     with self.assertRaisesRegex(core_config.ConfigError, 'lr_y_relative'):
       _tiny(lr_y_relative=True)
