@@ -503,8 +503,11 @@ def spurious_tokens(rows: list[dict]) -> list[verdicts.Verdict]:
       ('Sec. 9: the correlation of common-token logits with their distinctness in the '
        'training set falls as N grows (slope of r on ln N)', 'correlation')):
     slopes = seed_slopes(rows, value)
+    undefined = sum(r['train_set_size'] > 0 and not r['diverged'] and not math.isfinite(r[value])
+                    for r in rows)  # e.g. a class absent from a tiny set: no d to measure
     checks.append(contrast_verdict(claim, slopes, -1, _means_by_size(rows, value)).explained(
-        _left_out(num_diverged)))
+        _left_out(num_diverged)).explained(
+            f'{undefined} runs left out with no finite {value}' if undefined else ''))
   return checks
 
 

@@ -164,6 +164,14 @@ class VerdictTest(absltest.TestCase):
     rising = claims.spurious_tokens(calibration.finite_data_rows(rng, -1.0))
     self.assertEqual([v.verdict for v in rising], ['fail', 'fail'])
 
+  def test_runs_without_a_measure_are_counted(self):
+    rows = calibration.finite_data_rows(np.random.default_rng(0), 1.0)
+    finite = [r for r in rows if r['train_set_size']]
+    finite[0]['correlation'] = float('nan')  # e.g. a class absent from its set
+    verdict = claims.spurious_tokens(rows)[1]
+    self.assertIn('1 runs left out with no finite correlation', verdict.measured)
+    self.assertEqual(verdict.verdict, 'pass')
+
 
 class ConfigTest(absltest.TestCase):
 
