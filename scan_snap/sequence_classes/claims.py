@@ -735,12 +735,11 @@ def _phase_diagram(results: results_lib.Results) -> list[verdicts.Verdict]:
     run_config, spec = group.run_config, group.run_config.data
     predicted = (2 * spec.num_classes * math.log(spec.vocab_size)
                  * (1 - run_config.optimizer.momentum) / lr_y)
-    diverged = results.cells(group, group.metrics['diverged'])
-    kept = lambda x: np.where(diverged, np.nan, results.cells(group, x))
-    checks += [v.explained(_where(group)).explained(_left_out(int(diverged.sum())))
-               for v in phase_diagram(kept(group.metrics['attn/entropy'][:, -1]), kept(t0),
-                                      lr_z, lr_y, rays, PHASE_WINDOW_LR_Z, predicted,
-                                      run_config.steps)]
+    entropy = results.kept_cells(group, group.metrics['attn/entropy'][:, -1])
+    checks += [v.explained(_where(group)).explained(
+                   _left_out(int(group.metrics['diverged'].sum())))
+               for v in phase_diagram(entropy, results.kept_cells(group, t0), lr_z, lr_y, rays,
+                                      PHASE_WINDOW_LR_Z, predicted, run_config.steps)]
   return checks
 
 

@@ -280,9 +280,7 @@ def _draw_finite_data(results: results_lib.Results, directory: pathlib.Path) -> 
   largest = max(results.groups, key=lambda g: g.run_config.train_set_size or np.inf)
   r, seed = 0, int(smallest.seed[0])
   spec = smallest.run_config.data
-  train_set = results_lib.training_set(smallest.run_config, seed)
-  d = results_lib.spurious_distinctness(np.asarray(train_set.cls), np.asarray(train_set.counts),
-                                        spec.support(), spec.is_distinct())
+  d = results.distinctness(smallest, seed)
   bars = {'tokens': spec.support()[0], 'is_distinct': spec.is_distinct(), 'distinctness': d[0],
           'ctilde': {g.run_config.train_set_size: g.metrics['attn/ctilde'][r, -1, 0]
                      for g in (smallest, largest)},

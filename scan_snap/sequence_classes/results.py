@@ -219,6 +219,7 @@ class Results:
       self.rows += rows
     self.summary = summarize(self.rows)
     self.num_diverged = [int(group.metrics['diverged'].sum()) for group in groups]
+    self._distinctness: dict[tuple[int, int], np.ndarray] = {}  # see distinctness
 
   @functools.cached_property
   def t0(self) -> list[np.ndarray]:
@@ -294,11 +295,27 @@ class Results:
     """Per-run `values` [R, …] of a group as [seeds, len(lr_z), len(lr_y), …]: the grid's cells
     by their indices in config.optimizer.lr_z and lr_y (runs are seed-major, pairs η_Z-major)."""
     shape = (len(self.c.optimizer.lr_z), len(self.c.optimizer.lr_y))
-    if not np.array_equal(group.pair, np.tile(np.arange(shape[0] * shape[1]),
-                                              len(group.pair) // (shape[0] * shape[1]))):
+    if len(group.seed) % (shape[0] * shape[1]):
       raise ValueError('the group is not the config\'s learning-rate grid')
     values = np.asarray(values)
     return values.reshape(-1, *shape, *values.shape[1:])
+
+  def kept_cells(self, group: sweep.GroupResult, values: np.ndarray) -> np.ndarray:
+    """cells(group, values) with NaN in place of the diverged runs."""
+    diverged = self.cells(group, group.metrics['diverged'])
+    return np.where(diverged.reshape(diverged.shape + (1,) * (np.ndim(values) - 1)), np.nan,
+                    self.cells(group, values))
+
+  def distinctness(self, group: sweep.GroupResult, seed: int) -> np.ndarray:
+    """spurious_distinctness of the training set that `seed` trains on in a finite-N group,
+    computed once per group and seed."""
+    key = (id(group), seed)
+    if key not in self._distinctness:
+      spec, train_set = group.run_config.data, training_set(group.run_config, seed)
+      self._distinctness[key] = spurious_distinctness(
+          np.asarray(train_set.cls), np.asarray(train_set.counts), spec.support(),
+          spec.is_distinct())
+    return self._distinctness[key]
 
   def cell_rates(self) -> tuple[np.ndarray, np.ndarray]:
     """[len(lr_z), len(lr_y)] η_Z and η_Y of each cell of the grid (float64)."""
@@ -317,9 +334,8 @@ class Results:
     rows = []
     for group, t0, steps in zip(self.groups, self.t0, self.steps_to_loss):
       diverged = self.cells(group, group.metrics['diverged'])
-      kept = lambda x: np.where(diverged, np.nan, self.cells(group, x))
-      entropy = kept(group.metrics['attn/entropy'][:, -1])
-      t0_cells, steps_cells = kept(t0), kept(steps)
+      entropy = self.kept_cells(group, group.metrics['attn/entropy'][:, -1])
+      t0_cells, steps_cells = self.kept_cells(group, t0), self.kept_cells(group, steps)
       for i_z, i_y in np.ndindex(diverged.shape[1:]):
         e, n = entropy[:, i_z, i_y], int((~diverged[:, i_z, i_y]).sum())
         rows.append({
@@ -346,18 +362,12 @@ class Results:
       run_config, m = group.run_config, group.metrics
       spec = run_config.data
       is_distinct = spec.is_distinct()
-      distinctness = {}
       for r in range(len(group.seed)):
         seed = int(group.seed[r])
         measured = {'distinctness_sd': math.nan, 'spurious_attention': math.nan,
                     'correlation': math.nan}
         if run_config.train_set_size and not m['diverged'][r]:
-          if seed not in distinctness:
-            train_set = training_set(run_config, seed)
-            distinctness[seed] = spurious_distinctness(
-                np.asarray(train_set.cls), np.asarray(train_set.counts), spec.support(),
-                is_distinct)
-          d = distinctness[seed]
+          d = self.distinctness(group, seed)
           measured = {'distinctness_sd': float(d.std()), **spurious_measures(
               d, m['attn/ctilde'][r, -1], m['attn/logits'][r, -1] - m['attn/logits'][r, 0],
               is_distinct)}

@@ -33,7 +33,6 @@ class GroupResult:
   seed: np.ndarray  # [R]
   lr_y: np.ndarray  # [R]
   lr_z: np.ndarray  # [R]
-  pair: np.ndarray  # [R] index of the run's (η_Y, η_Z) in the grid's learning-rate pairs
   metrics: dict[str, np.ndarray]  # train.make_train's metrics, each with a leading [R] axis
   seconds: dict[str, float]  # 'compile' and 'train' wall time
 
@@ -164,7 +163,6 @@ def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float])
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
       lr_y=np.tile(layout.lr_y[:len(lr_pairs)], len(seeds)),
       lr_z=np.tile(layout.lr_z[:len(lr_pairs)], len(seeds)),
-      pair=np.tile(np.arange(len(lr_pairs)), len(seeds)),
       metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
       seconds=seconds)
 
@@ -241,7 +239,7 @@ def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
                            num_common_per_last=0, num_unique_per_next=1), steps, 'flow')
   _, metrics = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, 0.0)
   return GroupResult(run_config=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
-                     lr_z=np.zeros(1), pair=np.zeros(1, int),
+                     lr_z=np.zeros(1),
                      metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
                      seconds={'compile': 0.0, 'train': 0.0})
 
