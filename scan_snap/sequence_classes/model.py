@@ -12,6 +12,10 @@ Two exact forms of the forward pass:
   long-sequence limit c̃_n. The attention is computed on the tokens a sample can hold (its
   class's support), the products with Y are dense matrix products: the fast form.
 Both then use f = u/‖u‖₂ (u + e_m with the residual) and loss = CE(Y^T f, x_{T+1}).
+
+In sequence classes every query is an id ≥ C and every contextual token an id < C: the counts
+form then reads Z only in the block Z[C:, :C], and training carries and steps Y and that block
+alone (`read_params`, `loss_read`).
 """
 
 import dataclasses
@@ -68,15 +72,39 @@ def _reciprocal(x: jax.Array) -> jax.Array:
   return 1.0 / x
 
 
+def read_params(params: Params, num_counted: int) -> Params:
+  """{'Y': Y, 'Z': Z[C:, :C]} with C = num_counted: all that the counts form reads of a batch
+  whose queries are ids ≥ C, as in sequence classes (their contextual tokens come first)."""
+  return {'Y': params['Y'], 'Z': params['Z'][num_counted:, :num_counted]}
+
+
+def write_params(params: Params, read: Params) -> Params:
+  """params with its read parameters (read_params) replaced by `read`'s."""
+  num_counted = read['Z'].shape[1]
+  return {'Y': read['Y'], 'Z': params['Z'].at[num_counted:, :num_counted].set(read['Z'])}
+
+
 def logits_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:
-  """[B, M] logits Y^T f of each sample in the counts form.
+  """[B, M] logits Y^T f of each sample in the counts form."""
+  return _logits(params['Y'], params['Z'][batch.query[:, None], batch.tokens], batch, cfg)
+
+
+def logits_read(read: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:
+  """logits_counts from the read parameters (read_params), for queries ≥ C: query m reads row
+  m − C of Z[C:, :C]."""
+  return _logits(read['Y'], read['Z'][batch.query[:, None] - batch.num_counted, batch.tokens],
+                 batch, cfg)
+
+
+def _logits(y_MxM: jax.Array, z_BxS: jax.Array, batch: data.CountsBatch,
+            cfg: ModelConfig) -> jax.Array:
+  """The counts form's logits from Y and z_{m,l} of each row's listed tokens.
 
   The attention is computed on each row's S listed tokens, then spread over the first
-  C = batch.num_counted token ids, so that the products with Y are dense over C rows only
-  (sequence classes put every contextual token before the query and next tokens).
+  C = batch.num_counted token ids, so that the products with Y are dense over C rows only.
   """
   batch_size, num_counted = batch.tokens.shape[0], batch.num_counted
-  u_BxS = attention_counts(params['Z'][batch.query[:, None], batch.tokens], batch.counts)
+  u_BxS = attention_counts(z_BxS, batch.counts)
   sum_sq_B = jnp.sum(u_BxS**2, axis=-1)
   if cfg.residual:  # v = u + e_m: ‖v‖² = ‖u‖² + 2 u_m + 1, with u_m = 0 when m is not listed.
     u_m_B = jnp.sum(jnp.where(batch.tokens == batch.query[:, None], u_BxS, 0.0), axis=-1)
@@ -85,9 +113,9 @@ def logits_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig) -> 
   f_BxC = jnp.zeros((batch_size, num_counted)).at[
       jnp.arange(batch_size)[:, None], batch.tokens].set(u_BxS * scale_B[:, None],
                                                           unique_indices=True)
-  logits_BxM = f_BxC @ params['Y'][:num_counted]
+  logits_BxM = f_BxC @ y_MxM[:num_counted]
   if cfg.residual:
-    logits_BxM = logits_BxM + params['Y'][batch.query] * scale_B[:, None]
+    logits_BxM = logits_BxM + y_MxM[batch.query] * scale_B[:, None]
   return logits_BxM
 
 
@@ -126,6 +154,12 @@ def accuracy(logits_BxM: jax.Array, label_B: jax.Array) -> jax.Array:
 def loss_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig):
   """Mean cross-entropy over the batch, counts form; returns (loss, {'accuracy'})."""
   return _cross_entropy(logits_counts(params, batch, cfg), batch.label)
+
+
+def loss_read(read: Params, batch: data.CountsBatch, cfg: ModelConfig):
+  """loss_counts from the read parameters (read_params), for queries ≥ C: what training of
+  sequence classes differentiates."""
+  return _cross_entropy(logits_read(read, batch, cfg), batch.label)
 
 
 def loss_sequence(params: Params, batch: data.SequenceBatch, cfg: ModelConfig):

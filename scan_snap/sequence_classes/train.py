@@ -60,6 +60,8 @@ def make_train(run_config: RunConfig) -> TrainFn:
     'sampled'     optax steps on sampled batches (the experiments of the paper);
     'population'  optax steps on the long-sequence limit: every class once, n_l → P(l|m,n),
                   the expected gradient over uniform classes (deterministic given the init);
+                  both step the read parameters alone (model.read_params): the entries of Z
+                  that no logit reads keep their start, weight decay or not;
     'flow'        gradient flow dY/dt = −η_Y ∇_Y L, dZ/dt = −η_Z ∇_Z L of that population loss,
                   integrated by diffrax (t counts plain gradient-descent steps).
 
@@ -91,27 +93,29 @@ def make_train(run_config: RunConfig) -> TrainFn:
                                     run_config.train_set_size, run_config.steps)
 
     def step(state, t):
-      params, opt_state = state
+      read, opt_state = state
       if run_config.dynamics == 'population':
         batch = data.population_batch(tables)
       else:
         batch = batches(t)
-      (loss, aux), grads = jax.value_and_grad(model.loss_counts, has_aux=True)(
-          params, batch, run_config.model)
-      updates, opt_state = opt.update(grads, opt_state, params)
-      return (optax.apply_updates(params, updates), opt_state), {'loss': loss, **aux}
+      (loss, aux), grads = jax.value_and_grad(model.loss_read, has_aux=True)(
+          read, batch, run_config.model)
+      updates, opt_state = opt.update(grads, opt_state, read)
+      return (optax.apply_updates(read, updates), opt_state), {'loss': loss, **aux}
 
     def interval(state, i):
       state, logs = jax.lax.scan(step, state,
                                  i * run_config.log_every + jnp.arange(run_config.log_every))
       return state, {'train/loss': logs['loss'].mean(),
                      'train/accuracy': logs['accuracy'].mean(),
-                     'attn/logits': metrics.support_logits(state[0]['Z'], tables)}
+                     'attn/logits': metrics.read_support_logits(state[0]['Z'], tables)}
 
-    (final, _), logs = jax.lax.scan(interval, (params, opt.init(params)),
+    read = model.read_params(params, tables.num_context_tokens)
+    (final, _), logs = jax.lax.scan(interval, (read, opt.init(read)),
                                     jnp.arange(run_config.steps // run_config.log_every))
     logs['attn/logits'] = jnp.concatenate(
         [metrics.support_logits(params['Z'], tables)[None], logs['attn/logits']])
+    final = model.write_params(params, final)
     return final, _collect(logs, tables, run_config, final, data_key, solver_ok=True)
 
   return train

@@ -119,6 +119,24 @@ class CountsFormTest(chex.TestCase):
     for k in ('Y', 'Z'):
       np.testing.assert_allclose(grads_c[k], grads_s[k], rtol=1e-4, atol=1e-6)
 
+  @parameterized.product(l2_norm=(True, False), residual=(False, True))
+  def test_read_parameters_equal_the_sequence_form(self, l2_norm, residual):
+    """Training's form: Y and Z[C:, :C] give the sequence form's loss and gradients, which
+    are zero on the rest of Z; write_params puts the block back in place."""
+    cfg = model.ModelConfig(init='normal', init_scale=1.0, l2_norm=l2_norm, residual=residual)
+    params, seq, counts = self._batch()
+    num_context = counts.num_counted
+    read = model.read_params(params, num_context)
+    chex.assert_shape(read['Z'], (params['Z'].shape[0] - num_context, num_context))
+    (loss_r, _), grads_r = jax.value_and_grad(model.loss_read, has_aux=True)(read, counts, cfg)
+    (loss_s, _), grads_s = jax.value_and_grad(model.loss_sequence, has_aux=True)(params, seq, cfg)
+    np.testing.assert_allclose(loss_r, loss_s, rtol=1e-5)
+    np.testing.assert_allclose(grads_r['Y'], grads_s['Y'], rtol=1e-4, atol=1e-6)
+    grad_z = model.write_params(jax.tree.map(jnp.zeros_like, params), grads_r)['Z']
+    self.assertGreater(float(jnp.abs(grads_r['Z']).max()), 1e-3)
+    np.testing.assert_allclose(grad_z, grads_s['Z'], rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(model.write_params(params, read)['Z'], params['Z'])
+
   @parameterized.product(l2_norm=(True, False), residual=(False, True), counted=(M, M - 1))
   def test_counts_over_a_prefix_of_the_vocabulary(self, l2_norm, residual, counted):
     """Counts may stop at any id C (here M and M − 1; the query M − 2 appears in the context)."""

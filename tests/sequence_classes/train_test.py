@@ -1,5 +1,6 @@
 """The trainer and the vmapped sweep: equivalences, frozen groups, divergence, Theorem 2."""
 
+import dataclasses
 import pathlib
 import subprocess
 import sys
@@ -48,6 +49,23 @@ class TrainTest(chex.TestCase):
     # The other group did move in each case.
     self.assertGreater(np.abs(frozen_y['Z'] - start['Z']).max(), 1e-3)
     self.assertGreater(np.abs(frozen_z['Y'] - start['Y']).max(), 1e-3)
+
+
+  def test_only_the_read_block_of_z_is_trained(self):
+    # Every logit reads Z at a query (id ≥ C) and a contextual token (id < C): training steps
+    # that block; the rest of Z keeps its start even under weight decay, which would pull it.
+    run_config = dataclasses.replace(
+        _smoke_run(), model=dataclasses.replace(_smoke_run().model, init='uniform'),
+        optimizer=dataclasses.replace(_smoke_run().optimizer, weight_decay=0.5))
+    key, num_context = jax.random.key(4), run_config.data.num_context_tokens
+    start = model.init_params(jax.random.split(key)[0], run_config.data.vocab_size,
+                              run_config.model)
+    final, _ = jax.jit(train.make_train(run_config))(key, 1.0, 1.0)
+    read = np.zeros(start['Z'].shape, bool)
+    read[num_context:, :num_context] = True
+    np.testing.assert_array_equal(np.asarray(final['Z'])[~read], np.asarray(start['Z'])[~read])
+    self.assertGreater(np.abs(final['Z'] - start['Z'])[read].max(), 1e-3)
+    self.assertGreater(np.abs(final['Y'] - start['Y']).min(), 0.0)
 
 
 class SweepTest(chex.TestCase):
