@@ -80,8 +80,9 @@ def bench_sweep(c) -> dict:
 
 
 def _time_grid(run_config: train.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
-               seeds_per_device: int) -> dict:
-  result = sweep.train_grid(run_config, list(range(1, num_seeds + 1)), pairs, seeds_per_device)
+               seeds_per_device: int, pairs_per_block: int) -> dict:
+  result = sweep.train_grid(run_config, list(range(1, num_seeds + 1)), pairs, seeds_per_device,
+                            pairs_per_block)
   num_runs = num_seeds * len(pairs)
   return {'num_runs': num_runs, 'seq_len': run_config.seq_len,
           'compile_s': result.seconds['compile'], 'train_s': result.seconds['train'],
@@ -94,13 +95,15 @@ def bench_scaling(c) -> dict:
   pairs = config.learning_rate_pairs(c)
   by_runs, num_seeds = [], 1
   while num_seeds * len(pairs) <= _MAX_RUNS.value:
-    by_runs.append(_time_grid(run_config, num_seeds, pairs, c.sweep.seeds_per_device))
+    by_runs.append(_time_grid(run_config, num_seeds, pairs, c.sweep.seeds_per_device,
+                              c.sweep.pairs_per_block))
     logging.info('scaling: %s', by_runs[-1])
     num_seeds *= 2
   by_seq_len = []
   for seq_len in _SEQ_LENS:
     by_seq_len.append(_time_grid(dataclasses.replace(run_config, seq_len=seq_len),
-                                 c.sweep.num_seeds, pairs, c.sweep.seeds_per_device))
+                                 c.sweep.num_seeds, pairs, c.sweep.seeds_per_device,
+                                 c.sweep.pairs_per_block))
     logging.info('scaling: %s', by_seq_len[-1])
   return {'num_last': run_config.data.num_last, 'vocab_size': run_config.data.vocab_size,
           'steps': run_config.steps,

@@ -64,6 +64,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.sweep.first_seed = 1
   c.sweep.num_seeds = 10  # seeds first_seed … first_seed + num_seeds − 1
   c.sweep.seeds_per_device = 2  # seeds (× all learning-rate pairs) per device per compiled call
+  c.sweep.pairs_per_block = 64  # learning-rate pairs a device trains at once (more: in turn)
 
   c.figures = ml_collections.ConfigDict()
   c.figures.names = ('entropy_grid',)  # any of figures.FIGURES
@@ -161,6 +162,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(core_config.seeds_fit(c), 'sweep.first_seed', core_config.SEEDS_FIT)
   need(is_int(c.sweep.seeds_per_device) and c.sweep.seeds_per_device >= 1,
        'sweep.seeds_per_device', 'must be a positive integer')
+  need(is_int(c.sweep.pairs_per_block) and c.sweep.pairs_per_block >= 1,
+       'sweep.pairs_per_block', 'must be a positive integer')
 
   need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
        f'must be names from {tuple(figures.FIGURES)}')

@@ -96,7 +96,8 @@ def _sweep(c: ml_collections.ConfigDict, workdir: pathlib.Path | None,
   claims the work directory (config.json) once the checkpoints found are known to be c's."""
   pairs, seeds = config.learning_rate_pairs(c), core_config.seeds(c)
   runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
-  grid = sweep.Sweep(runs, seeds, pairs, c.sweep.seeds_per_device, workdir)
+  grid = sweep.Sweep(runs, seeds, pairs, c.sweep.seeds_per_device, c.sweep.pairs_per_block,
+                     workdir)
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
   with runtime.progress_bar(total=len(runs) * len(seeds) * len(pairs), unit='run', desc='sweep',
@@ -146,8 +147,8 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
   """An estimate of the grid's size: 'runs'; 'disk_bytes', its chunk checkpoints and
   trajectories (each about the runs' metrics); 'memory_bytes', the metrics held by the host
   (about three copies: the chunks, the groups, the files being written) and, on a CPU, the
-  largest chunk's parameters, optimizer states, gradients, a step's activations and the
-  logged support logits."""
+  largest block's parameters, optimizer states, gradients and a step's activations, and its
+  chunk's logged support logits."""
   pairs, seeds = len(config.learning_rate_pairs(c)), len(core_config.seeds(c))
   logged = c.train.steps // c.train.log_every + 1
   runs = metric_bytes = chunk_bytes = 0
@@ -157,11 +158,13 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
     per_run = 4 * (2 * kept * spec.num_classes * spec.support_size + 4 * logged)
     runs += seeds * pairs
     metric_bytes += seeds * pairs * per_run
-    chunk_runs = max(2, c.sweep.seeds_per_device) * max(2, pairs)
-    per_chunk_run = (6 * spec.vocab_size**2  # parameters, momenta, gradients
-                     + 4 * c.data.batch_size * (spec.num_context_tokens + spec.vocab_size)
-                     + 2 * logged * spec.num_classes * spec.support_size)  # a step; the logs
-    chunk_bytes = max(chunk_bytes, chunk_runs * 4 * per_chunk_run)
+    seeds_per_chunk = max(2, c.sweep.seeds_per_device)
+    block_runs = seeds_per_chunk * sweep.pair_block(pairs, c.sweep.pairs_per_block)
+    per_block_run = (6 * spec.vocab_size**2  # parameters, momenta, gradients
+                     + 4 * c.data.batch_size * (spec.num_context_tokens + spec.vocab_size))
+    per_chunk_run = 2 * logged * spec.num_classes * spec.support_size  # the logs
+    chunk_bytes = max(chunk_bytes, 4 * (block_runs * per_block_run
+                                        + seeds_per_chunk * max(2, pairs) * per_chunk_run))
   on_cpu = jax.default_backend() == 'cpu'
   return {'runs': runs, 'disk_bytes': 2 * metric_bytes,
           'memory_bytes': 3 * metric_bytes + (chunk_bytes * jax.local_device_count() if on_cpu

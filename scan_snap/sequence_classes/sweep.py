@@ -1,9 +1,10 @@
 """The grid of a sequence-class config trained: one compiled program per data spec (a group of
 runs), run on chunks of seeds; and the reference runs that some claims compare the grid with.
 
-Each device takes sweep.seeds_per_device seeds of a chunk, with all learning-rate pairs (a block
-small enough to stay in cache is fastest on a CPU; accelerators want large blocks). All
-learning-rate pairs of a seed share its sampled batches, which jax draws once per seed.
+Each device takes sweep.seeds_per_device seeds of a chunk, with all learning-rate pairs, which
+it trains sweep.pairs_per_block at a time (a block small enough to stay in cache is fastest on
+a CPU; accelerators want large blocks). The learning-rate pairs of a block share their seed's
+sampled batches, which jax draws once per seed and block.
 """
 
 import dataclasses
@@ -43,21 +44,40 @@ def group_name(run_config: train_lib.RunConfig) -> str:
   return f'num_last{run_config.data.num_last}_T{run_config.seq_len}' + (f'_N{size}' if size else '')
 
 
-def _block_program(run_config: train_lib.RunConfig) -> Callable:
-  """One device's block: vmap over its seeds of vmap over the (η_Y, η_Z) pairs of train."""
+def pair_block(num_pairs: int, pairs_per_block: int | None) -> int:
+  """How many learning-rate pairs are trained together: the pairs split into the fewest blocks
+  of at most pairs_per_block (None: one block), all of one size, the last padded; at least 2
+  (see train_grid)."""
+  num_blocks = 1 if pairs_per_block is None else -(-num_pairs // pairs_per_block)
+  return max(2, -(-num_pairs // num_blocks))
+
+
+def _block_program(run_config: train_lib.RunConfig, block: int) -> Callable:
+  """One device's share of a chunk: vmap over its seeds of the (η_Y, η_Z) pairs, which go
+  through blocks of `block` pairs one after another (lax.map), each a vmap of train."""
   train = train_lib.make_train(run_config)
   metrics_only = lambda seed, lr_y, lr_z: train(jax.random.key(seed), lr_y, lr_z)[1]
-  return jax.vmap(jax.vmap(metrics_only, (None, 0, 0)), (0, None, None))
+  over_block = jax.vmap(metrics_only, (None, 0, 0))
+
+  def over_pairs(seed, lr_y, lr_z):
+    if lr_y.shape[0] == block:
+      return over_block(seed, lr_y, lr_z)
+    blocks = jax.lax.map(lambda rates: over_block(seed, *rates),
+                         (lr_y.reshape(-1, block), lr_z.reshape(-1, block)))
+    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), blocks)
+
+  return jax.vmap(over_pairs, (0, None, None))
 
 
 @dataclasses.dataclass(frozen=True)
 class _Layout:
   """A data spec's grid as it is trained: the chunks of seeds, the learning-rate pairs (and their
-  rates, padded to two pairs), and the fingerprint of each chunk's checkpoint."""
+  rates, padded to whole blocks of pairs), and the fingerprint of each chunk's checkpoint."""
 
   run_config: train_lib.RunConfig
   seeds: list[int]
   lr_pairs: list[tuple[float, float]]
+  pair_block: int
   lr_y: np.ndarray
   lr_z: np.ndarray
   seed_chunks: list[np.ndarray]
@@ -65,18 +85,18 @@ class _Layout:
 
 
 def _layout(run_config: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
-            seeds_per_device: int, num_devices: int) -> _Layout:
+            seeds_per_device: int, pairs_per_block: int | None, num_devices: int) -> _Layout:
   """The chunks of the grid; a chunk's fingerprint holds what its numbers and layout depend
   on: the run config, its seeds and the learning-rate pairs."""
-  padded_pairs = lr_pairs * 2 if len(lr_pairs) == 1 else lr_pairs
-  lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*padded_pairs))
+  block = pair_block(len(lr_pairs), pairs_per_block)
+  lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*grid.pad(lr_pairs, block)))
   size = max(2, seeds_per_device) * num_devices
   padded = grid.pad(seeds, size)
   seed_chunks = [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
   fingerprints = [checkpoints.fingerprint(run=dataclasses.asdict(run_config), seeds=chunk.tolist(),
                                           lr_y=lr_y.tolist(), lr_z=lr_z.tolist())
                   for chunk in seed_chunks]
-  return _Layout(run_config, seeds, lr_pairs, lr_y, lr_z, seed_chunks, fingerprints)
+  return _Layout(run_config, seeds, lr_pairs, block, lr_y, lr_z, seed_chunks, fingerprints)
 
 
 def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int, dict]:
@@ -94,19 +114,21 @@ def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int
 
 def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
-               on_chunk: OnChunk = lambda num_runs: None,
+               pairs_per_block: int | None = None, on_chunk: OnChunk = lambda num_runs: None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
   sharded over every device (see core.grid).
 
   A run's result depends on its seed and rates alone: it is bit for bit the same whatever the
-  grid around it, the chunking and the number of devices. (XLA compiles an axis of length one
-  into another program, which rounds differently, so blocks of one seed and grids of one
-  learning-rate pair are padded to two.) With a store, each finished chunk is saved, and a
-  chunk found there is restored instead of trained; nothing is compiled when all are found.
+  grid around it, the chunking, the blocks of pairs (pairs_per_block; None: one block) and the
+  number of devices. (XLA compiles an axis of length one into another program, which rounds
+  differently, so blocks of one seed and of one learning-rate pair are padded to two.) With a
+  store, each finished chunk is saved, and a chunk found there is restored instead of trained;
+  nothing is compiled when all are found.
   """
   device_mesh = grid.mesh()
-  layout = _layout(run_config, seeds, lr_pairs, seeds_per_device, device_mesh.size)
+  layout = _layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block,
+                   device_mesh.size)
   return _train(layout, device_mesh, _restore(layout, store), store, on_chunk)
 
 
@@ -148,7 +170,8 @@ def _device_chunks(layout: _Layout, device_mesh: jax.sharding.Mesh) -> list[jax.
 
 def _compile(layout: _Layout, device_mesh: jax.sharding.Mesh, chunk_seeds: jax.Array):
   """The compiled program of one chunk: each device's block of seeds × every pair."""
-  return grid.over_runs(_block_program(layout.run_config), device_mesh, (0, None, None)).lower(
+  return grid.over_runs(_block_program(layout.run_config, layout.pair_block), device_mesh,
+                        (0, None, None)).lower(
       chunk_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
 
 
@@ -175,10 +198,10 @@ class Sweep:
 
   def __init__(self, runs: list[train_lib.RunConfig], seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
-               workdir: pathlib.Path | None = None):
+               pairs_per_block: int | None = None, workdir: pathlib.Path | None = None):
     self._mesh = grid.mesh()
-    self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, self._mesh.size)
-                     for run_config in runs]
+    self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block,
+                             self._mesh.size) for run_config in runs]
     self._stores = [checkpoints.Checkpoints(workdir, group_name(layout.run_config)) if workdir
                     else None for layout in self._layouts]
     self._restored = [_restore(layout, store) for layout, store in zip(self._layouts, self._stores)]

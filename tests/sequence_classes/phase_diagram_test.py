@@ -35,7 +35,7 @@ def _tiny(figures=('phase_diagram',), **optimizer):
 def _results(c) -> results.Results:
   runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
   groups = sweep.Sweep(runs, core_config.seeds(c), config.learning_rate_pairs(c),
-                       c.sweep.seeds_per_device).train()
+                       c.sweep.seeds_per_device, c.sweep.pairs_per_block).train()
   return results.Results(c, groups)
 
 

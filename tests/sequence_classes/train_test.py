@@ -175,6 +175,15 @@ class ChunkAndDeviceInvarianceTest(absltest.TestCase):
         np.testing.assert_array_equal(grid.metrics[key][:len(value)], value,
                                       err_msg=f'{seeds}, {per_device}: {key}')
 
+  def test_blocks_of_pairs(self):
+    # Three pairs in blocks of two (padded to four), one block after another.
+    for pairs_per_block in (1, 2):
+      grid = sweep.train_grid(self.run_config, [1, 2, 3], self.pairs + [(2.0, 0.5)], 2,
+                              pairs_per_block)
+      for key, value in self.reference.metrics.items():
+        np.testing.assert_array_equal(grid.metrics[key][[0, 1, 3, 4, 6, 7]], value,
+                                      err_msg=f'{pairs_per_block}: {key}')
+
   def test_learning_rate_pairs_around_a_run(self):
     alone = sweep.train_grid(self.run_config, [1, 2, 3], self.pairs[1:], seeds_per_device=2)
     self._assert_same_runs(alone, [1, 3, 5], 'one pair: ')
@@ -190,6 +199,15 @@ class ChunkAndDeviceInvarianceTest(absltest.TestCase):
     with np.load(out) as sharded:
       for key, value in self.reference.metrics.items():
         np.testing.assert_array_equal(sharded[key.replace('/', '_')], value, err_msg=key)
+
+
+class PairBlockTest(absltest.TestCase):
+
+  def test_fewest_equal_blocks_of_at_least_two(self):
+    for num_pairs, pairs_per_block, want in ((1024, 64, 64), (100, 64, 50), (16, 64, 16),
+                                             (65, 64, 33), (1, 64, 2), (3, 1, 2), (3, None, 3)):
+      self.assertEqual(sweep.pair_block(num_pairs, pairs_per_block), want,
+                       (num_pairs, pairs_per_block))
 
 
 if __name__ == '__main__':
