@@ -82,7 +82,7 @@ def bench_sweep(c) -> dict:
 def _time_grid(run_config: train.RunConfig, num_seeds: int, pairs: list[tuple[float, float]],
                seeds_per_device: int, pairs_per_block: int) -> dict:
   result = sweep.train_grid(run_config, list(range(1, num_seeds + 1)), pairs, seeds_per_device,
-                            pairs_per_block)
+                            pairs_per_block=pairs_per_block)
   num_runs = num_seeds * len(pairs)
   return {'num_runs': num_runs, 'seq_len': run_config.seq_len,
           'compile_s': result.seconds['compile'], 'train_s': result.seconds['train'],

@@ -138,7 +138,7 @@ class CountsBatch:
 
   Row b lists S distinct token ids (its class's support) and their counts; tokens not listed
   count zero. Every listed id is below num_counted (C: the ids that can be contextual), which
-  is static under jit.
+  is static under jit. Sequence classes' queries are ids ≥ C, which model.loss_read relies on.
   """
 
   num_counted: int

@@ -96,8 +96,8 @@ def _sweep(c: ml_collections.ConfigDict, workdir: pathlib.Path | None,
   claims the work directory (config.json) once the checkpoints found are known to be c's."""
   pairs, seeds = config.learning_rate_pairs(c), core_config.seeds(c)
   runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
-  grid = sweep.Sweep(runs, seeds, pairs, c.sweep.seeds_per_device, c.sweep.pairs_per_block,
-                     workdir)
+  grid = sweep.Sweep(runs, seeds, pairs, c.sweep.seeds_per_device,
+                     pairs_per_block=c.sweep.pairs_per_block, workdir=workdir)
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
   with runtime.progress_bar(total=len(runs) * len(seeds) * len(pairs), unit='run', desc='sweep',
@@ -158,13 +158,14 @@ def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
     per_run = 4 * (2 * kept * spec.num_classes * spec.support_size + 4 * logged)
     runs += seeds * pairs
     metric_bytes += seeds * pairs * per_run
-    seeds_per_chunk = max(2, c.sweep.seeds_per_device)
-    block_runs = seeds_per_chunk * sweep.pair_block(pairs, c.sweep.pairs_per_block)
-    per_block_run = (6 * spec.vocab_size**2  # parameters, momenta, gradients
+    seeds_per_device = max(2, c.sweep.seeds_per_device)
+    block = sweep.pair_block(pairs, c.sweep.pairs_per_block)
+    padded_pairs = -(-pairs // block) * block
+    per_block_run = (6 * spec.vocab_size**2  # parameters, momenta, gradients (at most)
                      + 4 * c.data.batch_size * (spec.num_context_tokens + spec.vocab_size))
     per_chunk_run = 2 * logged * spec.num_classes * spec.support_size  # the logs
-    chunk_bytes = max(chunk_bytes, 4 * (block_runs * per_block_run
-                                        + seeds_per_chunk * max(2, pairs) * per_chunk_run))
+    chunk_bytes = max(chunk_bytes, 4 * seeds_per_device * (block * per_block_run
+                                                           + padded_pairs * per_chunk_run))
   on_cpu = jax.default_backend() == 'cpu'
   return {'runs': runs, 'disk_bytes': 2 * metric_bytes,
           'memory_bytes': 3 * metric_bytes + (chunk_bytes * jax.local_device_count() if on_cpu

@@ -114,7 +114,7 @@ def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int
 
 def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
-               pairs_per_block: int | None = None, on_chunk: OnChunk = lambda num_runs: None,
+               *, pairs_per_block: int | None = None, on_chunk: OnChunk = lambda num_runs: None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
   sharded over every device (see core.grid).
@@ -169,7 +169,7 @@ def _device_chunks(layout: _Layout, device_mesh: jax.sharding.Mesh) -> list[jax.
 
 
 def _compile(layout: _Layout, device_mesh: jax.sharding.Mesh, chunk_seeds: jax.Array):
-  """The compiled program of one chunk: each device's block of seeds × every pair."""
+  """The compiled program of one chunk: each device's seeds × every pair."""
   return grid.over_runs(_block_program(layout.run_config, layout.pair_block), device_mesh,
                         (0, None, None)).lower(
       chunk_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
@@ -198,7 +198,7 @@ class Sweep:
 
   def __init__(self, runs: list[train_lib.RunConfig], seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
-               pairs_per_block: int | None = None, workdir: pathlib.Path | None = None):
+               *, pairs_per_block: int | None = None, workdir: pathlib.Path | None = None):
     self._mesh = grid.mesh()
     self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block,
                              self._mesh.size) for run_config in runs]

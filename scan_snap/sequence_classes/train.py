@@ -3,8 +3,8 @@
 The data of step t are drawn from `fold_in(data_key, t)`, where data_key depends on the seed
 alone (with a finite training set, step t reads rows of a set drawn once from data_key: see
 data.training_batches). Under `vmap` over (η_Y, η_Z) with a shared key, jax therefore samples
-each batch once for all learning-rate pairs of a seed, and a run's result never depends on its
-neighbours.
+each batch once for all the learning-rate pairs of a seed trained together, and a run's result
+never depends on its neighbours.
 """
 
 import dataclasses

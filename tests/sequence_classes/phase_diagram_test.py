@@ -13,6 +13,7 @@ from scan_snap.core import verdicts
 from scan_snap.sequence_classes import calibration
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
+from scan_snap.sequence_classes import experiment
 from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
@@ -35,7 +36,7 @@ def _tiny(figures=('phase_diagram',), **optimizer):
 def _results(c) -> results.Results:
   runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
   groups = sweep.Sweep(runs, core_config.seeds(c), config.learning_rate_pairs(c),
-                       c.sweep.seeds_per_device, c.sweep.pairs_per_block).train()
+                       c.sweep.seeds_per_device, pairs_per_block=c.sweep.pairs_per_block).train()
   return results.Results(c, groups)
 
 
@@ -106,10 +107,20 @@ class CellsTest(absltest.TestCase):
     with c.unlocked():
       c.train.eval_batches = -1
       c.figures.marked_lr_z = (0.0, 1.0)
+      c.sweep.pairs_per_block = 0
     with self.assertRaises(core_config.ConfigError) as raised:
       config.validate(c)
-    for key in ('train.eval_batches', 'figures.marked_lr_z'):
+    for key in ('train.eval_batches', 'figures.marked_lr_z', 'sweep.pairs_per_block'):
       self.assertIn(key, str(raised.exception))
+
+  def test_memory_estimate_holds_one_block_of_pairs(self):
+    # The 1,024 pairs in blocks of 64: one block's training state is held at a time, and
+    # every pair's curves.
+    c = load_config('phase_diagram')
+    blocked = experiment.footprint(c)['memory_bytes']
+    with c.unlocked():
+      c.sweep.pairs_per_block = 1024
+    self.assertGreater(experiment.footprint(c)['memory_bytes'], 3 * blocked)
 
   def test_heat_maps_need_absolute_rates(self):
     with self.assertRaisesRegex(core_config.ConfigError, 'lr_y_relative'):
