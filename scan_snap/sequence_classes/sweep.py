@@ -52,7 +52,7 @@ def pair_block(num_pairs: int, pairs_per_block: int | None) -> int:
   return max(2, -(-num_pairs // num_blocks))
 
 
-def _block_program(run_config: train_lib.RunConfig, block: int) -> Callable:
+def _device_program(run_config: train_lib.RunConfig, block: int) -> Callable:
   """One device's share of a chunk: vmap over its seeds of the (η_Y, η_Z) pairs, which go
   through blocks of `block` pairs one after another (lax.map), each a vmap of train."""
   train = train_lib.make_train(run_config)
@@ -170,9 +170,9 @@ def _device_chunks(layout: _Layout, device_mesh: jax.sharding.Mesh) -> list[jax.
 
 def _compile(layout: _Layout, device_mesh: jax.sharding.Mesh, chunk_seeds: jax.Array):
   """The compiled program of one chunk: each device's seeds × every pair."""
-  return grid.over_runs(_block_program(layout.run_config, layout.pair_block), device_mesh,
-                        (0, None, None)).lower(
-      chunk_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
+  program = grid.over_runs(_device_program(layout.run_config, layout.pair_block), device_mesh,
+                           (0, None, None))
+  return program.lower(chunk_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
 
 
 def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float]) -> GroupResult:
