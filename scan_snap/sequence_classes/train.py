@@ -114,7 +114,7 @@ def make_train(run_config: RunConfig) -> TrainFn:
     (final, _), logs = jax.lax.scan(interval, (read, opt.init(read)),
                                     jnp.arange(run_config.steps // run_config.log_every))
     logs['attn/logits'] = jnp.concatenate(
-        [metrics.support_logits(params['Z'], tables)[None], logs['attn/logits']])
+        [metrics.read_support_logits(read['Z'], tables)[None], logs['attn/logits']])
     final = model.write_params(params, final)
     return final, _collect(logs, tables, run_config, final, data_key, solver_ok=True)
 
