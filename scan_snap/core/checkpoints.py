@@ -13,6 +13,7 @@ reported, deleted and computed again, and one of another fingerprint stops the r
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -38,6 +39,33 @@ def fingerprint(**made_by) -> str:
   depend on)."""
   text = json.dumps({'results_version': RESULTS_VERSION, **made_by}, sort_keys=True)
   return hashlib.sha256(text.encode()).hexdigest()
+
+
+def described(run_config: Any) -> Any:
+  """A frozen run config as its fingerprint holds it: each dataclass (nested too) as the dict of
+  its fields, leaving out every field that has a default and is at it. A field added to a run
+  config later gets the default that reproduces the runs made before it existed (and keeps it),
+  so that their checkpoints are still this code's."""
+  if dataclasses.is_dataclass(run_config) and not isinstance(run_config, type):
+    fields = ((f, getattr(run_config, f.name)) for f in dataclasses.fields(run_config))
+    return {f.name: described(value) for f, value in fields if value != _default(f)}
+  if isinstance(run_config, (list, tuple)):
+    return [described(v) for v in run_config]
+  if isinstance(run_config, dict):
+    return {k: described(v) for k, v in run_config.items()}
+  return run_config
+
+
+_NO_DEFAULT = object()
+
+
+def _default(field: dataclasses.Field) -> Any:
+  """A dataclass field's default value, or _NO_DEFAULT."""
+  if field.default is not dataclasses.MISSING:
+    return field.default
+  if field.default_factory is not dataclasses.MISSING:
+    return field.default_factory()
+  return _NO_DEFAULT
 
 
 def checksum(made_by: str, tree: Any) -> str:

@@ -122,13 +122,13 @@ def remove_temporaries(workdir: pathlib.Path) -> None:
       path.unlink()
 
 
-def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: tuple[str, ...],
-                    overwrite: bool, writer: bool) -> None:
-  """Checks that the run found in workdir (if any) is of this config by its config.json, or with
+def prepare_workdir(resolved_config: dict, declared: dict, workdir: pathlib.Path,
+                    output_names: tuple[str, ...], overwrite: bool, writer: bool) -> None:
+  """Checks that the run found in workdir (if any) is of this config by its config.json (see
+  config_differences; `declared` is the experiment's keys at their declared values), or with
   overwrite, deletes the `output_names` found there, whatever made them. The writer also deletes
   the temporary files of killed runs (see remove_temporaries). config.json is the caller's to
   write, once the checkpoints found are known to be this config's."""
-  resolved = json.loads(json.dumps(resolved_config))
   saved = workdir / 'config.json'
   if writer:
     remove_temporaries(workdir)
@@ -138,9 +138,44 @@ def prepare_workdir(resolved_config: dict, workdir: pathlib.Path, output_names: 
         shutil.rmtree(path)
       elif writer and path.exists():
         path.unlink()
-  elif saved.exists() and json.loads(saved.read_text()) != resolved:
-    raise WorkdirError(f'{workdir} holds a run of another config (see its config.json): pass '
-                       '--overwrite to replace it, or choose another --workdir')
+  elif saved.exists():
+    differences = config_differences(json.loads(saved.read_text()), resolved_config, declared)
+    if differences:
+      shown = '; '.join(differences[:_SHOWN_DIFFERENCES]) + (
+          f'; and {len(differences) - _SHOWN_DIFFERENCES} more'
+          if len(differences) > _SHOWN_DIFFERENCES else '')
+      raise WorkdirError(f'{workdir} holds a run of another config ({shown}): pass --overwrite '
+                         'to replace it, or choose another --workdir')
+
+
+_SHOWN_DIFFERENCES = 5  # keys named in the message of a config that differs
+
+
+def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]:
+  """The keys in which a work directory's config.json (`saved`) and this config (`resolved`)
+  differ, each as 'config.<key> = <saved> there, <this> here' (values as JSON has them). A key
+  that this config has and the saved one lacks, set to its `declared` value, is no difference:
+  a key added to the code since the run was made, left at its default, runs as before."""
+  as_json = lambda tree: json.loads(json.dumps(tree))
+  saved, resolved, declared = as_json(saved), as_json(resolved), as_json(declared)
+  missing = object()
+  found = []
+
+  def compare(old, new, default, prefix):
+    if isinstance(new, dict) and (isinstance(old, dict) or old is missing):
+      old = {} if old is missing else old  # A section added since: its keys one by one.
+      for key in [*new, *(k for k in old if k not in new)]:
+        compare(old.get(key, missing), new.get(key, missing),
+                default.get(key, missing) if isinstance(default, dict) else missing,
+                f'{prefix}{key}.')
+    elif old is missing and new == default:
+      pass
+    elif old != new:
+      show = lambda v: 'absent' if v is missing else json.dumps(v, ensure_ascii=False)
+      found.append(f'config.{prefix[:-1]} = {show(old)} there, {show(new)} here')
+
+  compare(saved, resolved, declared, '')
+  return found
 
 
 class MetricsLog:

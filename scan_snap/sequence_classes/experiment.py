@@ -68,7 +68,8 @@ def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
   writer = workdir is not None and jax.process_index() == 0
   with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
     if workdir is not None:
-      outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+      outputs.prepare_workdir(c.to_dict(), config.sequence_classes_config().to_dict(), workdir,
+                              _OUTPUTS, overwrite, writer)
       runtime.barrier('work directory prepared')  # No process looks for checkpoints before.
     groups = _sweep(c, workdir, writer)
     wanted = ([figures.FIGURES[name] for name in c.figures.names]

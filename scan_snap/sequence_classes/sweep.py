@@ -93,7 +93,7 @@ def _layout(run_config: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tu
   size = max(2, seeds_per_device) * num_devices
   padded = grid.pad(seeds, size)
   seed_chunks = [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
-  fingerprints = [checkpoints.fingerprint(run=dataclasses.asdict(run_config), seeds=chunk.tolist(),
+  fingerprints = [checkpoints.fingerprint(run=checkpoints.described(run_config), seeds=chunk.tolist(),
                                           lr_y=lr_y.tolist(), lr_z=lr_z.tolist())
                   for chunk in seed_chunks]
   return _Layout(run_config, seeds, lr_pairs, block, lr_y, lr_z, seed_chunks, fingerprints)

@@ -149,7 +149,8 @@ def _prepare(c: ml_collections.ConfigDict, workdir: pathlib.Path | None, overwri
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
   if workdir is not None:
-    outputs.prepare_workdir(c.to_dict(), workdir, _OUTPUTS, overwrite, writer)
+    outputs.prepare_workdir(c.to_dict(), text_config.wikitext_config().to_dict(), workdir,
+                            _OUTPUTS, overwrite, writer)
     runtime.barrier('work directory prepared')  # No process looks for checkpoints before then.
   return metrics_log
 

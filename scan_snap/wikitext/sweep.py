@@ -129,7 +129,7 @@ def run(run_config: train.TextRunConfig, runs: list[dict], tokens: train.TextDat
   """
   grid = Grid(run_config, runs, runs_per_device)
   # What the checkpoints' numbers depend on: the frozen run config, the runs and the tokens.
-  made_by = checkpoints.fingerprint(run=dataclasses.asdict(run_config), runs=runs,
+  made_by = checkpoints.fingerprint(run=checkpoints.described(run_config), runs=runs,
                                     tokens=checkpoints.checksum('', tokens))
   store = (checkpoints.Checkpoints(workdir, '', max_to_keep=2) if workdir is not None
            else None)

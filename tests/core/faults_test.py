@@ -1,6 +1,7 @@
 """Faults that must not pass unnoticed: checkpoints that another config or code version made,
 damaged checkpoints, two runs on one work directory, and what killed runs leave behind."""
 
+import json
 import os
 import pathlib
 import re
@@ -108,6 +109,27 @@ class SequenceClassFaultsTest(absltest.TestCase):
     self.assertGreater(result['train_s'], 0)  # Trained anew, not restored.
     self.assertEqual({row['lr_z'] for row in result['results']}, {2.0})
     self.assertEqual(experiment.run(c, workdir)['train_s'], 0.0)  # Its own chunks now.
+
+  def test_a_key_added_since_and_left_at_its_default_resumes(self):
+    workdir = self._copy()
+    saved = json.loads((workdir / 'config.json').read_text())
+    # As if made before these keys, which the config leaves at their defaults.
+    del saved['sweep']['pairs_per_block'], saved['train']['eval_batches']
+    del saved['report']['loss_threshold']
+    (workdir / 'config.json').write_text(json.dumps(saved))
+    self.assertEqual(experiment.run(_config(), workdir)['train_s'], 0.0)  # Restored, not trained.
+    self._assert_reference_results(workdir)
+    self.assertIn('pairs_per_block', json.loads((workdir / 'config.json').read_text())['sweep'])
+
+    (workdir / 'config.json').write_text(json.dumps(saved))  # Without pairs_per_block again.
+    c = _config()
+    c.sweep.pairs_per_block = 4  # Not the default: the saved run may have had another value.
+    c.sweep.num_seeds = 2
+    with self.assertRaisesRegex(outputs.WorkdirError, re.escape(
+        'holds a run of another config (config.sweep.num_seeds = '
+        f'{2 * _NUM_CHUNKS * jax.device_count()} there, 2 here; config.sweep.pairs_per_block = '
+        'absent there, 4 here)')):
+      experiment.run(c, workdir)
 
   def test_chunks_of_other_steps_or_code_version_are_refused(self):
     workdir = self._copy()

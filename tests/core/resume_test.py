@@ -1,6 +1,7 @@
 """A sweep killed with SIGKILL resumes from its checkpoints and ends as if never interrupted."""
 
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -100,7 +101,9 @@ class ResumeTest(absltest.TestCase):
     workdir = pathlib.Path(self.create_tempdir().full_path)
     experiment.run(c, workdir)
     c.optimizer.lr_z = (2.0,)
-    with self.assertRaisesRegex(outputs.WorkdirError, 'holds a run of another config'):
+    with self.assertRaisesRegex(
+        outputs.WorkdirError, re.escape('holds a run of another config (config.optimizer.lr_z = '
+                                        '[1.0] there, [2.0] here)')):
       experiment.run(c, workdir)
     result = experiment.run(c, workdir, overwrite=True)
     self.assertGreater(result['train_s'], 0)  # Trained anew, not restored.

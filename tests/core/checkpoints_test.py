@@ -1,0 +1,54 @@
+"""A checkpoint's fingerprint: what it holds of a run config."""
+
+import dataclasses
+import json
+
+from absl.testing import absltest
+
+from scan_snap.core import checkpoints
+from tests.testing import load_config
+
+
+@dataclasses.dataclass(frozen=True)
+class _Old:
+  rate: float
+  shape: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class _New:  # _Old with a field added since, whose default runs as before.
+  rate: float
+  shape: tuple[int, ...]
+  decay: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+  part: _New
+  steps: int
+
+
+class DescribedTest(absltest.TestCase):
+
+  def test_a_field_added_at_its_default_keeps_the_fingerprint(self):
+    old = checkpoints.fingerprint(run=checkpoints.described(_Old(0.5, (2, 3))))
+    self.assertEqual(checkpoints.fingerprint(run=checkpoints.described(_New(0.5, (2, 3)))), old)
+    self.assertNotEqual(
+        checkpoints.fingerprint(run=checkpoints.described(_New(0.5, (2, 3), decay=0.1))), old)
+    self.assertNotEqual(checkpoints.fingerprint(run=checkpoints.described(_Old(0.25, (2, 3)))),
+                        old)
+
+  def test_nested_dataclasses_are_described_field_by_field(self):
+    self.assertEqual(checkpoints.described(_Run(_New(0.5, (2, 3), decay=0.1), steps=4)),
+                     {'part': {'rate': 0.5, 'shape': [2, 3], 'decay': 0.1}, 'steps': 4})
+
+  def test_todays_run_configs_are_described_as_before(self):
+    # The fingerprints of the checkpoints made before `described` were those of asdict.
+    from scan_snap.sequence_classes import config  # pylint: disable=g-import-not-at-top
+    run_config = config.run_config(load_config('syn_medium'), 5)
+    self.assertEqual(json.dumps(checkpoints.described(run_config), sort_keys=True),
+                     json.dumps(dataclasses.asdict(run_config), sort_keys=True))
+
+
+if __name__ == '__main__':
+  absltest.main()
