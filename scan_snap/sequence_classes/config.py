@@ -139,6 +139,11 @@ def validate(c: ml_collections.ConfigDict) -> None:
   if not problems.found and o.lr_y_relative:
     need(all(y * z <= core_config.FLOAT32_MAX for y in o.lr_y for z in o.lr_z), 'optimizer.lr_y',
          f'× optimizer.lr_z (lr_y_relative) must stay ≤ {core_config.FLOAT32_MAX:.4g} (float32)')
+  if not problems.found:
+    twice = core_config.repeated(learning_rate_pairs(c))
+    need(not twice, 'optimizer.lr_y', f'gives the pairs (η_Y, η_Z) = {twice} more than once'
+         + (' (η_Y = lr_y × lr_z with lr_y_relative)' if o.lr_y_relative else '')
+         + ': each learning-rate cell must be given once')
 
   need(is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
   logs_ok = (is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1

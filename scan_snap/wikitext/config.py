@@ -125,6 +125,12 @@ def validate(c: ml_collections.ConfigDict) -> None:
     need(all(a * r <= config.FLOAT32_MAX for a in o.lr_attention for r in o.lr_other),
          'optimizer.lr_other', f'× optimizer.lr_attention (lr_other_relative) must stay ≤ '
          f'{config.FLOAT32_MAX:.4g} (float32)')
+  if not problems.found:
+    twice = config.repeated(learning_rate_pairs(c))
+    need(not twice, 'optimizer.lr_other', f'gives the pairs (lr_attention, lr_other) = {twice} '
+         'more than once' + (' (lr_other × lr_attention with lr_other_relative)'
+                             if o.lr_other_relative else '')
+         + ': each learning-rate cell must be given once')
 
   need(positive(t.steps), 'train.steps', 'must be a positive integer')
   evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
@@ -160,9 +166,15 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
       steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every)
 
 
+def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float]]:
+  """(lr_attention, lr_other) of the grid, lr_attention-major; lr_other × lr_attention when
+  lr_other_relative."""
+  o = c.optimizer
+  return [(float(a), float(r * a if o.lr_other_relative else r))
+          for a in o.lr_attention for r in o.lr_other]
+
+
 def grid(c: ml_collections.ConfigDict) -> list[dict]:
   """The runs: {'seed', 'lr_attention', 'lr_other'}, seed-major."""
-  o = c.optimizer
-  pairs = [(float(a), float(r * a if o.lr_other_relative else r))
-           for a in o.lr_attention for r in o.lr_other]
-  return [{'seed': s, 'lr_attention': a, 'lr_other': b} for s in config.seeds(c) for a, b in pairs]
+  return [{'seed': s, 'lr_attention': a, 'lr_other': b} for s in config.seeds(c)
+          for a, b in learning_rate_pairs(c)]

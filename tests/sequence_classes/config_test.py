@@ -10,6 +10,8 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+import scan_snap
+
 from scan_snap.core import config as core_config
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
@@ -139,6 +141,21 @@ class ValidationTest(parameterized.TestCase):
     with self.assertRaisesRegex(core_config.ConfigError,
                                 r'config.optimizer.lr_y = .*× optimizer.lr_z'):
       config.validate(c)
+
+  @parameterized.parameters(
+      ({'optimizer.lr_z': (0.0,)}, r'\(0.0, 0.0\)\] more than once \(η_Y = lr_y × lr_z'),
+      ({'optimizer.lr_z': (1.0, 1.0 + 1e-9)}, r'\(1.0, 1.0\), \(2.0, 1.0\)'),  # float32: one
+      ({'optimizer.lr_y_relative': False, 'optimizer.lr_y': (2.0, 2.0)}, r'\(2.0, 0.5\)'),
+  )
+  def test_a_learning_rate_pair_given_twice_is_refused(self, overrides, pairs):
+    c = scan_snap.override(load_config('syn_medium'), overrides)
+    with self.assertRaisesRegex(core_config.ConfigError,
+                                r'config.optimizer.lr_y = .*gives the pairs \(η_Y, η_Z\) = \[.*'
+                                + pairs):
+      config.validate(c)
+    c.optimizer.lr_z = (1.0, 1.0 + 1e-6)  # Two float32 rates: two cells.
+    c.optimizer.lr_y = (1.0,)
+    config.validate(c)
 
   def test_claim_outside_its_assumptions_is_refused(self):
     for name, claim, about in (('syn_small', 'adam_subsets', 'Adam'),

@@ -37,6 +37,17 @@ class ConfigTest(parameterized.TestCase):
                 'optimizer.weight_decay', 'report.claims'):
       self.assertIn(f'config.{key} =', message)
 
+  def test_a_learning_rate_pair_given_twice_is_refused(self):
+    c = load_config('wikitext2', 'sample')
+    c.data.dir = '/some/folder'
+    c.optimizer.lr_other_relative = True
+    c.optimizer.lr_attention, c.optimizer.lr_other = (0.0, 1.0), (1.0, 2.0)  # 0 × 1 and 0 × 2
+    with self.assertRaisesRegex(config.ConfigError, r'config.optimizer.lr_other = .*gives the '
+                                r'pairs \(lr_attention, lr_other\) = \[\(0.0, 0.0\)\] more than once'):
+      text_config.validate(c)
+    c.optimizer.lr_other_relative = False  # (0, 1), (0, 2), (1, 1), (1, 2): four cells.
+    text_config.validate(c)
+
   def test_grid_is_seed_major_with_relative_rates(self):
     c = load_config('wikitext2', 'sample')
     c.sweep.num_seeds = 2
