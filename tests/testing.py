@@ -41,8 +41,7 @@ def needs_wikitext(test):
 def text_optimizer(**overrides):
   """The core.optimizer.OptimizerConfig of plain SGD, with `overrides`."""
   from scan_snap.core import optimizer
-  return optimizer.OptimizerConfig(**{'name': 'sgd', 'momentum': 0.0, 'b1': 0.9, 'b2': 0.999,
-                                      'eps': 1e-8, 'weight_decay': 0.0, **overrides})
+  return optimizer.from_config(optimizer.config(**overrides))
 
 
 def tiny_transformer(**overrides):

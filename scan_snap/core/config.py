@@ -53,12 +53,12 @@ class Problems:
   """The out-of-range keys of one config, collected so that one ConfigError names them all."""
 
   def __init__(self, c: ml_collections.ConfigDict):
-    self._c, self.found = c, []
+    self.config, self.found = c, []
 
   def need(self, ok: bool, key: str, what: str) -> None:
     """Records config.<key> (dotted) with its value and `what` it must be, unless ok."""
     if not ok:
-      self.found.append(f'config.{key} = {lookup(self._c, key)!r}: {what}')
+      self.found.append(f'config.{key} = {lookup(self.config, key)!r}: {what}')
 
   def raise_if_any(self) -> None:
     if self.found:

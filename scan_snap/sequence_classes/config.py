@@ -40,13 +40,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.model.l2_norm = True
   c.model.residual = False
 
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = 'sgd'  # one of core.optimizer.OPTIMIZERS
-  c.optimizer.momentum = 0.9
-  c.optimizer.b1 = 0.9
-  c.optimizer.b2 = 0.999
-  c.optimizer.eps = 1e-8
-  c.optimizer.weight_decay = 0.0
+  c.optimizer = optimizer.config(momentum=0.9)  # the keys of core.optimizer.config, and:
   c.optimizer.lr_z = (1.0,)  # grid axis: η_Z
   c.optimizer.lr_y = (1.0,)  # grid axis: η_Y, or η_Y/η_Z when lr_y_relative
   c.optimizer.lr_y_relative = True
@@ -128,12 +122,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(c.model.init != 'normal' or (is_real(c.model.init_scale) and c.model.init_scale > 0),
        'model.init_scale', "must be a positive number with init='normal'")
 
-  need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
-  for key in ('momentum', 'b1', 'b2'):
-    need(is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
-  need(is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
-  need(is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
-       'must be a finite number ≥ 0')
+  optimizer.check(problems)
   for key in ('lr_z', 'lr_y'):
     need(core_config.learning_rates_ok(o[key]), f'optimizer.{key}', core_config.LEARNING_RATES)
   if not problems.found and o.lr_y_relative:

@@ -245,8 +245,7 @@ def _solver_run_config(spec: data.SequenceClasses, steps: int,
   return train_lib.RunConfig(
       data=spec, seq_len=128, batch_size=128,
       model=model.ModelConfig(init='zeros', init_scale=0.1, l2_norm=True, residual=False),
-      optimizer=optimizer.OptimizerConfig(name='sgd', momentum=0.0, b1=0.9, b2=0.999, eps=1e-8,
-                                          weight_decay=0.0),
+      optimizer=optimizer.from_config(optimizer.config()),  # plain gradient descent
       steps=steps, log_every=1, dynamics=dynamics, flow_rtol=1e-8, flow_max_steps=200_000,
       trajectories=True, train_set_size=0, eval_batches=0)
 

@@ -45,13 +45,7 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.model.dropout = 0.2
   c.model.sinusoidal_positions = True
 
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = 'sgd'  # one of core.optimizer.OPTIMIZERS
-  c.optimizer.momentum = 0.0
-  c.optimizer.b1 = 0.9
-  c.optimizer.b2 = 0.999
-  c.optimizer.eps = 1e-8
-  c.optimizer.weight_decay = 0.0  # wd·θ added to each clipped gradient (PyTorch's weight_decay)
+  c.optimizer = optimizer.config()  # the keys of core.optimizer.config, and:
   c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
   c.optimizer.lr_decay = 0.95  # learning rates × lr_decay after each epoch
   c.optimizer.lr_attention = (5.0,)  # grid axis: the rate of W_Q and W_K
@@ -109,12 +103,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
   need(isinstance(m.sinusoidal_positions, bool), 'model.sinusoidal_positions', 'must be a bool')
 
-  need(o.name in optimizer.OPTIMIZERS, 'optimizer.name', f'must be one of {optimizer.OPTIMIZERS}')
-  for key in ('momentum', 'b1', 'b2'):
-    need(config.is_real(o[key]) and 0 <= o[key] < 1, f'optimizer.{key}', 'must lie in [0, 1)')
-  need(config.is_real(o.eps) and o.eps > 0, 'optimizer.eps', 'must be a positive number')
-  need(config.is_real(o.weight_decay) and o.weight_decay >= 0, 'optimizer.weight_decay',
-       'must be a finite number ≥ 0')
+  optimizer.check(problems)
   need(config.is_real(o.clip_norm) and o.clip_norm > 0, 'optimizer.clip_norm',
        'must be a positive number')
   need(config.is_real(o.lr_decay) and 0 < o.lr_decay <= 1, 'optimizer.lr_decay',

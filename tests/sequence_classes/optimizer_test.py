@@ -12,8 +12,8 @@ from scan_snap.sequence_classes import optimizer
 
 
 def _config(name, weight_decay=0.0):
-  return core_optimizer.OptimizerConfig(name=name, momentum=0.9, b1=0.9, b2=0.999, eps=1e-8,
-                                        weight_decay=weight_decay)
+  return core_optimizer.from_config(core_optimizer.config(name=name, momentum=0.9,
+                                                         weight_decay=weight_decay))
 
 
 def _run(opt, params, grads_seq):
