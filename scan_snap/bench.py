@@ -6,7 +6,7 @@
   python -m scan_snap.bench --mode=wikitext --config=configs/wikitext2.py:sample \
       --config.data.dir=<wikitext-2 folder>   # the WikiText grid's step and evaluation
 
-`sweep` mode runs `experiment.run` exactly as `scan_snap.main` does (into a temporary work
+`sweep` mode runs the pipeline (core.pipeline) exactly as `scan_snap.main` does (into a temporary work
 directory) and reports compile time, train time, run-steps per second, wall time since process
 start, peak memory and the device. `scaling` mode trains the largest data spec of the config
 with the config's learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512,
@@ -30,10 +30,10 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
-from scan_snap.sequence_classes import config
 from scan_snap.core import config_files
-from scan_snap.sequence_classes import experiment
+from scan_snap.core import pipeline
 from scan_snap.core import runtime
+from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
@@ -70,7 +70,7 @@ def _peak_memory_mb() -> dict:
 def bench_sweep(c) -> dict:
   """The experiment end to end, as the main job runs it."""
   with tempfile.TemporaryDirectory() as workdir:
-    result = experiment.run(c, pathlib.Path(workdir))
+    result = pipeline.run(pipeline.plan(c), pathlib.Path(workdir))
   run_steps = result['num_runs'] * c.train.steps
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
           'num_runs': result['num_runs'], 'steps': c.train.steps,
@@ -119,9 +119,9 @@ def bench_wikitext(c, num_chunks: int = 3) -> dict:
   from scan_snap.wikitext import experiment as text_experiment
   from scan_snap.wikitext import sweep as text_sweep
   # pylint: enable=g-import-not-at-top
-  text_config.validate(c)
-  vocab, tokens, steps_per_epoch = text_experiment.load_data(c)
-  runs = text_config.grid(c)
+  plan = pipeline.plan(c)
+  vocab, tokens, steps_per_epoch = text_experiment.load(plan)
+  runs = plan.grid
   grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
                          c.sweep.runs_per_device)
 
@@ -154,7 +154,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   c = _CONFIG.value
   if _MODE.value != 'wikitext':  # bench_wikitext checks its config itself.
-    config.validate(c)
+    pipeline.plan(c)
   runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
   runtime.quiet_library_logs()
   measured = {'sweep': bench_sweep, 'scaling': bench_scaling,

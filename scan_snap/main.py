@@ -13,9 +13,9 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-import scan_snap
 from scan_snap.core import config_files
 from scan_snap.core import errors
+from scan_snap.core import pipeline
 from scan_snap.core import runtime
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -63,14 +63,12 @@ def main(argv):
       runtime.initialize_distributed(_COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value,
                                      _PROCESS_ID.value)
     runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
-    c = _CONFIG.value
-    experiment = scan_snap.experiment_module(c)
-    experiment.validate(c)  # Before the work directory is named: a bad value names nothing.
+    plan = pipeline.plan(_CONFIG.value)  # Before the work directory is named.
     workdir = pathlib.Path(_WORKDIR.value or pathlib.Path('runs') / config_files.run_name(
         flags.FLAGS['config'].config_filename))
     print(f'work directory: {workdir.resolve()}', flush=True)
-    experiment.run(c, workdir, overwrite=_OVERWRITE.value, tensorboard=_TENSORBOARD.value,
-                   force=_FORCE.value)
+    pipeline.run(plan, workdir, overwrite=_OVERWRITE.value, tensorboard=_TENSORBOARD.value,
+                 force=_FORCE.value)
     print(f'results in {workdir.resolve()}')
   except errors.InputError as error:
     sys.exit(f'error: {error}')

@@ -15,7 +15,6 @@ import numpy as np
 
 import scan_snap
 from scan_snap.core import config_files
-from scan_snap.sequence_classes import experiment
 from tests.testing import ROOT
 
 
@@ -136,7 +135,7 @@ class CurvesTest(absltest.TestCase):
   def test_one_curve_per_learning_rate_cell(self):
     c = scan_snap.load_config('syn_medium:smoke', overrides={'data.num_last': 1})
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    experiment.run(c, workdir, tensorboard=True)
+    scan_snap.run_experiment(c, workdir, tensorboard=True)
     cells = {(r['lr_z'], r['lr_y']) for r in scan_snap.run_experiment(c)['results']}
     self.assertLen(cells, 4)
     self.assertEqual(sorted(p.name for p in (workdir / 'tensorboard').iterdir()),

@@ -25,6 +25,7 @@ no effect a claim therefore passes with probability at most α. The tests:
 
 import dataclasses
 import math
+from typing import Any, Callable
 
 import numpy as np
 from scipy import stats
@@ -249,6 +250,22 @@ def _two_sided_p(estimate: float, se: float, dof: int) -> float:
 
 def _join(*texts: str) -> str:
   return '; '.join(t for t in texts if t)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+  """An entry of an experiment's claim registry: `checks(results)` gives its verdicts, in
+  report.md's `section`; `columns` (per-run measurements of the results) are added to
+  results.csv, `tables` written as <name>.csv, `references` (reference runs) trained with the
+  grid; the claim applies to the configs for which `applies(c)` holds, as `applies_to` says."""
+
+  checks: Callable[[Any], list[Verdict]]
+  section: str = PAPER
+  columns: tuple[str, ...] = ()
+  tables: tuple[str, ...] = ()
+  references: tuple[str, ...] = ()
+  applies: Callable[[Any], bool] = lambda c: True
+  applies_to: str = ''
 
 
 def report_markdown(title: str, sections: dict[str, list[Verdict]]) -> str:

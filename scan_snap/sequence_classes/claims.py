@@ -27,7 +27,6 @@ pass.
 
 import dataclasses
 import math
-from typing import Callable
 
 import ml_collections
 import numpy as np
@@ -747,70 +746,46 @@ def _zero_start(c: ml_collections.ConfigDict) -> bool:
   return c.model.init == 'zeros'
 
 
-@dataclasses.dataclass(frozen=True)
-class Claim:
-  """How a claim is checked: `checks` gives its verdicts on the results, in report.md's
-  `section`; `columns` (of results.COLUMNS) are added to results.csv, `tables` (of
-  results.TABLES) written as <name>.csv, `references` (of sweep.REFERENCES) trained first; the
-  claim applies to configs for which `applies` holds, as `applies_to` says."""
-
-  checks: Callable[[results_lib.Results], list[verdicts.Verdict]]
-  section: str = verdicts.PAPER
-  columns: tuple[str, ...] = ()
-  tables: tuple[str, ...] = ()
-  references: tuple[str, ...] = ()
-  applies: Callable[[ml_collections.ConfigDict], bool] = lambda c: True
-  applies_to: str = ''
-
-
 CLAIMS = {
-    'frequency_bias': Claim(
+    'frequency_bias': verdicts.Claim(
         _frequency_bias,
         applies=lambda c: _zero_start(c) and c.optimizer.name == 'sgd' and c.train.trajectories,
         applies_to="SGD from a zero start (model.init='zeros'), as the theorem assumes, with "
                    'train.trajectories'),
-    'scanning': Claim(_scanning, applies=lambda c: _zero_start(c) and c.train.trajectories,
+    'scanning': verdicts.Claim(_scanning, applies=lambda c: _zero_start(c) and c.train.trajectories,
                       applies_to="a zero start (model.init='zeros'), with train.trajectories"),
-    'snapping': Claim(_snapping, columns=('t0',)),
-    'learning_rates': Claim(lambda results: learning_rates(results.rows)),
-    'recall': Claim(_recall_curves),
-    'long_sequence_limit': Claim(
+    'snapping': verdicts.Claim(_snapping, columns=('t0',)),
+    'learning_rates': verdicts.Claim(lambda results: learning_rates(results.rows)),
+    'recall': verdicts.Claim(_recall_curves),
+    'long_sequence_limit': verdicts.Claim(
         lambda results: long_sequence_limit(results.long_sequence_limit),
         tables=('long_sequence_limit',), references=('population',),
         applies=lambda c: (_zero_start(c) and c.train.dynamics == 'sampled'
                            and c.train.trajectories),
         applies_to='sampled runs from a zero start, compared with the population run, with '
                    'train.trajectories'),
-    'spurious_tokens': Claim(
+    'spurious_tokens': verdicts.Claim(
         lambda results: spurious_tokens(results.finite_data), tables=('finite_data',),
         applies=lambda c: (c.train.dynamics == 'sampled' and c.train.trajectories
                            and sum(n > 0 for n in c.data.train_set_size) >= 2),
         applies_to='sampled training on two or more finite sets (data.train_set_size), with '
                    'train.trajectories'),
-    'decoder_reduction': Claim(
+    'decoder_reduction': verdicts.Claim(
         lambda results: [decoder_reduction(results.references['decoder_reduction'])],
         section=verdicts.SOLVER, references=('decoder_reduction',)),
-    'flow_vs_steps': Claim(
+    'flow_vs_steps': verdicts.Claim(
         lambda results: [flow_vs_steps(results.references['flow_vs_steps'])],
         section=verdicts.SOLVER, references=('flow_vs_steps',)),
-    'convergence_vs_sparsity': Claim(
+    'convergence_vs_sparsity': verdicts.Claim(
         lambda results: convergence_vs_sparsity(results.rows, results.c.report.loss_threshold),
         columns=('steps_to_loss',), applies=lambda c: len(set(c.optimizer.lr_y)) > 1,
         applies_to='several η_Y at a fixed η_Z (two or more values of optimizer.lr_y)'),
-    'adam_subsets': Claim(_adam_subsets, applies=lambda c: c.optimizer.name == 'adam',
+    'adam_subsets': verdicts.Claim(_adam_subsets, applies=lambda c: c.optimizer.name == 'adam',
                           applies_to="Adam (optimizer.name='adam'), as Fig. 5"),
-    'phase_diagram': Claim(_phase_diagram, columns=('t0',), tables=('phase_diagram',),
+    'phase_diagram': verdicts.Claim(_phase_diagram, columns=('t0',), tables=('phase_diagram',),
                            applies=lambda c: (ray_index(c) is not None
                                               and c.optimizer.name == 'sgd'),
                            applies_to='SGD on a grid with rays: relative rates, or the same '
                                       'log-spaced rates on both axes'),
 }
 
-
-def evaluate(names: tuple[str, ...], results: results_lib.Results
-             ) -> dict[str, list[verdicts.Verdict]]:
-  """The verdicts of the claims `names`, in that order, by report section."""
-  sections = {verdicts.PAPER: [], verdicts.SOLVER: []}
-  for name in names:
-    sections[CLAIMS[name].section] += CLAIMS[name].checks(results)
-  return sections

@@ -3,8 +3,8 @@
 A config file in `configs/` starts from `sequence_classes_config()`, which declares every key,
 and sets the experiment's values. Grid axes are tuples (`data.num_last`, `data.seq_len`,
 `data.train_set_size`, `optimizer.lr_z`, `optimizer.lr_y`); a scalar override such as
-`--config.data.num_last=5` becomes a one-value tuple. `validate` checks a whole config before
-anything is compiled; `run_config` turns it, for one value of each non-learning-rate axis, into
+`--config.data.num_last=5` becomes a one-value tuple. `check` records its out-of-range values (core.pipeline.plan checks
+a whole config before anything is compiled); `run_config` turns it, for one value of each non-learning-rate axis, into
 the frozen dataclass that jit sees.
 """
 
@@ -12,9 +12,7 @@ import ml_collections
 
 from scan_snap.core import config as core_config
 from scan_snap.core import optimizer
-from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import data
-from scan_snap.sequence_classes import figures
 from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import train
 
@@ -95,9 +93,10 @@ def set_syn_medium_data(c: ml_collections.ConfigDict) -> None:
   c.data.num_unique_per_next = 10
 
 
-def validate(c: ml_collections.ConfigDict) -> None:
-  """Raises ConfigError naming each out-of-range key; returns None for a valid config."""
-  problems = core_config.Problems(c)
+def check(problems: core_config.Problems) -> None:
+  """Records each out-of-range value of the config in `problems` (the figures and claims it
+  names are checked when its plan is made: core.pipeline.plan)."""
+  c = problems.config
   is_int, is_real = core_config.is_int, core_config.is_real
   need = problems.need
   d, o, t = c.data, c.optimizer, c.train
@@ -159,8 +158,6 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(is_int(c.sweep.pairs_per_block) and c.sweep.pairs_per_block >= 1,
        'sweep.pairs_per_block', 'must be a positive integer')
 
-  need(all(name in figures.FIGURES for name in c.figures.names), 'figures.names',
-       f'must be names from {tuple(figures.FIGURES)}')
   need(len(c.figures.recall_thresholds) > 0
        and all(is_real(v) and v > 0 for v in c.figures.recall_thresholds),
        'figures.recall_thresholds', 'must be one or more positive multiples of 1/U')
@@ -169,19 +166,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   for key in ('marked_lr_z', 'marked_lr_y_over_lr_z'):
     need(all(is_real(v) and v > 0 for v in c.figures[key]), f'figures.{key}',
          'must be positive numbers')
-  need(all(name in claims.CLAIMS for name in c.report.claims), 'report.claims',
-       f'must be names from {tuple(claims.CLAIMS)}')
   need(is_real(c.report.loss_threshold) and c.report.loss_threshold > 0,
        'report.loss_threshold', 'must be a positive number (nats)')
-  for name in c.report.claims:
-    claim = claims.CLAIMS.get(name)
-    need(claim is None or claim.applies(c), 'report.claims',
-         f'{name!r} is a claim about {claim and claim.applies_to}')
-  for name in c.figures.names:
-    if name in figures.FIGURES:
-      figures.FIGURES[name].check(c, problems)
-
-  problems.raise_if_any()
 
 
 def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None = None,

@@ -1,4 +1,5 @@
-"""A sequence-class experiment end to end: sweep → results, built once → files, figures, claims.
+"""The sequence-class experiment's parts of the pipeline (core.pipeline.Experiment): its grid, its
+engine (sweep.py), its results, built once (results.py), and its files, figures and claims.
 
 Layout of the work directory:
   config.json                     the resolved config
@@ -19,7 +20,7 @@ Layout of the work directory:
 of one data spec.)
 """
 
-import contextlib
+import dataclasses
 import pathlib
 
 from absl import logging
@@ -28,6 +29,7 @@ import ml_collections
 
 from scan_snap.core import config as core_config
 from scan_snap.core import outputs
+from scan_snap.core import pipeline
 from scan_snap.core import runtime
 from scan_snap.core import verdicts
 from scan_snap.sequence_classes import claims
@@ -35,86 +37,68 @@ from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import figures
 from scan_snap.sequence_classes import results as results_lib
 from scan_snap.sequence_classes import sweep
-from scan_snap.sequence_classes.config import validate  # The checks of this experiment's configs.
 
 _PRINTED_CELLS = 64  # summary tables up to this many cells (Syn-Medium's) are also printed
-_OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summary.csv',
-            'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES),
-            'trajectories', 'figures', 'checkpoints')
+OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summary.csv',
+           'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES),
+           'trajectories', 'figures', 'checkpoints')
+SECTIONS = (verdicts.PAPER, verdicts.SOLVER)
+FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
+declared_config = config.sequence_classes_config
+check_config = config.check
 
 
-def run(c: ml_collections.ConfigDict, workdir: pathlib.Path | None = None,
-        overwrite: bool = False, tensorboard: bool = False, force: bool = False) -> dict:
-  """Trains the whole grid of c and writes the work directory (with `tensorboard`, also the
-  metrics.jsonl lines as TensorBoard scalars under tensorboard/<run>); with no workdir, trains
-  in memory and writes nothing.
+@dataclasses.dataclass(frozen=True)
+class Grid:
+  """A config's grid: one run config per data spec, over the same seeds and (η_Y, η_Z) pairs."""
 
-  A work directory that already holds this config's checkpoints resumes: finished chunks are
-  restored, not trained again, and the results are those of an uninterrupted run. One that holds
-  another config's run is an error unless `overwrite`, which deletes that run's files first; so
-  is a checkpoint made by another config or code version, while a damaged one is reported and
-  its chunk trained again. The work directory is locked for the whole run: a second run on it is
-  an error. A grid too large for the machine's memory or disk is an error unless `force` (see
-  runtime.check_fits). A Ctrl-C stops the run after the chunk under way, once its checkpoint is
-  written, so that the same call resumes from every finished chunk.
-
-  Returns {'results': the rows of results.csv, 'summary': the summary rows, 'claims': the
-  verdicts of c.report.claims (as in claims.json, each with its 'section'), 'num_runs',
-  'compile_s', 'train_s'}.
-  """
-  config.validate(c)
-  runtime.check_fits(footprint(c), workdir, force)
-  # In a multi-process job, process 0 writes the files and holds the lock.
-  writer = workdir is not None and jax.process_index() == 0
-  with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
-    if workdir is not None:
-      outputs.prepare_workdir(c.to_dict(), config.sequence_classes_config().to_dict(), workdir,
-                              _OUTPUTS, overwrite, writer)
-      runtime.barrier('work directory prepared')  # No process looks for checkpoints before.
-    groups = _sweep(c, workdir, writer)
-    wanted = ([figures.FIGURES[name] for name in c.figures.names]
-              + [claims.CLAIMS[name] for name in c.report.claims])
-    results = results_lib.Results(
-        c, groups, sweep.references(groups, {r for w in wanted for r in w.references}),
-        columns=tuple(dict.fromkeys(col for name in c.report.claims
-                                    for col in claims.CLAIMS[name].columns)))
-    sections = claims.evaluate(tuple(c.report.claims), results)
-    if writer:
-      _write(c, results, sections, {t for w in wanted for t in w.tables}, workdir, tensorboard)
-  checks = [{'section': section, **v.to_dict()} for section, found in sections.items()
-            for v in found]
-  for check in checks:
-    logging.info('%s: %s — %s', check['verdict'], check['claim'], check['measured'])
-  return {'results': results.rows, 'summary': results.summary, 'claims': checks,
-          'num_runs': len(results.rows),
-          'compile_s': sum(g.seconds['compile'] for g in groups),
-          'train_s': sum(g.seconds['train'] for g in groups)}
+  runs: list  # [train.RunConfig] per data spec
+  seeds: list[int]
+  pairs: list[tuple[float, float]]
 
 
-def _sweep(c: ml_collections.ConfigDict, workdir: pathlib.Path | None,
-           writer: bool) -> list[sweep.GroupResult]:
-  """c's grid trained under a progress bar, stopping at a chunk's end on Ctrl-C; the writer
-  claims the work directory (config.json) once the checkpoints found are known to be c's."""
-  pairs, seeds = config.learning_rate_pairs(c), core_config.seeds(c)
-  runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
-  grid = sweep.Sweep(runs, seeds, pairs, c.sweep.seeds_per_device,
-                     pairs_per_block=c.sweep.pairs_per_block, workdir=workdir)
+def grid(c: ml_collections.ConfigDict) -> Grid:
+  return Grid([config.run_config(c, *spec) for spec in config.data_specs(c)],
+              core_config.seeds(c), config.learning_rate_pairs(c))
+
+
+def load(plan: pipeline.Plan) -> None:
+  """Nothing: every run draws its own samples."""
+  del plan
+
+
+def train(plan: pipeline.Plan, data: None, workdir: pathlib.Path | None, writer: bool,
+          tensorboard: bool) -> list[sweep.GroupResult]:
+  """The grid trained under a progress bar, stopping at a chunk's end on Ctrl-C; the writer
+  claims the work directory (config.json) once the checkpoints found are known to be the
+  plan's."""
+  del data, tensorboard
+  c, g = plan.config, plan.grid
+  engine = sweep.Sweep(g.runs, g.seeds, g.pairs, c.sweep.seeds_per_device,
+                       pairs_per_block=c.sweep.pairs_per_block, workdir=workdir)
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
-  with runtime.progress_bar(total=len(runs) * len(seeds) * len(pairs), unit='run', desc='sweep',
-                            disable=jax.process_index() != 0) as progress, \
+  with runtime.progress_bar(total=len(g.runs) * len(g.seeds) * len(g.pairs), unit='run',
+                            desc='sweep', disable=jax.process_index() != 0) as progress, \
        runtime.stop_on_interrupt():
     def on_chunk(num_runs: int) -> None:  # A chunk is trained and its checkpoint under way.
       progress.update(num_runs)
       runtime.stop_point()
 
-    return grid.train(on_chunk)
+    return engine.train(on_chunk)
 
 
-def _write(c: ml_collections.ConfigDict, results: results_lib.Results,
-           sections: dict[str, list[verdicts.Verdict]],
-           tables: set[str], workdir: pathlib.Path, tensorboard: bool) -> None:
-  """Every file of the work directory (see the module docstring), from the results."""
+def results(plan: pipeline.Plan, data: None,
+            groups: list[sweep.GroupResult]) -> results_lib.Results:
+  del data
+  return results_lib.Results(plan.config, groups, sweep.references(groups, plan.references),
+                             columns=plan.columns)
+
+
+def write(plan: pipeline.Plan, data: None, groups: list[sweep.GroupResult],
+          results: results_lib.Results, workdir: pathlib.Path, tensorboard: bool) -> None:
+  """The files of the work directory (see the module docstring) but report.md and claims.json."""
+  del data, groups  # The results hold the groups.
   outputs.write_csv(workdir / 'results.csv', results.rows)
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group', 'lr_z', 'lr_y'),
                                    workdir / 'tensorboard' if tensorboard else None)
@@ -133,28 +117,33 @@ def _write(c: ml_collections.ConfigDict, results: results_lib.Results,
     logging.warning('%d of %d runs diverged (diverged=True in results.csv); they are left out '
                     'of the summary statistics.', num_diverged, len(results.rows))
   for name in results_lib.TABLES:
-    if name in tables:
+    if name in plan.tables:
       outputs.write_csv(workdir / f'{name}.csv', getattr(results, name))
-  for name in c.figures.names:
-    figures.FIGURES[name].draw(results, workdir / 'figures')
-  if any(sections.values()):
-    outputs.write_text(workdir / 'report.md', verdicts.report_markdown(
-        f'Claims checked on {workdir.name}', sections))
-    outputs.write_json(workdir / 'claims.json', verdicts.to_json(sections))
-  logging.info('wrote %s', workdir)
+  for spec in plan.figures.values():
+    spec.draw(results, workdir / 'figures')
 
 
-def footprint(c: ml_collections.ConfigDict) -> dict[str, int]:
+def returned(plan: pipeline.Plan, groups: list[sweep.GroupResult]) -> dict:
+  """The number of runs, and the seconds spent compiling and training."""
+  del plan
+  return {'num_runs': sum(len(g.seed) for g in groups),
+          'compile_s': sum(g.seconds['compile'] for g in groups),
+          'train_s': sum(g.seconds['train'] for g in groups)}
+
+
+def footprint(plan: pipeline.Plan, data: None = None) -> dict[str, int]:
   """An estimate of the grid's size: 'runs'; 'disk_bytes', its chunk checkpoints and
   trajectories (each about the runs' metrics); 'memory_bytes', the metrics held by the host
   (about three copies: the chunks, the groups, the files being written) and, on a CPU, the
   largest block's parameters, optimizer states, gradients and a step's activations, and its
   chunk's logged support logits."""
-  pairs, seeds = len(config.learning_rate_pairs(c)), len(core_config.seeds(c))
+  del data
+  c, g = plan.config, plan.grid
+  pairs, seeds = len(g.pairs), len(g.seeds)
   logged = c.train.steps // c.train.log_every + 1
   runs = metric_bytes = chunk_bytes = 0
-  for data_spec in config.data_specs(c):
-    spec = config.run_config(c, *data_spec).data
+  for run_config in g.runs:
+    spec = run_config.data
     kept = logged if c.train.trajectories else 1  # steps of c̃ and z kept per run
     per_run = 4 * (2 * kept * spec.num_classes * spec.support_size + 4 * logged)
     runs += seeds * pairs

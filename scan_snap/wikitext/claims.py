@@ -13,7 +13,6 @@ The unit of every test is the seed: runs of one seed share their initialization 
 noise, so only seeds are independent samples. Diverged runs are left out and counted.
 """
 
-from typing import Callable
 
 import numpy as np
 
@@ -128,12 +127,7 @@ def _freezing(results: results_lib.Results) -> list[verdicts.Verdict]:
   return [verdict.explained(overfitting(results.history['eval/loss'], runs['diverged']))]
 
 
-CLAIMS: dict[str, Callable[[results_lib.Results], list[verdicts.Verdict]]] = {
-    'entropy_falls_with_lr': _entropy,
-    'attention_freezes': _freezing,
+CLAIMS = {
+    'entropy_falls_with_lr': verdicts.Claim(_entropy),
+    'attention_freezes': verdicts.Claim(_freezing),
 }
-
-
-def evaluate(names: tuple[str, ...], results: results_lib.Results) -> list[verdicts.Verdict]:
-  """The verdicts of the claims `names`, in that order."""
-  return [v for name in names for v in CLAIMS[name](results)]

@@ -17,11 +17,9 @@ from absl.testing import absltest
 
 import scan_snap
 from scan_snap.sequence_classes import config
-from scan_snap.sequence_classes import experiment
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import train
 from scan_snap.wikitext import data
-from scan_snap.wikitext import experiment as text_experiment
 from tests.testing import ROOT, WIKITEXT_DIR, finished_chunks, load_config
 
 
@@ -46,7 +44,7 @@ class DivergenceTest(absltest.TestCase):
 
   def test_wide_grid_every_kept_run_is_finite_and_bounded(self):
     c = _smoke(**{'optimizer.lr_z': (0.01, 1.0, 100.0, 1e4, 1e8), 'optimizer.lr_y': (1.0, 10.0)})
-    result = experiment.run(c)
+    result = scan_snap.run_experiment(c)
     diverged = [row['diverged'] for row in result['results']]
     self.assertTrue(any(diverged) and not all(diverged))  # Both kinds are in the grid.
     bound = train.divergence_bound(config.run_config(c, 1))
@@ -59,7 +57,7 @@ class DivergenceTest(absltest.TestCase):
 
   def test_healthy_runs_stay_far_below_the_bound(self):
     c = load_config('syn_small', 'smoke')
-    result = experiment.run(c)
+    result = scan_snap.run_experiment(c)
     self.assertFalse(any(row['diverged'] for row in result['results']))
     bound = train.divergence_bound(config.run_config(c, 2))
     self.assertLess(max(row['final_loss'] for row in result['results']), bound / 5)
@@ -72,15 +70,15 @@ class SizeTest(absltest.TestCase):
     workdir = pathlib.Path(self.create_tempdir().full_path) / 'run'
     with self.assertRaisesRegex(runtime.TooLargeError, r'40000000 runs need about .* GB of '
                                 r'memory .*, or pass --force'):
-      experiment.run(c, workdir)
+      scan_snap.run_experiment(c, workdir)
     self.assertFalse(workdir.exists())
 
   def test_force_runs_it_anyway(self):
     c = _smoke()
     with mock.patch.object(runtime, 'available_memory', return_value=1):
       with self.assertRaises(runtime.TooLargeError):
-        experiment.run(c)
-      self.assertLen(experiment.run(c, force=True)['results'], 8)
+        scan_snap.run_experiment(c)
+      self.assertLen(scan_snap.run_experiment(c, force=True)['results'], 8)
 
 
 def _main(workdir, *flags):
@@ -138,7 +136,7 @@ class WikiTextInterruptTest(absltest.TestCase):
     c = load_config('wikitext2', 'smoke')
     scan_snap.override(c, {'data.dir': str(WIKITEXT_DIR), 'data.cache_dir': str(tmp / 'tfds'),
                            'figures.names': (), 'train.checkpoint_every': 20})
-    text_experiment.run(c, tmp / 'reference')
+    scan_snap.run_experiment(c, tmp / 'reference')
     workdir = tmp / 'interrupted'
 
     def interrupt_after_the_first_evaluation():
@@ -148,11 +146,11 @@ class WikiTextInterruptTest(absltest.TestCase):
 
     threading.Thread(target=interrupt_after_the_first_evaluation, daemon=True).start()
     with self.assertRaises(KeyboardInterrupt):
-      text_experiment.run(c, workdir)
+      scan_snap.run_experiment(c, workdir)
     stopped = [int(p.name) for p in (workdir / 'checkpoints').iterdir() if p.name.isdigit()]
     self.assertLen(stopped, 1)  # Saved where it stopped, though checkpoint_every is 20.
     self.assertLess(stopped[0], c.train.steps)
-    resumed = text_experiment.run(c, workdir)
+    resumed = scan_snap.run_experiment(c, workdir)
     self.assertEqual(resumed['steps_trained'], c.train.steps - stopped[0])
     for name in ('results.csv', 'metrics.jsonl'):
       self.assertEqual((workdir / name).read_text(), (tmp / 'reference' / name).read_text())

@@ -17,12 +17,11 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+import scan_snap
 from scan_snap.core import checkpoints
-from scan_snap.sequence_classes import experiment
 from scan_snap.core import outputs
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import sweep
-from scan_snap.wikitext import experiment as text_experiment
 from tests.testing import ROOT, WIKITEXT_DIR, load_config
 
 _NUM_CHUNKS = 4
@@ -71,7 +70,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     cls.addClassCleanup(shutil.rmtree, cls.tmp)
     umask = os.umask(0o022)
     try:
-      experiment.run(_config(), cls.tmp / 'reference')
+      scan_snap.run_experiment(_config(), cls.tmp / 'reference')
     finally:
       os.umask(umask)
 
@@ -101,14 +100,14 @@ class SequenceClassFaultsTest(absltest.TestCase):
     with self.assertRaisesRegex(
         outputs.WorkdirError, re.escape(f'{workdir.resolve()} holds checkpoints made by another '
                                         'config or code version') + '.*pass --overwrite'):
-      experiment.run(c, workdir)
+      scan_snap.run_experiment(c, workdir)
     self.assertFalse((workdir / 'config.json').exists())  # Not claimed by the refused config.
     self._assert_reference_results(workdir)
 
-    result = experiment.run(c, workdir, overwrite=True)
+    result = scan_snap.run_experiment(c, workdir, overwrite=True)
     self.assertGreater(result['train_s'], 0)  # Trained anew, not restored.
     self.assertEqual({row['lr_z'] for row in result['results']}, {2.0})
-    self.assertEqual(experiment.run(c, workdir)['train_s'], 0.0)  # Its own chunks now.
+    self.assertEqual(scan_snap.run_experiment(c, workdir)['train_s'], 0.0)  # Its own chunks now.
 
   def test_a_key_added_since_and_left_at_its_default_resumes(self):
     workdir = self._copy()
@@ -117,7 +116,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     del saved['sweep']['pairs_per_block'], saved['train']['eval_batches']
     del saved['report']['loss_threshold']
     (workdir / 'config.json').write_text(json.dumps(saved))
-    self.assertEqual(experiment.run(_config(), workdir)['train_s'], 0.0)  # Restored, not trained.
+    self.assertEqual(scan_snap.run_experiment(_config(), workdir)['train_s'], 0.0)  # Restored, not trained.
     self._assert_reference_results(workdir)
     self.assertIn('pairs_per_block', json.loads((workdir / 'config.json').read_text())['sweep'])
 
@@ -129,24 +128,24 @@ class SequenceClassFaultsTest(absltest.TestCase):
         'holds a run of another config (config.sweep.num_seeds = '
         f'{2 * _NUM_CHUNKS * jax.device_count()} there, 2 here; config.sweep.pairs_per_block = '
         'absent there, 4 here)')):
-      experiment.run(c, workdir)
+      scan_snap.run_experiment(c, workdir)
 
   def test_chunks_of_other_steps_or_code_version_are_refused(self):
     workdir = self._copy()
     with mock.patch.object(checkpoints, 'RESULTS_VERSION', checkpoints.RESULTS_VERSION + 1):
       with self.assertRaisesRegex(outputs.WorkdirError, 'another config or code version'):
-        experiment.run(_config(), workdir)
+        scan_snap.run_experiment(_config(), workdir)
     (workdir / 'config.json').unlink()
     c = _config()
     c.train.steps = 20
     with self.assertRaisesRegex(outputs.WorkdirError, 'another config or code version'):
-      experiment.run(c, workdir)
+      scan_snap.run_experiment(c, workdir)
 
   def test_a_flipped_bit_is_reported_and_its_chunk_trained_again(self):
     workdir = self._copy()
     _flip_a_bit_that_changes_the_numbers(self, self._chunk(workdir, 1) / 'chunk')
     with self.assertLogs('absl', 'INFO') as logs:
-      result = experiment.run(_config(), workdir)
+      result = scan_snap.run_experiment(_config(), workdir)
     warnings = [line for line in logs.output if line.startswith('WARNING')]
     self.assertLen(warnings, 1)
     self.assertRegex(warnings[0], r'num_last2_T16/1 is damaged \(its arrays do not match their '
@@ -169,12 +168,12 @@ class SequenceClassFaultsTest(absltest.TestCase):
       else:
         path.unlink()
     with self.assertLogs('absl', 'WARNING') as logs:
-      experiment.run(_config(), workdir)
+      scan_snap.run_experiment(_config(), workdir)
     self.assertLen(logs.output, 3)
     for index, line in enumerate(logs.output):
       self.assertRegex(line, f'num_last2_T16/{index} is damaged .*; it is trained again')
     self._assert_reference_results(workdir)
-    self.assertEqual(experiment.run(_config(), workdir)['train_s'], 0.0)  # Saved anew.
+    self.assertEqual(scan_snap.run_experiment(_config(), workdir)['train_s'], 0.0)  # Saved anew.
 
   def test_a_second_run_on_a_locked_workdir_fails_before_compiling(self):
     workdir = self._copy()
@@ -191,7 +190,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     with mock.patch.object(sweep, 'Sweep', side_effect=AssertionError('not refused')):
       with self.assertRaisesRegex(outputs.WorkdirError, re.escape(
           f'{workdir} is in use by another run (pid {holder.pid})')):
-        experiment.run(_config(), workdir)
+        scan_snap.run_experiment(_config(), workdir)
     holder.kill()
     holder.wait()
     with outputs.workdir_lock(workdir):  # Released when its holder was killed.
@@ -217,7 +216,7 @@ class SequenceClassFaultsTest(absltest.TestCase):
     stale[2].mkdir()
     (stale[2] / '_METADATA').write_text('{')
     (workdir / '.keep').write_text('not ours')
-    self.assertEqual(experiment.run(_config(), workdir)['train_s'], 0.0)
+    self.assertEqual(scan_snap.run_experiment(_config(), workdir)['train_s'], 0.0)
     self.assertEqual([path for path in stale if path.exists()], [])
     self.assertTrue((workdir / '.keep').exists())
 
@@ -240,17 +239,17 @@ class WikiTextFaultsTest(absltest.TestCase):
     c.data.cache_dir = self.create_tempdir().full_path
     c.figures.names = ()
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    reference = text_experiment.run(c, workdir)
+    reference = scan_snap.run_experiment(c, workdir)
     reference_metrics = (workdir / 'metrics.jsonl').read_text()
     _flip_a_bit_that_changes_the_numbers(self, workdir / 'checkpoints' / '20' / 'state')
     with self.assertLogs('absl', 'WARNING') as logs:
-      resumed = text_experiment.run(c, workdir)
+      resumed = scan_snap.run_experiment(c, workdir)
     self.assertLen(logs.output, 1)
     self.assertRegex(logs.output[0], 'checkpoints/20 is damaged .*; resuming from step 10')
     self.assertEqual(resumed['steps_trained'], 10)
     self.assertEqual(resumed['results'], reference['results'])
     self.assertEqual((workdir / 'metrics.jsonl').read_text(), reference_metrics)
-    self.assertEqual(text_experiment.run(c, workdir)['steps_trained'], 0)  # Step 20 saved anew.
+    self.assertEqual(scan_snap.run_experiment(c, workdir)['steps_trained'], 0)  # Step 20 saved anew.
 
 
 if __name__ == '__main__':

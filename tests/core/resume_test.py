@@ -10,7 +10,7 @@ import time
 from absl.testing import absltest
 import numpy as np
 
-from scan_snap.sequence_classes import experiment
+import scan_snap
 from scan_snap.core import outputs
 from tests.testing import ROOT, WIKITEXT_DIR, finished_chunks, load_config
 
@@ -90,22 +90,22 @@ class ResumeTest(absltest.TestCase):
   def test_finished_workdir_trains_nothing(self):
     c = load_config('syn_small', 'smoke')
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    first = experiment.run(c, workdir)
+    first = scan_snap.run_experiment(c, workdir)
     self.assertGreater(first['train_s'], 0)
-    again = experiment.run(c, workdir)
+    again = scan_snap.run_experiment(c, workdir)
     self.assertEqual((again['compile_s'], again['train_s']), (0.0, 0.0))
     self.assertEqual(again['summary'], first['summary'])
 
   def test_another_config_needs_overwrite(self):
     c = load_config('syn_small', 'smoke')
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    experiment.run(c, workdir)
+    scan_snap.run_experiment(c, workdir)
     c.optimizer.lr_z = (2.0,)
     with self.assertRaisesRegex(
         outputs.WorkdirError, re.escape('holds a run of another config (config.optimizer.lr_z = '
                                         '[1.0] there, [2.0] here)')):
-      experiment.run(c, workdir)
-    result = experiment.run(c, workdir, overwrite=True)
+      scan_snap.run_experiment(c, workdir)
+    result = scan_snap.run_experiment(c, workdir, overwrite=True)
     self.assertGreater(result['train_s'], 0)  # Trained anew, not restored.
     self.assertIn('2.0', (workdir / 'results.csv').read_text())
 

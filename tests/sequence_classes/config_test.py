@@ -13,9 +13,9 @@ import numpy as np
 import scan_snap
 
 from scan_snap.core import config as core_config
+from scan_snap.core import pipeline
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
-from scan_snap.sequence_classes import experiment
 from scan_snap.sequence_classes import figures
 from scan_snap.sequence_classes import sweep
 from tests.testing import CONFIG_FILES, ROOT, load_config
@@ -33,7 +33,7 @@ class ConfigFilesTest(parameterized.TestCase):
   @parameterized.parameters(*NAMES)
   def test_full_config_is_valid_and_documented(self, name):
     c = load_config(name)
-    config.validate(c)
+    pipeline.plan(c)
     doc = (ROOT / 'configs' / f'{name}.py').read_text()
     self.assertIn(f'python -m scan_snap.main --config=configs/{name}.py', doc)
     self.assertIn(f'--config=configs/{name}.py:smoke', doc)
@@ -42,7 +42,7 @@ class ConfigFilesTest(parameterized.TestCase):
   def test_smoke_variant_runs_and_writes_the_workdir(self, name):
     c = load_config(name, 'smoke')
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    experiment.run(c, workdir)
+    scan_snap.run_experiment(c, workdir)
 
     saved = json.loads((workdir / 'config.json').read_text())
     self.assertEqual(saved['data']['num_last'], list(c.data.num_last))
@@ -133,14 +133,14 @@ class ValidationTest(parameterized.TestCase):
     section, field = key.split('.')
     c[section][field] = value
     with self.assertRaisesRegex(core_config.ConfigError, f'config.{key} = '):
-      config.validate(c)
+      pipeline.plan(c)
 
   def test_relative_rate_beyond_float32(self):
     c = load_config('syn_medium')
     c.optimizer.lr_z = (1e38,)
     with self.assertRaisesRegex(core_config.ConfigError,
                                 r'config.optimizer.lr_y = .*× optimizer.lr_z'):
-      config.validate(c)
+      pipeline.plan(c)
 
   @parameterized.parameters(
       ({'optimizer.lr_z': (0.0,)}, r'\(0.0, 0.0\)\] more than once \(η_Y = lr_y × lr_z'),
@@ -152,10 +152,10 @@ class ValidationTest(parameterized.TestCase):
     with self.assertRaisesRegex(core_config.ConfigError,
                                 r'config.optimizer.lr_y = .*gives the pairs \(η_Y, η_Z\) = \[.*'
                                 + pairs):
-      config.validate(c)
+      pipeline.plan(c)
     c.optimizer.lr_z = (1.0, 1.0 + 1e-6)  # Two float32 rates: two cells.
     c.optimizer.lr_y = (1.0,)
-    config.validate(c)
+    pipeline.plan(c)
 
   def test_claim_outside_its_assumptions_is_refused(self):
     for name, claim, about in (('syn_small', 'adam_subsets', 'Adam'),
@@ -163,14 +163,14 @@ class ValidationTest(parameterized.TestCase):
       c = load_config(name)
       c.report.claims = (claim,)
       with self.assertRaisesRegex(core_config.ConfigError, f"'{claim}' is a claim about {about}"):
-        config.validate(c)
+        pipeline.plan(c)
 
   def test_every_problem_is_listed(self):
     c = load_config('syn_small')
     c.data.batch_size = -1
     c.optimizer.name = 'rmsprop'
     with self.assertRaises(core_config.ConfigError) as ctx:
-      config.validate(c)
+      pipeline.plan(c)
     self.assertIn('data.batch_size', str(ctx.exception))
     self.assertIn('optimizer.name', str(ctx.exception))
 
@@ -179,7 +179,7 @@ class ValidationTest(parameterized.TestCase):
     c.data.num_last = (0,)
     workdir = pathlib.Path(self.create_tempdir().full_path) / 'run'
     with self.assertRaises(core_config.ConfigError):
-      experiment.run(c, workdir)
+      scan_snap.run_experiment(c, workdir)
     self.assertFalse(workdir.exists())
 
 

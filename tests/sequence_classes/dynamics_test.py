@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from scan_snap.core import config as core_config
+from scan_snap.core import pipeline
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import model
@@ -87,7 +88,7 @@ class FlowTest(absltest.TestCase):
     c.optimizer.momentum = 0.9
     with self.assertRaisesRegex(core_config.ConfigError,
                                 "'flow' integrates plain gradient descent"):
-      config.validate(c)
+      pipeline.plan(c)
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 from scan_snap.core import config as core_config
+from scan_snap.core import pipeline
 from scan_snap.sequence_classes import calibration
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
@@ -182,14 +183,14 @@ class ConfigTest(absltest.TestCase):
       with self.assertRaisesRegex(core_config.ConfigError,
                                   r'config.data.train_set_size = .*: must be one or more '
                                   r'training-set sizes N: 0 \(fresh samples every step'):
-        config.validate(c)
+        pipeline.plan(c)
 
   def test_population_dynamics_have_no_set(self):
     c = load_config('finite_data')
     c.train.dynamics = 'population'
     c.report.claims = ()
     with self.assertRaisesRegex(core_config.ConfigError, "must be 0 unless train.dynamics"):
-      config.validate(c)
+      pipeline.plan(c)
 
   def test_group_names(self):
     c = load_config('finite_data', 'smoke')

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 
 from scan_snap.core import config as core_config
+from scan_snap.core import pipeline
 from scan_snap.core import verdicts
 from scan_snap.sequence_classes import calibration
 from scan_snap.sequence_classes import claims
@@ -29,7 +30,7 @@ def _tiny(figures=('phase_diagram',), **optimizer):
     c.figures.names = figures
     c.sweep.num_seeds = 2
     c.train.steps = 8
-  config.validate(c)
+  pipeline.plan(c)
   return c
 
 
@@ -109,7 +110,7 @@ class CellsTest(absltest.TestCase):
       c.figures.marked_lr_z = (0.0, 1.0)
       c.sweep.pairs_per_block = 0
     with self.assertRaises(core_config.ConfigError) as raised:
-      config.validate(c)
+      pipeline.plan(c)
     for key in ('train.eval_batches', 'figures.marked_lr_z', 'sweep.pairs_per_block'):
       self.assertIn(key, str(raised.exception))
 
@@ -117,10 +118,10 @@ class CellsTest(absltest.TestCase):
     # The 1,024 pairs in blocks of 64: one block's training state is held at a time, and
     # every pair's curves.
     c = load_config('phase_diagram')
-    blocked = experiment.footprint(c)['memory_bytes']
+    blocked = experiment.footprint(pipeline.plan(c))['memory_bytes']
     with c.unlocked():
       c.sweep.pairs_per_block = 1024
-    self.assertGreater(experiment.footprint(c)['memory_bytes'], 3 * blocked)
+    self.assertGreater(experiment.footprint(pipeline.plan(c))['memory_bytes'], 3 * blocked)
 
   def test_heat_maps_need_absolute_rates(self):
     with self.assertRaisesRegex(core_config.ConfigError, 'lr_y_relative'):
@@ -131,7 +132,7 @@ class CellsTest(absltest.TestCase):
     with c.unlocked():
       c.figures.names = ('attention_snapshots',)
     with self.assertRaisesRegex(core_config.ConfigError, 'train.trajectories'):
-      config.validate(c)
+      pipeline.plan(c)
 
   def test_rays_need_a_grid_with_rays(self):
     rays = claims.ray_index(self.c)
@@ -143,7 +144,7 @@ class CellsTest(absltest.TestCase):
       c.optimizer.lr_y = (0.2, 3.0, 50.0)
     self.assertIsNone(claims.ray_index(c))
     with self.assertRaisesRegex(core_config.ConfigError, 'rays'):
-      config.validate(c)
+      pipeline.plan(c)
 
 
 class VerdictsTest(absltest.TestCase):

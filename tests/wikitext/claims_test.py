@@ -138,7 +138,7 @@ class RegistryTest(absltest.TestCase):
     reported = results.Results(c, sweep.GridResult(
         run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
         steps_trained=15), np.array([['a', 'b']]))
-    entropy, freezing = claims.evaluate(tuple(claims.CLAIMS), reported)
+    entropy, freezing = [v for claim in claims.CLAIMS.values() for v in claim.checks(reported)]
     self.assertAlmostEqual(entropy.effect, 0.195, places=9)
     self.assertEqual((entropy.claim, entropy.n, entropy.verdict),
                      (claims.ENTROPY_CLAIM, 2, verdicts.PASS))

@@ -4,6 +4,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from scan_snap.core import config
+from scan_snap.core import pipeline
 from scan_snap.wikitext import config as text_config
 from tests.testing import ROOT, load_config
 
@@ -14,7 +15,7 @@ class ConfigTest(parameterized.TestCase):
   def test_config_files_are_valid_and_documented(self, name):
     c = load_config(name)
     c.data.dir = '/some/folder'
-    text_config.validate(c)
+    pipeline.plan(c)
     doc = (ROOT / 'configs' / f'{name}.py').read_text()
     self.assertIn(f'python -m scan_snap.main --config=configs/{name}.py', doc)
     self.assertIn(f'--config=configs/{name}.py:smoke', doc)
@@ -30,7 +31,7 @@ class ConfigTest(parameterized.TestCase):
     c.optimizer.weight_decay = -0.1
     c.report.claims = ('attention_freezes', 'entropy_rises')
     with self.assertRaises(config.ConfigError) as raised:
-      text_config.validate(c)
+      pipeline.plan(c)
     message = str(raised.exception)
     for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr_attention',
                 'train.checkpoint_every', 'data.variant', 'sweep.runs_per_device',
@@ -44,9 +45,9 @@ class ConfigTest(parameterized.TestCase):
     c.optimizer.lr_attention, c.optimizer.lr_other = (0.0, 1.0), (1.0, 2.0)  # 0 × 1 and 0 × 2
     with self.assertRaisesRegex(config.ConfigError, r'config.optimizer.lr_other = .*gives the '
                                 r'pairs \(lr_attention, lr_other\) = \[\(0.0, 0.0\)\] more than once'):
-      text_config.validate(c)
+      pipeline.plan(c)
     c.optimizer.lr_other_relative = False  # (0, 1), (0, 2), (1, 1), (1, 2): four cells.
-    text_config.validate(c)
+    pipeline.plan(c)
 
   def test_grid_is_seed_major_with_relative_rates(self):
     c = load_config('wikitext2', 'sample')

@@ -10,9 +10,9 @@ import sys
 from absl.testing import absltest
 import numpy as np
 
+import scan_snap
 from scan_snap.wikitext import claims
 from scan_snap.wikitext import config as text_config
-from scan_snap.wikitext import experiment
 from tests.testing import ROOT, WIKITEXT_DIR, load_config, needs_wikitext
 
 
@@ -24,7 +24,7 @@ class ExperimentTest(absltest.TestCase):
     c.data.dir = str(WIKITEXT_DIR)
     c.data.cache_dir = self.create_tempdir().full_path
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    result = experiment.run(c, workdir)
+    result = scan_snap.run_experiment(c, workdir)
     self.assertEqual(result['steps_trained'], c.train.steps)
 
     runs = text_config.grid(c)
@@ -64,7 +64,7 @@ class ExperimentTest(absltest.TestCase):
     for v in written:
       self.assertIn(f"| {v['claim']} |", report)
 
-    again = experiment.run(c, workdir)  # A finished workdir trains nothing.
+    again = scan_snap.run_experiment(c, workdir)  # A finished workdir trains nothing.
     self.assertEqual(again['steps_trained'], 0)
     self.assertEqual(again['results'], result['results'])
 

@@ -57,8 +57,9 @@ class SweepTest(absltest.TestCase):
     grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
                             {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
     grid_loss = grid.train_chunk(tokens, 0)
-    # Unbatched, XLA compiles another program: equal up to float rounding only.
-    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # Unbatched, XLA compiles another program: equal up to float rounding only (2.5e-6 of a
+    # parameter after two steps on some x86 CPUs).
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     jax.tree_util.tree_map(lambda g, s: close(g[1], s), grid.state_arrays().params, single.params)
     close(grid_loss[1], metrics['train/loss'])
 

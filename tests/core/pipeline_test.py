@@ -1,0 +1,75 @@
+"""The one pipeline of both experiments: the plan checks a config once and resolves the names
+it gives; config modules are leaves."""
+
+import subprocess
+import sys
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+from scan_snap.core import config as core_config
+from scan_snap.core import errors
+from scan_snap.core import pipeline
+from tests.testing import ROOT, load_config
+
+
+class PlanTest(parameterized.TestCase):
+
+  @parameterized.parameters('scan_snap.sequence_classes.config', 'scan_snap.wikitext.config')
+  def test_config_modules_import_no_claims_figures_or_matplotlib(self, module):
+    loaded = subprocess.run(
+        [sys.executable, '-c', f'import sys, {module}; print(sorted(m for m in sys.modules if '
+         "m.startswith(('matplotlib', 'scan_snap')) and m.endswith(('matplotlib', '.claims', "
+         "'.figures', '.results'))))"],
+        cwd=ROOT, capture_output=True, text=True, check=True)
+    self.assertEqual(loaded.stdout.strip(), '[]')
+
+  def test_one_error_names_bad_values_and_unknown_names(self):
+    c = load_config('syn_small')
+    c.train.steps = 0
+    c.figures.names = ('entropy_grid', 'fig99')
+    c.report.claims = ('scanning', 'no_such_claim')
+    with self.assertRaises(core_config.ConfigError) as raised:
+      pipeline.plan(c)
+    message = str(raised.exception)
+    for key in ('train.steps', 'figures.names', 'report.claims'):
+      self.assertIn(f'config.{key} = ', message)
+    self.assertIn('fig99', message)
+
+  def test_the_plan_resolves_what_its_figures_and_claims_need(self):
+    c = load_config('finite_t')
+    p = pipeline.plan(c)
+    self.assertEqual(tuple(p.figures), tuple(c.figures.names))
+    self.assertEqual(tuple(p.claims), tuple(c.report.claims))
+    self.assertIn('population', p.references)
+    self.assertIn('long_sequence_limit', p.tables)
+    self.assertLen(p.grid.runs, len(c.data.seq_len))
+    self.assertEqual(pipeline.plan(load_config('phase_diagram')).columns, ('t0',))
+
+  def test_the_plan_keeps_the_config_it_checked(self):
+    c = load_config('syn_small', 'smoke')
+    p = pipeline.plan(c)
+    c.train.steps = 0  # After the plan: it holds the config it checked.
+    self.assertEqual(p.config.train.steps, 10)
+    with self.assertRaises(AttributeError):
+      p.config.new_key = 1  # Locked.
+
+  @parameterized.parameters(('wikitext', 'figures'), ('wikitext', 'claims'))
+  def test_a_config_names_its_defaults_from_the_registries(self, experiment, registry):
+    c = load_config('wikitext2')
+    module = pipeline.experiment_module(c)
+    names = c.figures.names if registry == 'figures' else c.report.claims
+    self.assertEqual(names, tuple(getattr(module, registry.upper())))
+    self.assertEqual(c.experiment, experiment)
+
+  def test_an_unknown_experiment_is_one_line(self):
+    c = load_config('syn_small')
+    with c.unlocked():
+      c.experiment = 'vision'
+    with self.assertRaisesRegex(errors.InputError, "config.experiment = 'vision': expected one "
+                                                   r"of \('sequence_classes', 'wikitext'\)"):
+      pipeline.plan(c)
+
+
+if __name__ == '__main__':
+  absltest.main()
