@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import pathlib
+import typing
 from typing import Any, Iterator
 
 from absl import logging
@@ -41,14 +42,21 @@ def fingerprint(**made_by) -> str:
   return hashlib.sha256(text.encode()).hexdigest()
 
 
-def described(run_config: Any) -> Any:
+def described(run_config: Any, declared: type | None = None) -> Any:
   """A frozen run config as its fingerprint holds it: each dataclass (nested too) as the dict of
-  its fields, leaving out every field that has a default and is at it. A field added to a run
-  config later gets the default that reproduces the runs made before it existed (and keeps it),
-  so that their checkpoints are still this code's."""
+  its fields, leaving out every field that has a default and is at it, and with its class's
+  name under '__class__' when that is not the class its field declares (`declared`; a family of
+  sequence classes other than the paper's, say). A field added to a run config later gets the
+  default that reproduces the runs made before it existed (and keeps it), so that their
+  checkpoints are still this code's."""
   if dataclasses.is_dataclass(run_config) and not isinstance(run_config, type):
+    hints = typing.get_type_hints(type(run_config))
     fields = ((f, getattr(run_config, f.name)) for f in dataclasses.fields(run_config))
-    return {f.name: described(value) for f, value in fields if value != _default(f)}
+    out = {f.name: described(value, hints.get(f.name)) for f, value in fields
+           if value != _default(f)}
+    if declared is not None and type(run_config) is not declared:
+      out['__class__'] = f'{type(run_config).__module__}.{type(run_config).__qualname__}'
+    return out
   if isinstance(run_config, (list, tuple)):
     return [described(v) for v in run_config]
   if isinstance(run_config, dict):

@@ -23,6 +23,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.experiment = 'sequence_classes'  # which experiment module runs it (see scan_snap/main.py)
 
   c.data = ml_collections.ConfigDict()
+  c.data.family = 'paper'  # one of data.FAMILIES: the family of classes the keys below build
   c.data.num_last = (1,)  # grid axis: query tokens; K = num_last × num_next_per_last
   c.data.num_next_per_last = 2
   c.data.num_common = 10  # common tokens shared by all classes
@@ -101,6 +102,7 @@ def check(problems: core_config.Problems) -> None:
   need = problems.need
   d, o, t = c.data, c.optimizer, c.train
   need(c.experiment == 'sequence_classes', 'experiment', "must be 'sequence_classes' here")
+  need(d.family in data.FAMILIES, 'data.family', f'must be one of {tuple(data.FAMILIES)}')
   need(len(d.num_last) > 0 and all(is_int(v) and v >= 1 for v in d.num_last),
        'data.num_last', 'must be one or more positive integers')
   for key in ('num_next_per_last', 'num_unique_per_next', 'batch_size'):
@@ -181,7 +183,7 @@ def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None 
   if train_set_size is None:
     train_set_size = _only_value(d, 'train_set_size')
   return train.RunConfig(
-      data=data.SequenceClasses(
+      data=data.FAMILIES[d.family](
           num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
           num_common_per_last=d.num_common_per_last, num_unique_per_next=d.num_unique_per_next),
       seq_len=seq_len,

@@ -8,6 +8,22 @@ contextual tokens. Token ids, in order:
 Each class has the same support size S = num_common + num_common_per_last +
 num_unique_per_next; its support is stored in that order, so the last num_unique_per_next
 slots of every class are its distinct tokens. Shapes: K classes, S support slots, B samples.
+
+A family of classes is an entry of FAMILIES, which config.data.family names: a frozen
+dataclass built from the five generator keys of config.data. The rest of the code reads a
+family through this interface alone (SequenceClasses implements it; a variant usually
+subclasses it and overrides `probs`):
+
+  num_last, num_next_per_last, num_unique_per_next   generator parameters
+  num_classes (K), support_size (S), num_context_tokens (C), vocab_size (M)
+  support()            [K, S] token ids of each class's support, distinct tokens last
+  is_distinct()        [S] the support slots of distinct tokens
+  probs()              [K, S] P(l|m,n)
+  class_next()         [K] each class's next token
+  top_distinct_slot()  the slot of class 1's most frequent distinct token
+  tables()             the device arrays the trainer reads (ClassTables)
+
+A family's name is part of its runs' checkpoint fingerprints (core.checkpoints.described).
 """
 
 import dataclasses
@@ -112,6 +128,10 @@ class SequenceClasses:
         query=jnp.asarray(self.class_query(), jnp.int32),
         next_token=jnp.asarray(self.class_next(), jnp.int32),
     )
+
+
+# config.data.family → the family of classes (see the module docstring).
+FAMILIES = {'paper': SequenceClasses}
 
 
 @functools.partial(jax.tree_util.register_dataclass,

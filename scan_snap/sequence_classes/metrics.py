@@ -7,18 +7,8 @@ from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import model
 
 
-def support_logits(z_MxM: jax.Array, tables: data.ClassTables) -> jax.Array:
-  """[K, S] z_{m,l}: each class's query row of Z on its support."""
-  return read_support_logits(z_MxM[tables.num_context_tokens:, :tables.num_context_tokens], tables)
-
-
-def read_support_logits(z_read: jax.Array, tables: data.ClassTables) -> jax.Array:
-  """support_logits from the block Z[C:, :C] of model.read_params."""
-  return z_read[tables.query[:, None] - tables.num_context_tokens, tables.support]
-
-
 def attention_frequencies(z_KxS: jax.Array, tables: data.ClassTables) -> jax.Array:
-  """[K, S] c̃_{l|n} = P(l|m,n) e^{z_{m,l}} / Σ_k P(k|m,n) e^{z_{m,k}}, from support_logits."""
+  """[K, S] c̃_{l|n} = P(l|m,n) e^{z_{m,l}} / Σ_k P(k|m,n) e^{z_{m,k}}, from model.support_logits."""
   return jax.vmap(model.attention_counts)(z_KxS, tables.probs)
 
 

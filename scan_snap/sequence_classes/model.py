@@ -27,6 +27,11 @@ from scan_snap.sequence_classes import data
 
 Params = dict[str, jax.Array]  # {'Y': [M, M], 'Z': [M, M]}
 
+# The learning-rate group of each parameter: Y steps at η_Y, Z at η_Z. The optimizer's labels
+# and the flow's velocity follow this map, and read_params carries every parameter, so that a
+# new parameter is an entry of init_params and of this map.
+LR_GROUPS = {'Y': 'lr_y', 'Z': 'lr_z'}
+
 INITS = ('zeros', 'uniform', 'normal')
 
 
@@ -73,15 +78,24 @@ def _reciprocal(x: jax.Array) -> jax.Array:
 
 
 def read_params(params: Params, num_counted: int) -> Params:
-  """{'Y': Y, 'Z': Z[C:, :C]} with C = num_counted: all that the counts form reads of a batch
-  whose queries are ids ≥ C, as in sequence classes (their contextual tokens come first)."""
-  return {'Y': params['Y'], 'Z': params['Z'][num_counted:, :num_counted]}
+  """The trained parameters, with C = num_counted: each parameter whole, but Z as its block
+  Z[C:, :C], all that the counts form reads of Z for a batch whose queries are ids ≥ C, as in
+  sequence classes (their contextual tokens come first)."""
+  return {name: p[num_counted:, :num_counted] if name == 'Z' else p
+          for name, p in params.items()}
 
 
 def write_params(params: Params, read: Params) -> Params:
   """params with its read parameters (read_params) replaced by `read`'s."""
   num_counted = read['Z'].shape[1]
-  return {'Y': read['Y'], 'Z': params['Z'].at[num_counted:, :num_counted].set(read['Z'])}
+  return {name: params['Z'].at[num_counted:, :num_counted].set(r) if name == 'Z' else r
+          for name, r in read.items()}
+
+
+def support_logits(read: Params, tables: data.ClassTables) -> jax.Array:
+  """[K, S] z_{m,l}: each class's query row of Z on its support, from the read parameters
+  (read_params); what the attention metrics are computed from."""
+  return read['Z'][tables.query[:, None] - tables.num_context_tokens, tables.support]
 
 
 def logits_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:

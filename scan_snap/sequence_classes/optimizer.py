@@ -1,14 +1,17 @@
-"""Optimizers with their own learning rates for the decoder Y (η_Y) and the attention Z (η_Z)."""
+"""The optimizer of the Y/Z model: each parameter steps at the rate of its learning-rate group
+(model.LR_GROUPS: Y at η_Y, Z at η_Z)."""
 
 import jax
 import optax
 
 from scan_snap.core import optimizer
+from scan_snap.sequence_classes import model
 
 
-def make_optimizer(cfg: optimizer.OptimizerConfig, lr_y: jax.Array,
-                   lr_z: jax.Array) -> optax.GradientTransformation:
-  """Y steps with η_Y and Z with η_Z; the rates may be traced values (swept under vmap)."""
-  return optax.partition(
-      {'Y': optimizer.one_group(cfg, lr_y), 'Z': optimizer.one_group(cfg, lr_z)},
-      {'Y': 'Y', 'Z': 'Z'})
+def make_optimizer(cfg: optimizer.OptimizerConfig,
+                   **rates: jax.Array) -> optax.GradientTransformation:
+  """core.optimizer.one_group per learning-rate group at its rate (rates: group → rate, e.g.
+  lr_y=η_Y, lr_z=η_Z), each parameter labelled by model.LR_GROUPS; the rates may be traced
+  values (swept under vmap)."""
+  return optax.partition({group: optimizer.one_group(cfg, rate) for group, rate in rates.items()},
+                         lambda params: {name: model.LR_GROUPS[name] for name in params})

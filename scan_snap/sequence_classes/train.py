@@ -88,7 +88,7 @@ def make_train(run_config: RunConfig) -> TrainFn:
   def train(key, lr_y, lr_z):
     init_key, data_key = run_keys(key)
     params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
-    opt = optimizer.make_optimizer(run_config.optimizer, lr_y, lr_z)
+    opt = optimizer.make_optimizer(run_config.optimizer, lr_y=lr_y, lr_z=lr_z)
     batches = data.training_batches(data_key, tables, run_config.batch_size, run_config.seq_len,
                                     run_config.train_set_size, run_config.steps)
 
@@ -108,13 +108,13 @@ def make_train(run_config: RunConfig) -> TrainFn:
                                  i * run_config.log_every + jnp.arange(run_config.log_every))
       return state, {'train/loss': logs['loss'].mean(),
                      'train/accuracy': logs['accuracy'].mean(),
-                     'attn/logits': metrics.read_support_logits(state[0]['Z'], tables)}
+                     'attn/logits': model.support_logits(state[0], tables)}
 
     read = model.read_params(params, tables.num_context_tokens)
     (final, _), logs = jax.lax.scan(interval, (read, opt.init(read)),
                                     jnp.arange(run_config.steps // run_config.log_every))
     logs['attn/logits'] = jnp.concatenate(
-        [metrics.read_support_logits(read['Z'], tables)[None], logs['attn/logits']])
+        [model.support_logits(read, tables)[None], logs['attn/logits']])
     final = model.write_params(params, final)
     return final, _collect(logs, tables, run_config, final, data_key, solver_ok=True)
 
@@ -133,14 +133,17 @@ def _make_flow(run_config: RunConfig) -> TrainFn:
     init_key, data_key = run_keys(key)
     params = model.init_params(init_key, run_config.data.vocab_size, run_config.model)
 
+    rates = {'lr_y': lr_y, 'lr_z': lr_z}
+
     def velocity(t, params, args):
       grads = jax.grad(lambda p: loss_fn(p)[0])(params)
-      return {'Y': -lr_y * grads['Y'], 'Z': -lr_z * grads['Z']}
+      return {name: -rates[model.LR_GROUPS[name]] * g for name, g in grads.items()}
 
     def observe(t, params, args):
       loss, aux = loss_fn(params)
       return {'train/loss': loss, 'train/accuracy': aux['accuracy'],
-              'attn/logits': metrics.support_logits(params['Z'], tables)}
+              'attn/logits': model.support_logits(
+                  model.read_params(params, tables.num_context_tokens), tables)}
 
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(velocity), diffrax.Tsit5(), t0=0.0, t1=float(run_config.steps), dt0=0.1,

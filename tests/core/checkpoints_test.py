@@ -23,6 +23,11 @@ class _New:  # _Old with a field added since, whose default runs as before.
 
 
 @dataclasses.dataclass(frozen=True)
+class _Variant(_New):  # the same fields, other numbers (a subclass overriding a method, say)
+  pass
+
+
+@dataclasses.dataclass(frozen=True)
 class _Run:
   part: _New
   steps: int
@@ -41,6 +46,14 @@ class DescribedTest(absltest.TestCase):
   def test_nested_dataclasses_are_described_field_by_field(self):
     self.assertEqual(checkpoints.described(_Run(_New(0.5, (2, 3), decay=0.1), steps=4)),
                      {'part': {'rate': 0.5, 'shape': [2, 3], 'decay': 0.1}, 'steps': 4})
+
+  def test_a_subclass_in_a_field_is_named(self):
+    variant = _Run(_Variant(0.5, (2, 3)), steps=4)  # say, another family of sequence classes
+    self.assertEqual(checkpoints.described(variant)['part']['__class__'], f'{__name__}._Variant')
+    self.assertNotIn('__class__', checkpoints.described(_Run(_New(0.5, (2, 3)), steps=4))['part'])
+    self.assertNotEqual(checkpoints.fingerprint(run=checkpoints.described(variant)),
+                        checkpoints.fingerprint(run=checkpoints.described(
+                            _Run(_New(0.5, (2, 3)), steps=4))))
 
   def test_todays_run_configs_are_described_as_before(self):
     # The fingerprints of the checkpoints made before `described` were those of asdict.

@@ -108,6 +108,7 @@ class ConfigFilesTest(parameterized.TestCase):
 class ValidationTest(parameterized.TestCase):
 
   @parameterized.parameters(
+      ('data.family', 'zipf'),
       ('data.num_last', (0,)),
       ('data.num_last', (1, -3)),
       ('data.batch_size', 0),

@@ -8,6 +8,11 @@ from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import model
 
+def _support_logits(z_MxM, tables):
+  """z_{m,l} on each class's support, from a whole Z."""
+  return model.support_logits(model.read_params({'Z': z_MxM}, tables.num_context_tokens), tables)
+
+
 SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
                             num_common_per_last=0, num_unique_per_next=3)
 
@@ -17,7 +22,7 @@ class AttentionFrequenciesTest(absltest.TestCase):
   def test_zero_logits_give_probs(self):
     tables = SPEC.tables()
     ctilde = metrics.attention_frequencies(
-        metrics.support_logits(jnp.zeros((SPEC.vocab_size,) * 2), tables), tables)
+        _support_logits(jnp.zeros((SPEC.vocab_size,) * 2), tables), tables)
     np.testing.assert_allclose(ctilde, SPEC.probs(), rtol=1e-6)
 
   def test_hand_case(self):
@@ -25,7 +30,7 @@ class AttentionFrequenciesTest(absltest.TestCase):
     z = np.zeros((SPEC.vocab_size,) * 2)
     z[8, 4] = np.log(3.0)
     tables = SPEC.tables()
-    ctilde = metrics.attention_frequencies(metrics.support_logits(jnp.asarray(z), tables), tables)
+    ctilde = metrics.attention_frequencies(_support_logits(jnp.asarray(z), tables), tables)
     weights = np.array([1, 1, 0.1, 0.55, 3.0])
     np.testing.assert_allclose(ctilde[0], weights / weights.sum(), rtol=1e-6)
     np.testing.assert_allclose(ctilde[1], SPEC.probs()[1], rtol=1e-6)  # Row 9 untouched.
@@ -59,7 +64,7 @@ class DistinctEntropyTest(absltest.TestCase):
   def test_logits_and_probs_give_the_renormalized_ctilde(self):
     tables = SPEC.tables()
     z = np.random.default_rng(0).normal(size=(SPEC.vocab_size,) * 2).astype(np.float32)
-    logits = metrics.support_logits(jnp.asarray(z), tables)
+    logits = _support_logits(jnp.asarray(z), tables)
     ctilde = np.asarray(metrics.attention_frequencies(logits, tables), np.float64)
     want = ctilde[:, -3:] / ctilde[:, -3:].sum(-1, keepdims=True)
     np.testing.assert_allclose(metrics.distinct_attention(logits, tables.probs, 3), want,

@@ -1,5 +1,7 @@
 """The two learning-rate groups against hand-written update rules."""
 
+from unittest import mock
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -8,6 +10,7 @@ import numpy as np
 import optax
 
 from scan_snap.core import optimizer as core_optimizer
+from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import optimizer
 
 
@@ -35,7 +38,7 @@ class OptimizerTest(parameterized.TestCase):
   @parameterized.parameters(0.0, 0.01)
   def test_sgd_momentum_per_group(self, weight_decay):
     lr = {'Y': 0.7, 'Z': 0.2}
-    got = _run(optimizer.make_optimizer(_config('sgd', weight_decay), lr['Y'], lr['Z']),
+    got = _run(optimizer.make_optimizer(_config('sgd', weight_decay), lr_y=lr['Y'], lr_z=lr['Z']),
                self.params, self.grads)
     for k in ('Y', 'Z'):  # PyTorch's rule: v ← μ v + (g + wd θ); θ ← θ − η v.
       theta, v = self.params[k].copy(), np.zeros((3, 3))
@@ -46,7 +49,7 @@ class OptimizerTest(parameterized.TestCase):
 
   def test_adam_per_group(self):
     lr = {'Y': 0.05, 'Z': 0.3}
-    got = _run(optimizer.make_optimizer(_config('adam'), lr['Y'], lr['Z']),
+    got = _run(optimizer.make_optimizer(_config('adam'), lr_y=lr['Y'], lr_z=lr['Z']),
                self.params, self.grads)
     for k in ('Y', 'Z'):
       theta, m, v = self.params[k].copy(), 0.0, 0.0
@@ -58,7 +61,7 @@ class OptimizerTest(parameterized.TestCase):
 
   def test_traced_learning_rates_under_vmap(self):
     def final(lr_y, lr_z):
-      return _run(optimizer.make_optimizer(_config('sgd'), lr_y, lr_z),
+      return _run(optimizer.make_optimizer(_config('sgd'), lr_y=lr_y, lr_z=lr_z),
                   jax.tree.map(jnp.asarray, self.params), self.grads)
     lrs = jnp.array([0.0, 0.5])
     batched = jax.jit(jax.vmap(final))(lrs, lrs[::-1])
@@ -66,9 +69,20 @@ class OptimizerTest(parameterized.TestCase):
     np.testing.assert_array_equal(batched['Z'][1], self.params['Z'].astype(np.float32))
     np.testing.assert_allclose(batched['Y'][1], final(0.5, 0.0)['Y'], rtol=1e-6)
 
+  def test_a_new_parameter_follows_its_learning_rate_group(self):
+    params = jax.tree.map(jnp.asarray, {**self.params, 'b': np.ones(3)})  # a prior added to z_{m,l}
+    grads = [{**g, 'b': np.full(3, 2.0)} for g in self.grads]
+    with mock.patch.dict(model.LR_GROUPS, {'b': 'lr_z'}):
+      got = _run(optimizer.make_optimizer(_config('sgd'), lr_y=0.7, lr_z=0.2), params, grads)
+      read = model.read_params(params, 2)
+    np.testing.assert_allclose(got['b'], 1 - 0.2 * 2 * (1 + 1.9 + 2.71), rtol=1e-6)  # momentum
+    np.testing.assert_array_equal(read['b'], params['b'])
+    self.assertEqual(read['Z'].shape, (1, 2))
+    np.testing.assert_array_equal(model.write_params(params, read)['Z'], params['Z'])
+
   def test_unknown_optimizer(self):
     with self.assertRaisesRegex(ValueError, 'unknown optimizer'):
-      optimizer.make_optimizer(_config('lbfgs'), 1.0, 1.0)
+      optimizer.make_optimizer(_config('lbfgs'), lr_y=1.0, lr_z=1.0)
 
 
 if __name__ == '__main__':
