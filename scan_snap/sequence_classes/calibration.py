@@ -17,7 +17,9 @@ from absl import flags
 import numpy as np
 
 from scan_snap.core import verdicts
-from scan_snap.sequence_classes import claims
+from scan_snap.sequence_classes.claims import finite_data
+from scan_snap.sequence_classes.claims import learning_rates
+from scan_snap.sequence_classes.claims import theorems
 from scan_snap.sequence_classes import data
 
 _GRIDS = flags.DEFINE_integer('grids', 2000, 'Simulated grids per rate.')
@@ -37,7 +39,7 @@ def frequency_bias(rng: np.random.Generator, effect: float,
   mean[is_distinct] = effect + 0.012 * np.arange(is_distinct.sum()) ** 2
   sd = np.where(is_distinct, 0.005 + 0.12 * np.abs(mean), 0.09)
   changes = mean + sd * rng.normal(size=(seeds, 2, SYN_SMALL.support_size))
-  return claims.frequency_bias(changes, is_distinct, False)[1]
+  return theorems.frequency_bias(changes, is_distinct, False)[1]
 
 
 def scanning(rng: np.random.Generator, effect: float, seeds: int = 10,
@@ -54,7 +56,7 @@ def scanning(rng: np.random.Generator, effect: float, seeds: int = 10,
     peak = np.full((2, SYN_SMALL.support_size), steps - 1)
     peak[:, is_distinct] = peaks
     ctilde = 1 + np.minimum(t, peak) - 0.5 * np.maximum(t - peak, 0)
-    rho.append(claims.scan_order(ctilde, SYN_SMALL.probs(), is_distinct))
+    rho.append(theorems.scan_order(ctilde, SYN_SMALL.probs(), is_distinct))
   return verdicts.above('Thm 3 order', rho)
 
 
@@ -62,13 +64,13 @@ def snapping(rng: np.random.Generator, effect: float, noise: float = 0.05,
              power_z: float = 0.0, which: int = 0) -> verdicts.Verdict:
   """Thm 4 on a phase-transition grid (K ∈ {2, 6, 20} × 6 η_Y × η_Z ≪ η_Y): t₀ =
   1.5 · 2K ln M · η_Y^(−effect) · η_Z^power_z, with multiplicative noise `noise` (the
-  detector's log grid); the verdict `which` of claims.snapping."""
+  detector's log grid); the verdict `which` of theorems.snapping."""
   k, lr_y = map(np.array, zip(*itertools.product((2, 6, 20), (0.03, 0.06, 0.1, 0.3, 1, 3))))
   lr_z = np.tile([0.001, 0.003], len(k) // 2)
   vocab = 10 + 12 * k
   t0 = (1.5 * 2 * k * np.log(vocab) * lr_y ** -effect * lr_z ** power_z
         * np.exp(rng.normal(0, noise, len(k))))
-  return claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)[which]
+  return theorems.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)[which]
 
 
 def syn_medium_rows(rng: np.random.Generator, sparser: float = 0.0, denser: float = 0.0,
@@ -137,7 +139,7 @@ def adam_subsets(rng: np.random.Generator, effect: float, seeds: int = 10) -> ve
   mean = ADAM_ATTENDED.mean(axis=0)
   p = mean + effect * (ADAM_ATTENDED - mean)
   attended = rng.random((seeds, len(p), 2, p.shape[1])) < p[:, None]
-  return claims.adam_subsets(attended, ['η'] * len(p), np.arange(2 * p.shape[1]).reshape(2, -1))
+  return learning_rates.adam_subsets(attended, ['η'] * len(p), np.arange(2 * p.shape[1]).reshape(2, -1))
 
 
 def long_sequence_limit(rng: np.random.Generator, effect: float,
@@ -145,12 +147,12 @@ def long_sequence_limit(rng: np.random.Generator, effect: float,
   """Lemma 2 at T ∈ {32, 128, 512, 2048}: distance ∝ T^(−effect), multiplicative noise."""
   table = [{'num_last': 2, 'lr_y': 1.0, 'lr_z': 1.0, 'seq_len': t,
             'distance': t ** -effect * np.exp(rng.normal(0, noise))} for t in (32, 128, 512, 2048)]
-  return claims.long_sequence_limit(table)[0]
+  return theorems.long_sequence_limit(table)[0]
 
 
 def phase_plane(rng: np.random.Generator, sparser: float = 0.0, denser: float = 0.0,
                 t0_power: float = 0.0, which: int = 0, seeds: int = 10) -> verdicts.Verdict:
-  """The phase diagram's verdict `which` (claims.phase_diagram) on a simulated grid of the
+  """The phase diagram's verdict `which` (learning_rates.phase_diagram) on a simulated grid of the
   shipped config (32 × 32 rates 10^−2 … 10^4.2, K = 10, M = 125, momentum 0.9): entropy 1.5 +
   `sparser` ln η_Z + `denser` ln(η_Y/η_Z) on 1 ≤ η_Y/η_Z ≤ 10, a per-seed offset (sd 0.05) and
   per-run noise (sd 0.02 nats: per seed, the window's slopes then spread by 0.004, as measured);
@@ -166,8 +168,8 @@ def phase_plane(rng: np.random.Generator, sparser: float = 0.0, denser: float = 
   t0 = 97 * (10 * lr_y) ** -power * np.exp(rng.normal(0, 0.1, (seeds, *lr_z.shape)))
   t0[rng.random(t0.shape) < 0.11] = np.nan
   predicted = 2 * 10 * np.log(125) * 0.1 / lr_y
-  rays = np.arange(32)[None, :] - np.arange(32)[:, None] + 31  # claims.ray_index's labels
-  return claims.phase_diagram(entropy, t0, lr_z, lr_y, rays, claims.PHASE_WINDOW_LR_Z,
+  rays = np.arange(32)[None, :] - np.arange(32)[:, None] + 31  # learning_rates.ray_index's labels
+  return learning_rates.phase_diagram(entropy, t0, lr_z, lr_y, rays, learning_rates.PHASE_WINDOW_LR_Z,
                               predicted, 100)[which]
 
 
@@ -207,32 +209,32 @@ CALIBRATIONS = {
     'snapping': Calibration(snapping, 1.0, 't₀ ∝ 1/η_Y (log-noise 0.05)'),
     # Equivalence: "no effect" is a dependence on η_Z at the margin, the planted effect none.
     'snapping (independent of η_Z)': Calibration(
-        lambda rng, e: snapping(rng, 1.0, power_z=claims.ETA_Z_MARGIN - e, which=1),
-        claims.ETA_Z_MARGIN, 't₀ independent of η_Z (no effect: t₀ ∝ η_Z^0.25, at the margin)'),
+        lambda rng, e: snapping(rng, 1.0, power_z=theorems.ETA_Z_MARGIN - e, which=1),
+        theorems.ETA_Z_MARGIN, 't₀ independent of η_Z (no effect: t₀ ∝ η_Z^0.25, at the margin)'),
     'learning_rates (sparser with η_Z)': Calibration(
-        lambda rng, e: claims.learning_rates(syn_medium_rows(rng, sparser=-e))[0], 0.05,
+        lambda rng, e: learning_rates.learning_rates(syn_medium_rows(rng, sparser=-e))[0], 0.05,
         '−0.05 nats per unit of ln η_Z, half of Syn-Medium\'s'),
     'learning_rates (denser beyond η_Z)': Calibration(
-        lambda rng, e: claims.learning_rates(syn_medium_rows(rng, denser=e))[1], 0.02,
+        lambda rng, e: learning_rates.learning_rates(syn_medium_rows(rng, denser=e))[1], 0.02,
         '+0.02 nats at the largest η_Y/η_Z, half of Syn-Medium\'s'),
     'recall (sparser with η_Z)': Calibration(
-        lambda rng, e: claims.recall_curves(recall_rows(rng, sparser=e), 5.0, 1.0)[0], 0.08,
+        lambda rng, e: learning_rates.recall_curves(recall_rows(rng, sparser=e), 5.0, 1.0)[0], 0.08,
         '+0.08 per unit of ln η_Z, half of configs/recall.py\'s'),
     'recall (denser with η_Y)': Calibration(
-        lambda rng, e: claims.recall_curves(recall_rows(rng, denser=e), 5.0, 1.0)[1], 0.013,
+        lambda rng, e: learning_rates.recall_curves(recall_rows(rng, denser=e), 5.0, 1.0)[1], 0.013,
         '−0.013 per unit of ln η_Y, half of configs/recall.py\'s'),
     'long_sequence_limit': Calibration(long_sequence_limit, 0.5, 'distance ∝ T^(−1/2)'),
     'convergence_vs_sparsity (faster)': Calibration(
-        lambda rng, e: claims.convergence_vs_sparsity(syn_small_rows(rng, faster=e), 0.1)[0],
+        lambda rng, e: learning_rates.convergence_vs_sparsity(syn_small_rows(rng, faster=e), 0.1)[0],
         2.5, '2.5 steps fewer to the loss threshold at η_Y = 10 than at 1, half of Syn-Small\'s'),
     'convergence_vs_sparsity (less sparse)': Calibration(
-        lambda rng, e: claims.convergence_vs_sparsity(syn_small_rows(rng, denser=e), 0.1)[1],
+        lambda rng, e: learning_rates.convergence_vs_sparsity(syn_small_rows(rng, denser=e), 0.1)[1],
         0.073, '+0.073 nats at η_Y = 10 over 1, half of Syn-Small\'s'),
     'spurious_tokens (attention)': Calibration(
-        lambda rng, e: claims.spurious_tokens(finite_data_rows(rng, e))[0], 1.0,
+        lambda rng, e: finite_data.spurious_tokens(finite_data_rows(rng, e))[0], 1.0,
         '−0.027 per unit of ln N, half of configs/finite_data.py\'s'),
     'spurious_tokens (correlation)': Calibration(
-        lambda rng, e: claims.spurious_tokens(finite_data_rows(rng, e))[1], 1.0,
+        lambda rng, e: finite_data.spurious_tokens(finite_data_rows(rng, e))[1], 1.0,
         '−0.073 per unit of ln N, half of configs/finite_data.py\'s'),
     'adam_subsets': Calibration(adam_subsets, 0.5, 'each rate\'s attended frequencies halfway '
                                 'from the rates\' mean to those measured on Syn-Small'),

@@ -9,7 +9,9 @@ from absl.testing import parameterized
 import numpy as np
 
 from scan_snap.sequence_classes import calibration
-from scan_snap.sequence_classes import claims
+from scan_snap.sequence_classes.claims import learning_rates
+from scan_snap.sequence_classes.claims import solvers
+from scan_snap.sequence_classes.claims import theorems
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
@@ -42,12 +44,12 @@ class DecoderGapTest(absltest.TestCase):
 
   def test_closed_form_solves_its_equation(self):
     t = np.array([0.0, 0.1, 1.0, 10.0, 1e3])
-    xi = claims.decoder_gap_closed_form(t, lr_y=0.7, vocab_size=50, num_classes=4)
+    xi = solvers.decoder_gap_closed_form(t, lr_y=0.7, vocab_size=50, num_classes=4)
     np.testing.assert_allclose(49 * xi + np.expm1(xi), 0.7 * 50 * t / 4, rtol=1e-10, atol=1e-12)
 
   def test_training_follows_the_closed_form(self):
     reference = sweep.decoder_reduction_run([], steps=50)
-    self.assertEqual(claims.decoder_reduction(reference).verdict, 'pass')
+    self.assertEqual(solvers.decoder_reduction(reference).verdict, 'pass')
 
 
 class FlowVsStepsTest(absltest.TestCase):
@@ -55,9 +57,9 @@ class FlowVsStepsTest(absltest.TestCase):
   def test_first_order_error_passes_and_no_convergence_fails(self):
     flow = np.zeros((5, 2, 3))
     runs = {'flow': flow, 'h=1': flow + 0.2, 'h=1/2': flow + 0.1}
-    self.assertEqual(claims.flow_vs_steps(runs).verdict, 'pass')
-    self.assertEqual(claims.flow_vs_steps({**runs, 'h=1/2': flow + 0.2}).verdict, 'fail')
-    self.assertEqual(claims.flow_vs_steps({**runs, 'h=1/2': flow + 0.05}).verdict, 'fail')
+    self.assertEqual(solvers.flow_vs_steps(runs).verdict, 'pass')
+    self.assertEqual(solvers.flow_vs_steps({**runs, 'h=1/2': flow + 0.2}).verdict, 'fail')
+    self.assertEqual(solvers.flow_vs_steps({**runs, 'h=1/2': flow + 0.05}).verdict, 'fail')
 
 
 SPEC = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=2,
@@ -90,18 +92,18 @@ class FrequencyBiasTest(absltest.TestCase):
 
   def test_exact_on_deterministic_dynamics(self):
     good = np.where(SPEC.is_distinct(), 0.1, -0.1) * np.ones((3, 2, 6))
-    self.assertEqual([v.verdict for v in claims.frequency_bias(good, SPEC.is_distinct(), True)],
+    self.assertEqual([v.verdict for v in theorems.frequency_bias(good, SPEC.is_distinct(), True)],
                      ['pass', 'pass'])
     bad = good.copy()
     bad[1, 0, 2] = -1e-4  # One distinct token of one run falls.
-    self.assertEqual([v.verdict for v in claims.frequency_bias(bad, SPEC.is_distinct(), True)],
+    self.assertEqual([v.verdict for v in theorems.frequency_bias(bad, SPEC.is_distinct(), True)],
                      ['pass', 'fail'])
 
   def test_a_falling_rare_token_fails_and_is_named(self):
     rng = np.random.default_rng(1)
     changes = np.where(SPEC.is_distinct(), 0.3, -0.3) + rng.normal(0, 0.02, (10, 2, 6))
     changes[:, 0, 2] = rng.normal(-0.01, 0.002, 10)  # The rarest token falls, as at finite T.
-    verdict = claims.frequency_bias(changes, SPEC.is_distinct(), False)[1]
+    verdict = theorems.frequency_bias(changes, SPEC.is_distinct(), False)[1]
     self.assertEqual(verdict.verdict, 'fail')
     self.assertIn('class 0, distinct token 0', verdict.measured)
 
@@ -117,20 +119,20 @@ class ScanningTest(absltest.TestCase):
 
   def test_scan_order(self):
     probs, is_distinct = SPEC.probs(), SPEC.is_distinct()  # distinct P rises with the slot
-    self.assertAlmostEqual(claims.scan_order(self._ctilde([3, 6, 9, 19]), probs, is_distinct),
+    self.assertAlmostEqual(theorems.scan_order(self._ctilde([3, 6, 9, 19]), probs, is_distinct),
                            1.0)
-    self.assertAlmostEqual(claims.scan_order(self._ctilde([19, 9, 6, 3]), probs, is_distinct),
+    self.assertAlmostEqual(theorems.scan_order(self._ctilde([19, 9, 6, 3]), probs, is_distinct),
                            -1.0)
-    self.assertTrue(math.isnan(claims.scan_order(self._ctilde([19] * 4), probs, is_distinct)))
+    self.assertTrue(math.isnan(theorems.scan_order(self._ctilde([19] * 4), probs, is_distinct)))
 
   def test_relative_gains_and_their_monotone_growth(self):
     c = np.ones((3, 2, 6))
     c[:, :, 5] = [[1], [2], [3]]  # The most frequent distinct token gains attention.
-    gain = claims.relative_gains(c, SPEC.probs(), SPEC.is_distinct())
+    gain = theorems.relative_gains(c, SPEC.probs(), SPEC.is_distinct())
     np.testing.assert_allclose(gain[:, 0], [0, 3, 8])
     self.assertEqual(gain.shape, (3, 6))  # 2 classes × 3 other distinct tokens
-    self.assertEqual(claims.rising_fraction(gain), 1.0)
-    self.assertEqual(claims.rising_fraction(gain[::-1]), 0.0)
+    self.assertEqual(theorems.rising_fraction(gain), 1.0)
+    self.assertEqual(theorems.rising_fraction(gain[::-1]), 0.0)
 
 
 class SnappingTest(absltest.TestCase):
@@ -142,7 +144,7 @@ class SnappingTest(absltest.TestCase):
     k, lr_y, lr_z = map(np.array, zip(*itertools.product(self.K, self.LR_Y, self.LR_Z)))
     vocab = 10 + 12 * k
     t0 = 3 * k * np.log(vocab) / lr_y * lr_z ** power_z * np.exp(rng.normal(0, noise, len(k)))
-    return claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)
+    return theorems.snapping(k, vocab, lr_y, lr_z, t0, np.ones(len(k), bool), True)
 
   def test_lr_z_independence(self):
     self.assertGreaterEqual(_rate(lambda rng: self._grid(rng, 0.0)), 0.9)  # Every verdict.
@@ -153,14 +155,14 @@ class SnappingTest(absltest.TestCase):
     k, vocab = np.full(3, 2), np.full(3, 34)
     lr_y, lr_z = np.array([0.1, 0.1, 3.0]), np.array([0.1, 0.001, 0.001])
     t0 = np.array([100.0, np.nan, 5.0])  # η_Y = η_Z; no t₀; t₀ inside the start-up
-    verdict = claims.snapping(k, vocab, lr_y, lr_z, t0, np.ones(3, bool), True)[0]
+    verdict = theorems.snapping(k, vocab, lr_y, lr_z, t0, np.ones(3, bool), True)[0]
     self.assertEqual((verdict.verdict, verdict.n), ('inconclusive', 0))
 
   def test_log_tail(self):
     t = np.arange(100, 10_000, dtype=float)
-    self.assertTrue(claims.log_beats_power_law(t, 3 + 2 * np.log(t)))
-    self.assertFalse(claims.log_beats_power_law(t, 0.01 * t**1.5))
-    self.assertFalse(claims.log_beats_power_law(t, 0.01 * t**0.3))  # Slow, but a power law.
+    self.assertTrue(theorems.log_beats_power_law(t, 3 + 2 * np.log(t)))
+    self.assertFalse(theorems.log_beats_power_law(t, 0.01 * t**1.5))
+    self.assertFalse(theorems.log_beats_power_law(t, 0.01 * t**0.3))  # Slow, but a power law.
 
 
 class LearningRatesTest(absltest.TestCase):
@@ -173,12 +175,12 @@ class LearningRatesTest(absltest.TestCase):
         mine = [r for r in rows if r['seed'] == seed]
         for row, entropy in zip(mine, rng.permutation([r['entropy'] for r in mine])):
           row['entropy'] = entropy
-      return claims.learning_rates(rows)
+      return learning_rates.learning_rates(rows)
     self.assertLessEqual(_rate(lambda rng: permuted(rng)[:1], grids=100), 0.05)
     self.assertLessEqual(_rate(lambda rng: permuted(rng)[1:], grids=100), 0.05)
 
   def test_opposite_effects_fail(self):
-    check = lambda rng: claims.learning_rates(
+    check = lambda rng: learning_rates.learning_rates(
         calibration.syn_medium_rows(rng, sparser=0.1, denser=-0.04))
     self.assertGreaterEqual(_rate(check, 'fail', grids=50), 0.9)
 
@@ -186,7 +188,7 @@ class LearningRatesTest(absltest.TestCase):
     rows = calibration.syn_medium_rows(np.random.default_rng(0), sparser=-0.1, denser=0.04)
     for row in rows[:5]:
       row['diverged'] = True
-    sparser, denser = claims.learning_rates(rows)
+    sparser, denser = learning_rates.learning_rates(rows)
     self.assertAlmostEqual(sparser.effect, -0.1 * np.log(6), delta=0.02)  # ln 3 − ln 0.5
     self.assertAlmostEqual(denser.effect, 0.04, delta=0.01)
     self.assertLess(sparser.interval[1], 0)
@@ -203,7 +205,7 @@ class ConvergenceVsSparsityTest(absltest.TestCase):
       row['steps'] = 10
       if row['lr_y'] == 1.0 and row['seed'] < 3:
         row['steps_to_loss'] = math.nan  # Never reached: counted as the run length, 10.
-    faster, denser = claims.convergence_vs_sparsity(rows, 0.1)
+    faster, denser = learning_rates.convergence_vs_sparsity(rows, 0.1)
     small = {r['seed']: r['steps_to_loss'] for r in rows if r['lr_y'] == 1.0}
     large = {r['seed']: r['steps_to_loss'] for r in rows if r['lr_y'] == 10.0}
     want = np.mean([large[s] - (10 if s < 3 else small[s]) for s in range(10)])
@@ -214,7 +216,7 @@ class ConvergenceVsSparsityTest(absltest.TestCase):
     self.assertEqual([faster.verdict, denser.verdict], ['pass', 'pass'])
 
   def test_opposite_effects_fail(self):
-    check = lambda rng: claims.convergence_vs_sparsity(
+    check = lambda rng: learning_rates.convergence_vs_sparsity(
         calibration.syn_small_rows(rng, faster=-2.0, denser=-0.05), 0.1)
     self.assertGreaterEqual(_rate(check, 'fail', grids=50), 0.9)
 
@@ -225,7 +227,7 @@ class AdamSubsetsTest(absltest.TestCase):
     attended = np.zeros((10, 2, 1, 3), bool)
     attended[:, 0, 0, :2] = True  # The first rate ends on tokens 7 and 8 in every seed,
     attended[:4, 1, 0, 2] = True  # the second on token 9 in 4 seeds of 10: not most.
-    v = claims.adam_subsets(attended, ['η=0.1', 'η=1'], np.array([[7, 8, 9]]))
+    v = learning_rates.adam_subsets(attended, ['η=0.1', 'η=1'], np.array([[7, 8, 9]]))
     self.assertIn('η=0.1: {7, 8}; η=1: {}', v.measured)
     self.assertEqual(v.verdict, 'pass')
 

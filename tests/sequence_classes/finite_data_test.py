@@ -10,7 +10,7 @@ import numpy as np
 from scan_snap.core import config as core_config
 from scan_snap.core import pipeline
 from scan_snap.sequence_classes import calibration
-from scan_snap.sequence_classes import claims
+from scan_snap.sequence_classes.claims import finite_data
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import experiment
@@ -156,20 +156,20 @@ class VerdictTest(absltest.TestCase):
 
   def test_no_effect_fails_to_pass_and_a_planted_one_passes(self):
     rng = np.random.default_rng(0)
-    flat = claims.spurious_tokens(calibration.finite_data_rows(rng, 0.0))
+    flat = finite_data.spurious_tokens(calibration.finite_data_rows(rng, 0.0))
     self.assertTrue(all(v.verdict != 'pass' for v in flat))
-    planted = claims.spurious_tokens(calibration.finite_data_rows(rng, 1.0))
+    planted = finite_data.spurious_tokens(calibration.finite_data_rows(rng, 1.0))
     self.assertEqual([v.verdict for v in planted], ['pass', 'pass'])
     self.assertLess(planted[0].effect, 0)
     self.assertLess(planted[0].interval[1], 0)
-    rising = claims.spurious_tokens(calibration.finite_data_rows(rng, -1.0))
+    rising = finite_data.spurious_tokens(calibration.finite_data_rows(rng, -1.0))
     self.assertEqual([v.verdict for v in rising], ['fail', 'fail'])
 
   def test_runs_without_a_measure_are_counted(self):
     rows = calibration.finite_data_rows(np.random.default_rng(0), 1.0)
     finite = [r for r in rows if r['train_set_size']]
     finite[0]['correlation'] = float('nan')  # e.g. a class absent from its set
-    verdict = claims.spurious_tokens(rows)[1]
+    verdict = finite_data.spurious_tokens(rows)[1]
     self.assertIn('1 runs left out with no finite correlation', verdict.measured)
     self.assertEqual(verdict.verdict, 'pass')
 

@@ -12,7 +12,8 @@ from scan_snap.core import config as core_config
 from scan_snap.core import pipeline
 from scan_snap.core import verdicts
 from scan_snap.sequence_classes import calibration
-from scan_snap.sequence_classes import claims
+from scan_snap.sequence_classes.claims import common
+from scan_snap.sequence_classes.claims import learning_rates
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import experiment
 from scan_snap.sequence_classes import results
@@ -135,14 +136,14 @@ class CellsTest(absltest.TestCase):
       pipeline.plan(c)
 
   def test_rays_need_a_grid_with_rays(self):
-    rays = claims.ray_index(self.c)
+    rays = learning_rates.ray_index(self.c)
     self.assertEqual(rays.min(), 0)  # every ray counts, those below η_Y = η_Z too
     self.assertLen(np.unique(rays), 2 * 3 - 1)
     self.assertEqual(rays[0, 0], rays[2, 2])
     c = load_config('phase_diagram', 'smoke')
     with c.unlocked():
       c.optimizer.lr_y = (0.2, 3.0, 50.0)
-    self.assertIsNone(claims.ray_index(c))
+    self.assertIsNone(learning_rates.ray_index(c))
     with self.assertRaisesRegex(core_config.ConfigError, 'rays'):
       pipeline.plan(c)
 
@@ -155,7 +156,7 @@ class VerdictsTest(absltest.TestCase):
     values = np.array([[0.0, 1.0, 2.0, 5.0, np.nan, 7.0],
                        [0.0, -2.0, -4.0, 1.0, 1.0, 1.0]])
     x = np.array([0.0, 1.0, 2.0, 0.0, 1.0, 2.0])
-    slopes = claims.line_slopes(values, x, np.array([0, 0, 0, 1, 1, 1]))
+    slopes = common.line_slopes(values, x, np.array([0, 0, 0, 1, 1, 1]))
     self.assertEqual(slopes[0], {0: 1.0, 1: -2.0})
     self.assertEqual(slopes[1], {1: 0.0})  # Seed 0 has two finite cells on line 1.
 
@@ -172,7 +173,7 @@ class VerdictsTest(absltest.TestCase):
     rng = np.random.default_rng(0)
     slopes = {line: dict(enumerate(sign * 0.1 + rng.normal(0, 0.01, 10)))
               for line, sign in enumerate((1, 1, 0, -1, 1))}
-    self.assertEqual(claims.signs_by_line(slopes, np.array([0.1, 0.2, 0.3, 0.4, 0.5])),
+    self.assertEqual(learning_rates.signs_by_line(slopes, np.array([0.1, 0.2, 0.3, 0.4, 0.5])),
                      'above 0 at 0.1–0.2, 0.5; below 0 at 0.4')
 
 
