@@ -20,7 +20,7 @@ subclasses it and overrides `probs`):
   is_distinct()        [S] the support slots of distinct tokens
   probs()              [K, S] P(l|m,n)
   class_next()         [K] each class's next token
-  top_distinct_slot()  the slot of class 1's most frequent distinct token
+  top_distinct_slot()  the slot of class 1's most frequent distinct token (t₀ reads its logit)
   tables()             the device arrays the trainer reads (ClassTables)
 
 A family's name is part of its runs' checkpoint fingerprints (core.checkpoints.described).
@@ -104,7 +104,8 @@ class SequenceClasses:
     return np.arange(self.support_size) >= self.support_size - self.num_unique_per_next
 
   def top_distinct_slot(self) -> int:
-    """The support slot of each class's most frequent distinct token (the last slot)."""
+    """The support slot of class 1's most frequent distinct token (the first of equals; the last
+    slot in the paper's family)."""
     return int(np.argmax(np.where(self.is_distinct(), self.probs()[0], -1)))
 
   def probs(self) -> np.ndarray:
