@@ -6,8 +6,8 @@
   python -m scan_snap.bench --mode=wikitext --config=configs/wikitext2.py:sample \
       --config.data.dir=<wikitext-2 folder>   # the WikiText grid's step and evaluation
 
-`sweep` mode runs the pipeline (core.pipeline) exactly as `scan_snap.main` does (into a temporary work
-directory) and reports compile time, train time, run-steps per second, wall time since process
+`sweep` mode runs the pipeline (core.pipeline) exactly as `scan_snap.main` does (into a temporary
+work directory) and reports compile time, train time, run-steps per second, wall time since process
 start, peak memory and the device. `scaling` mode trains the largest data spec of the config
 with the config's learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512,
 2048}. `wikitext` mode trains the WikiText grid as the experiment does and times its training
@@ -67,10 +67,11 @@ def _peak_memory_mb() -> dict:
   return out
 
 
-def bench_sweep(c) -> dict:
+def bench_sweep(plan: pipeline.Plan) -> dict:
   """The experiment end to end, as the main job runs it."""
+  c = plan.config
   with tempfile.TemporaryDirectory() as workdir:
-    result = pipeline.run(pipeline.plan(c), pathlib.Path(workdir))
+    result = pipeline.run(plan, pathlib.Path(workdir))
   run_steps = result['num_runs'] * c.train.steps
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
           'num_runs': result['num_runs'], 'steps': c.train.steps,
@@ -89,8 +90,9 @@ def _time_grid(run_config: train.RunConfig, num_seeds: int, pairs: list[tuple[fl
           'run_steps_per_s': num_runs * run_config.steps / result.seconds['train']}
 
 
-def bench_scaling(c) -> dict:
+def bench_scaling(plan: pipeline.Plan) -> dict:
   """Cost against the number of runs (one data spec, chunks as configured) and against T."""
+  c = plan.config
   run_config = config.run_config(c, max(c.data.num_last), c.data.seq_len[0])
   pairs = config.learning_rate_pairs(c)
   by_runs, num_seeds = [], 1
@@ -110,7 +112,7 @@ def bench_scaling(c) -> dict:
           'by_num_runs': by_runs, 'by_seq_len': by_seq_len, **_peak_memory_mb()}
 
 
-def bench_wikitext(c, num_chunks: int = 3) -> dict:
+def bench_wikitext(plan: pipeline.Plan, num_chunks: int = 3) -> dict:
   """The WikiText grid as the experiment trains it: the first training chunk and evaluation
   (which compile), then num_chunks more of each, timed one by one."""
   # Imported here, so that the other modes do not load the WikiText stack (flax, TFDS).
@@ -119,7 +121,7 @@ def bench_wikitext(c, num_chunks: int = 3) -> dict:
   from scan_snap.wikitext import experiment as text_experiment
   from scan_snap.wikitext import sweep as text_sweep
   # pylint: enable=g-import-not-at-top
-  plan = pipeline.plan(c)
+  c = plan.config
   vocab, tokens, steps_per_epoch = text_experiment.load(plan)
   runs = plan.grid
   grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
@@ -152,13 +154,11 @@ def bench_wikitext(c, num_chunks: int = 3) -> dict:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  c = _CONFIG.value
-  if _MODE.value != 'wikitext':  # bench_wikitext checks its config itself.
-    pipeline.plan(c)
+  plan = pipeline.plan(_CONFIG.value)
   runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
   runtime.quiet_library_logs()
   measured = {'sweep': bench_sweep, 'scaling': bench_scaling,
-              'wikitext': bench_wikitext}[_MODE.value](c)
+              'wikitext': bench_wikitext}[_MODE.value](plan)
   report = {'mode': _MODE.value, **_environment(), **measured}
   text = json.dumps(report, indent=2)
   pathlib.Path(_OUT.value).write_text(text + '\n')

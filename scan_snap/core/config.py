@@ -35,13 +35,6 @@ def learning_rates_ok(values) -> bool:
   return len(values) > 0 and all(is_real(v) and 0 <= v <= FLOAT32_MAX for v in values)
 
 
-def repeated(pairs) -> list[tuple]:
-  """The learning-rate pairs given more than once, as float32 holds them (the rates on device):
-  one cell of the grid, whose runs would count twice."""
-  rounded = [tuple(float(np.float32(v)) for v in pair) for pair in pairs]
-  return sorted({pair for pair in rounded if rounded.count(pair) > 1})
-
-
 def seeds_fit(c: ml_collections.ConfigDict) -> bool:
   """Whether the last seed of c.sweep fits int32 (true when the seed keys are themselves bad,
   which their own checks report)."""
@@ -63,6 +56,17 @@ class Problems:
   def raise_if_any(self) -> None:
     if self.found:
       raise ConfigError('invalid config:\n  ' + '\n  '.join(self.found))
+
+
+def check_distinct(problems: Problems, key: str, pairs: list[tuple[float, float]], names: str,
+                   made: str = '') -> None:
+  """Records config.<key> when a learning-rate pair (`names`, made as `made` says) is given more
+  than once, as float32 holds it (the rates on device): one cell of the grid, whose runs would
+  count twice."""
+  rounded = [tuple(float(np.float32(v)) for v in pair) for pair in pairs]
+  twice = sorted({pair for pair in rounded if rounded.count(pair) > 1})
+  problems.need(not twice, key, f'gives the pairs {names} = {twice} more than once'
+                + (f' ({made})' if made else '') + ': each learning-rate cell must be given once')
 
 
 def lookup(c: ml_collections.ConfigDict, dotted: str):

@@ -3,9 +3,9 @@
 A config file in `configs/` starts from `sequence_classes_config()`, which declares every key,
 and sets the experiment's values. Grid axes are tuples (`data.num_last`, `data.seq_len`,
 `data.train_set_size`, `optimizer.lr_z`, `optimizer.lr_y`); a scalar override such as
-`--config.data.num_last=5` becomes a one-value tuple. `check` records its out-of-range values (core.pipeline.plan checks
-a whole config before anything is compiled); `run_config` turns it, for one value of each non-learning-rate axis, into
-the frozen dataclass that jit sees.
+`--config.data.num_last=5` becomes a one-value tuple. `check` records its out-of-range values
+(core.pipeline.plan checks a whole config before anything is compiled); `run_config` turns it,
+for one value of each non-learning-rate axis, into the frozen dataclass that jit sees.
 """
 
 import ml_collections
@@ -130,10 +130,8 @@ def check(problems: core_config.Problems) -> None:
     need(all(y * z <= core_config.FLOAT32_MAX for y in o.lr_y for z in o.lr_z), 'optimizer.lr_y',
          f'× optimizer.lr_z (lr_y_relative) must stay ≤ {core_config.FLOAT32_MAX:.4g} (float32)')
   if not problems.found:
-    twice = core_config.repeated(learning_rate_pairs(c))
-    need(not twice, 'optimizer.lr_y', f'gives the pairs (η_Y, η_Z) = {twice} more than once'
-         + (' (η_Y = lr_y × lr_z with lr_y_relative)' if o.lr_y_relative else '')
-         + ': each learning-rate cell must be given once')
+    core_config.check_distinct(problems, 'optimizer.lr_y', learning_rate_pairs(c), '(η_Y, η_Z)',
+                               'η_Y = lr_y × lr_z with lr_y_relative' if o.lr_y_relative else '')
 
   need(is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')
   logs_ok = (is_int(t.steps) and is_int(t.log_every) and t.log_every >= 1

@@ -113,11 +113,9 @@ def check(problems: config.Problems) -> None:
          'optimizer.lr_other', f'× optimizer.lr_attention (lr_other_relative) must stay ≤ '
          f'{config.FLOAT32_MAX:.4g} (float32)')
   if not problems.found:
-    twice = config.repeated(learning_rate_pairs(c))
-    need(not twice, 'optimizer.lr_other', f'gives the pairs (lr_attention, lr_other) = {twice} '
-         'more than once' + (' (lr_other × lr_attention with lr_other_relative)'
-                             if o.lr_other_relative else '')
-         + ': each learning-rate cell must be given once')
+    config.check_distinct(problems, 'optimizer.lr_other', learning_rate_pairs(c),
+                          '(lr_attention, lr_other)', 'lr_other × lr_attention with '
+                          'lr_other_relative' if o.lr_other_relative else '')
 
   need(positive(t.steps), 'train.steps', 'must be a positive integer')
   evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
