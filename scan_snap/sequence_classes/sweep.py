@@ -1,10 +1,11 @@
 """The grid of a sequence-class config trained: one compiled program per data spec (a group of
 runs), run on chunks of seeds; and the reference runs that some claims compare the grid with.
 
-Each device takes sweep.seeds_per_device seeds of a chunk, with all learning-rate pairs, which
-it trains sweep.pairs_per_block at a time (a block small enough to stay in cache is fastest on
-a CPU; accelerators want large blocks). The learning-rate pairs of a block share their seed's
-sampled batches, which jax draws once per seed and block.
+The seeds go in chunks of sweep.seeds_per_device, fixed by the config alone: a chunk is what a
+checkpoint holds, and each compiled call trains one chunk per device, with all learning-rate
+pairs, which a device trains sweep.pairs_per_block at a time (a block small enough to stay in
+cache is fastest on a CPU; accelerators want large blocks). The learning-rate pairs of a block
+share their seed's sampled batches, which jax draws once per seed and block.
 """
 
 import dataclasses
@@ -83,14 +84,21 @@ class _Layout:
   seed_chunks: list[np.ndarray]
   fingerprints: list[str]
 
+  def num_runs(self, index: int) -> int:
+    """The runs of chunk `index`, its padding left out."""
+    size = len(self.seed_chunks[0])
+    return min(size, len(self.seeds) - index * size) * len(self.lr_pairs)
+
 
 def _layout(run_config: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
-            seeds_per_device: int, pairs_per_block: int | None, num_devices: int) -> _Layout:
-  """The chunks of the grid; a chunk's fingerprint holds what its numbers and layout depend
-  on: the run config, its seeds and the learning-rate pairs."""
+            seeds_per_device: int, pairs_per_block: int | None) -> _Layout:
+  """The chunks of the grid: seeds_per_device seeds each (at least 2), the last padded with
+  copies of the last seed, whatever the number of devices or processes, so that a work
+  directory resumes on any of them. A chunk's fingerprint holds what its numbers and layout
+  depend on: the run config, its seeds and the learning-rate pairs."""
   block = pair_block(len(lr_pairs), pairs_per_block)
   lr_y, lr_z = (np.asarray(v, np.float32) for v in zip(*grid.pad(lr_pairs, block)))
-  size = max(2, seeds_per_device) * num_devices
+  size = max(2, seeds_per_device)
   padded = grid.pad(seeds, size)
   seed_chunks = [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
   fingerprints = [checkpoints.fingerprint(run=checkpoints.described(run_config), seeds=chunk.tolist(),
@@ -116,42 +124,45 @@ def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
                *, pairs_per_block: int | None = None, on_chunk: OnChunk = lambda num_runs: None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
-  """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, run on chunks of seeds
-  sharded over every device (see core.grid).
+  """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, each call of which trains
+  one chunk of seeds on every device of every process (see core.grid).
 
   A run's result depends on its seed and rates alone: it is bit for bit the same whatever the
   grid around it, the chunking, the blocks of pairs (pairs_per_block; None: one block) and the
   number of devices. (XLA compiles an axis of length one into another program, which rounds
-  differently, so blocks of one seed and of one learning-rate pair are padded to two.) With a
-  store, each finished chunk is saved, and a chunk found there is restored instead of trained;
-  nothing is compiled when all are found.
+  differently, so chunks of one seed and blocks of one learning-rate pair are padded to two.)
+  With a store, each finished chunk is saved, and a chunk found there is restored instead of
+  trained; nothing is compiled when all are found.
   """
-  device_mesh = grid.mesh()
-  layout = _layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block,
-                   device_mesh.size)
-  return _train(layout, device_mesh, _restore(layout, store), store, on_chunk)
+  layout = _layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block)
+  return _train(layout, grid.mesh(), _restore(layout, store), store, on_chunk)
 
 
 def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, dict],
            store: checkpoints.Checkpoints | None, on_chunk: OnChunk) -> GroupResult:
-  """train_grid on a layout, with the chunks already restored: the chunks left are trained (and
-  saved), then all are put together."""
+  """train_grid on a layout, with the chunks already restored: the chunks left are trained, as
+  many at a time as there are devices (the last call filled with copies of its last chunk,
+  trained and dropped), and saved; then all are put together."""
   seconds = {'compile': 0.0, 'train': 0.0}
-  program = None
-  parts, remaining = [], len(layout.seeds)
-  for index, chunk_seeds in enumerate(_device_chunks(layout, device_mesh)):
-    part = restored.get(index)
-    if part is None:
-      if program is None:
-        program, seconds['compile'] = _timed(_compile, layout, device_mesh, chunk_seeds)
-      part, train_s = _timed(lambda: grid.gather(program(chunk_seeds, layout.lr_y, layout.lr_z)))
-      seconds['train'] += train_s
+  for index in sorted(restored):
+    on_chunk(layout.num_runs(index))
+  parts = dict(restored)
+  left = [i for i in range(len(layout.seed_chunks)) if i not in restored]
+  program, size = None, len(layout.seed_chunks[0])
+  for start in range(0, len(left), device_mesh.size):
+    chunks = left[start:start + device_mesh.size]
+    call_seeds = _sharded(np.concatenate([layout.seed_chunks[i] for i in
+                                          grid.pad(chunks, device_mesh.size)]), device_mesh)
+    if program is None:
+      program, seconds['compile'] = _timed(_compile, layout, device_mesh, call_seeds)
+    out, train_s = _timed(lambda: grid.gather(program(call_seeds, layout.lr_y, layout.lr_z)))
+    seconds['train'] += train_s
+    for j, index in enumerate(chunks):
+      parts[index] = {k: v[j * size:(j + 1) * size] for k, v in out.items()}
       if store:
-        store.save(index, {'chunk': part}, layout.fingerprints[index])
-    parts.append(part)
-    on_chunk(min(remaining, len(chunk_seeds)) * len(layout.lr_pairs))
-    remaining -= len(chunk_seeds)
-  return _group_result(layout, parts, seconds)
+        store.save(index, {'chunk': parts[index]}, layout.fingerprints[index])
+    on_chunk(sum(map(layout.num_runs, chunks)))
+  return _group_result(layout, [parts[i] for i in range(len(layout.seed_chunks))], seconds)
 
 
 def _timed(f: Callable, *args):
@@ -161,18 +172,17 @@ def _timed(f: Callable, *args):
   return out, time.perf_counter() - start
 
 
-def _device_chunks(layout: _Layout, device_mesh: jax.sharding.Mesh) -> list[jax.Array]:
-  """The chunks of seeds as arrays split over the mesh."""
+def _sharded(seeds: np.ndarray, device_mesh: jax.sharding.Mesh) -> jax.Array:
+  """The seeds of one call as an array split over the mesh, one chunk per device."""
   sharding = jax.sharding.NamedSharding(device_mesh, jax.sharding.PartitionSpec(grid.AXIS))
-  return [jax.make_array_from_callback(chunk.shape, sharding, lambda idx, c=chunk: c[idx])
-          for chunk in layout.seed_chunks]
+  return jax.make_array_from_callback(seeds.shape, sharding, lambda idx: seeds[idx])
 
 
-def _compile(layout: _Layout, device_mesh: jax.sharding.Mesh, chunk_seeds: jax.Array):
-  """The compiled program of one chunk: each device's seeds × every pair."""
+def _compile(layout: _Layout, device_mesh: jax.sharding.Mesh, call_seeds: jax.Array):
+  """The compiled program of one call: each device's chunk of seeds × every pair."""
   program = grid.over_runs(_device_program(layout.run_config, layout.pair_block), device_mesh,
                            (0, None, None))
-  return program.lower(chunk_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
+  return program.lower(call_seeds, layout.lr_y, layout.lr_z).compile(grid.compiler_options())
 
 
 def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float]) -> GroupResult:
@@ -200,8 +210,8 @@ class Sweep:
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
                *, pairs_per_block: int | None = None, workdir: pathlib.Path | None = None):
     self._mesh = grid.mesh()
-    self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block,
-                             self._mesh.size) for run_config in runs]
+    self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block)
+                     for run_config in runs]
     self._stores = [checkpoints.Checkpoints(workdir, group_name(layout.run_config)) if workdir
                     else None for layout in self._layouts]
     self._restored = [_restore(layout, store) for layout, store in zip(self._layouts, self._stores)]

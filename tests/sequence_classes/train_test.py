@@ -10,6 +10,7 @@ import chex
 import jax
 import numpy as np
 
+from scan_snap.core import checkpoints
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import results
@@ -141,17 +142,33 @@ class TheoremTwoTest(absltest.TestCase):
 
 
 _MULTI_DEVICE_SCRIPT = '''
+import pathlib
+import shutil
 import sys
 import jax
 jax.config.update('jax_num_cpu_devices', 4)
 import numpy as np
+from scan_snap.core import checkpoints
 from scan_snap.sequence_classes import config, sweep
 from tests.testing import load_config
-run = config.run_config(load_config('syn_medium', 'smoke'), num_last=3)
-grid = sweep.train_grid(run, [1, 2, 3], [(1.0, 1.0), (5.0, 3.0), (2.0, 0.5)],
-                        seeds_per_device=1, pairs_per_block=2)
 assert jax.device_count() == 4
-np.savez(sys.argv[1], **{k.replace('/', '_'): v for k, v in grid.metrics.items()})
+out, made_here, made_there = map(pathlib.Path, sys.argv[1:])
+run = config.run_config(load_config('syn_medium', 'smoke'), num_last=3)
+
+def train(workdir):
+  store = checkpoints.Checkpoints(workdir, 'group')
+  grid = sweep.train_grid(run, [1, 2, 3], [(1.0, 1.0), (5.0, 3.0), (2.0, 0.5)],
+                          seeds_per_device=1, pairs_per_block=2, store=store)
+  store.wait()
+  return grid
+
+grid = train(made_there)
+shutil.rmtree(made_here / 'checkpoints' / 'group' / '1')  # Made on one device: resumed on four.
+resumed = train(made_here)
+assert resumed.seconds['compile'] > 0
+for key, value in grid.metrics.items():
+  np.testing.assert_array_equal(resumed.metrics[key], value, err_msg=key)
+np.savez(out, **{k.replace('/', '_'): v for k, v in grid.metrics.items()})
 '''
 
 
@@ -194,14 +211,33 @@ class ChunkAndDeviceInvarianceTest(absltest.TestCase):
     for key, value in self.reference.metrics.items():
       np.testing.assert_array_equal(wider.metrics[key][[0, 1, 3, 4, 6, 7]], value, err_msg=key)
 
-  def test_four_devices(self):
-    out = pathlib.Path(self.create_tempdir().full_path) / 'metrics.npz'
-    proc = subprocess.run([sys.executable, '-c', _MULTI_DEVICE_SCRIPT, str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+  def test_four_devices_and_their_checkpoints(self):
+    # Chunks of seeds are fixed by the config: a work directory made on one device resumes on
+    # four (one of its chunks deleted, which is trained again), and one made on four resumes on
+    # one, training nothing.
+    tmp = pathlib.Path(self.create_tempdir().full_path)
+    out, made_here, made_there = tmp / 'metrics.npz', tmp / 'here', tmp / 'there'
+    pairs = self.pairs + [(2.0, 0.5)]
+
+    def train(workdir):
+      store = checkpoints.Checkpoints(workdir, 'group')
+      grid = sweep.train_grid(self.run_config, [1, 2, 3], pairs, 1, pairs_per_block=2,
+                              store=store)
+      store.wait()
+      return grid
+
+    train(made_here)
+    proc = subprocess.run([sys.executable, '-c', _MULTI_DEVICE_SCRIPT, str(out), str(made_here),
+                           str(made_there)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    resumed = train(made_there)
+    self.assertEqual(resumed.seconds, {'compile': 0.0, 'train': 0.0})
     with np.load(out) as sharded:
       for key, value in self.reference.metrics.items():  # The runs of the first two pairs.
         np.testing.assert_array_equal(sharded[key.replace('/', '_')][[0, 1, 3, 4, 6, 7]], value,
+                                      err_msg=key)
+        np.testing.assert_array_equal(resumed.metrics[key], sharded[key.replace('/', '_')],
                                       err_msg=key)
 
 
