@@ -83,29 +83,61 @@ def _assert_same_npz(test: absltest.TestCase, want: pathlib.Path, got: pathlib.P
 
 class TwoProcessTest(absltest.TestCase):
 
-  def test_sequence_classes_by_flags_and_by_variables(self):
+  def test_sequence_classes_by_flags_and_by_variables_and_resumed_across(self):
     tmp = pathlib.Path(self.create_tempdir().full_path)
-    config = f'--config={ROOT / "configs" / "syn_medium.py"}:smoke'
-    job = ['--distributed', config, f'--workdir={tmp / "two"}']
-    address = f'127.0.0.1:{_free_port()}'
-    out = _run_together(self, {
-        'one': (_main(config, f'--workdir={tmp / "one"}'), _env()),
-        'flags': (_main(*job, f'--coordinator_address={address}', '--num_processes=2',
-                        '--process_id=0'), _env()),
-        'variables': (_main(*job), _env(JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES='2',
-                                        JAX_PROCESS_ID='1')),
-    }, tmp / 'logs')
+    # 3 seeds in chunks of 2: two chunks per data spec, one per device in the 2-process job.
+    config = (f'--config={ROOT / "configs" / "syn_medium.py"}:smoke', '--config.sweep.num_seeds=3')
+    one, two = tmp / 'one', tmp / 'two'
+
+    def job(workdir: pathlib.Path) -> dict:
+      flags = ['--distributed', *config, f'--workdir={workdir}']
+      address = f'127.0.0.1:{_free_port()}'
+      return {
+          'flags': (_main(*flags, f'--coordinator_address={address}', '--num_processes=2',
+                          '--process_id=0'), _env()),
+          'variables': (_main(*flags), _env(JAX_COORDINATOR_ADDRESS=address,
+                                            JAX_NUM_PROCESSES='2', JAX_PROCESS_ID='1')),
+      }
+
+    def alone(workdir: pathlib.Path) -> dict:
+      return {'one': (_main(*config, f'--workdir={workdir}'), _env())}
+
+    out = _run_together(self, {**alone(one), **job(two)}, tmp / 'logs')
     self.assertIn('process 0 of 2; 1 local and 2 global devices', out['flags'])
     self.assertIn('process 1 of 2; 1 local and 2 global devices', out['variables'])
 
-    one, two = tmp / 'one', tmp / 'two'
-    for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
-      self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
     trajectories = sorted(p.name for p in (one / 'trajectories').glob('*.npz'))
     self.assertLen(trajectories, 2)
-    self.assertEqual(sorted(p.name for p in (two / 'trajectories').glob('*.npz')), trajectories)
-    for name in trajectories:
-      _assert_same_npz(self, one / 'trajectories' / name, two / 'trajectories' / name)
+
+    def assert_same_files():
+      for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
+        self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+      self.assertEqual(sorted(p.name for p in (two / 'trajectories').glob('*.npz')),
+                       trajectories)
+      for name in trajectories:
+        _assert_same_npz(self, one / 'trajectories' / name, two / 'trajectories' / name)
+
+    def lose_a_chunk(workdir: pathlib.Path, chunk: str):
+      """Deletes one chunk's checkpoint of every data spec, and the outputs."""
+      groups = sorted((workdir / 'checkpoints').iterdir())
+      self.assertLen(groups, 2)
+      for group in groups:
+        self.assertEqual(sorted(p.name for p in group.iterdir()), ['0', '1'])
+        shutil.rmtree(group / chunk)
+      for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
+        (workdir / name).unlink()
+      shutil.rmtree(workdir / 'trajectories')
+
+    assert_same_files()
+    # Chunks are fixed by the config: the work directory of one process resumes in two, and the
+    # one of two processes in one, each training the chunk it lost again, to the same files.
+    lose_a_chunk(one, '1')
+    out = _run_together(self, job(one), tmp / 'logs_one_resumed_by_two')
+    self.assertIn('2 finished chunks are restored', out['flags'])
+    lose_a_chunk(two, '0')
+    out = _run_together(self, alone(two), tmp / 'logs_two_resumed_by_one')
+    self.assertIn('2 finished chunks are restored', out['one'])
+    assert_same_files()
 
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
                        f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
