@@ -13,7 +13,8 @@ Layout of the work directory:
   claims.json                     the same verdicts, machine-readable
   recall.csv                      with the 'recall' figure: recall per threshold and cell
   long_sequence_limit.csv         with that figure or claim: distance to the T → ∞ run per T
-  checkpoints/<group>/<chunk>     orbax checkpoints of finished chunks, for resuming
+  checkpoints/<group>/<chunk>     orbax checkpoints of finished chunks, for resuming; also of
+                                  the reference runs (population_num_last<n>, solver_<check>)
   figures/*.png, figures/*.pdf    the figures named in config.figures.names
   .lock                           held by the run using the work directory
 (<group> is num_last<n>_T<T>, or num_last<n>_T<T>_N<N> with a finite training set, the runs
@@ -68,18 +69,19 @@ def load(plan: pipeline.Plan) -> None:
 
 
 def train(plan: pipeline.Plan, data: None, workdir: pathlib.Path | None, writer: bool,
-          tensorboard: bool) -> list[sweep.GroupResult]:
-  """The grid trained under a progress bar, stopping at a chunk's end on Ctrl-C; the writer
-  claims the work directory (config.json) once the checkpoints found are known to be the
-  plan's."""
+          tensorboard: bool) -> sweep.Trained:
+  """The grid and the plan's reference runs trained under a progress bar, stopping at a chunk's
+  end on Ctrl-C; the writer claims the work directory (config.json) once the checkpoints found
+  are known to be the plan's."""
   del data, tensorboard
   c, g = plan.config, plan.grid
   engine = sweep.Sweep(g.runs, g.seeds, g.pairs, c.sweep.seeds_per_device,
-                       pairs_per_block=c.sweep.pairs_per_block, workdir=workdir)
+                       pairs_per_block=c.sweep.pairs_per_block, workdir=workdir,
+                       references=tuple(plan.references))
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
-  with runtime.progress_bar(total=len(g.runs) * len(g.seeds) * len(g.pairs), unit='run',
-                            desc='sweep', disable=jax.process_index() != 0) as progress, \
+  with runtime.progress_bar(total=engine.num_runs, unit='run', desc='sweep',
+                            disable=jax.process_index() != 0) as progress, \
        runtime.stop_on_interrupt():
     def on_chunk(num_runs: int) -> None:  # A chunk is trained and its checkpoint under way.
       progress.update(num_runs)
@@ -88,17 +90,16 @@ def train(plan: pipeline.Plan, data: None, workdir: pathlib.Path | None, writer:
     return engine.train(on_chunk)
 
 
-def results(plan: pipeline.Plan, data: None,
-            groups: list[sweep.GroupResult]) -> results_lib.Results:
+def results(plan: pipeline.Plan, data: None, trained: sweep.Trained) -> results_lib.Results:
   del data
-  return results_lib.Results(plan.config, groups, sweep.references(groups, plan.references),
+  return results_lib.Results(plan.config, trained.groups, trained.references,
                              columns=plan.columns)
 
 
-def write(plan: pipeline.Plan, data: None, groups: list[sweep.GroupResult],
+def write(plan: pipeline.Plan, data: None, trained: sweep.Trained,
           results: results_lib.Results, workdir: pathlib.Path, tensorboard: bool) -> None:
   """The files of the work directory (see the module docstring) but report.md and claims.json."""
-  del data, groups  # The results hold the groups.
+  del data, trained  # The results hold the groups.
   outputs.write_csv(workdir / 'results.csv', results.rows)
   metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group', 'lr_z', 'lr_y'),
                                    workdir / 'tensorboard' if tensorboard else None)
@@ -123,12 +124,12 @@ def write(plan: pipeline.Plan, data: None, groups: list[sweep.GroupResult],
     spec.draw(results, workdir / 'figures')
 
 
-def returned(plan: pipeline.Plan, groups: list[sweep.GroupResult]) -> dict:
-  """The number of runs, and the seconds spent compiling and training."""
+def returned(plan: pipeline.Plan, trained: sweep.Trained) -> dict:
+  """The number of runs of the grid, and the seconds spent compiling and training it and the
+  reference runs."""
   del plan
-  return {'num_runs': sum(len(g.seed) for g in groups),
-          'compile_s': sum(g.seconds['compile'] for g in groups),
-          'train_s': sum(g.seconds['train'] for g in groups)}
+  return {'num_runs': sum(len(g.seed) for g in trained.groups),
+          'compile_s': trained.seconds['compile'], 'train_s': trained.seconds['train']}
 
 
 def footprint(plan: pipeline.Plan, data: None = None) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """The grid of a sequence-class config trained: one compiled program per data spec (a group of
-runs), run on chunks of seeds; and the reference runs that some claims compare the grid with.
+runs), run on chunks of seeds; and, by the same engine, the reference runs that some claims and
+figures compare the grid with.
 
 The seeds go in chunks of sweep.seeds_per_device, fixed by the config alone: a chunk is what a
 checkpoint holds, and each compiled call trains one chunk per device, with all learning-rate
@@ -11,7 +12,7 @@ share their seed's sampled batches, which jax draws once per seed and block.
 import dataclasses
 import pathlib
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from absl import logging
 import jax
@@ -200,52 +201,105 @@ def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float])
       seconds=seconds)
 
 
+@dataclasses.dataclass(frozen=True)
+class Reference:
+  """Runs that a claim or a figure compares the grid with (their `references`), trained by the
+  engine after the grid, checkpointed and counted in its progress bar: `grids(runs, pairs)`
+  gives, from the grid's run configs and learning-rate pairs, each reference grid's name (its
+  checkpoints' folder), run config and pairs, all of seed 0; `read(trained)` makes what the
+  measurements read of those grids' results, by name."""
+
+  grids: Callable[[list[train_lib.RunConfig], list[tuple[float, float]]],
+                  dict[str, tuple[train_lib.RunConfig, list[tuple[float, float]]]]]
+  read: Callable[[dict[str, GroupResult]], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+  """A config's grid trained: one GroupResult per data spec, and the reference runs, by name."""
+
+  groups: list[GroupResult]
+  references: dict[str, Any]
+  seconds: dict[str, float]  # 'compile' and 'train' wall time, the reference runs' included
+
+
 class Sweep:
   """The grids of several data specs (one run config each) over the same seeds and learning-rate
-  pairs. With a work directory, each finished chunk is checkpointed there, and the chunks found
-  are restored, not trained again: all are restored when the Sweep is made, before anything is
-  compiled, so that a checkpoint of another config stops it at once."""
+  pairs, then the reference runs `references` (names of REFERENCES). With a work directory,
+  each finished chunk is checkpointed there, and the chunks found are restored, not trained
+  again: all are restored when the Sweep is made, before anything is compiled, so that a
+  checkpoint of another config stops it at once."""
 
   def __init__(self, runs: list[train_lib.RunConfig], seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
-               *, pairs_per_block: int | None = None, workdir: pathlib.Path | None = None):
+               *, pairs_per_block: int | None = None, workdir: pathlib.Path | None = None,
+               references: tuple[str, ...] = ()):
     self._mesh = grid.mesh()
-    self._layouts = [_layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block)
-                     for run_config in runs]
-    self._stores = [checkpoints.Checkpoints(workdir, group_name(layout.run_config)) if workdir
-                    else None for layout in self._layouts]
+    self._references = {name: REFERENCES[name] for name in sorted(references)}
+    self._reference_grids = {}  # reference name → the names of its grids
+    named = [(group_name(run_config), run_config, seeds, lr_pairs) for run_config in runs]
+    for name, reference in self._references.items():
+      grids = reference.grids(runs, lr_pairs)
+      self._reference_grids[name] = list(grids)
+      named += [(grid_name, run_config, [0], pairs)
+                for grid_name, (run_config, pairs) in grids.items()]
+    self._num_groups = len(runs)
+    self._names = [name for name, *_ in named]
+    self._layouts = [_layout(run_config, grid_seeds, pairs, seeds_per_device, pairs_per_block)
+                     for _, run_config, grid_seeds, pairs in named]
+    self._stores = [checkpoints.Checkpoints(workdir, name) if workdir else None
+                    for name in self._names]
     self._restored = [_restore(layout, store) for layout, store in zip(self._layouts, self._stores)]
     if any(self._restored):
       logging.info('resuming from %s: %d finished chunks are restored, not trained again',
                    workdir, sum(map(len, self._restored)))
 
-  def train(self, on_chunk: OnChunk = lambda num_runs: None) -> list[GroupResult]:
-    """train_grid of every data spec, in order; returns once every checkpoint is written."""
+  @property
+  def num_runs(self) -> int:
+    """The runs to train, the reference runs included (the progress bar's total)."""
+    return sum(len(layout.seeds) * len(layout.lr_pairs) for layout in self._layouts)
+
+  def train(self, on_chunk: OnChunk = lambda num_runs: None) -> Trained:
+    """train_grid of every data spec, in order, then of the reference grids; returns once every
+    checkpoint is written."""
     try:
-      groups = []
-      for layout, parts, store in zip(self._layouts, self._restored, self._stores):
-        groups.append(_train(layout, self._mesh, parts, store, on_chunk))
-        logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s',
-                     group_name(layout.run_config), len(groups[-1].seed),
-                     groups[-1].seconds['compile'], groups[-1].seconds['train'])
-      return groups
+      trained = {}
+      for name, layout, parts, store in zip(self._names, self._layouts, self._restored,
+                                            self._stores):
+        trained[name] = _train(layout, self._mesh, parts, store, on_chunk)
+        logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s', name,
+                     len(trained[name].seed), trained[name].seconds['compile'],
+                     trained[name].seconds['train'])
     finally:
       for store in filter(None, self._stores):
         store.wait()
+    return Trained(
+        groups=[trained[name] for name in self._names[:self._num_groups]],
+        references={name: reference.read({g: trained[g] for g in self._reference_grids[name]})
+                    for name, reference in self._references.items()},
+        seconds={k: sum(group.seconds[k] for group in trained.values())
+                 for k in ('compile', 'train')})
 
 
-def population_references(groups: list[GroupResult]) -> dict[tuple, np.ndarray]:
-  """The population (T → ∞) trajectory of c̃ [L+1, K, S] for each (num_last, η_Y, η_Z) of the
-  groups, trained from the groups' init (a zero start makes it deterministic)."""
-  references = {}
-  for group in groups:
-    run_config = dataclasses.replace(group.run_config, dynamics='population')
-    for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
-      key = (run_config.data.num_last, lr_y, lr_z)
-      if key not in references:
-        _, m = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, lr_z)
-        references[key] = np.asarray(m['attn/ctilde'])
-  return references
+def _population_grids(runs: list[train_lib.RunConfig],
+                      pairs: list[tuple[float, float]]) -> dict[str, tuple]:
+  """The population (T → ∞) dynamics of each num_last of the grid, at the grid's pairs, from the
+  grid's init at seed 0 (a zero start makes it deterministic)."""
+  grids = {}
+  for run_config in runs:
+    grids.setdefault(f'population_num_last{run_config.data.num_last}',
+                     (dataclasses.replace(run_config, dynamics='population'), pairs))
+  return grids
+
+
+def _population_read(trained: dict[str, GroupResult]) -> dict[tuple, np.ndarray]:
+  """The trajectory of c̃ [L+1, K, S] for each (num_last, η_Y, η_Z), by num_last in the grid's
+  order, then by rates."""
+  return {(group.run_config.data.num_last, lr_y, lr_z): ctilde
+          for group in trained.values()
+          for (lr_y, lr_z), ctilde in sorted(zip(zip(group.lr_y.tolist(), group.lr_z.tolist()),
+                                                 group.metrics['attn/ctilde']),
+                                             key=lambda item: item[0])}
 
 
 def _solver_run_config(spec: data.SequenceClasses, steps: int,
@@ -260,48 +314,41 @@ def _solver_run_config(spec: data.SequenceClasses, steps: int,
       trajectories=True, train_set_size=0, eval_batches=0)
 
 
-def decoder_reduction_run(groups: list[GroupResult], lr_y: float = 1.0,
-                          steps: int = 200) -> GroupResult:
+def decoder_reduction(lr_y: float = 1.0, steps: int = 200) -> Reference:
   """Y alone (η_Z = 0, zero start) trained by gradient flow on classes whose features are
   orthonormal (one distinct token each, no common token): the run the decoder reduction's closed
-  form describes (claims.decoder_reduction). It does not depend on the groups."""
-  del groups  # A check of the solver, the same for every config.
+  form describes (claims.decoder_reduction), read as its GroupResult. It does not depend on the
+  grid: a check of the solver, the same for every config."""
   run_config = _solver_run_config(
       data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=0,
                            num_common_per_last=0, num_unique_per_next=1), steps, 'flow')
-  _, metrics = jax.jit(train_lib.make_train(run_config))(jax.random.key(0), lr_y, 0.0)
-  return GroupResult(run_config=run_config, seed=np.zeros(1, int), lr_y=np.full(1, lr_y),
-                     lr_z=np.zeros(1),
-                     metrics={k: np.asarray(v)[None] for k, v in metrics.items()},
-                     seconds={'compile': 0.0, 'train': 0.0})
+  return Reference(grids=lambda runs, pairs: {'solver_decoder_reduction':
+                                              (run_config, [(lr_y, 0.0)])},
+                   read=lambda trained: trained['solver_decoder_reduction'])
 
 
-def flow_vs_steps_runs(groups: list[GroupResult], lr: float = 0.5,
-                       steps: int = 100) -> dict[str, np.ndarray]:
+def flow_vs_steps(lr: float = 0.5, steps: int = 100) -> Reference:
   """The population dynamics of Syn-Small's classes from a zero start, η_Y = η_Z = `lr`, solved
   three ways: by gradient flow to time `steps` ('flow'), and by gradient descent with steps of
   1 ('h=1': `steps` steps at rate lr) and of 1/2 ('h=1/2': 2·`steps` steps at rate lr/2, the same
-  flow time). Each is z [L+1, K, S] at t = 0, 1, …, `steps` (claims.flow_vs_steps)."""
-  del groups  # A check of the solvers, the same for every config.
+  flow time). Each is read as z [L+1, K, S] at t = 0, 1, …, `steps` (claims.flow_vs_steps). A
+  check of the solvers, the same for every config."""
   run_config = _solver_run_config(
       data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=10,
                            num_common_per_last=0, num_unique_per_next=10), steps, 'population')
-  runs = {}
-  for name, config, rate in (
-      ('flow', dataclasses.replace(run_config, dynamics='flow'), lr),
-      ('h=1', run_config, lr),
-      ('h=1/2', dataclasses.replace(run_config, steps=2 * steps, log_every=2), lr / 2)):
-    _, metrics = jax.jit(train_lib.make_train(config))(jax.random.key(0), rate, rate)
-    runs[name] = np.asarray(metrics['attn/logits'], np.float64)
-  return runs
+  # name: (its grid's name, run config, rate)
+  solved = {'flow': ('flow', dataclasses.replace(run_config, dynamics='flow'), lr),
+            'h=1': ('step1', run_config, lr),
+            'h=1/2': ('step0.5', dataclasses.replace(run_config, steps=2 * steps, log_every=2),
+                      lr / 2)}
+  return Reference(
+      grids=lambda runs, pairs: {f'solver_flow_vs_steps_{grid}': (config, [(rate, rate)])
+                                 for grid, config, rate in solved.values()},
+      read=lambda trained: {name: np.asarray(
+          trained[f'solver_flow_vs_steps_{grid}'].metrics['attn/logits'][0], np.float64)
+                            for name, (grid, _, _) in solved.items()})
 
 
-# The reference runs a claim or a figure may compare the grid with (their `references`), each
-# trained from the grid's groups.
-REFERENCES = {'population': population_references, 'decoder_reduction': decoder_reduction_run,
-              'flow_vs_steps': flow_vs_steps_runs}
-
-
-def references(groups: list[GroupResult], names: set[str]) -> dict:
-  """The reference runs `names` (of REFERENCES) of the groups."""
-  return {name: REFERENCES[name](groups) for name in sorted(names)}
+# The reference runs a claim or a figure may compare the grid with (their `references`).
+REFERENCES = {'population': Reference(_population_grids, _population_read),
+              'decoder_reduction': decoder_reduction(), 'flow_vs_steps': flow_vs_steps()}

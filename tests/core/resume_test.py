@@ -88,13 +88,17 @@ class ResumeTest(absltest.TestCase):
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)
 
   def test_finished_workdir_trains_nothing(self):
-    c = load_config('syn_small', 'smoke')
+    # Its reference runs (the population dynamics of the long-sequence limit) included.
+    c = load_config('finite_t', 'smoke')
     workdir = pathlib.Path(self.create_tempdir().full_path)
     first = scan_snap.run_experiment(c, workdir)
     self.assertGreater(first['train_s'], 0)
+    self.assertTrue((workdir / 'checkpoints' / 'population_num_last2' / '0').is_dir())
+    claims = (workdir / 'claims.json').read_bytes()
     again = scan_snap.run_experiment(c, workdir)
     self.assertEqual((again['compile_s'], again['train_s']), (0.0, 0.0))
     self.assertEqual(again['summary'], first['summary'])
+    self.assertEqual((workdir / 'claims.json').read_bytes(), claims)
 
   def test_another_config_needs_overwrite(self):
     c = load_config('syn_small', 'smoke')

@@ -37,9 +37,9 @@ def _tiny(figures=('phase_diagram',), **optimizer):
 
 def _results(c) -> results.Results:
   runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
-  groups = sweep.Sweep(runs, core_config.seeds(c), config.learning_rate_pairs(c),
-                       c.sweep.seeds_per_device, pairs_per_block=c.sweep.pairs_per_block).train()
-  return results.Results(c, groups)
+  trained = sweep.Sweep(runs, core_config.seeds(c), config.learning_rate_pairs(c),
+                        c.sweep.seeds_per_device, pairs_per_block=c.sweep.pairs_per_block).train()
+  return results.Results(c, trained.groups)
 
 
 class CellsTest(absltest.TestCase):

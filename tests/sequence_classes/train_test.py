@@ -85,6 +85,34 @@ class SweepTest(chex.TestCase):
       entropies.add(float(want['attn/entropy'][-1]))
     self.assertLen(entropies, len(grid.seed))  # Every run of the grid is a different run.
 
+  def test_reference_runs_are_trained_with_the_grid(self):
+    # The population reference of every num_last and pair: the population run of that pair,
+    # trained alone; checkpointed with the grid, so that a second sweep restores it all.
+    runs = [_smoke_run(), config.run_config(load_config('syn_medium', 'smoke'), num_last=1)]
+    pairs = [(1.0, 1.0), (5.0, 3.0), (2.0, 0.5)]
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    trained = sweep.Sweep(runs, [1, 2], pairs, 2, workdir=workdir,
+                          references=('population',)).train()
+    self.assertLen(trained.groups, 2)
+    population = trained.references['population']
+    self.assertEqual(list(population), [(n, float(np.float32(y)), float(np.float32(z)))
+                                        for n in (3, 1) for y, z in sorted(pairs)])
+    for run_config in runs:
+      single = jax.jit(train.make_train(dataclasses.replace(run_config, dynamics='population')))
+      for lr_y, lr_z in pairs:
+        want = single(jax.random.key(0), np.float32(lr_y), np.float32(lr_z))[1]['attn/ctilde']
+        got = population[run_config.data.num_last, float(np.float32(lr_y)),
+                         float(np.float32(lr_z))]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    self.assertEqual(sorted(p.name for p in (workdir / 'checkpoints').iterdir()),
+                     ['num_last1_T16', 'num_last3_T16', 'population_num_last1',
+                      'population_num_last3'])
+    again = sweep.Sweep(runs, [1, 2], pairs, 2, workdir=workdir,
+                        references=('population',)).train()
+    self.assertEqual(again.seconds, {'compile': 0.0, 'train': 0.0})
+    for key, value in population.items():
+      np.testing.assert_array_equal(again.references['population'][key], value)
+
   def test_diverging_run_is_marked_and_changes_no_other_run(self):
     run_config = _smoke_run()
     pairs = [(1.0, 1.0), (3.0e38, 3.0e38), (5.0, 3.0)]  # Both rates near float32's limit.
