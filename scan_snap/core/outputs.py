@@ -219,12 +219,14 @@ class MetricsLog:
 
 
 def save_figure(fig, stem: pathlib.Path) -> list[pathlib.Path]:
-  """Writes a matplotlib figure to stem.png and stem.pdf atomically; returns their paths."""
+  """Writes a matplotlib figure to stem.png and stem.pdf atomically, with no date in them (the
+  same figure gives the same bytes); returns their paths."""
   paths = []
   for ext in ('png', 'pdf'):
     path = stem.with_suffix(f'.{ext}')
     with atomic_path(path) as tmp:
-      fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight')
+      fig.savefig(tmp, format=ext, dpi=150, bbox_inches='tight',
+                  metadata={'CreationDate': None} if ext == 'pdf' else None)
     paths.append(path)
   return paths
 

@@ -1,4 +1,4 @@
-"""Work-directory files: metrics.jsonl and its TensorBoard mirror."""
+"""Work-directory files: metrics.jsonl and its TensorBoard mirror, figures."""
 
 import json
 import pathlib
@@ -7,10 +7,14 @@ import sys
 from unittest import mock
 
 from absl.testing import absltest
+import matplotlib
+from matplotlib import pyplot as plt
 from tensorboardX.proto import event_pb2
 
 from scan_snap.core import errors
 from scan_snap.core import outputs
+
+matplotlib.use('Agg')
 
 
 def _scalars(folder: pathlib.Path) -> list[tuple[int, str, float]]:
@@ -59,6 +63,21 @@ class MetricsLogTest(absltest.TestCase):
     log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('group',))
     log.write([{'step': 0, 'group': 'a', 'loss': 1.0}])
     self.assertEqual(sorted(p.name for p in workdir.iterdir()), ['metrics.jsonl'])
+
+
+class FigureTest(absltest.TestCase):
+
+  def test_the_same_figure_gives_the_same_bytes_at_another_time(self):
+    folder = pathlib.Path(self.create_tempdir().full_path)
+    saved = []
+    for moment in (0, 86400):  # a day apart: a date in the PDF would differ
+      fig, ax = plt.subplots()
+      ax.plot([0, 1], [1, 0])
+      with mock.patch('time.time', return_value=1.8e9 + moment):
+        saved.append([p.read_bytes() for p in outputs.save_figure(fig, folder / f'f{moment}')])
+      plt.close(fig)
+    self.assertTrue(saved[0][1].startswith(b'%PDF'))
+    self.assertEqual(saved[0], saved[1])
 
 
 if __name__ == '__main__':
