@@ -21,6 +21,7 @@ from scan_snap.sequence_classes.claims import finite_data
 from scan_snap.sequence_classes.claims import learning_rates
 from scan_snap.sequence_classes.claims import theorems
 from scan_snap.sequence_classes import data
+from scan_snap.sequence_classes import results as results_lib
 
 _GRIDS = flags.DEFINE_integer('grids', 2000, 'Simulated grids per rate.')
 
@@ -161,7 +162,7 @@ def phase_plane(rng: np.random.Generator, sparser: float = 0.0, denser: float = 
   rates = np.array([float(f'{10 ** (-2 + 0.2 * i):.4g}') for i in range(32)])
   lr_z, lr_y = np.meshgrid(rates, rates, indexing='ij')
   ratio = lr_y / lr_z
-  window = (ratio >= 1 - 1e-6) & (ratio <= 10 + 1e-6)
+  window = (results_lib.as_written(ratio) >= 1) & (results_lib.as_written(ratio) <= 10)
   entropy = (1.5 + sparser * np.log(lr_z) + denser * np.where(window, np.log(ratio), 0)
              + rng.normal(0, 0.05, (seeds, 1, 1)) + rng.normal(0, 0.02, (seeds, *lr_z.shape)))
   power = t0_power + rng.normal(0, 0.2, (seeds, 1, 1))

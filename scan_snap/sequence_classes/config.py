@@ -8,7 +8,10 @@ and sets the experiment's values. Grid axes are tuples (`data.num_last`, `data.s
 for one value of each non-learning-rate axis, into the frozen dataclass that jit sees.
 """
 
+import dataclasses
+
 import ml_collections
+import numpy as np
 
 from scan_snap.core import config as core_config
 from scan_snap.core import optimizer
@@ -207,10 +210,52 @@ def _only_value(d: ml_collections.ConfigDict, axis: str) -> int:
   return d[axis][0]
 
 
+def rate_pairs(lr_z, lr_y, lr_y_relative: bool) -> list[tuple[float, float]]:
+  """(η_Y, η_Z) of each cell of the axes, η_Z-major; η_Y = lr_y·η_Z when lr_y_relative."""
+  return [(float(y * z if lr_y_relative else y), float(z)) for z in lr_z for y in lr_y]
+
+
 def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float]]:
-  """(η_Y, η_Z) of the grid, η_Z-major; η_Y = lr_y·η_Z when lr_y_relative."""
+  """(η_Y, η_Z) of the config's grid (rate_pairs of optimizer.lr_z, lr_y)."""
   o = c.optimizer
-  return [(float(y * z if o.lr_y_relative else y), float(z)) for z in o.lr_z for y in o.lr_y]
+  return rate_pairs(o.lr_z, o.lr_y, o.lr_y_relative)
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+  """A config's grid: one run config per data spec, over the same seeds and learning-rate cells.
+  A cell is an index into the axes, (i_z, i_y), or its position in `pairs` (η_Z-major,
+  i_z · len(lr_y) + i_y); two cells are the same cell when their indices are (the config refuses
+  a pair given twice, so no two cells train the same rates)."""
+
+  runs: list[train.RunConfig]  # per data spec
+  seeds: list[int]
+  lr_z: tuple[float, ...]  # the axes as the config gives them (optimizer.lr_z, optimizer.lr_y)
+  lr_y: tuple[float, ...]
+  lr_y_relative: bool  # lr_y holds η_Y/η_Z
+
+  @property
+  def shape(self) -> tuple[int, int]:
+    """(len(lr_z), len(lr_y)): the cells of the plane."""
+    return len(self.lr_z), len(self.lr_y)
+
+  @property
+  def pairs(self) -> list[tuple[float, float]]:
+    """(η_Y, η_Z) of each cell, η_Z-major, as the runs train them."""
+    return rate_pairs(self.lr_z, self.lr_y, self.lr_y_relative)
+
+  def cell_rates(self) -> tuple[np.ndarray, np.ndarray]:
+    """[len(lr_z), len(lr_y)] η_Z and absolute η_Y of each cell (float64)."""
+    lr_z, lr_y = np.meshgrid(np.asarray(self.lr_z, float), np.asarray(self.lr_y, float),
+                             indexing='ij')
+    return lr_z, lr_y * lr_z if self.lr_y_relative else lr_y
+
+
+def grid(c: ml_collections.ConfigDict) -> Grid:
+  """The checked config's grid: a run config per data spec (data_specs), its seeds and axes."""
+  o = c.optimizer
+  return Grid([run_config(c, *spec) for spec in data_specs(c)], core_config.seeds(c),
+              tuple(o.lr_z), tuple(o.lr_y), bool(o.lr_y_relative))
 
 
 def data_specs(c: ml_collections.ConfigDict) -> list[tuple[int, int, int]]:

@@ -21,14 +21,11 @@ Layout of the work directory:
 of one data spec.)
 """
 
-import dataclasses
 import pathlib
 
 from absl import logging
 import jax
-import ml_collections
 
-from scan_snap.core import config as core_config
 from scan_snap.core import outputs
 from scan_snap.core import pipeline
 from scan_snap.core import runtime
@@ -47,20 +44,7 @@ SECTIONS = (verdicts.PAPER, verdicts.SOLVER)
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = config.sequence_classes_config
 check_config = config.check
-
-
-@dataclasses.dataclass(frozen=True)
-class Grid:
-  """A config's grid: one run config per data spec, over the same seeds and (η_Y, η_Z) pairs."""
-
-  runs: list  # [train.RunConfig] per data spec
-  seeds: list[int]
-  pairs: list[tuple[float, float]]
-
-
-def grid(c: ml_collections.ConfigDict) -> Grid:
-  return Grid([config.run_config(c, *spec) for spec in config.data_specs(c)],
-              core_config.seeds(c), config.learning_rate_pairs(c))
+grid = config.grid
 
 
 def load(plan: pipeline.Plan) -> None:
@@ -92,8 +76,8 @@ def train(plan: pipeline.Plan, data: None, workdir: pathlib.Path | None, writer:
 
 def results(plan: pipeline.Plan, data: None, trained: sweep.Trained) -> results_lib.Results:
   del data
-  return results_lib.Results(plan.config, trained.groups, trained.references,
-                             columns=plan.columns)
+  return results_lib.Results(plan.grid, results_lib.Readings.of(plan.config), trained.groups,
+                             trained.references, columns=plan.columns)
 
 
 def write(plan: pipeline.Plan, data: None, trained: sweep.Trained,

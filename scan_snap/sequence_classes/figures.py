@@ -116,9 +116,10 @@ def recall(curves: list[dict], thresholds: np.ndarray, fixed_lr_y: float, fixed_
   panels = sorted({c['num_last'] for c in curves})
   fig = Figure(figsize=(3.0 * len(panels), 5.4), layout='constrained')
   axes = fig.subplots(2, len(panels), sharex=True, sharey=True, squeeze=False)
-  rows = ((lambda c: np.isclose(c['lr_y'], fixed_lr_y), 'lr_z', f'$\\eta_Y$={fixed_lr_y:g}',
+  same = lambda a, b: results_lib.as_written(a) == results_lib.as_written(b)
+  rows = ((lambda c: same(c['lr_y'], fixed_lr_y), 'lr_z', f'$\\eta_Y$={fixed_lr_y:g}',
            r'$\eta_Z$'),
-          (lambda c: np.isclose(c['lr_z'], fixed_lr_z), 'lr_y', f'$\\eta_Z$={fixed_lr_z:g}',
+          (lambda c: same(c['lr_z'], fixed_lr_z), 'lr_y', f'$\\eta_Z$={fixed_lr_z:g}',
            r'$\eta_Y$'))
   for row, (keep, varies, fixed, symbol) in enumerate(rows):
     for ax, num_last in zip(axes[row], panels):
@@ -300,10 +301,10 @@ def _draw_snapping(results: results_lib.Results, directory: pathlib.Path) -> Non
 
 
 def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.Path) -> None:
-  """Per group: c̃ of config.figures.snapshot_class at its snapshot steps, one row per
-  learning-rate pair of the first seed, titled with its final distinct-token entropy and the
-  distinct tokens it ends on (results.attended)."""
-  cls = results.c.figures.snapshot_class
+  """Per group: c̃ of Readings.snapshot_class at its snapshot steps, one row per learning-rate
+  pair of the first seed, titled with its final distinct-token entropy and the distinct tokens
+  it ends on (results.attended)."""
+  cls = results.readings.snapshot_class
   for group, attended in zip(results.groups, results.attended):
     spec, m = group.run_config.data, group.metrics
     runs = np.flatnonzero(group.seed == group.seed[0])  # Every learning-rate pair, first seed.
@@ -317,49 +318,42 @@ def _draw_attention_snapshots(results: results_lib.Results, directory: pathlib.P
                   for r, h in zip(runs, entropy)]
     attention_snapshots(
         m['attn/ctilde'][runs, :, cls], train.logged_steps(group.run_config), spec.support()[cls],
-        spec.is_distinct(), tuple(results.c.figures.snapshot_steps), row_titles,
+        spec.is_distinct(), results.readings.snapshot_steps, row_titles,
         f'{group.run_config.optimizer.name}: class {cls + 1} '
         f'(next token {spec.class_next()[cls]}), seed {group.seed[0]}',
         directory / f'attention_snapshots_{sweep.group_name(group.run_config)}')
 
 
 def _draw_recall(results: results_lib.Results, directory: pathlib.Path) -> None:
-  curves = {}
-  for row in results.recall:
-    curves.setdefault((row['num_last'], row['lr_y'], row['lr_z']), []).append(row['recall'])
-  f = results.c.figures
-  recall([{'num_last': n, 'lr_y': y, 'lr_z': z, 'recall': np.asarray(r)}
-          for (n, y, z), r in curves.items()], np.asarray(f.recall_thresholds), f.recall_lr_y,
-         f.recall_lr_z, directory / 'recall')
+  r = results.readings
+  recall(results.recall_curves, np.asarray(r.recall_thresholds), r.recall_lr_y, r.recall_lr_z,
+         directory / 'recall')
 
 
 def _draw_long_sequence_limit(results: results_lib.Results, directory: pathlib.Path) -> None:
   """One figure per (num_last, η_Y, η_Z): the groups of every T against the population run."""
-  rows = results.long_sequence_limit
-  for (num_last, lr_y, lr_z), reference in results.references['population'].items():
+  for (num_last, cell), reference in results.references['population'].items():
     members = [g for g in results.groups if g.run_config.data.num_last == num_last]
+    lr_y, lr_z = {c: rates for c, *rates in results_lib.cells_by_rate(members[0])}[cell]
     long_sequence_limit(
         train.logged_steps(members[0].run_config),
-        {g.run_config.seq_len:
-             g.metrics['attn/ctilde'][results_lib.cell_runs(g, lr_y, lr_z)].mean(axis=0)
-         for g in members}, reference,
-        {r['seq_len']: r['distance'] for r in rows
-         if (r['num_last'], r['lr_y'], r['lr_z']) == (num_last, lr_y, lr_z)},
+        {g.run_config.seq_len: results.mean_ctilde(g, cell) for g in members}, reference,
+        {g.run_config.seq_len: results.limit_distance(g, cell) for g in members},
         members[0].run_config.data.top_distinct_slot(),
         f'most frequent distinct token of class 1 ($\\eta_Y$={lr_y:g}, $\\eta_Z$={lr_z:g})',
         directory / f'long_sequence_limit_num_last{num_last}_lry{lr_y:g}_lrz{lr_z:g}')
 
 
 def _draw_phase_diagram(results: results_lib.Results, directory: pathlib.Path) -> None:
-  f = results.c.figures
-  marked = np.array([(z, r * z) for z in f.marked_lr_z for r in f.marked_lr_y_over_lr_z], float)
+  r = results.readings
+  marked = np.array([(z, y * z) for z in r.marked_lr_z for y in r.marked_lr_y_over_lr_z], float)
   for group in results.groups:
     name = sweep.group_name(group.run_config)
     run_config = group.run_config
     cells = [row for row in results.phase_diagram
              if (row['num_last'], row['seq_len'], row['train_set_size'])
              == (run_config.data.num_last, run_config.seq_len, run_config.train_set_size)]
-    phase_diagram(cells, marked.reshape(-1, 2), results.c.report.loss_threshold,
+    phase_diagram(cells, marked.reshape(-1, 2), r.loss_threshold,
                   f'{name}: {len(cells)} cells × {len(set(group.seed.tolist()))} seeds, '
                   f'{group.run_config.steps} steps', directory / f'phase_diagram_{name}')
 

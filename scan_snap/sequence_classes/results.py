@@ -1,12 +1,18 @@
 """What a sequence-class experiment reports, computed once from its trained groups.
 
-`Results(c, groups, references)` holds the rows of results.csv, the summary, the lines of
-metrics.jsonl, each group's trajectories, and the measurements that figures and claims share:
-each run's snapping time t₀, recall at thresholds, the distance to the population dynamics. The
-figures (figures.FIGURES) and the claims (claims.CLAIMS) read them from here; the measurements
-are computed when first read. TABLES names the measurements written as <name>.csv.
+`Results(grid, readings, groups, references)` holds the rows of results.csv, the summary, the
+lines of metrics.jsonl, each group's trajectories, and the measurements that figures and claims
+share: each run's snapping time t₀, recall at thresholds, the distance to the population
+dynamics. The figures (figures.FIGURES) and the claims (claims.CLAIMS) read them from here, and
+read nothing of the config but its grid (config.Grid) and its Readings; the measurements are
+computed when first read. TABLES names the measurements written as <name>.csv.
+
+A learning-rate cell is an index (config.Grid): runs are of the same cell when their `cell` is.
+A rate compared with a rate the config names, or a ratio of rates with a bound, is compared as
+written (as_written), so that float32's rounding in training does not move it.
 """
 
+import dataclasses
 import functools
 import math
 
@@ -14,6 +20,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import sweep
@@ -26,9 +33,45 @@ COLUMNS = ('t0', 'steps_to_loss')  # per-run measurements a claim may add to res
 STARTUP = 5
 
 
+@dataclasses.dataclass(frozen=True)
+class Readings:
+  """What the measurements, figures and claims read of a config beyond its grid."""
+
+  recall_thresholds: tuple[float, ...]  # × 1/U (figures.recall_thresholds)
+  recall_lr_y: float  # the fixed rates of the recall curves
+  recall_lr_z: float
+  loss_threshold: float  # report.loss_threshold, nats
+  snapshot_steps: tuple[int, ...]  # figures.snapshot_steps, snapshot_class
+  snapshot_class: int
+  marked_lr_z: tuple[float, ...]  # the points marked on the phase diagram
+  marked_lr_y_over_lr_z: tuple[float, ...]
+
+  @classmethod
+  def of(cls, c: ml_collections.ConfigDict) -> 'Readings':
+    f = c.figures
+    return cls(tuple(f.recall_thresholds), f.recall_lr_y, f.recall_lr_z, c.report.loss_threshold,
+               tuple(f.snapshot_steps), f.snapshot_class, tuple(f.marked_lr_z),
+               tuple(f.marked_lr_y_over_lr_z))
+
+
 def ratio(lr_y: float, lr_z: float) -> float:
   """η_Y/η_Z (NaN where η_Z = 0)."""
   return lr_y / lr_z if lr_z > 0 else math.nan
+
+
+def as_written(rate):
+  """A rate, a ratio of rates, or an array of them, at the 6 significant digits a config
+  writes: float32's rounding undone (0.3 trains as 0.30000001…, and 0.03/0.003 is 9.99999…)."""
+  written = np.vectorize(lambda x: float(f'{x:.6g}'), otypes=[float])(rate)
+  return float(written) if np.ndim(rate) == 0 else written
+
+
+def cells_by_rate(group: sweep.GroupResult) -> list[tuple[int, float, float]]:
+  """(cell, η_Y, η_Z) of each learning-rate cell of a group, the rates as trained, in the order
+  of (η_Y, η_Z)."""
+  first = np.unique(group.cell, return_index=True)[1]  # each cell's first run
+  return sorted(((int(group.cell[r]), float(group.lr_y[r]), float(group.lr_z[r])) for r in first),
+                key=lambda cell: cell[1:])
 
 
 def result_rows(g: sweep.GroupResult) -> list[dict]:
@@ -62,29 +105,31 @@ def result_rows(g: sweep.GroupResult) -> list[dict]:
   return rows
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-  """Mean ± sample std of the final entropy per (num_last, T, N, η_Z, η_Y) cell, diverged runs
-  left out of the statistics and counted in `num_diverged`."""
-  cells: dict[tuple, list[dict]] = {}
-  for row in rows:
-    cells.setdefault((row['num_last'], row['seq_len'], row['train_set_size'], row['lr_z'],
-                      row['lr_y']), []).append(row)
+def summarize(groups: list[sweep.GroupResult]) -> list[dict]:
+  """Mean ± sample std of the final entropy per data spec and learning-rate cell, in the order of
+  (num_last, T, N, η_Z, η_Y), diverged runs left out of the statistics and counted in
+  `num_diverged`."""
   summary = []
-  for (num_last, seq_len, size, lr_z, lr_y), members in sorted(cells.items()):
-    kept = np.array([m['entropy'] for m in members if not m['diverged']])
-    summary.append({
-        'num_last': num_last,
-        'seq_len': seq_len,
-        'train_set_size': size,
-        'lr_z': lr_z,
-        'lr_y': lr_y,
-        'lr_y_over_lr_z': ratio(lr_y, lr_z),
-        'num_runs': len(kept),
-        'num_diverged': len(members) - len(kept),
-        'entropy_mean': float(kept.mean()) if len(kept) else math.nan,
-        'entropy_std': float(kept.std(ddof=1)) if len(kept) > 1 else math.nan,
-    })
-  return summary
+  for group in groups:
+    spec = group.run_config
+    entropy = np.asarray(group.metrics['attn/entropy'][:, -1], np.float64)
+    for cell, lr_y, lr_z in cells_by_rate(group):
+      members = group.cell == cell
+      kept = entropy[members & ~group.metrics['diverged']]
+      summary.append({
+          'num_last': spec.data.num_last,
+          'seq_len': spec.seq_len,
+          'train_set_size': spec.train_set_size,
+          'lr_z': lr_z,
+          'lr_y': lr_y,
+          'lr_y_over_lr_z': ratio(lr_y, lr_z),
+          'num_runs': len(kept),
+          'num_diverged': int(members.sum()) - len(kept),
+          'entropy_mean': float(kept.mean()) if len(kept) else math.nan,
+          'entropy_std': float(kept.std(ddof=1)) if len(kept) > 1 else math.nan,
+      })
+  return sorted(summary, key=lambda s: (s['num_last'], s['seq_len'], s['train_set_size'],
+                                        s['lr_z'], s['lr_y']))
 
 
 def local_slopes(t: np.ndarray, growth: np.ndarray, points_per_decade: int = 10):
@@ -180,9 +225,9 @@ def spurious_measures(distinctness_KxC: np.ndarray, ctilde_KxS: np.ndarray,
   return {'spurious_attention': attention, 'correlation': correlation}
 
 
-def cell_runs(group: sweep.GroupResult, lr_y: float, lr_z: float) -> np.ndarray:
+def cell_runs(group: sweep.GroupResult, cell: int) -> np.ndarray:
   """[R] the non-diverged runs of one learning-rate cell of a group."""
-  return (group.lr_y == lr_y) & (group.lr_z == lr_z) & ~group.metrics['diverged']
+  return (group.cell == cell) & ~group.metrics['diverged']
 
 
 def _mean(x: np.ndarray) -> float:
@@ -205,11 +250,13 @@ def _found(x: np.ndarray, n: int) -> float:
 class Results:
   """The trained groups of a config and everything reported about them (see the module)."""
 
-  def __init__(self, c: ml_collections.ConfigDict, groups: list[sweep.GroupResult],
+  def __init__(self, grid: config.Grid, readings: Readings, groups: list[sweep.GroupResult],
                references: dict | None = None, columns: tuple[str, ...] = ()):
-    """references: the reference runs the measurements need, as sweep.REFERENCES names them;
-    columns: the per-run measurements (of COLUMNS) added to each row."""
-    self.c, self.groups, self.references = c, groups, references or {}
+    """grid: what the groups trained; references: the reference runs the measurements need, as
+    sweep.REFERENCES names them; columns: the per-run measurements (of COLUMNS) added to each
+    row."""
+    self.grid, self.readings, self.groups = grid, readings, groups
+    self.references = references or {}
     self.rows = []
     for g, group in enumerate(groups):
       rows = result_rows(group)
@@ -217,7 +264,7 @@ class Results:
         for row, value in zip(rows, getattr(self, column)[g]):
           row[column] = value
       self.rows += rows
-    self.summary = summarize(self.rows)
+    self.summary = summarize(groups)
     self.num_diverged = [int(group.metrics['diverged'].sum()) for group in groups]
     self._distinctness: dict[tuple[int, int], np.ndarray] = {}  # see distinctness
 
@@ -229,8 +276,8 @@ class Results:
 
   @functools.cached_property
   def recall_thresholds(self) -> list[np.ndarray]:
-    """Per group, the recall thresholds (config.figures.recall_thresholds × 1/U)."""
-    return [np.asarray(self.c.figures.recall_thresholds)
+    """Per group, the recall thresholds (Readings.recall_thresholds × 1/U)."""
+    return [np.asarray(self.readings.recall_thresholds)
             / group.run_config.data.num_unique_per_next for group in self.groups]
 
   @functools.cached_property
@@ -244,9 +291,9 @@ class Results:
   @functools.cached_property
   def steps_to_loss(self) -> list[np.ndarray]:
     """Per group, [R] the step at which each run's training loss first reaches
-    config.report.loss_threshold (NaN: never), see first_step_below."""
+    Readings.loss_threshold (NaN: never), see first_step_below."""
     return [np.array([first_step_below(train.logged_steps(group.run_config), loss,
-                                       self.c.report.loss_threshold)
+                                       self.readings.loss_threshold)
                       for loss in group.metrics['train/loss']]) for group in self.groups]
 
   @functools.cached_property
@@ -262,43 +309,54 @@ class Results:
     return found
 
   @functools.cached_property
-  def recall(self) -> list[dict]:
-    """Final recall per threshold (× 1/U) and learning-rate cell, mean over the cell's runs."""
-    table = []
+  def recall_curves(self) -> list[dict]:
+    """Per group and learning-rate cell with a non-diverged run: num_last, lr_y, lr_z,
+    thresholds and the final recall at each, mean over the cell's runs, and num_runs."""
+    curves = []
     for group, thresholds, recall in zip(self.groups, self.recall_thresholds, self.run_recall):
-      for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
-        runs = cell_runs(group, lr_y, lr_z)
+      for cell, lr_y, lr_z in cells_by_rate(group):
+        runs = cell_runs(group, cell)
         if runs.any():
-          table += [{'num_last': group.run_config.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
-                     'threshold': float(th), 'recall': float(r), 'num_runs': int(runs.sum())}
-                    for th, r in zip(thresholds, recall[runs].mean(axis=0))]
-    return table
+          curves.append({'num_last': group.run_config.data.num_last, 'lr_y': lr_y, 'lr_z': lr_z,
+                         'thresholds': thresholds, 'recall': recall[runs].mean(axis=0),
+                         'num_runs': int(runs.sum())})
+    return curves
+
+  @functools.cached_property
+  def recall(self) -> list[dict]:
+    """recall_curves as a table: one row per curve and threshold (× 1/U)."""
+    return [{'num_last': c['num_last'], 'lr_y': c['lr_y'], 'lr_z': c['lr_z'],
+             'threshold': float(th), 'recall': float(r), 'num_runs': c['num_runs']}
+            for c in self.recall_curves for th, r in zip(c['thresholds'], c['recall'])]
+
+  @staticmethod
+  def mean_ctilde(group: sweep.GroupResult, cell: int) -> np.ndarray:
+    """[L+1, K, S] c̃ of a group's cell, the mean over its non-diverged runs."""
+    return group.metrics['attn/ctilde'][cell_runs(group, cell)].mean(axis=0)
+
+  def limit_distance(self, group: sweep.GroupResult, cell: int) -> float:
+    """The largest distance over the logged steps between a cell's seed-mean c̃ and the
+    population c̃: d = max_t mean_n ‖E_seeds c̃_n(t) − c̃_n^pop(t)‖₁."""
+    reference = self.references['population'][group.run_config.data.num_last, cell]
+    return float(np.abs(self.mean_ctilde(group, cell) - reference).sum(-1).mean(-1).max())
 
   @functools.cached_property
   def long_sequence_limit(self) -> list[dict]:
-    """Per group and learning-rate cell, the largest distance over the logged steps between the
-    seed-mean c̃ and the population c̃: d = max_t mean_n ‖E_seeds c̃_n(t) − c̃_n^pop(t)‖₁."""
-    population = self.references['population']
-    rows = []
-    for group in self.groups:
-      for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
-        runs = cell_runs(group, lr_y, lr_z)
-        mean = group.metrics['attn/ctilde'][runs].mean(axis=0)
-        reference = population[(group.run_config.data.num_last, lr_y, lr_z)]
-        rows.append({'num_last': group.run_config.data.num_last,
-                     'seq_len': group.run_config.seq_len,
-                     'lr_y': lr_y, 'lr_z': lr_z, 'num_runs': int(runs.sum()),
-                     'distance': float(np.abs(mean - reference).sum(-1).mean(-1).max())})
-    return rows
+    """Per group and learning-rate cell, limit_distance."""
+    return [{'num_last': group.run_config.data.num_last, 'seq_len': group.run_config.seq_len,
+             'lr_y': lr_y, 'lr_z': lr_z, 'num_runs': int(cell_runs(group, cell).sum()),
+             'distance': self.limit_distance(group, cell)}
+            for group in self.groups for cell, lr_y, lr_z in cells_by_rate(group)]
 
   def cells(self, group: sweep.GroupResult, values: np.ndarray) -> np.ndarray:
     """Per-run `values` [R, …] of a group as [seeds, len(lr_z), len(lr_y), …]: the grid's cells
-    by their indices in config.optimizer.lr_z and lr_y (runs are seed-major, pairs η_Z-major)."""
-    shape = (len(self.c.optimizer.lr_z), len(self.c.optimizer.lr_y))
-    if len(group.seed) % (shape[0] * shape[1]):
-      raise ValueError('the group is not the config\'s learning-rate grid')
+    by their indices (i_z, i_y) on its axes."""
     values = np.asarray(values)
-    return values.reshape(-1, *shape, *values.shape[1:])
+    seed_index = {seed: i for i, seed in enumerate(self.grid.seeds)}
+    out = np.empty((len(self.grid.seeds), *self.grid.shape, *values.shape[1:]), values.dtype)
+    out[([seed_index[seed] for seed in group.seed.tolist()],
+         *np.unravel_index(group.cell, self.grid.shape))] = values
+    return out
 
   def kept_cells(self, group: sweep.GroupResult, values: np.ndarray) -> np.ndarray:
     """cells(group, values) with NaN in place of the diverged runs."""
@@ -317,20 +375,14 @@ class Results:
           spec.is_distinct())
     return self._distinctness[key]
 
-  def cell_rates(self) -> tuple[np.ndarray, np.ndarray]:
-    """[len(lr_z), len(lr_y)] η_Z and η_Y of each cell of the grid (float64)."""
-    o = self.c.optimizer
-    lr_z, lr_y = np.meshgrid(np.asarray(o.lr_z, float), np.asarray(o.lr_y, float), indexing='ij')
-    return lr_z, lr_y * lr_z if o.lr_y_relative else lr_y
-
   @functools.cached_property
   def phase_diagram(self) -> list[dict]:
     """One row per data spec and cell (i_z, i_y) of the learning-rate grid, keyed by the
     indices: over the cell's seeds, the fraction of diverged runs, and over the others the
     final distinct-token entropy (mean and standard error), the steps to reach
-    config.report.loss_threshold (mean over the runs that reach it, and their fraction) and
+    Readings.loss_threshold (mean over the runs that reach it, and their fraction) and
     the snapping time t₀ (mean over the runs where it is found, and their fraction)."""
-    lr_z, lr_y = self.cell_rates()
+    lr_z, lr_y = self.grid.cell_rates()
     rows = []
     for group, t0, steps in zip(self.groups, self.t0, self.steps_to_loss):
       diverged = self.cells(group, group.metrics['diverged'])
@@ -388,8 +440,8 @@ class Results:
     lines = []
     for group in self.groups:
       steps = train.logged_steps(group.run_config)
-      for lr_z, lr_y in dict.fromkeys(zip(group.lr_z.tolist(), group.lr_y.tolist())):
-        kept = cell_runs(group, lr_y, lr_z)
+      for cell, lr_y, lr_z in sorted(cells_by_rate(group)):  # in the grid's order
+        kept = cell_runs(group, cell)
         m = {k: v[kept] for k, v in group.metrics.items()}
         for i, step in enumerate(steps):
           line = {'group': sweep.group_name(group.run_config), 'lr_z': lr_z, 'lr_y': lr_y,

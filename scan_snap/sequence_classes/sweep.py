@@ -34,7 +34,8 @@ class GroupResult:
 
   run_config: train_lib.RunConfig
   seed: np.ndarray  # [R]
-  lr_y: np.ndarray  # [R]
+  cell: np.ndarray  # [R] the run's learning-rate cell: its pair's index in the grid's pairs
+  lr_y: np.ndarray  # [R] the cell's rates, as trained (float32)
   lr_z: np.ndarray  # [R]
   metrics: dict[str, np.ndarray]  # train.make_train's metrics, each with a leading [R] axis
   seconds: dict[str, float]  # 'compile' and 'train' wall time
@@ -195,6 +196,7 @@ def _group_result(layout: _Layout, parts: list[dict], seconds: dict[str, float])
   return GroupResult(
       run_config=layout.run_config,
       seed=np.repeat(np.asarray(seeds), len(lr_pairs)),
+      cell=np.tile(np.arange(len(lr_pairs)), len(seeds)),
       lr_y=np.tile(layout.lr_y[:len(lr_pairs)], len(seeds)),
       lr_z=np.tile(layout.lr_z[:len(lr_pairs)], len(seeds)),
       metrics={k: v.reshape(num_runs, *v.shape[2:]) for k, v in metrics.items()},
@@ -292,14 +294,13 @@ def _population_grids(runs: list[train_lib.RunConfig],
   return grids
 
 
-def _population_read(trained: dict[str, GroupResult]) -> dict[tuple, np.ndarray]:
-  """The trajectory of c̃ [L+1, K, S] for each (num_last, η_Y, η_Z), by num_last in the grid's
-  order, then by rates."""
-  return {(group.run_config.data.num_last, lr_y, lr_z): ctilde
+def _population_read(trained: dict[str, GroupResult]) -> dict[tuple[int, int], np.ndarray]:
+  """The trajectory of c̃ [L+1, K, S] for each (num_last, cell of the grid), by num_last in the
+  grid's order, then by the cells' rates (η_Y, η_Z)."""
+  return {(group.run_config.data.num_last, int(group.cell[r])): group.metrics['attn/ctilde'][r]
           for group in trained.values()
-          for (lr_y, lr_z), ctilde in sorted(zip(zip(group.lr_y.tolist(), group.lr_z.tolist()),
-                                                 group.metrics['attn/ctilde']),
-                                             key=lambda item: item[0])}
+          for r in sorted(range(len(group.cell)),
+                          key=lambda r: (float(group.lr_y[r]), float(group.lr_z[r])))}
 
 
 def _solver_run_config(spec: data.SequenceClasses, steps: int,

@@ -36,10 +36,10 @@ def _tiny(figures=('phase_diagram',), **optimizer):
 
 
 def _results(c) -> results.Results:
-  runs = [config.run_config(c, *spec) for spec in config.data_specs(c)]
-  trained = sweep.Sweep(runs, core_config.seeds(c), config.learning_rate_pairs(c),
-                        c.sweep.seeds_per_device, pairs_per_block=c.sweep.pairs_per_block).train()
-  return results.Results(c, trained.groups)
+  grid = config.grid(c)
+  trained = sweep.Sweep(grid.runs, grid.seeds, grid.pairs, c.sweep.seeds_per_device,
+                        pairs_per_block=c.sweep.pairs_per_block).train()
+  return results.Results(grid, results.Readings.of(c), trained.groups)
 
 
 class CellsTest(absltest.TestCase):
@@ -49,6 +49,27 @@ class CellsTest(absltest.TestCase):
     super().setUpClass()
     cls.c = _tiny()
     cls.results = _results(cls.c)
+
+  def test_a_cell_is_its_index_on_the_axes(self):
+    group, (num_z, num_y) = self.results.groups[0], config.grid(self.c).shape
+    np.testing.assert_array_equal(group.cell, np.tile(np.arange(num_z * num_y), 2))
+    laid_out = self.results.cells(group, group.cell)  # [seeds, i_z, i_y]
+    np.testing.assert_array_equal(laid_out, np.broadcast_to(
+        np.arange(num_z)[:, None] * num_y + np.arange(num_y), (2, num_z, num_y)))
+    lr_z, lr_y = config.grid(self.c).cell_rates()
+    np.testing.assert_array_equal(self.results.cells(group, group.lr_y),
+                                  np.broadcast_to(lr_y.astype(np.float32), laid_out.shape))
+    np.testing.assert_array_equal(self.results.cells(group, group.lr_z),
+                                  np.broadcast_to(lr_z.astype(np.float32), laid_out.shape))
+
+  def test_rates_compare_as_a_config_writes_them(self):
+    self.assertEqual(results.as_written(float(np.float32(0.3))), 0.3)
+    trained = float(np.float32(0.03)) / float(np.float32(0.003))  # 9.9999997
+    self.assertLess(trained, 10)
+    self.assertEqual(results.as_written(trained), 10.0)
+    self.assertEqual(results.as_written(np.float32(0.3) / np.float32(0.03)), 10.0)  # 10.000001
+    self.assertNotEqual(results.as_written(0.30001), 0.3)
+    np.testing.assert_array_equal(results.as_written(np.float32([[0.1, 0.7]])), [[0.1, 0.7]])
 
   def test_cells_are_the_per_cell_statistics_of_the_runs(self):
     """Each row of phase_diagram.csv from the per-run rows, grouped by the run's position in
@@ -136,14 +157,14 @@ class CellsTest(absltest.TestCase):
       pipeline.plan(c)
 
   def test_rays_need_a_grid_with_rays(self):
-    rays = learning_rates.ray_index(self.c)
+    rays = learning_rates.ray_index(config.grid(self.c))
     self.assertEqual(rays.min(), 0)  # every ray counts, those below η_Y = η_Z too
     self.assertLen(np.unique(rays), 2 * 3 - 1)
     self.assertEqual(rays[0, 0], rays[2, 2])
     c = load_config('phase_diagram', 'smoke')
     with c.unlocked():
       c.optimizer.lr_y = (0.2, 3.0, 50.0)
-    self.assertIsNone(learning_rates.ray_index(c))
+    self.assertIsNone(learning_rates.ray_index(c.optimizer))
     with self.assertRaisesRegex(core_config.ConfigError, 'rays'):
       pipeline.plan(c)
 

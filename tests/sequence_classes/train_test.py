@@ -94,15 +94,13 @@ class SweepTest(chex.TestCase):
     trained = sweep.Sweep(runs, [1, 2], pairs, 2, workdir=workdir,
                           references=('population',)).train()
     self.assertLen(trained.groups, 2)
-    population = trained.references['population']
-    self.assertEqual(list(population), [(n, float(np.float32(y)), float(np.float32(z)))
-                                        for n in (3, 1) for y, z in sorted(pairs)])
+    population = trained.references['population']  # by num_last and cell, cells by rates
+    self.assertEqual(list(population), [(n, cell) for n in (3, 1) for cell in (0, 2, 1)])
     for run_config in runs:
       single = jax.jit(train.make_train(dataclasses.replace(run_config, dynamics='population')))
-      for lr_y, lr_z in pairs:
+      for cell, (lr_y, lr_z) in enumerate(pairs):
         want = single(jax.random.key(0), np.float32(lr_y), np.float32(lr_z))[1]['attn/ctilde']
-        got = population[run_config.data.num_last, float(np.float32(lr_y)),
-                         float(np.float32(lr_z))]
+        got = population[run_config.data.num_last, cell]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
     self.assertEqual(sorted(p.name for p in (workdir / 'checkpoints').iterdir()),
                      ['num_last1_T16', 'num_last3_T16', 'population_num_last1',
@@ -122,8 +120,7 @@ class SweepTest(chex.TestCase):
     keep = ~with_bad.metrics['diverged']
     for key in ('attn/ctilde', 'train/loss'):
       np.testing.assert_array_equal(with_bad.metrics[key][keep], without.metrics[key])
-    rows = results.result_rows(with_bad)
-    summary = results.summarize(rows)
+    summary = results.summarize([with_bad])
     self.assertEqual([(s['num_runs'], s['num_diverged']) for s in summary],
                      [(2, 0), (2, 0), (0, 2)])  # Cells in (η_Z, η_Y) order.
     self.assertTrue(np.isnan(summary[2]['entropy_mean']))

@@ -18,7 +18,6 @@ from scan_snap.sequence_classes import sweep
 # at least this many start-up intervals (results.STARTUP).
 DECODER_FASTER = 10.0
 SNAPPING_MIN_STARTUPS = 4
-ROUNDING = 1 - 1e-6  # float32 rates: 0.03/0.003 is 9.99999…
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -41,12 +40,17 @@ def where(group: sweep.GroupResult, runs: np.ndarray | None = None) -> str:
   return text
 
 
+def decoder_faster(lr_y, lr_z):
+  """Whether η_Y/η_Z ≥ DECODER_FASTER, the ratio as written (results.as_written)."""
+  return results_lib.as_written(lr_y / lr_z) >= DECODER_FASTER
+
+
 def cells(group: sweep.GroupResult):
-  """(η_Y, η_Z, [R] non-diverged runs, number diverged) per learning-rate cell."""
-  for lr_y, lr_z in sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist()))):
-    runs = results_lib.cell_runs(group, lr_y, lr_z)
-    every = (group.lr_y == lr_y) & (group.lr_z == lr_z)
-    yield lr_y, lr_z, runs, int(every.sum() - runs.sum())
+  """(η_Y, η_Z, [R] non-diverged runs, number diverged) per learning-rate cell, in the order of
+  the rates (results.cells_by_rate)."""
+  for cell, lr_y, lr_z in results_lib.cells_by_rate(group):
+    runs = results_lib.cell_runs(group, cell)
+    yield lr_y, lr_z, runs, int((group.cell == cell).sum() - runs.sum())
 
 
 def left_out(num_diverged: int) -> str:
@@ -61,8 +65,8 @@ def seed_contrasts(rows: list[dict], line_keys: tuple[str, ...], axis: str, low:
                    high: int, value: str = 'entropy') -> dict[tuple, dict[int, float]]:
   """{line: {seed: `value` at the `high`-th − at the `low`-th value of `axis`}} over the lines
   (rows sharing `line_keys`) with at least two values of `axis`; a seed is left out of a line
-  when either run diverged. Rates are compared at 6 significant digits (float32 grids)."""
-  key = lambda x: float(f'{x:.6g}')
+  when either run diverged. Rates and ratios are compared as written (results.as_written)."""
+  key = results_lib.as_written
   lines: dict[tuple, dict[float, dict[int, float]]] = {}
   for row in rows:
     if row['diverged'] or not math.isfinite(row[axis]):
@@ -128,8 +132,8 @@ def seed_slopes(rows: list[dict], value: str) -> dict[tuple, dict[int, float]]:
   η_Z) of finite_data rows, finite N only, each seed's non-diverged runs with a finite value;
   a seed needs two N or more on a line (line_slopes on the rows put in cells (line, N))."""
   kept = [r for r in rows if r['train_set_size'] and not r['diverged']]
-  line_of = lambda r: (r['num_last'], r['seq_len'], float(f"{r['lr_y']:.6g}"),
-                       float(f"{r['lr_z']:.6g}"))
+  line_of = lambda r: (r['num_last'], r['seq_len'], results_lib.as_written(r['lr_y']),
+                       results_lib.as_written(r['lr_z']))
   lines = sorted({line_of(r) for r in kept})
   cells = sorted({(lines.index(line_of(r)), r['train_set_size']) for r in kept})
   seeds = sorted({r['seed'] for r in kept})

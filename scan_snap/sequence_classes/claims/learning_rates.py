@@ -3,7 +3,6 @@ and on the recall curves (Figs. 11–12), Figs. 4 and 5, and the phase diagram o
 
 import math
 
-import ml_collections
 import numpy as np
 
 from scan_snap.core import verdicts
@@ -51,7 +50,7 @@ def recall_curves(rows: list[dict], lr_y: float, lr_z: float) -> list[verdicts.V
   below 0 (η_Y beyond η_Z makes attention denser). Per seed the mean over num_last, a
   one-sided t-test over seeds.
   """
-  same = lambda a, b: math.isclose(a, b, rel_tol=1e-6)
+  same = lambda a, b: results_lib.as_written(a) == results_lib.as_written(b)
   checks = []
   for claim, fixed, line_keys, axis, sign in (
       (f'Figs. 11–12: at η_Y={lr_y:g}, larger η_Z gives a sparser map (recall starts lower '
@@ -72,7 +71,7 @@ def _recall_curves(results: results_lib.Results) -> list[verdicts.Verdict]:
   spreads = np.concatenate([r[:, np.argmax(th)] - r[:, np.argmin(th)] for r, th in
                             zip(results.run_recall, results.recall_thresholds)])
   rows = [{**row, 'recall_spread': float(x)} for row, x in zip(results.rows, spreads)]
-  return recall_curves(rows, results.c.figures.recall_lr_y, results.c.figures.recall_lr_z)
+  return recall_curves(rows, results.readings.recall_lr_y, results.readings.recall_lr_z)
 
 
 # Figs. 4 and 5.
@@ -136,13 +135,12 @@ def _adam_subsets(results: results_lib.Results) -> list[verdicts.Verdict]:
   """Per group, the seeds none of whose runs diverged, each at every learning-rate cell."""
   checks = []
   for group, attended in zip(results.groups, results.attended):
-    cells = sorted(set(zip(group.lr_y.tolist(), group.lr_z.tolist())), key=lambda p: p[::-1])
+    cells = sorted(results_lib.cells_by_rate(group), key=lambda cell: cell[:0:-1])  # by (η_Z, η_Y)
     diverged = group.metrics['diverged']
     seeds = [s for s in np.unique(group.seed) if not diverged[group.seed == s].any()]
-    index = np.array([[np.flatnonzero((group.seed == s) & (group.lr_y == y)
-                                      & (group.lr_z == z))[0] for y, z in cells]
-                      for s in seeds], int).reshape(len(seeds), len(cells))
-    names = [f'η={y:g}' if y == z else f'η_Y={y:g}, η_Z={z:g}' for y, z in cells]
+    index = np.array([[np.flatnonzero((group.seed == s) & (group.cell == cell))[0]
+                       for cell, _, _ in cells] for s in seeds], int).reshape(len(seeds), len(cells))
+    names = [f'η={y:g}' if y == z else f'η_Y={y:g}, η_Z={z:g}' for _, y, z in cells]
     spec = group.run_config.data
     token_ids = spec.support()[:, spec.is_distinct()]
     num_left_out = len(np.unique(group.seed)) - len(seeds)
@@ -153,17 +151,18 @@ def _adam_subsets(results: results_lib.Results) -> list[verdicts.Verdict]:
 
 # Beyond the paper: the phase diagram of the learning-rate plane.
 
-def ray_index(c: ml_collections.ConfigDict) -> np.ndarray | None:
-  """[len(lr_z), len(lr_y)] the ray η_Y/η_Z = const of each cell, as an index ≥ 0: i_y on a
-  grid of relative rates, i_y − i_z + len(lr_z) − 1 on a grid whose two axes hold the same
-  log-spaced rates; None on other grids, which have no rays through several cells."""
-  o = c.optimizer
-  i_z, i_y = np.meshgrid(np.arange(len(o.lr_z)), np.arange(len(o.lr_y)), indexing='ij')
-  if o.lr_y_relative:
+def ray_index(axes) -> np.ndarray | None:
+  """[len(lr_z), len(lr_y)] the ray η_Y/η_Z = const of each cell of the axes (a config.Grid,
+  or config.optimizer: lr_z, lr_y, lr_y_relative), as an index ≥ 0: i_y on a grid of relative
+  rates, i_y − i_z + len(lr_z) − 1 on a grid whose two axes hold the same log-spaced rates;
+  None on other grids, which have no rays through several cells."""
+  lr_z, lr_y = tuple(axes.lr_z), tuple(axes.lr_y)
+  i_z, i_y = np.meshgrid(np.arange(len(lr_z)), np.arange(len(lr_y)), indexing='ij')
+  if axes.lr_y_relative:
     return i_y
-  same_axes = tuple(o.lr_z) == tuple(o.lr_y) and len(o.lr_z) > 2 and np.allclose(
-      np.diff(np.log(o.lr_z)), np.log(o.lr_z[1] / o.lr_z[0]), rtol=1e-3)
-  return i_y - i_z + len(o.lr_z) - 1 if same_axes else None
+  same_axes = lr_z == lr_y and len(lr_z) > 2 and np.allclose(
+      np.diff(np.log(lr_z)), np.log(lr_z[1] / lr_z[0]), rtol=1e-3)
+  return i_y - i_z + len(lr_z) - 1 if same_axes else None
 
 
 def _ranges(rates: list[float]) -> str:
@@ -206,9 +205,9 @@ def phase_diagram(entropy: np.ndarray, t0: np.ndarray, lr_z: np.ndarray, lr_y: n
   flat = lambda x: x.reshape(seeds, -1)
   ratio = (lr_y / lr_z).ravel()
   column = np.broadcast_to(np.arange(lr_z.shape[0])[:, None], lr_z.shape).ravel()
-  near = (ratio >= common.ROUNDING) & (ratio <= 10 / common.ROUNDING)
-  in_window = (near & (lr_z.ravel() >= window_lr_z[0] * common.ROUNDING)
-               & (lr_z.ravel() <= window_lr_z[1] / common.ROUNDING))
+  written_ratio, written_lr_z = results_lib.as_written(ratio), results_lib.as_written(lr_z.ravel())
+  near = (written_ratio >= 1) & (written_ratio <= 10)
+  in_window = near & (written_lr_z >= window_lr_z[0]) & (written_lr_z <= window_lr_z[1])
   sparser = common.line_slopes(flat(entropy), np.log(lr_z).ravel(), rays.ravel())
   denser = common.line_slopes(flat(entropy), np.log(lr_y).ravel(), np.where(in_window, column, -1))
   everywhere = common.line_slopes(flat(entropy), np.log(lr_y).ravel(), np.where(near, column, -1))
@@ -222,7 +221,7 @@ def phase_diagram(entropy: np.ndarray, t0: np.ndarray, lr_z: np.ndarray, lr_y: n
                        'per η_Z of the grid, that slope is '
                        + signs_by_line(everywhere, lr_z[:, 0]))]
   shortest = common.SNAPPING_MIN_STARTUPS * results_lib.STARTUP
-  read = ((ratio >= 10 * common.ROUNDING) & (predicted_t0.ravel() >= shortest)
+  read = ((written_ratio >= common.DECODER_FASTER) & (predicted_t0.ravel() >= shortest)
           & (predicted_t0.ravel() <= steps))
   fits, used = [], 0
   for seed in range(seeds):
@@ -246,8 +245,8 @@ def phase_diagram(entropy: np.ndarray, t0: np.ndarray, lr_z: np.ndarray, lr_y: n
 
 
 def _phase_diagram(results: results_lib.Results) -> list[verdicts.Verdict]:
-  lr_z, lr_y = results.cell_rates()
-  rays = ray_index(results.c)
+  lr_z, lr_y = results.grid.cell_rates()
+  rays = ray_index(results.grid)
   checks = []
   for group, t0 in zip(results.groups, results.t0):
     run_config, spec = group.run_config, group.run_config.data
@@ -265,13 +264,13 @@ CLAIMS = {
     'learning_rates': verdicts.Claim(lambda results: learning_rates(results.rows)),
     'recall': verdicts.Claim(_recall_curves),
     'convergence_vs_sparsity': verdicts.Claim(
-        lambda results: convergence_vs_sparsity(results.rows, results.c.report.loss_threshold),
+        lambda results: convergence_vs_sparsity(results.rows, results.readings.loss_threshold),
         columns=('steps_to_loss',), applies=lambda c: len(set(c.optimizer.lr_y)) > 1,
         applies_to='several η_Y at a fixed η_Z (two or more values of optimizer.lr_y)'),
     'adam_subsets': verdicts.Claim(_adam_subsets, applies=lambda c: c.optimizer.name == 'adam',
                                    applies_to="Adam (optimizer.name='adam'), as Fig. 5"),
     'phase_diagram': verdicts.Claim(_phase_diagram, columns=('t0',), tables=('phase_diagram',),
-                                    applies=lambda c: (ray_index(c) is not None
+                                    applies=lambda c: (ray_index(c.optimizer) is not None
                                                        and c.optimizer.name == 'sgd'),
                                     applies_to='SGD on a grid with rays: relative rates, or the '
                                                'same log-spaced rates on both axes'),

@@ -116,7 +116,7 @@ def _scanning(results: results_lib.Results) -> list[verdicts.Verdict]:
     if common.deterministic(group):
       kept = ~m['diverged']
       ratio = group.lr_y / group.lr_z
-      assumed = kept & (ratio >= common.DECODER_FASTER * common.ROUNDING)
+      assumed = kept & common.decoder_faster(group.lr_y, group.lr_z)
       others = np.flatnonzero(kept & ~assumed)
       outside = ', '.join(f'(η_Y, η_Z) = ({float(group.lr_y[r]):g}, {float(group.lr_z[r]):g}): '
                           f'{rising[r]:.3f}' for r in others[np.argsort(ratio[others])])
@@ -137,7 +137,7 @@ def _scanning(results: results_lib.Results) -> list[verdicts.Verdict]:
       continue
     for lr_y, lr_z, runs, num_diverged in common.cells(group):
       where = common.where(group, runs)
-      if lr_y / lr_z < common.DECODER_FASTER * common.ROUNDING:
+      if not common.decoder_faster(lr_y, lr_z):
         where += f' (η_Y/η_Z = {lr_y / lr_z:.3g}: outside the theory\'s η_Y ≫ η_Z)'
       checks.append(verdicts.above(order_claim, order[runs], measured=where).explained(
           common.left_out(num_diverged)))
@@ -178,7 +178,7 @@ def snapping(num_classes: np.ndarray, vocab_size: np.ndarray, lr_y: np.ndarray,
   every run (deterministic dynamics) or in more than half (a sign test, sampled training).
   """
   scale = 2 * num_classes * np.log(vocab_size) / lr_y  # the theory's t₀ up to (1 + δ')
-  used = (np.isfinite(t0) & (lr_y / lr_z >= common.DECODER_FASTER * common.ROUNDING)
+  used = (np.isfinite(t0) & common.decoder_faster(lr_y, lr_z)
           & (scale >= common.SNAPPING_MIN_STARTUPS * results_lib.STARTUP))
   ks = np.unique(num_classes[used])
   ratios = [(t0 / scale)[used & (num_classes == k)] for k in ks]
