@@ -11,7 +11,7 @@ work directory) and reports compile time, train time, run-steps per second, wall
 start, peak memory and the device. `scaling` mode trains the largest data spec of the config
 with the config's learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512,
 2048}. `wikitext` mode trains the WikiText grid as the experiment does and times its training
-chunks and evaluations one by one: compile time (the first of each, less a later one),
+intervals (train.eval_every steps) and evaluations one by one: compile time (the first of each, less a later one),
 run-steps per second, seconds per evaluation, and the training time they project for the
 config's steps.
 """
@@ -112,9 +112,9 @@ def bench_scaling(plan: pipeline.Plan) -> dict:
           'by_num_runs': by_runs, 'by_seq_len': by_seq_len, **_peak_memory_mb()}
 
 
-def bench_wikitext(plan: pipeline.Plan, num_chunks: int = 3) -> dict:
-  """The WikiText grid as the experiment trains it: the first training chunk and evaluation
-  (which compile), then num_chunks more of each, timed one by one."""
+def bench_wikitext(plan: pipeline.Plan, num_intervals: int = 3) -> dict:
+  """The WikiText grid as the experiment trains it: the first training interval and evaluation
+  (which compile), then num_intervals more of each, timed one by one."""
   # Imported here, so that the other modes do not load the WikiText stack (flax, TFDS).
   # pylint: disable=g-import-not-at-top
   from scan_snap.wikitext import config as text_config
@@ -132,22 +132,22 @@ def bench_wikitext(plan: pipeline.Plan, num_chunks: int = 3) -> dict:
     f(*args)
     return time.perf_counter() - start
 
-  first_chunk_s, first_eval_s = seconds(grid.train_chunk, tokens, 0), seconds(grid.evaluate, tokens)
-  chunk_s, eval_s = [], []
-  for i in range(num_chunks):
-    chunk_s.append(seconds(grid.train_chunk, tokens, (i + 1) * c.train.eval_every))
+  first_interval_s, first_eval_s = seconds(grid.train_interval, tokens, 0), seconds(grid.evaluate, tokens)
+  interval_s, eval_s = [], []
+  for i in range(num_intervals):
+    interval_s.append(seconds(grid.train_interval, tokens, (i + 1) * c.train.eval_every))
     eval_s.append(seconds(grid.evaluate, tokens))
-  per_chunk, per_eval = min(chunk_s), min(eval_s)
+  per_interval, per_eval = min(interval_s), min(eval_s)
   num_evals = c.train.steps // c.train.eval_every
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
           'num_runs': len(runs), 'vocab_size': len(vocab), 'steps_per_epoch': steps_per_epoch,
-          'eval_every': c.train.eval_every, 'first_chunk_s': first_chunk_s,
+          'eval_every': c.train.eval_every, 'first_interval_s': first_interval_s,
           'first_eval_s': first_eval_s,
-          'compile_s': first_chunk_s - per_chunk + first_eval_s - per_eval,
-          'chunk_s': chunk_s, 'eval_s': eval_s,
-          'run_steps_per_s': len(runs) * c.train.eval_every / per_chunk,
-          'projected_train_s': first_chunk_s + first_eval_s
-                               + (num_evals - 1) * (per_chunk + per_eval),
+          'compile_s': first_interval_s - per_interval + first_eval_s - per_eval,
+          'interval_s': interval_s, 'eval_s': eval_s,
+          'run_steps_per_s': len(runs) * c.train.eval_every / per_interval,
+          'projected_train_s': first_interval_s + first_eval_s
+                               + (num_evals - 1) * (per_interval + per_eval),
           **_peak_memory_mb()}
 
 

@@ -18,7 +18,7 @@ class BenchTest(parameterized.TestCase):
        ['num_runs', 'compile_s', 'train_s', 'run_steps_per_s', 'wall_s_since_process_start']),
       ('wikitext', ['--mode=wikitext', '--config=configs/wikitext2.py:smoke',
                     f'--config.data.dir={WIKITEXT_DIR}'],
-       ['num_runs', 'vocab_size', 'compile_s', 'chunk_s', 'eval_s', 'run_steps_per_s',
+       ['num_runs', 'vocab_size', 'compile_s', 'interval_s', 'eval_s', 'run_steps_per_s',
         'projected_train_s']))
   def test_writes_its_measurements(self, flags, keys):
     if '--mode=wikitext' in flags and not (WIKITEXT_DIR / 'wiki.valid.tokens').exists():

@@ -75,8 +75,9 @@ class Grid:
                   for i in range(0, len(mine), size)]
     self._states = [self._init(seeds) for seeds, _, _ in self._args]
 
-  def train_chunk(self, tokens: train.TextData, first_step: int) -> np.ndarray:
-    """Trains every group for one chunk; returns each run's mean training loss."""
+  def train_interval(self, tokens: train.TextData, first_step: int) -> np.ndarray:
+    """Trains every group for one interval (train.eval_every steps); returns each run's mean
+    training loss."""
     losses = []
     for g, args in enumerate(self._args):
       self._states[g], metrics = self._train(self._states[g], tokens, *args, first_step)
@@ -146,7 +147,7 @@ def run(run_config: train.TextRunConfig, runs: list[dict], tokens: train.TextDat
                             disable=jax.process_index() != 0) as progress, \
        runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
     while step < run_config.steps:
-      train_loss = grid.train_chunk(tokens, step)
+      train_loss = grid.train_interval(tokens, step)
       step += run_config.eval_every
       evaluation = _evaluation(step, train_loss, grid.evaluate(tokens))
       history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}

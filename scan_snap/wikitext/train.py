@@ -2,7 +2,7 @@
 
 `make_functions(run_config)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
-  train_chunk(state, tokens, seed, lr_attention, lr_other, first_step) -> (state, metrics)
+  train_interval(state, tokens, seed, lr_attention, lr_other, first_step) -> (state, metrics)
       `run_config.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
       × lr_decay^(epoch of s)
@@ -68,7 +68,7 @@ def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
 
 
 def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Callable]:
-  """init, train_chunk and evaluate of one run (see the module docstring)."""
+  """init, train_interval and evaluate of one run (see the module docstring)."""
   bptt = run_config.model.max_len
   graphdef, _ = nnx.split(nnx.eval_shape(
       lambda: model.Transformer(run_config.model, rngs=nnx.Rngs(0))))
@@ -86,7 +86,7 @@ def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Calla
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
     return cross_entropy(logits_BxLxV, targets_BxL)
 
-  def train_chunk(state: TrainState, tokens: TextData, seed: jax.Array, lr_attention: jax.Array,
+  def train_interval(state: TrainState, tokens: TextData, seed: jax.Array, lr_attention: jax.Array,
                   lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
     opt = make_optimizer(lr_attention, lr_other)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
@@ -116,18 +116,18 @@ def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Calla
             'attn/entropy': entropies_WxN.mean(axis=0),  # (layers,)
             'attn/maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
 
-  return init, train_chunk, evaluate
+  return init, train_interval, evaluate
 
 
 def grid_functions(run_config: TextRunConfig,
                    device_mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
-  """init, train_chunk and evaluate over a leading axis of runs, jitted: the runs are split
+  """init, train_interval and evaluate over a leading axis of runs, jitted: the runs are split
   evenly over the mesh's devices and vmapped on each (core.grid.over_runs); the tokens and the
   first step are shared. Called always with the same number of runs per device, they compute a
   run's numbers with the same program whatever the other runs and the number of devices."""
-  init, train_chunk, evaluate = make_functions(run_config)
+  init, train_interval, evaluate = make_functions(run_config)
   over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
       jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
   return (over_runs(init, (0,)),
-          over_runs(train_chunk, (0, None, 0, 0, 0, None), donate_argnums=0),
+          over_runs(train_interval, (0, None, 0, 0, 0, None), donate_argnums=0),
           over_runs(evaluate, (0, None)))

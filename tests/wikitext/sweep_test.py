@@ -29,7 +29,7 @@ from tests.testing import tiny_text_run, tiny_tokens
 grid = sweep.Grid(tiny_text_run(), json.loads(sys.argv[2]), runs_per_device=2)
 assert grid.num_devices == 2, grid.num_devices
 tokens = tiny_tokens()
-losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
+losses = np.stack([grid.train_interval(tokens, step) for step in (0, 6)])
 np.savez(sys.argv[1], losses=losses, **grid.evaluate(tokens))
 '''
 
@@ -44,19 +44,19 @@ class SweepTest(absltest.TestCase):
     results = []
     for runs, index in (([target], 0), ([others[0], target, *others], 1), ([*others, target], 2)):
       grid = sweep.Grid(run, runs, runs_per_device=2)
-      losses = [grid.train_chunk(tokens, step)[index] for step in (0, run.eval_every)]
+      losses = [grid.train_interval(tokens, step)[index] for step in (0, run.eval_every)]
       results.append((losses, {k: v[index] for k, v in grid.evaluate(tokens).items()}))
     for other in results[1:]:  # alone (padded), second of four (padded), last of three
       jax.tree_util.tree_map(np.testing.assert_array_equal, other, results[0])
 
   def test_grid_run_equals_the_single_run_to_rounding(self):
     run, tokens = tiny_text_run(), tiny_tokens()
-    init, train_chunk, _ = train.make_functions(run)
-    single, metrics = jax.jit(train_chunk)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 3.0,
+    init, train_interval, _ = train.make_functions(run)
+    single, metrics = jax.jit(train_interval)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 3.0,
                                            1.5, 0)
     grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
                             {'seed': 2, 'lr_attention': 3.0, 'lr_other': 1.5}], 2)
-    grid_loss = grid.train_chunk(tokens, 0)
+    grid_loss = grid.train_interval(tokens, 0)
     # Unbatched, XLA compiles another program: equal up to float rounding only (2.5e-6 of a
     # parameter after two steps on some x86 CPUs).
     close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
@@ -69,7 +69,7 @@ class SweepTest(absltest.TestCase):
     for absurd in (2.0, 1e38):
       grid = sweep.Grid(run, [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
                               {'seed': 1, 'lr_attention': absurd, 'lr_other': absurd}], 2)
-      results.append((grid.train_chunk(tokens, 0), grid.evaluate(tokens)))
+      results.append((grid.train_interval(tokens, 0), grid.evaluate(tokens)))
     self.assertFalse(np.isfinite(results[1][1]['eval/loss'][1]))
     jax.tree_util.tree_map(lambda a, b: np.testing.assert_array_equal(a[0], b[0]), *results)
 
@@ -81,7 +81,7 @@ class SweepTest(absltest.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
     grid, tokens = sweep.Grid(tiny_text_run(), _FOUR_RUNS, runs_per_device=2), tiny_tokens()
     self.assertEqual(grid.num_devices, 1)
-    losses = np.stack([grid.train_chunk(tokens, step) for step in (0, 6)])
+    losses = np.stack([grid.train_interval(tokens, step) for step in (0, 6)])
     evaluated = grid.evaluate(tokens)
     # XLA optimizes a one-device program differently from a sharded one: rounding differs.
     with np.load(out) as two:
