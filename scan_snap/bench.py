@@ -11,9 +11,9 @@ work directory) and reports compile time, train time, run-steps per second, wall
 start, peak memory and the device. `scaling` mode trains the largest data spec of the config
 with the config's learning-rate pairs and a growing number of seeds, then with T ∈ {128, 512,
 2048}. `wikitext` mode trains the WikiText grid as the experiment does and times its training
-intervals (train.eval_every steps) and evaluations one by one: compile time (the first of each, less a later one),
-run-steps per second, seconds per evaluation, and the training time they project for the
-config's steps.
+intervals (train.eval_every steps) and evaluations one by one: compile time (the first of
+each, less a later one), run-steps per second, seconds per evaluation, and the training time
+they project for the config's steps.
 """
 
 import dataclasses
@@ -132,7 +132,8 @@ def bench_wikitext(plan: pipeline.Plan, num_intervals: int = 3) -> dict:
     f(*args)
     return time.perf_counter() - start
 
-  first_interval_s, first_eval_s = seconds(grid.train_interval, tokens, 0), seconds(grid.evaluate, tokens)
+  first_interval_s = seconds(grid.train_interval, tokens, 0)
+  first_eval_s = seconds(grid.evaluate, tokens)
   interval_s, eval_s = [], []
   for i in range(num_intervals):
     interval_s.append(seconds(grid.train_interval, tokens, (i + 1) * c.train.eval_every))

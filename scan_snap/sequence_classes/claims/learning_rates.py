@@ -139,7 +139,8 @@ def _adam_subsets(results: results_lib.Results) -> list[verdicts.Verdict]:
     diverged = group.metrics['diverged']
     seeds = [s for s in np.unique(group.seed) if not diverged[group.seed == s].any()]
     index = np.array([[np.flatnonzero((group.seed == s) & (group.cell == cell))[0]
-                       for cell, _, _ in cells] for s in seeds], int).reshape(len(seeds), len(cells))
+                       for cell, _, _ in cells] for s in seeds], int)
+    index = index.reshape(len(seeds), len(cells))
     names = [f'η={y:g}' if y == z else f'η_Y={y:g}, η_Z={z:g}' for _, y, z in cells]
     spec = group.run_config.data
     token_ids = spec.support()[:, spec.is_distinct()]
