@@ -102,7 +102,7 @@ def _runs(results: results_lib.Results) -> dict[str, np.ndarray]:
   """Per run: 'seed', 'lr' (η_attention), 'line' (η_other/η_attention when relative, else
   η_other: the lines of the entropy_vs_lr figure), 'diverged'."""
   runs = results.runs
-  relative = results.c.optimizer.lr_other_relative
+  relative = results.readings.lr_other_relative
   return {'seed': np.array([r['seed'] for r in runs]),
           'lr': np.array([r['lr_attention'] for r in runs]),
           'line': np.array([round(r['lr_other'] / r['lr_attention'], 9) if relative

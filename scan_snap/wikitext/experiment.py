@@ -125,7 +125,7 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
 
 def results(plan: pipeline.Plan, data: Data, trained: Trained) -> results_lib.Results:
   probe_words = np.asarray(data.vocab.words)[np.asarray(data.tokens.probe_PxL)]
-  reported = results_lib.Results(plan.config, trained.grid, probe_words)
+  reported = results_lib.Results(results_lib.Readings.of(plan.config), trained.grid, probe_words)
   if reported.num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv)',
                     reported.num_diverged, len(reported.rows))

@@ -98,11 +98,11 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
 
 
 def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:
-  """Per run: the first probe sequence's maps at config.figures.map_steps (default: six
-  evaluations, evenly spaced), averaged over the heads."""
+  """Per run: the first probe sequence's maps at Readings.map_steps (default: six evaluations,
+  evenly spaced), averaged over the heads."""
   history, steps = results.history, results.history['step']
-  if results.c.figures.map_steps:
-    index = [int(np.flatnonzero(steps == s)[0]) for s in results.c.figures.map_steps]
+  if results.readings.map_steps:
+    index = [int(np.flatnonzero(steps == s)[0]) for s in results.readings.map_steps]
   else:
     index = sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist()))
   for r, run in enumerate(results.runs):
@@ -115,7 +115,7 @@ def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) 
 
 
 def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -> None:
-  entropy_vs_lr(results.rows, results.uniform_entropy, results.c.optimizer.lr_other_relative,
+  entropy_vs_lr(results.rows, results.uniform_entropy, results.readings.lr_other_relative,
                 directory / 'entropy_vs_lr')
 
 

@@ -1,12 +1,13 @@
 """What the WikiText experiment reports, computed once from the trained grid.
 
-`Results(c, trained, probe_words)` holds the rows of results.csv, the summary, the freezing
-measure of every evaluation and the reference entropy of uniform attention, and gives the lines
-of metrics.jsonl and the arrays of trajectories.npz; the figures (figures.FIGURES) read them
-from here. `metric_lines` also gives
-the lines of the evaluations so far, while the grid trains.
+`Results(readings, trained, probe_words)` holds the rows of results.csv, the summary, the
+freezing measure of every evaluation and the reference entropy of uniform attention, and gives
+the lines of metrics.jsonl and the arrays of trajectories.npz; the figures (figures.FIGURES)
+and claims (claims.CLAIMS) read them from here, and read nothing of the config but its
+Readings. `metric_lines` also gives the lines of the evaluations so far, while the grid trains.
 """
 
+import dataclasses
 import math
 
 import ml_collections
@@ -17,6 +18,18 @@ from scan_snap.wikitext import sweep
 # The name in trajectories.npz of each evaluation in the history.
 _TRAJECTORIES = {'step': 'step', 'train/loss': 'train_loss', 'eval/loss': 'val_loss',
                  'attn/entropy': 'attn_entropy', 'attn/maps': 'attn_maps'}
+
+
+@dataclasses.dataclass(frozen=True)
+class Readings:
+  """What the figures and claims read of a config beyond the trained grid."""
+
+  lr_other_relative: bool  # optimizer.lr_other holds η_other/η_attention
+  map_steps: tuple[int, ...]  # figures.map_steps: the evaluations the attention maps show
+
+  @classmethod
+  def of(cls, c: ml_collections.ConfigDict) -> 'Readings':
+    return cls(bool(c.optimizer.lr_other_relative), tuple(c.figures.map_steps))
 
 
 def mean_uniform_entropy(length: int) -> float:
@@ -110,10 +123,9 @@ def summarize(rows: list[dict]) -> list[dict]:
 class Results:
   """The trained grid and everything reported about it (see the module)."""
 
-  def __init__(self, c: ml_collections.ConfigDict, trained: sweep.GridResult,
-               probe_words: np.ndarray):
+  def __init__(self, readings: Readings, trained: sweep.GridResult, probe_words: np.ndarray):
     """probe_words: [P, L] the words of the probe sequences whose attention maps are kept."""
-    self.c, self.probe_words = c, probe_words
+    self.readings, self.probe_words = readings, probe_words
     self.runs, self.history = trained.runs, trained.history
     self.steps_per_epoch = trained.run_config.steps_per_epoch
     self.freezing = freezing_of(self.history)  # (evaluations, R, layers)

@@ -135,7 +135,7 @@ class RegistryTest(absltest.TestCase):
                'attn/maps': maps}
     c = config.wikitext_config()
     c.optimizer.lr_other_relative = True
-    reported = results.Results(c, sweep.GridResult(
+    reported = results.Results(results.Readings.of(c), sweep.GridResult(
         run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
         steps_trained=15), np.array([['a', 'b']]))
     entropy, freezing = [v for claim in claims.CLAIMS.values() for v in claim.checks(reported)]

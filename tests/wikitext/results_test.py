@@ -50,7 +50,7 @@ class ResultsTest(absltest.TestCase):
                            places=12)
 
   def test_rows_and_summary(self):
-    reported = results.Results(_config(), _hand_made(), _PROBE_WORDS)
+    reported = results.Results(results.Readings.of(_config()), _hand_made(), _PROBE_WORDS)
     np.testing.assert_allclose(reported.freezing[:, :, 0], [[np.nan, np.nan], [0.0, 0.0],
                                                             [0.5, 0.0]])
     self.assertEqual(reported.rows[0], {
@@ -69,7 +69,7 @@ class ResultsTest(absltest.TestCase):
                      (0, 1))
 
   def test_metric_lines_say_none_for_what_is_not_finite(self):
-    lines = results.Results(_config(), _hand_made(), _PROBE_WORDS).metric_lines()
+    lines = results.Results(results.Readings.of(_config()), _hand_made(), _PROBE_WORDS).metric_lines()
     self.assertLen(lines, 3 * 2)  # evaluation-major
     self.assertEqual(lines[0], {
         'step': 0, 'epoch': 0.0, 'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0,
@@ -82,7 +82,7 @@ class ResultsTest(absltest.TestCase):
 
   def test_trajectories_keep_their_file_names(self):
     trained = _hand_made()
-    arrays = results.Results(_config(), trained, _PROBE_WORDS).trajectories()
+    arrays = results.Results(results.Readings.of(_config()), trained, _PROBE_WORDS).trajectories()
     self.assertEqual(list(arrays), ['step', 'train_loss', 'val_loss', 'attn_entropy',
                                     'attn_maps', 'attn_freezing', 'seed', 'lr_attention',
                                     'lr_other'])
