@@ -162,7 +162,8 @@ def phase_plane(rng: np.random.Generator, sparser: float = 0.0, denser: float = 
   rates = np.array([float(f'{10 ** (-2 + 0.2 * i):.4g}') for i in range(32)])
   lr_z, lr_y = np.meshgrid(rates, rates, indexing='ij')
   ratio = lr_y / lr_z
-  window = (results_lib.as_written(ratio) >= 1) & (results_lib.as_written(ratio) <= 10)
+  written = results_lib.as_written(ratio)
+  window = (written >= 1) & (written <= 10)
   entropy = (1.5 + sparser * np.log(lr_z) + denser * np.where(window, np.log(ratio), 0)
              + rng.normal(0, 0.05, (seeds, 1, 1)) + rng.normal(0, 0.02, (seeds, *lr_z.shape)))
   power = t0_power + rng.normal(0, 0.2, (seeds, 1, 1))

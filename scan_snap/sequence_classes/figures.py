@@ -116,7 +116,7 @@ def recall(curves: list[dict], thresholds: np.ndarray, fixed_lr_y: float, fixed_
   panels = sorted({c['num_last'] for c in curves})
   fig = Figure(figsize=(3.0 * len(panels), 5.4), layout='constrained')
   axes = fig.subplots(2, len(panels), sharex=True, sharey=True, squeeze=False)
-  same = lambda a, b: results_lib.as_written(a) == results_lib.as_written(b)
+  same = results_lib.same_rate
   rows = ((lambda c: same(c['lr_y'], fixed_lr_y), 'lr_z', f'$\\eta_Y$={fixed_lr_y:g}',
            r'$\eta_Z$'),
           (lambda c: same(c['lr_z'], fixed_lr_z), 'lr_y', f'$\\eta_Z$={fixed_lr_z:g}',

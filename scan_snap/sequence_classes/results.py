@@ -66,6 +66,11 @@ def as_written(rate):
   return float(written) if np.ndim(rate) == 0 else written
 
 
+def same_rate(a: float, b: float) -> bool:
+  """Whether two rates are the same as written (as_written)."""
+  return as_written(a) == as_written(b)
+
+
 def cells_by_rate(group: sweep.GroupResult) -> list[tuple[int, float, float]]:
   """(cell, η_Y, η_Z) of each learning-rate cell of a group, the rates as trained, in the order
   of (η_Y, η_Z)."""
@@ -352,6 +357,8 @@ class Results:
     """Per-run `values` [R, …] of a group as [seeds, len(lr_z), len(lr_y), …]: the grid's cells
     by their indices (i_z, i_y) on its axes."""
     values = np.asarray(values)
+    if len(values) != len(self.grid.seeds) * len(self.grid.pairs):
+      raise ValueError('the group is not the config\'s grid')
     seed_index = {seed: i for i, seed in enumerate(self.grid.seeds)}
     out = np.empty((len(self.grid.seeds), *self.grid.shape, *values.shape[1:]), values.dtype)
     out[([seed_index[seed] for seed in group.seed.tolist()],

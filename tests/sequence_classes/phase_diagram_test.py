@@ -62,6 +62,12 @@ class CellsTest(absltest.TestCase):
     np.testing.assert_array_equal(self.results.cells(group, group.lr_z),
                                   np.broadcast_to(lr_z.astype(np.float32), laid_out.shape))
 
+  def test_a_group_that_is_not_the_grid_is_refused(self):
+    group = self.results.groups[0]
+    half = dataclasses.replace(group, seed=group.seed[::2], cell=group.cell[::2])
+    with self.assertRaisesRegex(ValueError, "not the config's grid"):
+      self.results.cells(half, group.lr_y[::2])
+
   def test_rates_compare_as_a_config_writes_them(self):
     self.assertEqual(results.as_written(float(np.float32(0.3))), 0.3)
     trained = float(np.float32(0.03)) / float(np.float32(0.003))  # 9.9999997
@@ -69,6 +75,8 @@ class CellsTest(absltest.TestCase):
     self.assertEqual(results.as_written(trained), 10.0)
     self.assertEqual(results.as_written(np.float32(0.3) / np.float32(0.03)), 10.0)  # 10.000001
     self.assertNotEqual(results.as_written(0.30001), 0.3)
+    self.assertTrue(results.same_rate(float(np.float32(0.3)), 0.3))
+    self.assertFalse(results.same_rate(0.30001, 0.3))
     np.testing.assert_array_equal(results.as_written(np.float32([[0.1, 0.7]])), [[0.1, 0.7]])
 
   def test_cells_are_the_per_cell_statistics_of_the_runs(self):

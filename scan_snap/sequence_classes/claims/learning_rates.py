@@ -50,7 +50,7 @@ def recall_curves(rows: list[dict], lr_y: float, lr_z: float) -> list[verdicts.V
   below 0 (η_Y beyond η_Z makes attention denser). Per seed the mean over num_last, a
   one-sided t-test over seeds.
   """
-  same = lambda a, b: results_lib.as_written(a) == results_lib.as_written(b)
+  same = results_lib.same_rate
   checks = []
   for claim, fixed, line_keys, axis, sign in (
       (f'Figs. 11–12: at η_Y={lr_y:g}, larger η_Z gives a sparser map (recall starts lower '
