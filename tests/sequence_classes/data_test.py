@@ -1,4 +1,5 @@
-"""Sequence classes (NOTES §2): the token layout, P(l|m,n), and the samplers' distribution."""
+"""Sequence classes (docs/model.md, "Sequence classes"): the token layout, P(l|m,n), and the
+samplers' distribution."""
 
 import dataclasses
 

@@ -1,4 +1,4 @@
-"""Population (T → ∞) dynamics and its gradient flow (NOTES §1, Lemma 2)."""
+"""Population (T → ∞) dynamics and its gradient flow (docs/model.md, "Long sequences"; Lemma 2)."""
 
 import dataclasses
 

@@ -1,4 +1,5 @@
-"""The Y/Z model against independent computations (NOTES §1)."""
+"""The Y/Z model against independent computations (docs/model.md, "The reparameterized
+1-layer transformer")."""
 
 import dataclasses
 
@@ -25,7 +26,7 @@ def _random_case(seed, seq_len=9):
 
 
 def _closed_form_grads(params, context, query, label, cfg):
-  """∂loss/∂Y and ∂loss/∂Z from NOTES §1 (Lemma 1), in float64 numpy.
+  """∂loss/∂Y and ∂loss/∂Z from docs/model.md, "Gradients" (Lemma 1), in float64 numpy.
 
   Ascent directions: Ẏ = f (e_n − α)^T; ż_m = J_u^T J_f^T Y (e_n − α) with
   J_u = diag(u) − u u^T, J_f = (I − f f^T)/‖v‖ (identity without ℓ2 normalization),

@@ -128,7 +128,7 @@ class SweepTest(chex.TestCase):
 
 
 class TheoremTwoTest(absltest.TestCase):
-  """Paper Theorem 2 on Syn-Small from a zero start (NOTES §4.1), at the paper's settings."""
+  """Paper Theorem 2 on Syn-Small from a zero start (docs/model.md, "What the paper claims"), at the paper's settings."""
 
   @classmethod
   def setUpClass(cls):
