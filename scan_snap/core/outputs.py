@@ -178,6 +178,15 @@ def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]
   return found
 
 
+def require_tensorboardx():
+  """The tensorboardX module, or an InputError that says how to install it."""
+  try:
+    import tensorboardX  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise errors.InputError('--tensorboard needs tensorboardX: pip install tensorboardX') from None
+  return tensorboardX
+
+
 class MetricsLog:
   """metrics.jsonl, rewritten atomically with every update, and optionally mirrored into
   TensorBoard event files: one folder per run under `tensorboard_dir`, named by its `run_keys`
@@ -190,12 +199,8 @@ class MetricsLog:
     self._writers = {}
     self._new_writer = None
     if tensorboard_dir is not None:
-      try:
-        import tensorboardX  # pylint: disable=g-import-not-at-top
-      except ImportError:
-        raise errors.InputError(
-            '--tensorboard needs tensorboardX: pip install tensorboardX') from None
-      self._new_writer = lambda run: tensorboardX.SummaryWriter(str(tensorboard_dir / run))
+      tensorboardx = require_tensorboardx()
+      self._new_writer = lambda run: tensorboardx.SummaryWriter(str(tensorboard_dir / run))
 
   def write(self, lines: list[dict]) -> None:
     """Replaces metrics.jsonl with `lines`; the lines not seen before go to TensorBoard."""

@@ -155,6 +155,8 @@ def run(p: Plan, workdir: pathlib.Path | None = None, overwrite: bool = False,
   experiment adds (Experiment.returned).
   """
   experiment = p.experiment
+  if tensorboard:
+    outputs.require_tensorboardx()  # Before anything is loaded or compiled.
   data = experiment.load(p)  # Bad data fails before the work directory is touched.
   runtime.check_fits(experiment.footprint(p, data), workdir, force)
   # In a multi-process job, process 0 writes the files and holds the lock.

@@ -3,6 +3,7 @@ it gives; config modules are leaves."""
 
 import subprocess
 import sys
+from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -67,6 +68,17 @@ class PlanTest(parameterized.TestCase):
     with self.assertRaisesRegex(errors.InputError, "config.experiment = 'vision': expected one "
                                                    r"of \('sequence_classes', 'wikitext'\)"):
       pipeline.plan(c)
+
+
+class RunTest(absltest.TestCase):
+
+  def test_tensorboard_without_tensorboardx_fails_before_anything_is_loaded(self):
+    p = pipeline.plan(load_config('syn_small', 'smoke'))
+    workdir = self.create_tempdir().full_path
+    with mock.patch.dict(sys.modules, {'tensorboardX': None}), \
+        mock.patch.object(p.experiment, 'load', side_effect=AssertionError('loaded')), \
+        self.assertRaisesRegex(errors.InputError, '--tensorboard needs tensorboardX'):
+      pipeline.run(p, workdir, tensorboard=True)
 
 
 if __name__ == '__main__':
