@@ -8,6 +8,7 @@ no effect a claim therefore passes with probability at most α. The tests:
                            (one per seed) is above 0; fail when it is below 0 at the same level
                            (its interval is the two-sided (1 − 2α) one: pass when it lies above
                            0, fail when below)
+  below(x)                 the same test that the mean is below 0, reported in x's own sign
   all_above(x)             every column's mean above 0 (intersection-union of above)
   coefficient(X, y, j)     least-squares coefficient j with its two-sided (1 − α) t-interval:
                            pass when the interval contains the predicted value and excludes
@@ -68,12 +69,25 @@ def above(claim: str, samples, alpha: float = ALPHA, unit: str = 'seed',
   """H₁: the mean of independent `samples` (one per `unit`) is above 0. One-sided t-test with
   n − 1 degrees of freedom; pass when p < α, fail when the mean is below 0 at level α.
   Inconclusive with fewer than 2 samples."""
-  x = np.asarray(samples, float)
+  return _one_sided(claim, samples, 1, alpha, unit, measured)
+
+
+def below(claim: str, samples, alpha: float = ALPHA, unit: str = 'seed',
+          measured: str = '') -> Verdict:
+  """H₁: the mean of `samples` is below 0: `above` of −samples, with the effect, interval and
+  null hypothesis written in the samples' own sign."""
+  return _one_sided(claim, samples, -1, alpha, unit, measured)
+
+
+def _one_sided(claim: str, samples, sign: int, alpha: float, unit: str,
+               measured: str) -> Verdict:
+  """The one-sided t-test that the mean of `samples` has the sign `sign` (±1)."""
+  x = sign * np.asarray(samples, float)  # Above 0 where the claim holds.
   x = x[np.isfinite(x)]
   n = len(x)
-  test = f'one-sided t-test over {unit}s (H₀: mean ≤ 0)'
+  test = f"one-sided t-test over {unit}s (H₀: mean {'≤' if sign > 0 else '≥'} 0)"
   if n < 2:
-    return Verdict(claim, INCONCLUSIVE, float(x.mean()) if n else math.nan, math.nan,
+    return Verdict(claim, INCONCLUSIVE, sign * float(x.mean()) if n else math.nan, math.nan,
                    (math.nan, math.nan), n, test, alpha, math.nan,
                    _join(measured, f'{n} {unit}(s): at least 2 are needed'))
   mean, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(n))
@@ -87,6 +101,8 @@ def above(claim: str, samples, alpha: float = ALPHA, unit: str = 'seed',
     half = float(stats.t.ppf(1 - alpha, n - 1)) * se  # (1 − 2α): its ends are the two tests.
     interval = (mean - half, mean + half)
   verdict = PASS if p < alpha else FAIL if lower < alpha else INCONCLUSIVE
+  if sign < 0:
+    mean, interval = -mean, (-interval[1], -interval[0])
   return Verdict(claim, verdict, mean, se, interval, n, test, alpha, p, measured)
 
 
@@ -279,10 +295,9 @@ def report_markdown(title: str, sections: dict[str, list[Verdict]]) -> str:
               '| claim | effect ± se | interval | n | test | α | p | verdict | measured |',
               '|---|---|---|---|---|---|---|---|---|']
     for v in verdicts:
-      word = {PASS: 'pass', FAIL: 'FAIL', INCONCLUSIVE: 'inconclusive'}[v.verdict]
       lines.append(f'| {v.claim} | {_number(v.effect)} ± {_number(v.se)} | '
                    f'[{_number(v.interval[0])}, {_number(v.interval[1])}] | {v.n} | {v.test} | '
-                   f'{v.alpha:g} | {_number(v.p)} | {word} | {v.measured} |')
+                   f'{v.alpha:g} | {_number(v.p)} | {v.verdict} | {v.measured} |')
     lines.append('')
   return '\n'.join(lines)
 

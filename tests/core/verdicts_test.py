@@ -39,6 +39,27 @@ class AboveTest(absltest.TestCase):
     self.assertEqual(verdicts.above('c', [1.0, 1.0]).verdict, 'pass')  # No noise at all.
 
 
+class BelowTest(absltest.TestCase):
+
+  def test_calibrated(self):
+    rate = _rate(lambda rng: verdicts.below('c', rng.normal(0, 1, 10)))
+    self.assertLessEqual(rate['pass'], 0.02)
+    self.assertGreaterEqual(_rate(lambda rng: verdicts.below('c', rng.normal(-1.5, 1, 10)))[
+        'pass'], 0.9)
+    self.assertGreaterEqual(_rate(lambda rng: verdicts.below('c', rng.normal(1.5, 1, 10)))[
+        'fail'], 0.9)
+
+  def test_reported_in_the_samples_sign(self):
+    x = np.array([-1.0, -2.0, -3.0, -2.5])
+    v, mirrored = verdicts.below('c', x), verdicts.above('c', -x)
+    self.assertEqual(v.effect, -mirrored.effect)
+    self.assertEqual(v.interval, (-mirrored.interval[1], -mirrored.interval[0]))
+    self.assertLess(v.interval[1], 0)
+    self.assertEqual((v.verdict, v.p, v.se), (mirrored.verdict, mirrored.p, mirrored.se))
+    self.assertIn('H₀: mean ≥ 0', v.test)
+    self.assertIn('H₀: mean ≤ 0', mirrored.test)
+
+
 class CoefficientTest(absltest.TestCase):
 
   def _fit(self, slope):
@@ -125,6 +146,13 @@ class ReportTest(absltest.TestCase):
     self.assertIn('| more | 2.5 ± 0.645 |', text)
     self.assertIn('four seeds |', text)
     self.assertEqual(verdicts.to_json({'Claims': [v]})['Claims'][0]['verdict'], v.verdict)
+
+  def test_one_spelling_of_each_verdict(self):
+    found = [verdicts.above('rises', [1.0, 1.1, 0.9]), verdicts.below('falls', [1.0, 1.1, 0.9]),
+             verdicts.above('tells', [1.0, -1.0, 0.5])]
+    self.assertEqual([v.verdict for v in found], ['pass', 'fail', 'inconclusive'])
+    rows = verdicts.report_markdown('t', {'Claims': found}).splitlines()[-3:]
+    self.assertEqual([row.split(' | ')[-2] for row in rows], ['pass', 'fail', 'inconclusive'])
 
 
 if __name__ == '__main__':

@@ -9,6 +9,7 @@ from absl.testing import parameterized
 import numpy as np
 
 from scan_snap.sequence_classes import calibration
+from scan_snap.sequence_classes.claims import common
 from scan_snap.sequence_classes.claims import learning_rates
 from scan_snap.sequence_classes.claims import solvers
 from scan_snap.sequence_classes.claims import theorems
@@ -196,6 +197,22 @@ class LearningRatesTest(absltest.TestCase):
     self.assertLess(sparser.interval[1], 0)
     for v in (sparser, denser):
       self.assertIn('5 diverged runs left out', v.measured)
+
+
+class ContrastVerdictTest(absltest.TestCase):
+
+  def test_a_claim_of_a_fall_is_reported_as_a_fall(self):
+    contrasts = {(2, 0): {0: -0.20, 1: -0.25, 2: -0.21, 3: -0.23},
+                 (2, 1): {0: -0.22, 1: -0.19, 2: -0.24, 3: -0.20}}
+    v = common.contrast_verdict('entropy falls (below 0)', contrasts, -1)
+    self.assertEqual(v.verdict, 'pass')
+    self.assertAlmostEqual(v.effect, -0.2175)
+    self.assertLess(v.interval[0], v.interval[1])
+    self.assertLess(v.interval[1], 0)
+    self.assertIn('H₀: mean ≥ 0', v.test)  # The null hypothesis on the effect's own side.
+    rises = common.contrast_verdict('entropy rises (above 0)', contrasts, 1)
+    self.assertEqual((rises.verdict, rises.effect), ('fail', v.effect))
+    self.assertIn('H₀: mean ≤ 0', rises.test)
 
 
 class ConvergenceVsSparsityTest(absltest.TestCase):

@@ -1,7 +1,6 @@
 """What the claims share: the reading of Theorems 3–4's assumption η_Y ≫ η_Z, statistics
 helpers (rank correlation, per-seed contrasts, per-line slopes) and how verdicts name runs."""
 
-import dataclasses
 import math
 
 import ml_collections
@@ -103,10 +102,9 @@ def contrast_verdict(claim: str, contrasts: dict[tuple, dict[int, float]], sign:
   """The claim that per-seed contrasts (seed_contrasts; per seed the mean over lines) have
   the sign `sign`: a one-sided t-test over seeds, reported as the contrast itself (its effect
   and interval in the contrast's units and sign)."""
-  v = verdicts.above(claim, sign * per_seed_mean(contrasts), measured='; '.join(
+  test = verdicts.above if sign > 0 else verdicts.below
+  return test(claim, per_seed_mean(contrasts), measured='; '.join(
       t for t in (f'{len(contrasts)} lines', measured) if t))
-  lo, hi = sign * v.interval[0], sign * v.interval[1]
-  return dataclasses.replace(v, effect=sign * v.effect, interval=(min(lo, hi), max(lo, hi)))
 
 
 def line_slopes(values: np.ndarray, x: np.ndarray, lines: np.ndarray,
