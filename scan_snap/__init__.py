@@ -23,12 +23,14 @@ __all__ = ['load_config', 'override', 'run_experiment']
 
 def run_experiment(c: ml_collections.ConfigDict, workdir: str | pathlib.Path | None = None,
                    overwrite: bool = False, force: bool = False,
-                   tensorboard: bool = False) -> dict:
+                   tensorboard: bool = False, name: str = '') -> dict:
   """Trains the whole grid of c. With no workdir nothing is written; with one, it is the
   command line's work directory (resumed from its checkpoints). A grid too large for the
   machine is refused unless `force`. Returns a dict with the 'results' rows (one per run, as
   results.csv), the 'summary' rows (one per learning-rate cell) and the 'claims' checked (as in
-  claims.json), and what the experiment adds (core.pipeline.run)."""
+  claims.json), and what the experiment adds (core.pipeline.run). `name` titles report.md
+  (the command line's is the config's file name and variant, as 'syn_medium.py:smoke')."""
   from scan_snap.core import pipeline  # pylint: disable=g-import-not-at-top
-  return pipeline.run(pipeline.plan(c), pathlib.Path(workdir) if workdir is not None else None,
-                      overwrite=overwrite, tensorboard=tensorboard, force=force)
+  workdir = pathlib.Path(workdir) if workdir is not None else None
+  return pipeline.run(pipeline.plan(c, name), workdir, overwrite=overwrite,
+                      tensorboard=tensorboard, force=force)

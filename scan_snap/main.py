@@ -63,9 +63,9 @@ def main(argv):
       runtime.initialize_distributed(_COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value,
                                      _PROCESS_ID.value)
     runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
-    plan = pipeline.plan(_CONFIG.value)  # Before the work directory is named.
-    workdir = pathlib.Path(_WORKDIR.value or pathlib.Path('runs') / config_files.run_name(
-        flags.FLAGS['config'].config_filename))
+    spec = flags.FLAGS['config'].config_filename
+    plan = pipeline.plan(_CONFIG.value, config_files.display_name(spec))  # Before the workdir.
+    workdir = pathlib.Path(_WORKDIR.value or pathlib.Path('runs') / config_files.run_name(spec))
     print(f'work directory: {workdir.resolve()}', flush=True)
     pipeline.run(plan, workdir, overwrite=_OVERWRITE.value, tensorboard=_TENSORBOARD.value,
                  force=_FORCE.value)

@@ -60,6 +60,8 @@ class AsNamedTest(absltest.TestCase):
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
     self.assertTrue((elsewhere / 'mine' / 'results.csv').exists())
     self.assertFalse((elsewhere / 'runs').exists())
+    self.assertEqual((elsewhere / 'mine' / 'report.md').read_text().splitlines()[0],
+                     '# Claims checked on syn_small.py:smoke')  # The config's name.
 
 
 class ErrorsTest(parameterized.TestCase):

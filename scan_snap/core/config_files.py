@@ -61,6 +61,13 @@ def run_name(spec: str) -> str:
   return f'{stem}_{variant}' if variant else stem
 
 
+def display_name(spec: str) -> str:
+  """A config's name as report.md shows it: <file name>[:<variant>]."""
+  path, variant = split_spec(spec)
+  name = pathlib.Path(path).name
+  return f'{name}:{variant}' if variant else name
+
+
 def load(spec: str | pathlib.Path, variant: str = '',
          overrides: dict | None = None) -> ml_collections.ConfigDict:
   """get_config(variant) of the config named by spec ('configs/x.py[:variant]', a path or a

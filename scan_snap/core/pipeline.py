@@ -85,6 +85,7 @@ class Plan:
   figures: dict[str, outputs.FigureSpec]
   claims: dict[str, verdicts.Claim]
   grid: Any  # experiment.grid(config)
+  name: str = ''  # the config's name (config_files.display_name), report.md's title
 
   @property
   def tables(self) -> set[str]:
@@ -108,23 +109,23 @@ def experiment_module(c: ml_collections.ConfigDict) -> Experiment:
   return importlib.import_module(EXPERIMENTS[c.experiment])
 
 
-def plan(c: ml_collections.ConfigDict) -> Plan:
+def plan(c: ml_collections.ConfigDict, name: str = '') -> Plan:
   """c checked (its values, then the figures and claims it names and what each needs of it),
-  as a Plan; a ConfigError naming every bad key otherwise."""
+  as a Plan named `name`; a ConfigError naming every bad key otherwise."""
   experiment = experiment_module(c)
   problems = core_config.Problems(c)
   experiment.check_config(problems)
   figures = _resolve(problems, 'figures.names', c.figures.names, experiment.FIGURES)
   claims = _resolve(problems, 'report.claims', c.report.claims, experiment.CLAIMS)
-  for name, claim in claims.items():
-    problems.need(claim.applies(c), 'report.claims', f'{name!r} is a claim about '
+  for claim_name, claim in claims.items():
+    problems.need(claim.applies(c), 'report.claims', f'{claim_name!r} is a claim about '
                   f'{claim.applies_to}')
   for spec in figures.values():
     spec.check(c, problems)
   problems.raise_if_any()
   c = ml_collections.ConfigDict(c.to_dict())  # A copy that later overrides of c do not reach.
   c.lock()
-  return Plan(experiment, c, figures, claims, experiment.grid(c))
+  return Plan(experiment, c, figures, claims, experiment.grid(c), name)
 
 
 def _resolve(problems: core_config.Problems, key: str, names: tuple[str, ...],
@@ -175,7 +176,7 @@ def run(p: Plan, workdir: pathlib.Path | None = None, overwrite: bool = False,
       experiment.write(p, data, trained, results, workdir, tensorboard)
       if any(sections.values()):
         outputs.write_text(workdir / 'report.md', verdicts.report_markdown(
-            f'Claims checked on {workdir.name}', sections))
+            f'Claims checked on {p.name}' if p.name else 'Claims checked', sections))
         outputs.write_json(workdir / 'claims.json', verdicts.to_json(sections))
       logging.info('wrote %s', workdir)
   checks = [{'section': section, **v.to_dict()} for section, found in sections.items()
