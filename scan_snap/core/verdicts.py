@@ -245,8 +245,12 @@ def permutation(claim: str, samples, permutations: int = 1000, key: int = 0,
 
 def exact(claim: str, effect: float, holds: bool, test: str, n: int = 1,
           measured: str = '') -> Verdict:
-  """A deterministic computation (no sampling noise): `holds` decides pass or fail; `test`
-  states the rule and its tolerance."""
+  """A deterministic computation (no sampling noise) on n units: `holds` decides pass or fail;
+  `test` states the rule and its tolerance. With no unit to compute it on (n = 0: say, runs too
+  short to reach what the claim is about) it is inconclusive."""
+  if n == 0:
+    return Verdict(claim, INCONCLUSIVE, math.nan, math.nan, (math.nan, math.nan), 0, test, 0.0,
+                   math.nan, _join(measured, 'no unit to test it on'))
   return Verdict(claim, PASS if holds else FAIL, float(effect), 0.0, (float(effect),) * 2, n,
                  test, 0.0, math.nan, measured)
 

@@ -136,6 +136,16 @@ class PermutationTest(absltest.TestCase):
     self.assertEqual(verdicts.permutation('d', x[:1]).verdict, 'inconclusive')
 
 
+class ExactTest(absltest.TestCase):
+
+  def test_decides_on_what_it_computes_and_is_inconclusive_on_nothing(self):
+    self.assertEqual(verdicts.exact('e', 0.5, True, 'rule', n=3).verdict, 'pass')
+    self.assertEqual(verdicts.exact('e', -0.5, False, 'rule', n=3).verdict, 'fail')
+    nothing = verdicts.exact('e', float('nan'), False, 'rule', n=0, measured='0 of 3 runs')
+    self.assertEqual(nothing.verdict, 'inconclusive')
+    self.assertEqual(nothing.measured, '0 of 3 runs; no unit to test it on')
+
+
 class ReportTest(absltest.TestCase):
 
   def test_report_and_json_hold_every_field(self):

@@ -62,6 +62,9 @@ class ConfigFilesTest(parameterized.TestCase):
                        [v['verdict'] for section in found.values() for v in section])
       self.assertTrue(all(v['test'] and v['alpha'] is not None
                           for section in found.values() for v in section))
+      # Too short to test a claim is inconclusive, not a finding against it.
+      self.assertEqual([v['claim'] for section in found.values() for v in section
+                        if v['verdict'] == 'fail'], [])
     num_pairs = len(config.learning_rate_pairs(c))
     self.assertLen(rows, len(config.data_specs(c)) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))
