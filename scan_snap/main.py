@@ -58,6 +58,7 @@ def main(argv):
     sys.exit(f'error: unexpected arguments {argv[1:]}: every setting is a flag '
              '(--config.<key>=<value>; --helpshort lists the others)')
   runtime.quiet_library_logs()
+  workdir = None
   try:
     if _DISTRIBUTED.value:
       runtime.initialize_distributed(_COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value,
@@ -77,9 +78,19 @@ def main(argv):
   except OSError as error:  # A full disk, a folder that cannot be written, …
     where = f' ({error.filename})' if error.filename else ''
     remedy = ('free space' if error.errno in (errno.ENOSPC, errno.EDQUOT)
-              else 'choose another --workdir (or --config.data.cache_dir)')
+              else 'choose another --workdir' if _under(error.filename, workdir)
+              else 'make it writable, or point the config key that names it elsewhere')
     sys.exit(f'error: {error.strerror or error}{where}: {remedy}, then run the same command '
              'again (what was finished is saved and resumes)')
+
+
+
+def _under(filename, folder: pathlib.Path | None) -> bool:
+  """Whether the file an OSError names lies in `folder`."""
+  if filename is None or folder is None:
+    return False
+  path, folder = pathlib.Path(filename).absolute(), folder.absolute()
+  return path == folder or folder in path.parents
 
 
 if __name__ == '__main__':

@@ -73,7 +73,13 @@ class ErrorsTest(parameterized.TestCase):
       ('typo_in_a_section', ('--config=configs/syn_medium.py', '--config.optimiser.lr_z=1'),
        'config.optimiser.lr_z is not a key of this config; did you mean config.optimizer.lr_z?'),
       ('unknown_variant', ('--config=configs/syn_medium.py:big',),
-       "unknown config variant 'big'; expected one of ['smoke']"),
+       "unknown config variant 'big'; expected one of ['smoke'], or none (the file name alone)"),
+      ('malformed_tuple', ('--config=configs/syn_medium.py', '--config.optimizer.lr_z=(1,'),
+       "--config.optimizer.lr_z=(1, is not a value of this tuple; write one number "
+       "(--config.optimizer.lr_z=2) or a whole tuple, quoted for the shell: "
+       "--config.optimizer.lr_z='(1, 2.5)'"),
+      ('names_in_one_string', ('--config=configs/syn_medium.py', '--config.figures.names=a,b'),
+       'a tuple with each name quoted: --config.figures.names="(\'name1\', \'name2\')"'),
       ('missing_file', ('--config=configs/syn_mediun.py',),
        "no config file 'configs/syn_mediun.py'"),
       ('bad_literal', ('--config=configs/syn_medium.py', '--config.train.steps=many'),
@@ -91,6 +97,17 @@ class ErrorsTest(parameterized.TestCase):
     self.assertNotIn('Traceback', proc.stderr)
     self.assertLessEqual(len(proc.stderr.strip().splitlines()), 3, proc.stderr)
     self.assertEqual(list(workdir.iterdir()), [])  # Nothing was written.
+
+  def test_workdir_naming_a_file(self):
+    folder = pathlib.Path(self.create_tempdir().full_path)
+    (folder / 'notes.txt').write_text('mine')
+    for workdir, says in (('notes.txt', 'is a file'), ('notes.txt/run', 'lies under the file')):
+      proc = _main('--config=configs/syn_small.py:smoke', f'--workdir={workdir}', cwd=folder)
+      self.assertNotEqual(proc.returncode, 0)
+      self.assertIn(f'error: the work directory {workdir} {says}', proc.stderr)
+      self.assertIn('name a folder (new or existing)', proc.stderr)
+      self.assertNotIn('cache_dir', proc.stderr)
+    self.assertEqual((folder / 'notes.txt').read_text(), 'mine')
 
   def test_config_file_that_raises(self):
     folder = pathlib.Path(self.create_tempdir().full_path)

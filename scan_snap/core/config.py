@@ -85,6 +85,7 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str,
   """Applies the named variant (`--config=configs/x.py:smoke`) to c, in place; '' is none."""
   if variant:
     if variant not in variants:
-      raise ConfigError(f'unknown config variant {variant!r}; expected one of {sorted(variants)}')
+      raise ConfigError(f'unknown config variant {variant!r}; expected one of {sorted(variants)}, '
+                        'or none (the file name alone)')
     variants[variant](c)
   return c

@@ -7,6 +7,7 @@ the same command works from any directory and from a non-editable install. A bar
 (`syn_medium`, `syn_medium:smoke`) is looked up there too.
 """
 
+import ast
 import difflib
 import importlib.resources
 import importlib.util
@@ -121,6 +122,25 @@ def _holder(c: ml_collections.ConfigDict, dotted: str) -> tuple[ml_collections.C
   return node, leaf
 
 
+def _check_tuple(flag: str, value: str, current: tuple) -> None:
+  """A ConfigFileError saying how to write it, for a tuple-valued key's command-line `value`
+  that is neither one element nor a whole tuple: text that ml_collections' parser refuses, or
+  reads as one name although it lists several."""
+  names = bool(current) and all(isinstance(x, str) for x in current)
+  try:
+    ast.literal_eval(value)
+    return
+  except SyntaxError:
+    malformed = ',' in value or ' ' in value  # Without either: one unquoted element.
+  except ValueError:  # Not a literal: an unquoted string, which the config's checks judge.
+    malformed = names and ',' in value
+  if malformed:
+    example = (f'one name ({flag}={current[0]}) or a tuple with each name quoted: '
+               f'{flag}="(\'name1\', \'name2\')"' if names else
+               f"one number ({flag}=2) or a whole tuple, quoted for the shell: {flag}='(1, 2.5)'")
+    raise ConfigFileError(f'{flag}={value} is not a value of this tuple; write {example}')
+
+
 def all_keys(c: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
   """Every leaf key of c, dotted."""
   keys = []
@@ -167,7 +187,10 @@ def _resolved_config_argument(argv: list[str]) -> list[str]:
       c = load(path, variant)  # Missing, failing or unknown variant: one line.
       for other in argv:
         if other.startswith(('--config.', '--noconfig.')):
-          _holder(c, other.split('=', 1)[0].split('.', 1)[1])  # An unknown key: one line.
+          flag, _, value = other.partition('=')
+          node, leaf = _holder(c, flag.split('.', 1)[1])  # An unknown key: one line.
+          if isinstance(node[leaf], tuple):
+            _check_tuple(flag, value, node[leaf])
       argv[i] = f'--config={find(path)}' + (f':{variant}' if variant else '')
       break
   return argv

@@ -122,6 +122,18 @@ def remove_temporaries(workdir: pathlib.Path) -> None:
       path.unlink()
 
 
+def check_workdir_path(workdir: pathlib.Path) -> None:
+  """A WorkdirError when `workdir`, or the nearest of its parents that exists, is not a folder."""
+  path = pathlib.Path(workdir).expanduser().absolute()
+  while not path.exists() and path != path.parent:
+    path = path.parent
+  if not path.is_dir():
+    named = 'is a file' if path == pathlib.Path(workdir).expanduser().absolute() else \
+        f'lies under the file {path}'
+    raise WorkdirError(f'the work directory {workdir} {named}: name a folder (new or existing) '
+                       'with --workdir')
+
+
 def prepare_workdir(resolved_config: dict, declared: dict, workdir: pathlib.Path,
                     output_names: tuple[str, ...], overwrite: bool, writer: bool) -> None:
   """Checks that the run found in workdir (if any) is of this config by its config.json (see

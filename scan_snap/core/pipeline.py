@@ -41,6 +41,7 @@ class Experiment(Protocol):
   SECTIONS: tuple[str, ...]  # the sections of report.md and claims.json, in order
   FIGURES: dict[str, outputs.FigureSpec]  # config.figures.names: the figure registry
   CLAIMS: dict[str, verdicts.Claim]  # config.report.claims: the claim registry
+  SIZE_KEYS: tuple[str, ...]  # the config keys that set the job's size, named when it is too big
 
   def declared_config(self) -> ml_collections.ConfigDict:
     """Every key of the experiment at its declared value."""
@@ -156,10 +157,12 @@ def run(p: Plan, workdir: pathlib.Path | None = None, overwrite: bool = False,
   experiment adds (Experiment.returned).
   """
   experiment = p.experiment
+  if workdir is not None:
+    outputs.check_workdir_path(workdir)
   if tensorboard:
     outputs.require_tensorboardx()  # Before anything is loaded or compiled.
   data = experiment.load(p)  # Bad data fails before the work directory is touched.
-  runtime.check_fits(experiment.footprint(p, data), workdir, force)
+  runtime.check_fits(experiment.footprint(p, data), workdir, force, experiment.SIZE_KEYS)
   # In a multi-process job, process 0 writes the files and holds the lock.
   writer = workdir is not None and jax.process_index() == 0
   with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():

@@ -154,10 +154,12 @@ class TooLargeError(errors.InputError):
   """The job will not fit this machine's memory or disk."""
 
 
-def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool) -> None:
+def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool,
+               size_keys: tuple[str, ...]) -> None:
   """Logs the job's size ('runs', 'memory_bytes', 'disk_bytes', as estimated by the
-  experiment) and raises TooLargeError when it exceeds the memory or disk at hand, unless
-  `force`, which only warns. With no workdir nothing goes to disk."""
+  experiment) and raises TooLargeError, naming the config keys `size_keys` that set it, when it
+  exceeds the memory or disk at hand, unless `force`, which only warns. With no workdir nothing
+  goes to disk."""
   disk = size['disk_bytes'] if workdir is not None else 0
   logging.info('%d runs; about %s of memory and %s on disk', size['runs'],
                _gigabytes(size['memory_bytes']), _gigabytes(disk))
@@ -170,8 +172,8 @@ def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool) 
   if 0 < free < disk:  # 0: no disk to speak of (say /proc); writing will say what is wrong.
     short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free)} free where {workdir} is)')
   if short and not force:
-    raise TooLargeError(f"{size['runs']} runs need {' and '.join(short)}: shrink the grid "
-                        '(sweep.num_seeds, the learning rates, data.num_last), or pass --force')
+    raise TooLargeError(f"{size['runs']} runs need {' and '.join(short)}: shrink the job "
+                        f"({', '.join(size_keys)}), or pass --force")
   if short:
     logging.warning('%d runs need %s; going on (--force)', size['runs'], ' and '.join(short))
 

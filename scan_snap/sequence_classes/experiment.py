@@ -41,6 +41,8 @@ OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summar
            'summary.md', 'report.md', 'claims.json', *(f'{t}.csv' for t in results_lib.TABLES),
            'trajectories', 'figures', 'checkpoints')
 SECTIONS = (verdicts.PAPER, verdicts.SOLVER)
+SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr_z', 'optimizer.lr_y', 'data.num_last',
+             'data.seq_len', 'train.steps', 'train.log_every')
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = config.sequence_classes_config
 check_config = config.check

@@ -44,6 +44,8 @@ from scan_snap.wikitext import train as train_lib
 OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
            'trajectories.npz', 'figures', 'report.md', 'claims.json', 'checkpoints')
 SECTIONS = (verdicts.PAPER,)
+SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr_attention', 'optimizer.lr_other', 'model.d_model',
+             'model.num_layers', 'eval.num_probe', 'train.eval_every')
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = text_config.wikitext_config
 check_config = text_config.check

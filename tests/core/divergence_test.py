@@ -69,7 +69,8 @@ class SizeTest(absltest.TestCase):
     c = _smoke(**{'sweep.num_seeds': 10_000_000})
     workdir = pathlib.Path(self.create_tempdir().full_path) / 'run'
     with self.assertRaisesRegex(runtime.TooLargeError, r'40000000 runs need about .* GB of '
-                                r'memory .*, or pass --force'):
+                                r'memory .*: shrink the job \(sweep.num_seeds, optimizer.lr_z, '
+                                r'.*data.num_last.*\), or pass --force'):
       scan_snap.run_experiment(c, workdir)
     self.assertFalse(workdir.exists())
 

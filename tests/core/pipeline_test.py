@@ -1,6 +1,7 @@
 """The one pipeline of both experiments: the plan checks a config once and resolves the names
 it gives; config modules are leaves."""
 
+import importlib
 import subprocess
 import sys
 from unittest import mock
@@ -9,6 +10,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 
 from scan_snap.core import config as core_config
+from scan_snap.core import config_files
 from scan_snap.core import errors
 from scan_snap.core import pipeline
 from tests.testing import ROOT, load_config
@@ -60,6 +62,12 @@ class PlanTest(parameterized.TestCase):
     module = pipeline.experiment_module(c)
     self.assertEqual(c.figures.names, tuple(module.FIGURES))
     self.assertEqual(c.report.claims, tuple(module.CLAIMS))
+
+  @parameterized.parameters('sequence_classes', 'wikitext')
+  def test_the_keys_named_for_a_job_too_large_are_its_keys(self, name):
+    module = importlib.import_module(pipeline.EXPERIMENTS[name])
+    keys = config_files.all_keys(module.declared_config())
+    self.assertContainsSubset(module.SIZE_KEYS, keys)
 
   def test_an_unknown_experiment_is_one_line(self):
     c = load_config('syn_small')

@@ -1,6 +1,7 @@
 """Process-wide set-up: the progress bar and the log lines written while it is shown."""
 
 import io
+import pathlib
 
 from absl import logging
 from absl.testing import absltest
@@ -37,6 +38,20 @@ class ProgressBarTest(absltest.TestCase):
     before = text[:text.index('a log line')].rsplit('\n', 1)[-1]
     self.assertIn('1/2', before.rsplit('\r', 1)[-1])
 
+
+
+class CheckFitsTest(absltest.TestCase):
+
+  def test_a_disk_too_small_names_the_experiments_keys(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    size = {'runs': 6, 'memory_bytes': 1, 'disk_bytes': 10**15}
+    with self.assertRaisesRegex(runtime.TooLargeError,
+                                r'^6 runs need about 1000000.0 GB on disk \(.* free where .*\): '
+                                r'shrink the job \(sweep.num_seeds, model.d_model\), or pass '
+                                r'--force$'):
+      runtime.check_fits(size, workdir, False, ('sweep.num_seeds', 'model.d_model'))
+    runtime.check_fits(size, workdir, True, ('sweep.num_seeds',))  # Warns only.
+    runtime.check_fits(size, None, False, ('sweep.num_seeds',))  # Nothing goes to disk.
 
 if __name__ == '__main__':
   absltest.main()
