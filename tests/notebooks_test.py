@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 from unittest import mock
 
 from absl.testing import absltest
@@ -81,9 +82,53 @@ class StoredNotebooksTest(parameterized.TestCase):
     self.assertNotIn('load_config_file', everything)
 
   def test_one_repository_address_for_all(self):
+    declared = tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['urls']
+    cited = re.search(r'^repository-code: "(.*)"$', (ROOT / 'CITATION.cff').read_text(),
+                      re.MULTILINE)
     addresses = {REPO_URL_LINE.search(code_cells(nbformat.read(path, as_version=4))[0].source)[1]
                  for path in NOTEBOOKS}
-    self.assertLen(addresses, 1, 'one sed over notebooks/ sets the address')
+    self.assertEqual(addresses, {declared['Repository']}, "the notebooks use pyproject's address")
+    self.assertEqual(cited[1], declared['Repository'])
+
+
+class WikiTextFolderCellTest(absltest.TestCase):
+  """wikitext_sample.ipynb's data cell: in Colab, a missing folder is written from the Hugging
+  Face copy of WikiText-2 (one row per line); elsewhere it only checks the folder."""
+
+  def _run_cell(self, data_dir, in_colab):
+    notebook = nbformat.read(ROOT / 'notebooks' / 'wikitext_sample.ipynb', as_version=4)
+    cell = next(c.source for c in code_cells(notebook) if 'WIKITEXT_DIR =' in c.source)
+    rows = {'train': [' = A = \n', '', ' a b \n'], 'validation': [' c \n', ''],
+            'test': ['', ' d e \n']}
+    datasets = mock.Mock(load_dataset=mock.Mock(return_value={
+        split: {'text': text} for split, text in rows.items()}))
+    modules = {'datasets': datasets, **({'google.colab': mock.Mock()} if in_colab else {})}
+    with mock.patch.dict(sys.modules, modules), \
+        mock.patch.dict(os.environ, {'SCAN_SNAP_WIKITEXT_DIR': str(data_dir)}):
+      exec(cell, {'os': os, 'pathlib': pathlib, 'sys': sys})  # pylint: disable=exec-used
+    return datasets.load_dataset
+
+  def test_in_colab_a_missing_folder_is_written_as_the_release_lays_it_out(self):
+    data_dir = pathlib.Path(self.create_tempdir().full_path) / 'wikitext-2'
+    load = self._run_cell(data_dir, in_colab=True)
+    load.assert_called_once_with('Salesforce/wikitext', 'wikitext-2-v1')
+    self.assertEqual((data_dir / 'wiki.train.tokens').read_text(), ' = A = \n \n a b \n')
+    self.assertEqual((data_dir / 'wiki.valid.tokens').read_text(), ' c \n \n')
+    self.assertEqual((data_dir / 'wiki.test.tokens').read_text(), ' \n d e \n')
+    if (WIKITEXT_DIR / 'wiki.valid.tokens').exists():  # The release's own layout of lines.
+      self.assertEqual((WIKITEXT_DIR / 'wiki.valid.tokens').read_text()[:2], ' \n')
+
+  def test_elsewhere_a_missing_folder_is_one_clear_error(self):
+    data_dir = pathlib.Path(self.create_tempdir().full_path) / 'wikitext-2'
+    with self.assertRaisesRegex(FileNotFoundError, 'lacks wiki.valid.tokens, wiki.test.tokens'):
+      self._run_cell(data_dir, in_colab=False)
+    self.assertFalse(data_dir.exists())
+
+  def test_a_folder_present_is_read_as_it_is(self):
+    data_dir = pathlib.Path(self.create_tempdir().full_path)
+    for name in ('valid', 'test'):
+      (data_dir / f'wiki.{name}.tokens').write_text(' x \n')
+    self._run_cell(data_dir, in_colab=True).assert_not_called()
 
 
 class RunNotebooksTest(parameterized.TestCase):
