@@ -105,6 +105,14 @@ def _orbax_silenced() -> Iterator[None]:
     logger.removeFilter(drop)
 
 
+def _not_orbax_on_a_full_disk(record) -> bool:
+  """False for orbax's log of a write that failed on a full disk (its background thread logs
+  the whole traceback); Checkpoints.wait and the pipeline report it in one line instead."""
+  failure = record.exc_info[1] if record.exc_info else None
+  return not (failure is not None and f'{os.sep}orbax{os.sep}' in record.pathname
+              and outputs.disk_full(failure) is not None)
+
+
 def _escaped(tree: Any, old: str, new: str) -> Any:
   """tree with `old` replaced by `new` in the keys of its (nested) plain dicts."""
   if type(tree) is dict:  # pylint: disable=unidiomatic-typecheck  # not nnx.State and the like
@@ -119,6 +127,9 @@ class Checkpoints:
     """max_to_keep: the newest checkpoints kept (None: all)."""
     self.workdir = workdir.resolve()
     self.directory = self.workdir / 'checkpoints' / folder
+    logger = logging.get_absl_logger()
+    if _not_orbax_on_a_full_disk not in logger.filters:
+      logger.addFilter(_not_orbax_on_a_full_disk)
     with _orbax_silenced():  # It reads the metadata of every checkpoint found.
       self._manager = ocp.CheckpointManager(
           self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep))
@@ -133,10 +144,11 @@ class Checkpoints:
     """Starts writing checkpoint `step` of `items` (name → pytree) in the background, recording
     the fingerprint `made_by`; a save waits for the previous one."""
     items = jax.tree.map(np.asarray, items)
-    self._manager.save(
-        step, args=ocp.args.Composite(**{name: ocp.args.StandardSave(_escaped(tree, '/', _SLASH))
-                                         for name, tree in items.items()}),
-        custom_metadata=record(made_by, items), force=True)
+    with self._disk_full_named():
+      self._manager.save(
+          step, args=ocp.args.Composite(**{name: ocp.args.StandardSave(_escaped(tree, '/', _SLASH))
+                                           for name, tree in items.items()}),
+          custom_metadata=record(made_by, items), force=True)
 
   def restore(self, step: int, made_by: str, otherwise: str,
               targets: dict[str, Any]) -> dict[str, Any] | None:
@@ -172,4 +184,17 @@ class Checkpoints:
 
   def wait(self) -> None:
     """Blocks until every checkpoint started is written."""
-    self._manager.wait_until_finished()
+    with self._disk_full_named():
+      self._manager.wait_until_finished()
+
+  @contextlib.contextmanager
+  def _disk_full_named(self) -> Iterator[None]:
+    """A write that failed on a full disk (orbax's error of whatever kind) raised as one
+    OSError naming the file, else this folder."""
+    try:
+      yield
+    except Exception as error:  # pylint: disable=broad-except
+      full = outputs.disk_full(error)
+      if full is None:
+        raise
+      raise OSError(full.errno, full.strerror, full.filename or str(self.directory)) from None

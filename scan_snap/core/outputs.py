@@ -4,6 +4,7 @@ work directory's lock, and the figures (FigureSpec: an entry of an experiment's 
 import contextlib
 import csv
 import dataclasses
+import errno
 import fcntl
 import io
 import json
@@ -43,8 +44,35 @@ def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
     _fsync(tmp)
     os.replace(tmp, path)
     _fsync(path.parent)  # the rename
+  except Exception as error:  # pylint: disable=broad-except  # A writer may hide the OSError.
+    full = disk_full(error)
+    if full is None:
+      raise
+    raise OSError(full.errno, full.strerror, str(path)) from None
   finally:
     tmp.unlink(missing_ok=True)
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(error: BaseException) -> OSError | None:
+  """The full disk (or spent quota) behind `error`, as an OSError naming the file being written
+  (orbax's unfinished checkpoint folder for its writes), or None. Found as an OSError anywhere in
+  the chain of exceptions (matplotlib raises another while handling it) or in the text of
+  orbax's RESOURCE_EXHAUSTED error, which carries the OS error code."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, OSError) and error.errno in _DISK_FULL:
+      return error
+    code = re.search(r"os_error_code='(\d+)'", str(error))
+    if code and int(code[1]) in _DISK_FULL:
+      written = re.search(r'Failed writing: "([^"]+)"', str(error))
+      filename = written and re.sub(rf'({re.escape(_ORBAX_TEMPORARY)}).*', r'\1', written[1])
+      return OSError(int(code[1]), os.strerror(int(code[1])), filename or None)
+    error = error.__cause__ or error.__context__
+  return None
 
 
 def _fsync(path: pathlib.Path) -> None:

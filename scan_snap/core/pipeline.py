@@ -150,12 +150,24 @@ def run(p: Plan, workdir: pathlib.Path | None = None, overwrite: bool = False,
   another config or code version, while a damaged one is reported and computed again. The work
   directory is locked for the whole run. A grid too large for the machine's memory or disk is
   an error unless `force` (runtime.check_fits). A Ctrl-C stops the run at the next checkpoint,
-  from which the same call resumes.
+  from which the same call resumes; so does a disk that fills, which raises one OSError (ENOSPC)
+  naming the file it was writing, with the checkpoints finished before it kept.
 
   Returns {'results': one row per run, 'summary': one row per learning-rate cell, 'claims': the
   verdicts of config.report.claims as in claims.json, each with its 'section'}, and what the
   experiment adds (Experiment.returned).
   """
+  try:
+    return _run(p, workdir, overwrite, tensorboard, force)
+  except Exception as error:  # pylint: disable=broad-except
+    full = outputs.disk_full(error)  # orbax reports a full disk in a ValueError of 400 lines.
+    if full is None:
+      raise
+    raise full from None
+
+
+def _run(p: Plan, workdir: pathlib.Path | None, overwrite: bool, tensorboard: bool,
+         force: bool) -> dict:
   experiment = p.experiment
   if workdir is not None:
     outputs.check_workdir_path(workdir)

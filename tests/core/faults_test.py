@@ -1,6 +1,7 @@
 """Faults that must not pass unnoticed: checkpoints that another config or code version made,
 damaged checkpoints, two runs on one work directory, and what killed runs leave behind."""
 
+import errno
 import json
 import os
 import pathlib
@@ -22,9 +23,24 @@ from scan_snap.core import checkpoints
 from scan_snap.core import outputs
 from scan_snap.core import runtime
 from scan_snap.sequence_classes import sweep
-from tests.testing import ROOT, WIKITEXT_DIR, load_config
+from tests.testing import ROOT, WIKITEXT_DIR, finished_chunks, load_config
 
 _NUM_CHUNKS = 4
+
+
+def _can_mount_tmpfs() -> bool:
+  """Whether this process may mount a small tmpfs (root, in a machine that allows it)."""
+  if not hasattr(os, 'geteuid') or os.geteuid() != 0 or shutil.which('mount') is None:
+    return False
+  folder = tempfile.mkdtemp()
+  try:
+    mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', folder],
+                             capture_output=True, check=False).returncode == 0
+    if mounted:
+      subprocess.run(['umount', folder], check=False)
+    return mounted
+  finally:
+    os.rmdir(folder)
 
 
 def _config():
@@ -219,6 +235,67 @@ class SequenceClassFaultsTest(absltest.TestCase):
     self.assertEqual(scan_snap.run_experiment(_config(), workdir)['train_s'], 0.0)
     self.assertEqual([path for path in stale if path.exists()], [])
     self.assertTrue((workdir / '.keep').exists())
+
+  def test_a_disk_that_fills_in_a_checkpoint_is_one_error_and_loses_no_finished_chunk(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path) / 'workdir'
+    real_save, calls = ocp.CheckpointManager.save, []
+
+    def save(manager, step, *args, **kwargs):
+      calls.append(step)
+      if len(calls) == 3:  # As orbax reports a full disk: a ValueError with the OS error code.
+        raise ValueError(f'RESOURCE_EXHAUSTED: Failed writing: "{manager.directory}/{step}'
+                         '.orbax-checkpoint-tmp/chunk.orbax-checkpoint-tmp/d/0a1b": Failed to '
+                         "write 778 bytes to file 7: No space left on device [os_error_code='28']")
+      return real_save(manager, step, *args, **kwargs)
+
+    with mock.patch.object(ocp.CheckpointManager, 'save', save), \
+        self.assertRaises(OSError) as raised:
+      scan_snap.run_experiment(_config(), workdir)
+    self.assertEqual(raised.exception.errno, errno.ENOSPC)
+    self.assertEqual(raised.exception.filename,
+                     str(self._chunk(workdir, 2).resolve()) + '.orbax-checkpoint-tmp')
+    self.assertEqual(finished_chunks(workdir), 2)  # The two saved before it are kept.
+    scan_snap.run_experiment(_config(), workdir)  # Space freed: the same call resumes.
+    self._assert_reference_results(workdir)
+
+  @absltest.skipUnless(_can_mount_tmpfs(), 'mounting a tmpfs needs root and a kernel that lets')
+  def test_on_a_small_real_disk_the_command_line_says_it_in_one_line(self):
+    disk = pathlib.Path(self.create_tempdir().full_path)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=100k', 'tmpfs', str(disk)], check=True)
+    self.addCleanup(subprocess.run, ['umount', str(disk)], check=False)
+    command = [sys.executable, '-m', 'scan_snap.main', '--config=configs/syn_medium.py:smoke',
+               f'--workdir={disk}/run', '--compilation_cache=']
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 1)
+    self.assertNotIn('Traceback', proc.stderr)
+    self.assertRegex(proc.stderr.strip().splitlines()[-1],
+                     rf'^error: No space left on device \({re.escape(str(disk))}/run/\S+\): '
+                     r'free space, then run the same command again \(what was finished is saved '
+                     r'and resumes\)$')
+    kept = finished_chunks(disk / 'run')
+    subprocess.run(['mount', '-o', 'remount,size=4m', str(disk)], check=True)
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    self.assertIn(f'{kept} finished chunks are restored', proc.stderr)
+
+  def test_a_full_disk_is_found_behind_the_error_a_writer_raises(self):
+    orbax = ValueError('RESOURCE_EXHAUSTED: Failed writing: "/w/checkpoints/g/3.orbax-checkpoint-'
+                       'tmp/chunk.orbax-checkpoint-tmp/d/ff": No space left on device '
+                       "[os_error_code='122']")
+    found = outputs.disk_full(orbax)
+    self.assertEqual((found.errno, found.filename),
+                     (errno.EDQUOT, '/w/checkpoints/g/3.orbax-checkpoint-tmp'))
+    path = pathlib.Path(self.create_tempdir().full_path) / 'figure.pdf'
+    with self.assertRaises(OSError) as raised, outputs.atomic_path(path):
+      try:  # matplotlib's PDF writer, whose clean-up raises while the OSError is handled.
+        raise OSError(errno.ENOSPC, 'No space left on device')
+      except OSError:
+        raise AttributeError("'Stream' object has no attribute 'pos'")  # pylint: disable=raise-missing-from
+    self.assertEqual((raised.exception.errno, raised.exception.filename),
+                     (errno.ENOSPC, str(path)))
+    self.assertEqual(list(path.parent.iterdir()), [])  # Its temporary file is gone.
+    self.assertIsNone(outputs.disk_full(ValueError('RESOURCE_EXHAUSTED: out of memory')))
+    self.assertIsNone(outputs.disk_full(OSError(errno.EACCES, 'Permission denied')))
 
   def test_tracebacks_of_orbax_abandoned_reads_are_dropped(self):
     reported = []
