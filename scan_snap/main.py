@@ -7,6 +7,7 @@ config path is looked up among the shipped configs when it is not a file here.
 
 import errno
 import pathlib
+import signal
 import sys
 
 from absl import app
@@ -73,8 +74,10 @@ def main(argv):
     print(f'results in {workdir.resolve()}')
   except errors.InputError as error:
     sys.exit(f'error: {error}')
-  except KeyboardInterrupt:
-    sys.exit('interrupted: what was finished is saved; the same command resumes from it')
+  except KeyboardInterrupt as interrupt:  # Its text, when it has one, says what was saved.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # More Ctrl-C would cut jax's exit short.
+    sys.exit(f'interrupted: {interrupt}' if str(interrupt) else
+             'interrupted: what was finished is saved; the same command resumes from it')
   except OSError as error:  # A full disk, a folder that cannot be written, …
     where = f' ({error.filename})' if error.filename else ''
     remedy = ('free space' if error.errno in (errno.ENOSPC, errno.EDQUOT)

@@ -107,6 +107,7 @@ class ErrorsTest(parameterized.TestCase):
       self.assertIn(f'error: the work directory {workdir} {says}', proc.stderr)
       self.assertIn('name a folder (new or existing)', proc.stderr)
       self.assertNotIn('cache_dir', proc.stderr)
+      self.assertNotIn('Traceback', proc.stderr)
     self.assertEqual((folder / 'notes.txt').read_text(), 'mine')
 
   def test_config_file_that_raises(self):

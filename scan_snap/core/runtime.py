@@ -224,9 +224,25 @@ def stop_point() -> None:
 @contextlib.contextmanager
 def waiting_for(wait: Callable[[], object] | None) -> Iterator[None]:
   """Calls wait() when the block ends, however it ends: checkpoints still being written in the
-  background are finished before an error or a Ctrl-C leaves the run."""
+  background are finished before an error or a Ctrl-C leaves the run. A Ctrl-C during that wait
+  does not cut the checkpoint short (which would lose it): it is told so, and the wait goes on."""
   try:
     yield
   finally:
     if wait is not None:
-      wait()
+      with _ctrl_c_waits('finishing the checkpoint being written, then stopping'):
+        wait()
+
+
+@contextlib.contextmanager
+def _ctrl_c_waits(message: str) -> Iterator[None]:
+  """Within the block (in the main thread), a Ctrl-C logs `message` instead of interrupting."""
+  try:
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: logging.warning(message))
+  except ValueError:  # Not the main thread.
+    yield
+    return
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGINT, previous)

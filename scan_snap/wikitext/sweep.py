@@ -143,22 +143,30 @@ def run(run_config: train.TextRunConfig, runs: list[dict], tokens: train.TextDat
     step, history = 0, _evaluation(0, np.full(len(runs), np.nan), grid.evaluate(tokens))
   first_step = step
 
-  with runtime.progress_bar(total=run_config.steps, initial=step, unit='step', desc='wikitext',
-                            disable=jax.process_index() != 0) as progress, \
-       runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
-    while step < run_config.steps:
-      train_loss = grid.train_interval(tokens, step)
-      step += run_config.eval_every
-      evaluation = _evaluation(step, train_loss, grid.evaluate(tokens))
-      history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
-      on_evaluation(history)
-      # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
-      stopping = runtime.stop_requested()
-      if store and (step % checkpoint_every == 0 or step == run_config.steps or stopping):
-        store.save(step, {'state': grid.state_arrays(), 'history': history}, made_by)
-      progress.update(run_config.eval_every)
-      progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
-      runtime.stop_point()
+  try:
+    with runtime.progress_bar(total=run_config.steps, initial=step, unit='step',
+                              desc='wikitext', disable=jax.process_index() != 0) as progress, \
+         runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
+      while step < run_config.steps:
+        train_loss = grid.train_interval(tokens, step)
+        step += run_config.eval_every
+        evaluation = _evaluation(step, train_loss, grid.evaluate(tokens))
+        history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
+        on_evaluation(history)
+        # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
+        stopping = runtime.stop_requested()
+        if store and (step % checkpoint_every == 0 or step == run_config.steps or stopping):
+          store.save(step, {'state': grid.state_arrays(), 'history': history}, made_by)
+        progress.update(run_config.eval_every)
+        progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
+        runtime.stop_point()
+  except KeyboardInterrupt:
+    if store is None:
+      raise
+    saved = store.steps()  # What a resume starts from: say it, rather than 'what was finished'.
+    raise KeyboardInterrupt(f'saved at step {saved[-1]} of {run_config.steps}: the same command '
+                            'resumes from it' if saved else 'no step was saved yet: the same '
+                            'command starts again from step 0') from None
   return GridResult(run_config=run_config, runs=runs, history=history,
                     steps_trained=step - first_step)
 

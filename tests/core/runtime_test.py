@@ -1,7 +1,10 @@
 """Process-wide set-up: the progress bar and the log lines written while it is shown."""
 
 import io
+import os
 import pathlib
+import signal
+import time
 
 from absl import logging
 from absl.testing import absltest
@@ -52,6 +55,38 @@ class CheckFitsTest(absltest.TestCase):
       runtime.check_fits(size, workdir, False, ('sweep.num_seeds', 'model.d_model'))
     runtime.check_fits(size, workdir, True, ('sweep.num_seeds',))  # Warns only.
     runtime.check_fits(size, None, False, ('sweep.num_seeds',))  # Nothing goes to disk.
+
+
+class InterruptTest(absltest.TestCase):
+
+  def test_a_ctrl_c_while_a_checkpoint_is_finished_does_not_cut_it_short(self):
+    written = []
+
+    def wait():  # A checkpoint still being written when the run stops; Ctrl-C meanwhile.
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.05)  # The signal is handled here, in the main thread.
+      written.append(True)
+
+    with self.assertLogs(level='WARNING') as logs, self.assertRaises(KeyboardInterrupt):
+      with runtime.waiting_for(wait), runtime.stop_on_interrupt():
+        os.kill(os.getpid(), signal.SIGINT)  # The first Ctrl-C: stop at the next safe point.
+        time.sleep(0.05)
+        runtime.stop_point()
+    self.assertEqual(written, [True])
+    self.assertIn('finishing the checkpoint being written, then stopping', logs.output[-1])
+    self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
+
+  def test_without_it_the_second_ctrl_c_cuts_the_wait_short(self):  # What the test above guards.
+    written = []
+
+    def wait():
+      os.kill(os.getpid(), signal.SIGINT)
+      time.sleep(0.05)
+      written.append(True)
+
+    with self.assertRaises(KeyboardInterrupt):
+      wait()
+    self.assertEqual(written, [])
 
 if __name__ == '__main__':
   absltest.main()
