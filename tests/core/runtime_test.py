@@ -59,6 +59,13 @@ class CheckFitsTest(absltest.TestCase):
 
 class InterruptTest(absltest.TestCase):
 
+  def setUp(self):
+    super().setUp()
+    # Python's own Ctrl-C, also where the suite was started with SIGINT ignored (in the
+    # background of a shell without job control).
+    self.addCleanup(signal.signal, signal.SIGINT,
+                    signal.signal(signal.SIGINT, signal.default_int_handler))
+
   def test_a_ctrl_c_while_a_checkpoint_is_finished_does_not_cut_it_short(self):
     written = []
 
