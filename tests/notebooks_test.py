@@ -1,6 +1,6 @@
-"""The Colab notebooks: stored with the outputs of a real run, opened from a Colab badge, set up
-from one REPO_URL with no clone, and run top to bottom on tiny settings (a copy: the stored file
-is left as it is)."""
+"""The Colab notebooks: stored with the outputs of today's code, opened from a Colab badge, set up
+from one REPO_URL with no clone, and run top to bottom (a copy: the stored file is left as it is):
+in full and compared with what is stored, or on tiny settings."""
 
 import json
 import os
@@ -14,6 +14,7 @@ from unittest import mock
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import jax
 import nbclient
 import nbformat
 
@@ -131,32 +132,82 @@ class WikiTextFolderCellTest(absltest.TestCase):
     self._run_cell(data_dir, in_colab=True).assert_not_called()
 
 
+# The notebooks compared with their stored outputs in every run of the suite; the others, which
+# take minutes at their full settings, run there on smoke settings, and in full with
+# SCAN_SNAP_ALL_NOTEBOOKS=1.
+COMPARED = ['quickstart.ipynb', 'sweep_explorer.ipynb']
+_STORED_PLATFORM = re.compile(r"^jax (\S+), backend '(\w+)'")
+_SECONDS = re.compile(r'\b\d+(\.\d+)? s\b')
+_PROGRESS = re.compile(r'\[[^\]]*(it|run|step)/s\]')
+
+
+def text_outputs(notebook) -> list[list[str]]:
+  """Per code cell, the text it showed, with timings masked: all it printed to stdout, the text
+  of what it returned or displayed, and the last line of its stderr (where a progress bar
+  ends)."""
+  cells = []
+  for cell in code_cells(notebook):
+    streams = {'stdout': '', 'stderr': ''}
+    shown = []
+    for output in cell.outputs:
+      if output.output_type == 'stream':
+        streams[output.name] += output.text
+      elif 'text/plain' in output.get('data', {}):
+        shown.append(output['data']['text/plain'])
+    last = [line for line in re.split(r'[\r\n]', streams['stderr']) if line.strip()][-1:]
+    cells.append([_SECONDS.sub('… s', streams['stdout']), *shown,
+                  *(_PROGRESS.sub('[…]', line) for line in last)])
+  return cells
+
+
+def execute(test: absltest.TestCase, name: str, smoke: bool):
+  """The notebook `name` run top to bottom in a fresh kernel (a copy: the stored file is left as
+  it is), in an empty folder that it must leave empty."""
+  path = ROOT / 'notebooks' / name
+  stored = path.read_bytes()
+  cwd = test.create_tempdir().full_path
+  # The kernel must find scan_snap as this process does, or the set-up cell would pip install it.
+  found = subprocess.run([sys.executable, '-c', 'import scan_snap'], cwd=cwd,
+                         capture_output=True, text=True, check=False)
+  test.assertEqual(found.returncode, 0, 'scan_snap is not importable outside the checkout: '
+                   f'install it (pip install -e .) or set PYTHONPATH\n{found.stderr}')
+  notebook = nbformat.reads(stored.decode('utf-8'), as_version=4)
+  env = {'SCAN_SNAP_SMOKE': '1' if smoke else '0', 'SCAN_SNAP_WIKITEXT_DIR': str(WIKITEXT_DIR)}
+  with mock.patch.dict(os.environ, env):
+    os.environ.pop('MPLBACKEND', None)  # the kernel's inline backend shows the figures
+    client = nbclient.NotebookClient(notebook, timeout=900, kernel_name='python3',
+                                     record_timing=False, resources={'metadata': {'path': cwd}})
+    client.execute()  # Raises CellExecutionError, with the cell and traceback, on failure.
+  test.assertEmpty(outputs_of(notebook, 'error'))
+  test.assertNotEmpty(images(notebook))
+  test.assertEqual(path.read_bytes(), stored, 'the stored notebook is left unchanged')
+  test.assertEqual(os.listdir(cwd), [], 'the notebook writes nothing in its folder')
+  return notebook
+
+
 class RunNotebooksTest(parameterized.TestCase):
 
   @parameterized.parameters(*NAMES)
+  def test_stored_outputs_are_those_of_todays_code(self, name):
+    if name not in COMPARED and os.environ.get('SCAN_SNAP_ALL_NOTEBOOKS') != '1':
+      self.skipTest('minutes at its full settings: set SCAN_SNAP_ALL_NOTEBOOKS=1 to compare it '
+                    '(the suite runs it on smoke settings)')
+    if needs_wikitext(name):
+      self.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
+    stored = nbformat.read(ROOT / 'notebooks' / name, as_version=4)
+    platform = _STORED_PLATFORM.match(text_outputs(stored)[0][0])
+    if platform.groups() != (jax.__version__, jax.default_backend()):
+      self.skipTest(f'stored by jax {platform[1]} on {platform[2]}: its numbers are those of '
+                    'that version and backend')
+    self.assertEqual(text_outputs(execute(self, name, smoke=False)), text_outputs(stored),
+                     'the stored outputs are not those of today\'s code: run it again and store '
+                     'it (docs/running.md, "Notebooks")')
+
+  @parameterized.parameters(*[(name,) for name in NAMES if name not in COMPARED])
   def test_runs_on_smoke_settings(self, name):
     if needs_wikitext(name):
       self.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
-    path = ROOT / 'notebooks' / name
-    stored = path.read_bytes()
-    cwd = self.create_tempdir().full_path
-    # The kernel must find scan_snap as this process does, or the set-up cell would pip install it.
-    found = subprocess.run([sys.executable, '-c', 'import scan_snap'], cwd=cwd,
-                           capture_output=True, text=True, check=False)
-    self.assertEqual(found.returncode, 0, 'scan_snap is not importable outside the checkout: '
-                     f'install it (pip install -e .) or set PYTHONPATH\n{found.stderr}')
-    notebook = nbformat.reads(stored.decode('utf-8'), as_version=4)  # a copy
-    env = {'SCAN_SNAP_SMOKE': '1', 'SCAN_SNAP_WIKITEXT_DIR': str(WIKITEXT_DIR)}
-    with mock.patch.dict(os.environ, env):
-      os.environ.pop('MPLBACKEND', None)  # the kernel's inline backend shows the figures
-      client = nbclient.NotebookClient(notebook, timeout=300, kernel_name='python3',
-                                       record_timing=False,
-                                       resources={'metadata': {'path': cwd}})
-      client.execute()  # Raises CellExecutionError, with the cell and traceback, on failure.
-    self.assertEmpty(outputs_of(notebook, 'error'))
-    self.assertNotEmpty(images(notebook))
-    self.assertEqual(path.read_bytes(), stored, 'the stored notebook is left unchanged')
-    self.assertEqual(os.listdir(cwd), [], 'the notebook writes nothing in its folder')
+    execute(self, name, smoke=True)
 
 
 if __name__ == '__main__':
