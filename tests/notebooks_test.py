@@ -163,6 +163,8 @@ def text_outputs(notebook) -> list[list[str]]:
 def execute(test: absltest.TestCase, name: str, smoke: bool):
   """The notebook `name` run top to bottom in a fresh kernel (a copy: the stored file is left as
   it is), in an empty folder that it must leave empty."""
+  if needs_wikitext(name):
+    test.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
   path = ROOT / 'notebooks' / name
   stored = path.read_bytes()
   cwd = test.create_tempdir().full_path
@@ -192,10 +194,9 @@ class RunNotebooksTest(parameterized.TestCase):
     if name not in COMPARED and os.environ.get('SCAN_SNAP_ALL_NOTEBOOKS') != '1':
       self.skipTest('minutes at its full settings: set SCAN_SNAP_ALL_NOTEBOOKS=1 to compare it '
                     '(the suite runs it on smoke settings)')
-    if needs_wikitext(name):
-      self.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
     stored = nbformat.read(ROOT / 'notebooks' / name, as_version=4)
     platform = _STORED_PLATFORM.match(text_outputs(stored)[0][0])
+    self.assertIsNotNone(platform, 'the set-up cell prints the jax version and backend first')
     if platform.groups() != (jax.__version__, jax.default_backend()):
       self.skipTest(f'stored by jax {platform[1]} on {platform[2]}: its numbers are those of '
                     'that version and backend')
@@ -205,8 +206,6 @@ class RunNotebooksTest(parameterized.TestCase):
 
   @parameterized.parameters(*[(name,) for name in NAMES if name not in COMPARED])
   def test_runs_on_smoke_settings(self, name):
-    if needs_wikitext(name):
-      self.skipTest(f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
     execute(self, name, smoke=True)
 
 
