@@ -18,6 +18,7 @@ from scan_snap.core import config_files
 from scan_snap.core import errors
 from scan_snap.core import pipeline
 from scan_snap.core import runtime
+from scan_snap.core import supervisor
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config: configs/<name>.py[:variant] (a shipped config, found '
@@ -42,6 +43,10 @@ _NUM_PROCESSES = flags.DEFINE_integer(
 _PROCESS_ID = flags.DEFINE_integer(
     'process_id', None, 'With --distributed: this process, 0 … num_processes − 1.',
     lower_bound=0)
+_PEER_TIMEOUT = flags.DEFINE_integer(
+    'peer_timeout', 100, 'With --distributed: seconds without a heartbeat after which a process '
+    'counts as lost; the others then end with one line that names it (the same command resumes).',
+    lower_bound=1)
 _OVERWRITE = flags.DEFINE_bool(
     'overwrite', False, 'Replace the run of another config found in the work directory. (A run '
     'of the same config is resumed from its checkpoints.)')
@@ -58,12 +63,14 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'error: unexpected arguments {argv[1:]}: every setting is a flag '
              '(--config.<key>=<value>; --helpshort lists the others)')
+  if _DISTRIBUTED.value and not supervisor.is_supervised():
+    sys.exit(supervisor.run([sys.executable, '-m', 'scan_snap.main', *sys.argv[1:]]))
   runtime.quiet_library_logs()
   workdir = None
   try:
     if _DISTRIBUTED.value:
       runtime.initialize_distributed(_COORDINATOR_ADDRESS.value, _NUM_PROCESSES.value,
-                                     _PROCESS_ID.value)
+                                     _PROCESS_ID.value, _PEER_TIMEOUT.value)
     runtime.enable_compilation_cache(_COMPILATION_CACHE.value)
     spec = flags.FLAGS['config'].config_filename
     plan = pipeline.plan(_CONFIG.value, config_files.display_name(spec))  # Before the workdir.
@@ -85,7 +92,9 @@ def main(argv):
               else 'make it writable, or point the config key that names it elsewhere')
     sys.exit(f'error: {error.strerror or error}{where}: {remedy}, then run the same command '
              'again (what was finished is saved and resumes)')
-
+  except Exception:  # In a job of several processes, a collective that failed: a process lost?
+    runtime.await_lost_process(_PEER_TIMEOUT.value)
+    raise
 
 
 def _under(filename, folder: pathlib.Path | None) -> bool:

@@ -139,6 +139,72 @@ class TwoProcessTest(absltest.TestCase):
     self.assertIn('2 finished chunks are restored', out['one'])
     assert_same_files()
 
+  def test_a_lost_process_ends_the_other_in_one_line_and_the_same_command_resumes(self):
+    tmp = pathlib.Path(self.create_tempdir().full_path)
+    # 40 seeds in chunks of 2 for each of the 2 data specs: 20 rounds of one chunk per device,
+    # enough for a process to be killed with chunks finished and chunks to go.
+    config = (f'--config={ROOT / "configs" / "syn_medium.py"}:smoke', '--config.sweep.num_seeds=40')
+    one, two = tmp / 'one', tmp / 'two'
+    reference = subprocess.Popen(_main(*config, f'--workdir={one}'), cwd=ROOT, env=_env(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def finished_chunks() -> int:
+      return sum(1 for p in (two / 'checkpoints').glob('*/*') if p.name.isdigit())
+
+    def job_losing(victim: int, after_chunks: int) -> str:
+      """Runs the 2-process job until it has `after_chunks` finished chunks, kills process
+      `victim` and returns the other's output, checking how and when it ended."""
+      address = f'127.0.0.1:{_free_port()}'
+      procs, logs = [], []
+      try:
+        for i in range(2):
+          logs.append(tmp / f'lost{victim}_{i}.log')
+          with open(logs[-1], 'w') as log:
+            procs.append(subprocess.Popen(
+                _main('--distributed', *config, f'--workdir={two}', '--peer_timeout=5',
+                      f'--coordinator_address={address}', '--num_processes=2',
+                      f'--process_id={i}'), cwd=ROOT, env=_env(), stdout=log,
+                stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + _TIMEOUT_S
+        while finished_chunks() < after_chunks and time.monotonic() < deadline and all(
+            p.poll() is None for p in procs):
+          time.sleep(0.1)
+        self.assertTrue(all(p.poll() is None for p in procs),
+                        f'the job ended before a process could be lost: {logs[0].read_text()}')
+        procs[victim].kill()
+        killed = time.monotonic()
+        survivor = procs[1 - victim]
+        survivor.wait(timeout=60)  # --peer_timeout=5, where jax's default waits 100 s.
+        ended_after = time.monotonic() - killed
+      finally:
+        for p in procs:
+          if p.poll() is None:
+            p.kill()
+          p.wait()
+      out = logs[1 - victim].read_text()
+      self.assertEqual(survivor.returncode, 3, out[-3000:])
+      self.assertLess(ended_after, 40, out[-3000:])
+      lines = [line for line in out.splitlines() if line.startswith('error:')]
+      self.assertLen(lines, 1, out[-3000:])
+      lost = 'process 1 of this job was lost' if victim else 'process 0 (the coordinator)'
+      self.assertIn(lost, lines[0])
+      self.assertIn('start the same command again on every process to resume', lines[0])
+      for noise in ('Traceback', 'Check failure', 'Fatal Python error', 'coordination_service'):
+        self.assertNotIn(noise, out)
+      return out
+
+    job_losing(victim=1, after_chunks=2)
+    job_losing(victim=0, after_chunks=finished_chunks() + 2)
+    address = f'127.0.0.1:{_free_port()}'
+    flags = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
+             '--num_processes=2')
+    out = _run_together(self, {f'p{i}': (_main(*flags, f'--process_id={i}'), _env())
+                               for i in range(2)}, tmp / 'logs_resumed')
+    self.assertRegex(out['p0'], r'\d+ finished chunks are restored')
+    self.assertEqual(reference.wait(timeout=_TIMEOUT_S), 0)
+    for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
+      self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
                        f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
   def test_wikitext_under_slurm_variables_shares_the_runs_and_resumes(self):

@@ -9,6 +9,7 @@ import pathlib
 import shutil
 import signal
 import sys
+import time
 from typing import Callable, Iterator, TypeVar
 
 from absl import logging
@@ -28,12 +29,16 @@ def enable_compilation_cache(directory: str) -> None:
 
 def initialize_distributed(coordinator_address: str | None = None,
                            num_processes: int | None = None,
-                           process_id: int | None = None) -> None:
+                           process_id: int | None = None,
+                           peer_timeout_s: int = 100) -> None:
   """Joins a multi-process job through jax.distributed.
 
   Each of the coordinator's host:port, the number of processes and this process's id comes from
   its argument, else from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES or JAX_PROCESS_ID; what is
   still unknown then is left to jax's cluster detection (SLURM, Cloud TPU, …).
+
+  A process that sends no heartbeat for `peer_timeout_s` seconds counts as lost, and jax then
+  ends every other process (core.supervisor turns that abort into one line).
   """
   from_env = lambda name, cast: cast(os.environ[name]) if os.environ.get(name) else None
   try:
@@ -45,7 +50,8 @@ def initialize_distributed(coordinator_address: str | None = None,
     raise errors.InputError(f'JAX_NUM_PROCESSES and JAX_PROCESS_ID must be integers: {error}'
                             ) from None
   try:
-    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    jax.distributed.initialize(coordinator_address, num_processes, process_id,
+                               heartbeat_timeout_seconds=peer_timeout_s)
   except (ValueError, RuntimeError) as error:
     raise errors.InputError(
         f'--distributed could not join the job: {str(error).splitlines()[0]} (give '
@@ -53,6 +59,14 @@ def initialize_distributed(coordinator_address: str | None = None,
         'JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM or on a Cloud TPU)') from None
   logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
+
+
+def await_lost_process(peer_timeout_s: int) -> None:
+  """In a multi-process job, waits up to `peer_timeout_s` (and a few seconds more) for jax to
+  end this process because another one was lost, as it does when a collective failed for that
+  reason; returns at once in a single process, or when that did not happen."""
+  if jax.distributed.is_initialized() and jax.process_count() > 1:
+    time.sleep(peer_timeout_s + 10)
 
 
 def barrier(name: str) -> None:
