@@ -161,7 +161,7 @@ class TwoProcessTest(absltest.TestCase):
           logs.append(tmp / f'lost{victim}_{i}.log')
           with open(logs[-1], 'w') as log:
             procs.append(subprocess.Popen(
-                _main('--distributed', *config, f'--workdir={two}', '--peer_timeout=5',
+                _main('--distributed', *config, f'--workdir={two}', '--peer_timeout=10',
                       f'--coordinator_address={address}', '--num_processes=2',
                       f'--process_id={i}'), cwd=ROOT, env=_env(), stdout=log,
                 stderr=subprocess.STDOUT))
@@ -174,7 +174,7 @@ class TwoProcessTest(absltest.TestCase):
         procs[victim].kill()
         killed = time.monotonic()
         survivor = procs[1 - victim]
-        survivor.wait(timeout=60)  # --peer_timeout=5, where jax's default waits 100 s.
+        survivor.wait(timeout=60)  # --peer_timeout=10, where jax's default waits 100 s.
         ended_after = time.monotonic() - killed
       finally:
         for p in procs:
