@@ -41,6 +41,7 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.model.init_scale = 0.1  # std of init='normal' (read only by that init)
   c.model.l2_norm = True
   c.model.residual = False
+  c.model.token_prior = False  # Sec. 7: learn b_l, added to z_{m,l} for every query, at η_Z
 
   c.optimizer = optimizer.config(momentum=0.9)  # the keys of core.optimizer.config, and:
   c.optimizer.lr_z = (1.0,)  # grid axis: η_Z
@@ -190,7 +191,8 @@ def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None 
       seq_len=seq_len,
       batch_size=d.batch_size,
       model=model.ModelConfig(init=c.model.init, init_scale=c.model.init_scale,
-                              l2_norm=c.model.l2_norm, residual=c.model.residual),
+                              l2_norm=c.model.l2_norm, residual=c.model.residual,
+                              token_prior=c.model.token_prior),
       optimizer=optimizer.from_config(o),
       steps=c.train.steps,
       log_every=c.train.log_every,

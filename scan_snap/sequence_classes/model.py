@@ -1,8 +1,9 @@
 """The reparameterized 1-layer transformer of docs/model.md, as pure functions.
 
 Parameters are two M×M matrices: Z (attention logits, z_{m,l}: query m attends to key l) and
-Y (decoder). Convention: the next-token logits are Y^T f, i.e. `f @ Y`, so Y[k, j] maps
-feature k to output token j.
+Y (decoder), and with the token prior (Sec. 7) an M-vector b added to every query's logits: the
+attention reads z_{m,l} + b_l. Convention: the next-token logits are Y^T f, i.e. `f @ Y`, so
+Y[k, j] maps feature k to output token j.
 
 Two exact forms of the forward pass:
 - the sequence form reads the contextual tokens x_1 … x_{T−1}: b_t = softmax_t z_{m,x_t},
@@ -25,12 +26,12 @@ import jax.numpy as jnp
 
 from scan_snap.sequence_classes import data
 
-Params = dict[str, jax.Array]  # {'Y': [M, M], 'Z': [M, M]}
+Params = dict[str, jax.Array]  # {'Y': [M, M], 'Z': [M, M]}, and 'b': [M] with the token prior
 
-# The learning-rate group of each parameter: Y steps at η_Y, Z at η_Z. The optimizer's labels
-# and the flow's velocity follow this map, and read_params carries every parameter, so that a
-# new parameter is an entry of init_params and of this map.
-LR_GROUPS = {'Y': 'lr_y', 'Z': 'lr_z'}
+# The learning-rate group of each parameter: Y steps at η_Y, Z and b at η_Z. The optimizer's
+# labels and the flow's velocity follow this map, and read_params carries every parameter, so
+# that a new parameter is an entry of init_params and of this map.
+LR_GROUPS = {'Y': 'lr_y', 'Z': 'lr_z', 'b': 'lr_z'}
 
 INITS = ('zeros', 'uniform', 'normal')
 
@@ -41,11 +42,12 @@ class ModelConfig:
   init_scale: float  # standard deviation of the 'normal' init
   l2_norm: bool  # f = u/‖u‖₂ (the paper's "LayerNorm"); off: f = u
   residual: bool  # add e_{x_T} to u
+  token_prior: bool = False  # learn b, added to z_{m,l} for every query m (starts at 0)
 
 
 def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
   """Y, Z at zero, uniform in [−1/√M, 1/√M], or Gaussian with std init_scale (one draw of
-  both)."""
+  both); b, with the token prior, at zero."""
   shape = (2, vocab_size, vocab_size)
   if cfg.init == 'zeros':
     y, z = jnp.zeros(shape)
@@ -56,7 +58,8 @@ def init_params(key: jax.Array, vocab_size: int, cfg: ModelConfig) -> Params:
     y, z = cfg.init_scale * jax.random.normal(key, shape)
   else:
     raise ValueError(f'unknown init {cfg.init!r}; expected one of {INITS}')
-  return {'Y': y, 'Z': z}
+  prior = {'b': jnp.zeros(vocab_size)} if cfg.token_prior else {}
+  return {'Y': y, 'Z': z, **prior}
 
 
 def attention_counts(z: jax.Array, counts: jax.Array) -> jax.Array:
@@ -93,21 +96,28 @@ def write_params(params: Params, read: Params) -> Params:
 
 
 def support_logits(read: Params, tables: data.ClassTables) -> jax.Array:
-  """[K, S] z_{m,l}: each class's query row of Z on its support, from the read parameters
-  (read_params); what the attention metrics are computed from."""
-  return read['Z'][tables.query[:, None] - tables.num_context_tokens, tables.support]
+  """[K, S] z_{m,l} (+ b_l): each class's query row of Z on its support, from the read
+  parameters (read_params); what the attention metrics are computed from."""
+  return _with_prior(read, read['Z'][tables.query[:, None] - tables.num_context_tokens,
+                                     tables.support], tables.support)
+
+
+def _with_prior(params: Params, z: jax.Array, tokens: jax.Array) -> jax.Array:
+  """z_{m,l} + b_l for the key tokens `tokens` (the shape of z) with the token prior, else z."""
+  return z + params['b'][tokens] if 'b' in params else z
 
 
 def logits_counts(params: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:
   """[B, M] logits Y^T f of each sample in the counts form."""
-  return _logits(params['Y'], params['Z'][batch.query[:, None], batch.tokens], batch, cfg)
+  z_BxS = params['Z'][batch.query[:, None], batch.tokens]
+  return _logits(params['Y'], _with_prior(params, z_BxS, batch.tokens), batch, cfg)
 
 
 def logits_read(read: Params, batch: data.CountsBatch, cfg: ModelConfig) -> jax.Array:
   """logits_counts from the read parameters (read_params), for queries ≥ C: query m reads row
   m − C of Z[C:, :C]."""
-  return _logits(read['Y'], read['Z'][batch.query[:, None] - batch.num_counted, batch.tokens],
-                 batch, cfg)
+  z_BxS = read['Z'][batch.query[:, None] - batch.num_counted, batch.tokens]
+  return _logits(read['Y'], _with_prior(read, z_BxS, batch.tokens), batch, cfg)
 
 
 def _logits(y_MxM: jax.Array, z_BxS: jax.Array, batch: data.CountsBatch,
@@ -136,7 +146,7 @@ def _logits(y_MxM: jax.Array, z_BxS: jax.Array, batch: data.CountsBatch,
 def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
                     cfg: ModelConfig) -> jax.Array:
   """[M] logits Y^T f of one sample in the sequence form (the paper's definition, dense in M)."""
-  b_T = jax.nn.softmax(params['Z'][query, context_T])
+  b_T = jax.nn.softmax(_with_prior(params, params['Z'][query, context_T], context_T))
   u_M = jnp.zeros(params['Z'].shape[0]).at[context_T].add(b_T)
   if cfg.residual:
     u_M = u_M + jax.nn.one_hot(query, u_M.shape[-1])

@@ -183,6 +183,88 @@ class CountsFormTest(chex.TestCase):
     np.testing.assert_allclose(model.attention_counts(z, counts), [0.6, 0.4, 0.0], rtol=1e-6)
 
 
+class TokenPriorTest(chex.TestCase):
+  """Sec. 7's learned prior b (docs/model.md): the attention reads z_{m,l} + b_l."""
+
+  @staticmethod
+  def _cfg(l2_norm=True, residual=False):
+    return model.ModelConfig(init='normal', init_scale=1.0, l2_norm=l2_norm, residual=residual,
+                             token_prior=True)
+
+  @staticmethod
+  def _with_prior(params, seed):
+    rng = np.random.default_rng(seed + 100)
+    return {**params, 'b': jnp.asarray(rng.normal(size=params['Z'].shape[0]), jnp.float32)}
+
+  @parameterized.product(l2_norm=(True, False), residual=(False, True), seed=(0, 1))
+  def test_gradient_is_lemma_1_on_z_plus_b_summed_over_queries(self, l2_norm, residual, seed):
+    """With the prior folded into Z (z'_{m,l} = z_{m,l} + b_l), the closed form gives ∂/∂Y
+    and ∂/∂Z, and ∂/∂b_l is ∂/∂z'_{m,l} summed over the queries m."""
+    cfg = self._cfg(l2_norm, residual)
+    params, context, query, label = _random_case(seed)
+    params = self._with_prior(params, seed)
+    folded = {'Y': params['Y'], 'Z': params['Z'] + params['b'][None]}
+    grads = jax.grad(lambda p: model.loss_sequence(p, _one_sample(context, query, label),
+                                                   cfg)[0])(params)
+    want_Y, want_Z = _closed_form_grads(folded, context, query, label, cfg)
+    self.assertGreater(np.abs(want_Z).max(), 1e-3)
+    np.testing.assert_allclose(grads['Y'], want_Y, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grads['Z'], want_Z, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(grads['b'], want_Z.sum(axis=0), rtol=1e-4, atol=1e-6)
+
+  @parameterized.product(l2_norm=(True, False), residual=(False, True))
+  def test_counts_read_and_sequence_forms_agree_in_values_and_gradients(self, l2_norm, residual):
+    cfg = self._cfg(l2_norm, residual)
+    params, seq, counts = CountsFormTest()._batch()
+    params = self._with_prior(params, 0)
+    read = model.read_params(params, counts.num_counted)
+    value_and_grad = lambda loss, p, b: jax.value_and_grad(
+        lambda p: loss(p, b, cfg), has_aux=True)(p)
+    (loss_s, _), grads_s = value_and_grad(model.loss_sequence, params, seq)
+    (loss_c, _), grads_c = value_and_grad(model.loss_counts, params, counts)
+    (loss_r, _), grads_r = value_and_grad(model.loss_read, read, counts)
+    np.testing.assert_allclose(loss_c, loss_s, rtol=1e-5)
+    np.testing.assert_allclose(loss_r, loss_s, rtol=1e-5)
+    self.assertGreater(float(jnp.abs(grads_s['b']).max()), 1e-3)
+    for k in ('Y', 'Z', 'b'):
+      np.testing.assert_allclose(grads_c[k], grads_s[k], rtol=1e-4, atol=1e-6)
+    grads_r = model.write_params(jax.tree.map(jnp.zeros_like, params), grads_r)
+    for k in ('Y', 'Z', 'b'):
+      np.testing.assert_allclose(grads_r[k], grads_s[k], rtol=1e-4, atol=1e-6)
+    # Over the classes of a batch, ∂/∂b_l sums the gradients on z_{m,l} of every query m.
+    np.testing.assert_allclose(grads_s['b'], grads_s['Z'].sum(axis=0), rtol=1e-4, atol=1e-6)
+
+  def test_the_logged_attention_logits_read_z_plus_b(self):
+    spec = data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=3,
+                                num_common_per_last=2, num_unique_per_next=4)
+    tables = spec.tables()
+    params = self._with_prior(model.init_params(jax.random.key(1), spec.vocab_size,
+                                                self._cfg()), 0)
+    read = model.read_params(params, tables.num_context_tokens)
+    want = (params['Z'][tables.query[:, None], tables.support]
+            + params['b'][tables.support])
+    np.testing.assert_allclose(model.support_logits(read, tables), want, rtol=1e-6)
+
+  def test_at_zero_it_is_the_model_without_it_bit_for_bit(self):
+    """b starts at 0, beside the same draw of Y and Z: the first loss and the gradients on Y
+    and Z are exactly those of the model without the prior."""
+    off = model.ModelConfig(init='normal', init_scale=1.0, l2_norm=True, residual=True)
+    on = dataclasses.replace(off, token_prior=True)
+    params_off = model.init_params(jax.random.key(3), M, off)
+    params_on = model.init_params(jax.random.key(3), M, on)
+    self.assertEqual(sorted(params_off), ['Y', 'Z'])
+    np.testing.assert_array_equal(params_on['b'], np.zeros(M))
+    for k in ('Y', 'Z'):
+      np.testing.assert_array_equal(params_on[k], params_off[k])
+    _, context, query, label = _random_case(2)
+    batch = _one_sample(context, query, label)
+    grad = lambda p, cfg: jax.value_and_grad(lambda p: model.loss_sequence(p, batch, cfg)[0])(p)
+    (loss_off, grads_off), (loss_on, grads_on) = grad(params_off, off), grad(params_on, on)
+    np.testing.assert_array_equal(loss_on, loss_off)
+    for k in ('Y', 'Z'):
+      np.testing.assert_array_equal(grads_on[k], grads_off[k])
+
+
 class AccuracyTest(absltest.TestCase):
 
   def test_equals_argmax_with_ties(self):
