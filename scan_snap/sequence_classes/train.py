@@ -73,6 +73,8 @@ def make_train(run_config: RunConfig) -> TrainFn:
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
     'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)
     'train/accuracy'    [L]          training accuracy, likewise
+    'prior/b'           [K, S]       with the token prior (model.token_prior): b_l at the end
+                                     on each class's support (it starts at 0)
     'eval/loss'         []           with run_config.eval_batches: the loss of the final
                                      parameters on eval_batches × B fresh samples (from a key
                                      no training step uses)
@@ -176,6 +178,8 @@ def _collect(logs: dict, tables: data.ClassTables, run_config: RunConfig, final_
                                                   run_config.data.num_unique_per_next),
          'train/loss': logs['train/loss'],
          'train/accuracy': logs['train/accuracy']}
+  if 'b' in final_params:
+    out['prior/b'] = final_params['b'][tables.support]
   if run_config.eval_batches:
     fresh = data.sample_counts(data.held_out_keys(data_key)[2], tables,
                                run_config.eval_batches * run_config.batch_size, run_config.seq_len)

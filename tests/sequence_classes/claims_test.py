@@ -13,6 +13,7 @@ from scan_snap.sequence_classes.claims import common
 from scan_snap.sequence_classes.claims import learning_rates
 from scan_snap.sequence_classes.claims import solvers
 from scan_snap.sequence_classes.claims import theorems
+from scan_snap.sequence_classes.claims import token_prior
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
@@ -109,6 +110,36 @@ class FrequencyBiasTest(absltest.TestCase):
     verdict = theorems.frequency_bias(changes, SPEC.is_distinct(), False)[1]
     self.assertEqual(verdict.verdict, 'fail')
     self.assertIn('class 0, distinct token 0', verdict.measured)
+
+
+class TokenPriorTest(absltest.TestCase):
+  """Sec. 7: b is one value per token, logged on every class's support that holds it."""
+
+  SPEC = data.SequenceClasses(num_last=2, num_next_per_last=2, num_common=3,
+                              num_common_per_last=2, num_unique_per_next=4)
+
+  def test_by_token_reads_each_token_once(self):
+    support = np.asarray(self.SPEC.tables().support)  # 4 classes; commons 0–2 in all four
+    b = np.arange(23.0)[support][None] * np.ones((3, 1, 1))
+    changes, is_distinct, names = token_prior.by_token(b, support, self.SPEC.is_distinct())
+    np.testing.assert_array_equal(changes[0, 0], np.arange(23.0))
+    self.assertEqual(int(is_distinct.sum()), 16)
+    np.testing.assert_array_equal(np.flatnonzero(~is_distinct), np.arange(7))
+    self.assertEqual(names[9], 'token 9')
+
+  def test_a_falling_distinct_token_fails_and_is_named(self):
+    support = np.asarray(self.SPEC.tables().support)
+    rng = np.random.default_rng(2)
+    per_token = np.where(np.arange(23) < 7, -0.3, 0.3) + rng.normal(0, 0.02, (10, 23))
+    per_token[:, 12] = rng.normal(-0.01, 0.002, 10)  # as the rarest tokens at finite T
+    changes, is_distinct, names = token_prior.by_token(per_token[:, support], support,
+                                                       self.SPEC.is_distinct())
+    common_b, distinct_b = theorems.frequency_bias(changes, is_distinct, False,
+                                                   claim=token_prior.CLAIM, token_names=names)
+    self.assertEqual((common_b.verdict, distinct_b.verdict), ('pass', 'fail'))
+    self.assertEqual(distinct_b.claim, "Sec. 7: every distinct token's prior b rises")
+    self.assertIn('least supported: token 12', distinct_b.measured)
+    self.assertIn('each of 16 tokens', distinct_b.test)
 
 
 class ScanningTest(absltest.TestCase):

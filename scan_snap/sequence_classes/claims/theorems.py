@@ -23,46 +23,59 @@ def logit_changes(logits: np.ndarray) -> np.ndarray:
 
 
 def frequency_bias(changes: np.ndarray, is_distinct: np.ndarray, deterministic: bool,
-                   where: str = '') -> list[verdicts.Verdict]:
+                   where: str = '', claim: str = 'Thm 2: every {kind}-token logit {moves}',
+                   token_names: list[str] | None = None) -> list[verdicts.Verdict]:
   """Theorem 2 from a zero start: every common token's logit falls, every distinct token's
   rises. changes: [R, K, S] per run (runs of one cell: its seeds).
 
   Deterministic dynamics: exact, in every run and for every token. Sampled training: per
   token (class × slot), a one-sided t-test over seeds of its mean change, all tokens required
   (verdicts.all_above); at finite T the rarest distinct tokens may fall, the deviation the
-  finite-T experiment shows shrinking with T.
+  finite-T experiment shows shrinking with T. `claim` words another quantity with the same
+  prediction; `token_names` names the S slots when K = 1 (default: class and slot).
   """
   checks = []
   for kind, sign, slots in (('common', -1, ~is_distinct), ('distinct', 1, is_distinct)):
     part = sign * changes[:, :, slots]  # above 0 where the claim holds
-    claim = f"Thm 2: every {kind}-token logit {'falls' if sign < 0 else 'rises'}"
+    worded = claim.format(kind=kind, moves='falls' if sign < 0 else 'rises')
     flat = part.reshape(len(part), -1)
     if deterministic:
       worst = float(flat.min())
       checks.append(verdicts.exact(
-          claim, worst, bool(worst > 0), f'exact: the smallest {"fall" if sign < 0 else "rise"}'
+          worded, worst, bool(worst > 0), f'exact: the smallest {"fall" if sign < 0 else "rise"}'
           ' over runs and tokens is above 0', n=len(flat), measured=where))
     else:
-      names = [f'class {k}, {kind} token {i}' for k in range(part.shape[1])
-               for i in range(part.shape[2])]
-      checks.append(verdicts.all_above(claim, flat, names, measured=where))
+      names = ([token_names[i] for i in np.flatnonzero(slots)] if token_names is not None
+               else [f'class {k}, {kind} token {i}' for k in range(part.shape[1])
+                     for i in range(part.shape[2])])
+      checks.append(verdicts.all_above(worded, flat, names, measured=where))
+  return checks
+
+
+def frequency_bias_by_cell(results: results_lib.Results, changes_of,
+                           claim: str = 'Thm 2: every {kind}-token logit {moves}'
+                           ) -> list[verdicts.Verdict]:
+  """frequency_bias, worded by `claim`, on each group (deterministic dynamics: all its runs at
+  once) or each cell (sampled: its seeds), diverged runs left out; changes_of(group) ->
+  (changes [R, K, S], is_distinct [S], token_names or None)."""
+  checks = []
+  for group in results.groups:
+    changes, is_distinct, token_names = changes_of(group)
+    test = lambda runs, num_diverged, where, exact: [
+        v.explained(common.left_out(num_diverged)) for v in frequency_bias(
+            changes[runs], is_distinct, exact, where, claim, token_names)]
+    if common.deterministic(group):
+      kept = ~group.metrics['diverged']
+      checks += test(kept, int((~kept).sum()), common.where(group), True)
+      continue
+    for _, _, runs, num_diverged in common.cells(group):
+      checks += test(runs, num_diverged, common.where(group, runs), False)
   return checks
 
 
 def _frequency_bias(results: results_lib.Results) -> list[verdicts.Verdict]:
-  checks = []
-  for group in results.groups:
-    changes = logit_changes(group.metrics['attn/logits'])
-    is_distinct = group.run_config.data.is_distinct()
-    if common.deterministic(group):
-      kept = ~group.metrics['diverged']
-      checks += [v.explained(common.left_out(int((~kept).sum()))) for v in frequency_bias(
-          changes[kept], is_distinct, True, common.where(group))]
-      continue
-    for _, _, runs, num_diverged in common.cells(group):
-      checks += [v.explained(common.left_out(num_diverged)) for v in frequency_bias(
-          changes[runs], is_distinct, False, common.where(group, runs))]
-  return checks
+  return frequency_bias_by_cell(results, lambda group: (
+      logit_changes(group.metrics['attn/logits']), group.run_config.data.is_distinct(), None))
 
 
 # Theorem 3.
