@@ -6,6 +6,7 @@ config path is looked up among the shipped configs when it is not a file here.
 """
 
 import errno
+import os
 import pathlib
 import signal
 import sys
@@ -63,8 +64,10 @@ def main(argv):
   if len(argv) > 1:
     sys.exit(f'error: unexpected arguments {argv[1:]}: every setting is a flag '
              '(--config.<key>=<value>; --helpshort lists the others)')
-  if _DISTRIBUTED.value and not supervisor.is_supervised():
-    sys.exit(supervisor.run([sys.executable, '-m', 'scan_snap.main', *sys.argv[1:]]))
+  if _DISTRIBUTED.value and not supervisor.supervised_child():
+    own_id = (str(_PROCESS_ID.value) if _PROCESS_ID.value is not None else
+              os.environ.get('JAX_PROCESS_ID') or os.environ.get('SLURM_PROCID'))
+    sys.exit(supervisor.run([sys.executable, '-m', 'scan_snap.main', *sys.argv[1:]], own_id))
   runtime.quiet_library_logs()
   workdir = None
   try:
@@ -80,7 +83,7 @@ def main(argv):
                  force=_FORCE.value)
     print(f'results in {workdir.resolve()}')
   except errors.InputError as error:
-    sys.exit(f'error: {error}')
+    runtime.exit_with_error(f'error: {error}')
   except KeyboardInterrupt as interrupt:  # Its text, when it has one, says what was saved.
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # More Ctrl-C would cut jax's exit short.
     sys.exit(f'interrupted: {interrupt}' if str(interrupt) else
@@ -90,10 +93,10 @@ def main(argv):
     remedy = ('free space' if error.errno in (errno.ENOSPC, errno.EDQUOT)
               else 'choose another --workdir' if _under(error.filename, workdir)
               else 'make it writable, or point the config key that names it elsewhere')
-    sys.exit(f'error: {error.strerror or error}{where}: {remedy}, then run the same command '
-             'again (what was finished is saved and resumes)')
-  except Exception:  # In a job of several processes, a collective that failed: a process lost?
-    runtime.await_lost_process(_PEER_TIMEOUT.value)
+    runtime.exit_with_error(f'error: {error.strerror or error}{where}: {remedy}, then run the '
+                            'same command again (what was finished is saved and resumes)')
+  except Exception as error:  # In a job of several processes, a failed collective: a lost one?
+    runtime.await_lost_process(error, _PEER_TIMEOUT.value)
     raise
 
 

@@ -4,10 +4,17 @@ process in one line.
 When a process of a jax.distributed job dies, jax ends the others: a failed heartbeat or a failed
 collective becomes a fatal log line and abort(), with a C++ stack trace and a dump of every
 thread, some hundred lines that do not say what to do. The supervisor starts the same command as
-its child, passes its output through, and from the first line of jax's distributed runtime that
-reports a failure on, holds the rest back. When the child then ends, it prints one line instead:
-which process was lost, and that the same command resumes. Signals sent to the supervisor (Ctrl-C,
-SIGTERM) go to the child, once each.
+its child and passes its output through. From the first line in which jax's distributed runtime
+(its C++ coordination service, client or preemption sync) reports a failure, it holds the rest
+back; when the child then ends, it prints one line instead: which process was lost, and that the
+same command resumes. A child that had already said why it stopped (its own `error:` or
+`interrupted:` line, or a traceback) keeps its words and its exit code.
+
+Signals: the child runs in a session of its own, and SIGINT, SIGTERM and SIGHUP sent to the
+supervisor (Ctrl-C in a terminal, kill, timeout) reach it through the supervisor, exactly once;
+SIGTERM arrives as SIGINT, the graceful stop (jax's preemption service would otherwise take it).
+Under SLURM, which signals every process of a job step itself, the child shares the supervisor's
+process group and the supervisor forwards nothing.
 """
 
 import ctypes
@@ -17,90 +24,123 @@ import signal
 import subprocess
 import sys
 
-SUPERVISED = 'SCAN_SNAP_SUPERVISED'  # Set in the child's environment.
+SUPERVISED = 'SCAN_SNAP_SUPERVISOR_PID'  # In the child's environment: the supervisor's pid.
 LOST_PROCESS_EXIT_CODE = 3
 
-# The first line that jax's distributed runtime writes when a process is lost: a warning, error
-# or fatal line, in glog's format, of its coordination service, preemption sync or client.
+# A line in which jax's distributed runtime reports a failure: glog's format, from its C++ files.
 _FAILURE_LINE = re.compile(
-    rb'[WEF]\d{4} [\d:.]+ +\d+ (coordination_service\S*|preemption_sync_manager|client)'
-    rb'\.\w+:\d+\]')
+    rb'[WEF]\d{4} [\d:.]+ +\d+ (coordination_service\w*|preemption_sync_manager|client)'
+    rb'\.(cc|h):\d+\]')
+# The tail of a chunk that may be the start of such a line (held until its line is complete).
+_MAYBE_FAILURE_LINE = re.compile(rb'[WEF][\d :.]*$')
+# A line in which the child says itself why it stopped.
+_OWN_LINE = re.compile(rb'^(error: |interrupted: |Traceback \(most recent call last\):)',
+                       re.MULTILINE)
 _LOST_TASKS = (re.compile(rb'[Tt]ask (\d+) heartbeat timeout'),
-               re.compile(rb'unhealthy \(stopped sending heartbeats\):\s*([\d, ]+)'))
+               re.compile(rb'unhealthy \(stopped sending heartbeats\):\s*([\d,\s]+)'))
 
 
-def is_supervised() -> bool:
-  """Whether this process is the child of a supervisor."""
-  return os.environ.get(SUPERVISED) == '1'
+def supervised_child() -> bool:
+  """Whether this process is the child of a supervisor; if so, from now on it dies with it
+  (Linux)."""
+  parent = os.environ.pop(SUPERVISED, None)  # Not inherited by this process's own children.
+  if parent is None:
+    return False
+  if sys.platform.startswith('linux'):
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 is PR_SET_PDEATHSIG.
+  if os.getppid() != int(parent):  # The supervisor died before that took effect.
+    os._exit(LOST_PROCESS_EXIT_CODE)  # pylint: disable=protected-access
+  return True
 
 
-def run(command: list[str]) -> int:
+def run(command: list[str], process_id: str | None) -> int:
   """Runs `command` (a job process: python -m scan_snap.main …) as a supervised child; returns
   the exit code for this process: the child's, or LOST_PROCESS_EXIT_CODE after the one line on a
-  lost process."""
-  child = subprocess.Popen(
-      command, env={**os.environ, SUPERVISED: '1'},
-      stderr=subprocess.PIPE, start_new_session=True,  # Signals reach it only through here,
-      preexec_fn=_die_with_parent)
-  forwarded = {}
-  for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    if signal.getsignal(signum) is not signal.SIG_IGN:  # An ignored one stays ignored.
-      forwarded[signum] = signal.signal(signum, lambda s, _: child.send_signal(s))
+  lost process. `process_id`: this process's id in the job, where known."""
+  slurm = 'SLURM_STEP_ID' in os.environ
+  child = None
+
+  def forward(signum, _):
+    if child is not None and not slurm and child.poll() is None:
+      child.send_signal(signal.SIGINT if signum == signal.SIGTERM else signum)
+
+  previous = {}
+  for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, 'SIGHUP', None)):
+    if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
+      previous[signum] = signal.signal(signum, forward)  # An ignored signal stays ignored.
   try:
-    held = _pass_through(child.stderr)
+    child = subprocess.Popen(command, env={**os.environ, SUPERVISED: str(os.getpid())},
+                             stderr=subprocess.PIPE, start_new_session=not slurm)
+    held, own_words, ends_line = _pass_through(child.stderr)
     returncode = child.wait()
   finally:
-    if child.poll() is None:  # This process is failing: take the child with it.
+    if child is not None and child.poll() is None:  # This process is failing: the child too.
       child.kill()
       child.wait()
-    for signum, handler in forwarded.items():
-      signal.signal(signum, handler)
-  own_lines = re.findall(rb'^(?:error|interrupted): .*\n', held or b'', re.MULTILINE)
-  if held is None or returncode == 0 or own_lines:  # Not a lost process: the child's own words.
-    sys.stderr.buffer.write(b''.join(own_lines) if own_lines and returncode else held or b'')
-    sys.stderr.flush()
-    return returncode if returncode >= 0 else 128 - returncode
-  sys.stderr.write(f'\nerror: {_lost_process(held, command)} of this job was lost (it ended, or '
-                   'sent no heartbeat for --peer_timeout seconds), and this process stopped '
-                   'with it; what was finished is saved: start the same command again on every '
-                   'process to resume from it\n')
-  sys.stderr.flush()
+    for signum, handler in previous.items():
+      if handler is not None:
+        signal.signal(signum, handler)
+  if held is None or returncode == 0:
+    _write(held or b'')
+    return _exit_code(returncode)
+  said = re.findall(rb'^(?:error|interrupted): .*\n', held, re.MULTILINE)
+  if own_words or said:  # It said why it stopped; what jax wrote at its exit adds nothing.
+    _write(b''.join(said))
+    return _exit_code(returncode) if returncode > 0 else 1
+  _write(('' if ends_line else '\n').encode() + (
+      f'error: {_lost_process(held, process_id)} of this job was lost (it ended, or sent no '
+      'heartbeat for --peer_timeout seconds), and this process stopped with it; what was '
+      'finished is saved: start the same command again on every process to resume from it\n'
+  ).encode())
   return LOST_PROCESS_EXIT_CODE
 
 
-def _die_with_parent() -> None:
-  """In the child, before it runs: the kernel kills it when this process dies (Linux), so that a
-  killed job process takes its child along and the job sees it lost."""
-  if sys.platform.startswith('linux'):
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 is PR_SET_PDEATHSIG.
+def _exit_code(returncode: int) -> int:
+  """A child's return code as a shell reports it (a signal N as 128 + N)."""
+  return returncode if returncode >= 0 else 128 - returncode
 
 
-def _pass_through(stream) -> bytes | None:
-  """Copies `stream` to stderr, one line (ended by \\n or \\r, as a progress bar's) at a time, up
-  to the first _FAILURE_LINE; returns what came from there on, or None when none came."""
-  out, pending = sys.stderr.buffer, b''
+def _write(data: bytes) -> None:
+  """Writes to stderr; a reader that has gone (a closed pipe) loses the text, not the run."""
+  try:
+    sys.stderr.buffer.write(data)
+    sys.stderr.flush()
+  except OSError:
+    pass
+
+
+def _pass_through(stream) -> tuple[bytes | None, bool, bool]:
+  """Copies `stream` to stderr as it comes, up to the first _FAILURE_LINE (which may follow a
+  progress bar's text on its line); returns what came from there on (None when none came),
+  whether a line of the child's own words (_OWN_LINE) passed, and whether the text passed ends
+  a line."""
+  pending, own_words, last = b'', False, b'\n'
   while chunk := os.read(stream.fileno(), 1 << 16):
     pending += chunk
     lines = re.split(rb'(?<=[\r\n])', pending)
     pending = lines.pop()
     for i, line in enumerate(lines):
-      if failure := _FAILURE_LINE.search(line):  # It may follow a progress bar's text.
-        out.write(line[:failure.start()])
-        out.flush()
-        return b''.join([line[failure.start():], *lines[i + 1:], pending, stream.read()])
-      out.write(line)
-    out.flush()
-  out.write(pending)
-  return None
+      if failure := _FAILURE_LINE.search(line):
+        passed = b''.join(lines[:i]) + line[:failure.start()]
+        _write(passed)
+        return (b''.join([line[failure.start():], *lines[i + 1:], pending, stream.read()]),
+                own_words, (last + passed)[-1:] in (b'\n', b'\r'))
+      own_words = own_words or bool(_OWN_LINE.match(line))
+    maybe = _MAYBE_FAILURE_LINE.search(pending)  # A bar's latest state shows at once.
+    shown, pending = (pending[:maybe.start()], pending[maybe.start():]) if maybe else (pending, b'')
+    passed = b''.join(lines) + shown
+    if passed:
+      _write(passed)
+      last = passed[-1:]
+  _write(pending)
+  return None, own_words, True
 
 
-def _lost_process(held: bytes, command: list[str]) -> str:
+def _lost_process(held: bytes, process_id: str | None) -> str:
   """Which process the held output names as lost; a process that is not the coordinator and
   names none lost its link to the coordinator, process 0."""
   for pattern in _LOST_TASKS:
     if found := pattern.search(held):
       tasks = sorted({int(t) for t in re.findall(rb'\d+', found.group(1))})
       return ('process ' if len(tasks) == 1 else 'processes ') + ', '.join(map(str, tasks))
-  own = next((a.split('=', 1)[1] for a in command if a.startswith('--process_id=')),
-             os.environ.get('JAX_PROCESS_ID', os.environ.get('SLURM_PROCID')))
-  return 'process 0 (the coordinator)' if own not in (None, '0') else 'another process'
+  return 'process 0 (the coordinator)' if process_id not in (None, '0') else 'another process'

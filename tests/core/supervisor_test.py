@@ -2,9 +2,12 @@
 runtime writes when a process is lost (tests/distributed_test.py loses a real one)."""
 
 import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 from absl.testing import absltest
 
@@ -27,12 +30,12 @@ os.abort()
 '''
 
 
-def _supervise(child: str, *flags: str) -> subprocess.CompletedProcess:
-  """Runs supervisor.run on `python -c child *flags`, as main does, in a process of its own."""
+def _supervise(child: str, process_id: str | None = None) -> subprocess.CompletedProcess:
+  """Runs supervisor.run on `python -c child`, as main does, in a process of its own."""
   script = textwrap.dedent(f'''
       import sys
       from scan_snap.core import supervisor
-      sys.exit(supervisor.run([sys.executable, '-c', {child!r}, *{list(flags)!r}]))''')
+      sys.exit(supervisor.run([sys.executable, '-c', {child!r}], {process_id!r}))''')
   env = {k: v for k, v in os.environ.items() if k != 'JAX_PROCESS_ID'}
   done = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=env, capture_output=True,
                         timeout=60)
@@ -43,7 +46,7 @@ def _supervise(child: str, *flags: str) -> subprocess.CompletedProcess:
 class SupervisorTest(absltest.TestCase):
 
   def test_a_lost_process_is_one_line_naming_it_after_the_passed_through_output(self):
-    done = _supervise(_LOST_ONE, '--process_id=0')
+    done = _supervise(_LOST_ONE, '0')
     self.assertEqual(done.returncode, 3, done.stderr)
     # The progress bar up to the runtime's first failure line passes; from there on, one line.
     self.assertTrue(done.stderr.startswith('sweep:   5%|   | 16/320 [00:05<01:44]\r'
@@ -57,7 +60,7 @@ class SupervisorTest(absltest.TestCase):
   def test_a_process_whose_coordinator_is_gone_names_process_0(self):
     child = _LOST_ONE.replace('Use error polling', 'Polled an error').replace(
         'following tasks are unhealthy (stopped sending heartbeats):\\n1', 'Socket closed')
-    done = _supervise(child, '--process_id=1')
+    done = _supervise(child, '1')
     self.assertEqual(done.returncode, 3, done.stderr)
     self.assertIn('error: process 0 (the coordinator) of this job was lost', done.stderr)
 
@@ -70,6 +73,51 @@ class SupervisorTest(absltest.TestCase):
     done = _supervise(child)
     self.assertEqual(done.returncode, 1, done.stderr)
     self.assertEqual(done.stderr, 'error: --config.sweep.num_seeds must be positive\n')
+
+  def test_a_child_that_said_why_it_stopped_keeps_its_words_when_jax_aborts_it_after(self):
+    """As when process 0 stops on its own error while the others wait: at its exit jax's
+    shutdown barrier fails, and aborts it."""
+    child = _LOST_ONE.replace("import os, sys\n", "import os, sys\nsys.stderr.write("
+                              "'error: the work directory is locked by another run\\n')\n", 1)
+    done = _supervise(child, '0')
+    self.assertEqual(done.returncode, 1, done.stderr)
+    self.assertTrue(done.stderr.startswith('error: the work directory is locked by another run\n'),
+                    done.stderr)
+    self.assertNotIn('was lost', done.stderr)
+    self.assertNotIn('Terminating', done.stderr)
+
+  def test_a_progress_bar_shows_at_once_and_a_signal_reaches_the_child_once(self):
+    child = textwrap.dedent('''
+        import signal, sys, time
+        got = []
+        signal.signal(signal.SIGINT, lambda s, _: got.append(s))
+        sys.stderr.write('\\rsweep:  33%|   | 1/3')
+        sys.stderr.flush()
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+          time.sleep(0.05)
+        time.sleep(0.5)  # A second delivery would arrive by now.
+        sys.stderr.write(f'\\nsignals: {len(got)}\\n')''')
+    script = textwrap.dedent(f'''
+        import sys
+        from scan_snap.core import supervisor
+        sys.exit(supervisor.run([sys.executable, '-c', {child!r}], None))''')
+    env = {k: v for k, v in os.environ.items() if not k.startswith('SLURM_')}
+    proc = subprocess.Popen([sys.executable, '-c', script], cwd=ROOT, env=env,
+                            stderr=subprocess.PIPE)
+    try:
+      seen, deadline = b'', time.monotonic() + 30
+      while b'1/3' not in seen and time.monotonic() < deadline:
+        if select.select([proc.stderr], [], [], 0.1)[0]:
+          seen += os.read(proc.stderr.fileno(), 1024)
+      self.assertIn(b'\rsweep:  33%|   | 1/3', seen)  # Before the child wrote anything more.
+      proc.send_signal(signal.SIGTERM)  # Reaches the child as SIGINT, the graceful stop.
+      _, rest = proc.communicate(timeout=30)
+    finally:
+      if proc.poll() is None:
+        proc.kill()
+    self.assertEqual(proc.returncode, 0, seen + rest)
+    self.assertIn(b'signals: 1\n', rest)
 
   def test_a_child_that_succeeds_passes_everything_through(self):
     child = ("import sys; sys.stderr.write('E1204 17:59:00.925419   10771 preemption_sync_manager"
