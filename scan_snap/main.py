@@ -67,7 +67,8 @@ def main(argv):
   if _DISTRIBUTED.value and not supervisor.supervised_child():
     own_id = (str(_PROCESS_ID.value) if _PROCESS_ID.value is not None else
               os.environ.get('JAX_PROCESS_ID') or os.environ.get('SLURM_PROCID'))
-    sys.exit(supervisor.run([sys.executable, '-m', 'scan_snap.main', *sys.argv[1:]], own_id))
+    # The same command, the interpreter's own options (-u, -X …) included.
+    sys.exit(supervisor.run([sys.executable, *sys.orig_argv[1:]], own_id))
   runtime.quiet_library_logs()
   workdir = None
   try:

@@ -20,6 +20,7 @@ process group and the supervisor forwards nothing.
 import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -69,8 +70,11 @@ def run(command: list[str], process_id: str | None) -> int:
     if signum is not None and signal.getsignal(signum) is not signal.SIG_IGN:
       previous[signum] = signal.signal(signum, forward)  # An ignored signal stays ignored.
   try:
-    child = subprocess.Popen(command, env={**os.environ, SUPERVISED: str(os.getpid())},
-                             stderr=subprocess.PIPE, start_new_session=not slurm)
+    env = {**os.environ, SUPERVISED: str(os.getpid())}
+    if sys.stderr.isatty():  # The child writes to a pipe: tell its progress bar the width.
+      env.setdefault('COLUMNS', str(shutil.get_terminal_size().columns))
+    child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE,
+                             start_new_session=not slurm)
     held, own_words, ends_line = _pass_through(child.stderr)
     returncode = child.wait()
   finally:
