@@ -56,11 +56,15 @@ class DescribedTest(absltest.TestCase):
                             _Run(_New(0.5, (2, 3)), steps=4))))
 
   def test_todays_run_configs_are_described_as_before(self):
-    # The fingerprints of the checkpoints made before `described` were those of asdict.
+    # The fingerprints of the checkpoints made before `described` were those of asdict, of the
+    # fields the run config had then: a field added since, at its default, is left out.
     from scan_snap.sequence_classes import config  # pylint: disable=g-import-not-at-top
     run_config = config.run_config(load_config('syn_medium'), 5)
+    self.assertFalse(run_config.model.token_prior)
+    before = dataclasses.asdict(run_config)
+    del before['model']['token_prior']  # added 2026-12-04
     self.assertEqual(json.dumps(checkpoints.described(run_config), sort_keys=True),
-                     json.dumps(dataclasses.asdict(run_config), sort_keys=True))
+                     json.dumps(before, sort_keys=True))
 
 
 if __name__ == '__main__':
