@@ -32,7 +32,7 @@ def get_config(variant: str = ''):
   c.train.log_every = 10
   c.sweep.first_seed = 1
   c.sweep.num_seeds = 10
-  c.figures.names = ('entropy_grid',)
+  c.figures.names = ('entropy_grid', 'token_prior')
   c.report.claims = ('token_prior', 'learning_rates')
   return core_config.apply_variant(c, variant, long=_long, smoke=_smoke)
 

@@ -274,6 +274,49 @@ def finite_data(rows: list[dict], bars: dict, stem: pathlib.Path) -> list[pathli
   return outputs.save_figure(fig, stem)
 
 
+def token_prior(panels: list[dict], stem: pathlib.Path) -> list[pathlib.Path]:
+  """Sec. 7: the learned prior b_l at the end against P(l|m,n), one dot per contextual token
+  (mean over seeds; a common token's P averaged over its classes), per data spec, one colour per
+  η_Z at the smallest η_Y of each; Theorem 2: below 0 for the common tokens, above for the
+  distinct ones."""
+  fig = Figure(figsize=(3.2 * len(panels), 3.0), layout='constrained')
+  axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+  for ax, panel in zip(axes, panels):
+    ax.axhline(0.0, color='0.6', lw=0.8)
+    for i, (label, prob, b, is_distinct) in enumerate(panel['lines']):
+      color = f'C{i}'
+      ax.scatter(prob[~is_distinct], b[~is_distinct], s=12, marker='s', color=color,
+                 alpha=0.6)
+      ax.scatter(prob[is_distinct], b[is_distinct], s=12, marker='o', color=color, label=label)
+    ax.set_xscale('log')
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_title(panel['title'])
+    ax.set_xlabel('$P(l\\mid m,n)$ (squares: common tokens)')
+  axes[0].set_ylabel('prior $b_l$ at the end')
+  axes[-1].legend(fontsize=8)
+  return outputs.save_figure(fig, stem)
+
+
+def _draw_token_prior(results: results_lib.Results, directory: pathlib.Path) -> None:
+  panels = []
+  for group in results.groups:
+    spec = group.run_config.data
+    support, probs = np.asarray(spec.tables().support), spec.probs()
+    tokens, first = np.unique(support, return_index=True)
+    prob = np.array([probs[support == t].mean() for t in tokens])
+    is_distinct = spec.is_distinct()[first % support.shape[1]]
+    by_rate = results_lib.cells_by_rate(group)
+    lines = []
+    for lr_z in sorted({lr_z for _, _, lr_z in by_rate}):
+      cell, lr_y, _ = min((c for c in by_rate if c[2] == lr_z), key=lambda c: c[1])
+      runs = results_lib.cell_runs(group, cell)
+      b = group.metrics['prior/b'][runs].reshape(int(runs.sum()), -1)[:, first].mean(axis=0)
+      lines.append((f'$\\eta_Z$={lr_z:g}, $\\eta_Y$={lr_y:g}', prob, b, is_distinct))
+    panels.append({'title': f'num_last = {spec.num_last}, T = {group.run_config.seq_len}',
+                   'lines': lines})
+  token_prior(panels, directory / 'token_prior')
+
+
 def _draw_finite_data(results: results_lib.Results, directory: pathlib.Path) -> None:
   """Class 1 of the first seed at the first learning-rate cell for the bars."""
   groups = [g for g in results.groups if g.run_config.train_set_size]
@@ -385,6 +428,12 @@ def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problem
                   'figures.snapshot_class', f'must be a class index below K = {num_classes}')
 
 
+def _check_token_prior(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
+  """The figure shows the learned prior."""
+  problems.need(c.model.token_prior is True, 'model.token_prior',
+                "must be True for the figure 'token_prior'")
+
+
 def _check_finite_data(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
   """At least one finite training set, whose first class the bars show, and trajectories (the
   correlation reads each logit's change from the start)."""
@@ -408,4 +457,5 @@ FIGURES = {
                                         check=_check_absolute_rates),
     'finite_data': outputs.FigureSpec(_draw_finite_data, tables=('finite_data',),
                                       check=_check_finite_data),
+    'token_prior': outputs.FigureSpec(_draw_token_prior, check=_check_token_prior),
 }

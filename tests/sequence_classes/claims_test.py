@@ -8,6 +8,8 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+from scan_snap.core import config as core_config
+from scan_snap.core import pipeline
 from scan_snap.sequence_classes import calibration
 from scan_snap.sequence_classes.claims import common
 from scan_snap.sequence_classes.claims import learning_rates
@@ -17,6 +19,7 @@ from scan_snap.sequence_classes.claims import token_prior
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import results
 from scan_snap.sequence_classes import sweep
+from tests.testing import load_config
 
 T = np.arange(0, 10_001, dtype=float)
 
@@ -140,6 +143,16 @@ class TokenPriorTest(absltest.TestCase):
     self.assertEqual(distinct_b.claim, "Sec. 7: every distinct token's prior b rises")
     self.assertIn('least supported: token 12', distinct_b.measured)
     self.assertIn('each of 16 tokens', distinct_b.test)
+
+
+  def test_the_claim_and_the_figure_need_the_prior(self):
+    c = load_config('token_prior', 'smoke')
+    with c.unlocked():
+      c.model.token_prior = False
+    with self.assertRaises(core_config.ConfigError) as raised:
+      pipeline.plan(c)
+    self.assertIn("'token_prior' is a claim about SGD from a zero start", str(raised.exception))
+    self.assertIn("must be True for the figure 'token_prior'", str(raised.exception))
 
 
 class ScanningTest(absltest.TestCase):
