@@ -45,18 +45,21 @@ def frequency_bias(rng: np.random.Generator, effect: float,
 
 
 def token_prior(rng: np.random.Generator, effect: float, seeds: int = 10) -> verdicts.Verdict:
-  """Sec. 7's prior on Syn-Small, 10 seeds, shaped as Thm 2's logits (frequency_bias above; b
-  moves with them, configs/token_prior.py): one b per token, read through the classes' supports
-  as training logs it. With no effect the rarest distinct token's b stays put."""
-  tables, is_distinct = SYN_SMALL.tables(), SYN_SMALL.is_distinct()
+  """Sec. 7's prior, 10 seeds, shaped as Thm 2's logits (frequency_bias above): under SGD a
+  distinct token's b is its query's change of z (docs/model.md), so the same shape serves, on
+  Syn-Small's classes, which have both kinds of tokens and a common token on several supports.
+  One b per token, read through the supports as training logs it. With no effect the rarest
+  distinct token's b stays put."""
+  support, is_distinct = SYN_SMALL.support(), SYN_SMALL.is_distinct()
+  distinct_token = np.zeros(SYN_SMALL.vocab_size, bool)
+  distinct_token[support[:, is_distinct]] = True
   mean = np.full(SYN_SMALL.vocab_size, -0.4)
   rarest_first = effect + 0.012 * np.arange(is_distinct.sum()) ** 2
   for k in range(SYN_SMALL.num_classes):
-    mean[tables.support[k][is_distinct]] = rarest_first
-  sd = np.where(mean > -0.4, 0.005 + 0.12 * np.abs(mean), 0.09)
+    mean[support[k][is_distinct]] = rarest_first
+  sd = np.where(distinct_token, 0.005 + 0.12 * np.abs(mean), 0.09)
   b = mean + sd * rng.normal(size=(seeds, SYN_SMALL.vocab_size))
-  changes, distinct, names = token_prior_claims.by_token(
-      b[:, np.asarray(tables.support)], np.asarray(tables.support), is_distinct)
+  changes, distinct, names = token_prior_claims.by_token(b[:, support], support, is_distinct)
   return theorems.frequency_bias(changes, distinct, False, claim=token_prior_claims.CLAIM,
                                  token_names=names)[1]
 

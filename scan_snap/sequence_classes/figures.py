@@ -21,6 +21,7 @@ from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import results as results_lib
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
+from scan_snap.sequence_classes.claims import token_prior as token_prior_claims
 
 
 def entropy_grid(summary: list[dict], stem: pathlib.Path) -> list[pathlib.Path]:
@@ -301,17 +302,19 @@ def _draw_token_prior(results: results_lib.Results, directory: pathlib.Path) -> 
   panels = []
   for group in results.groups:
     spec = group.run_config.data
-    support, probs = np.asarray(spec.tables().support), spec.probs()
-    tokens, first = np.unique(support, return_index=True)
+    support, probs = spec.support(), spec.probs()
+    tokens, _ = token_prior_claims.tokens_once(support)
     prob = np.array([probs[support == t].mean() for t in tokens])
-    is_distinct = spec.is_distinct()[first % support.shape[1]]
     by_rate = results_lib.cells_by_rate(group)
     lines = []
     for lr_z in sorted({lr_z for _, _, lr_z in by_rate}):
       cell, lr_y, _ = min((c for c in by_rate if c[2] == lr_z), key=lambda c: c[1])
       runs = results_lib.cell_runs(group, cell)
-      b = group.metrics['prior/b'][runs].reshape(int(runs.sum()), -1)[:, first].mean(axis=0)
-      lines.append((f'$\\eta_Z$={lr_z:g}, $\\eta_Y$={lr_y:g}', prob, b, is_distinct))
+      if runs.any():  # A cell whose runs all diverged has no b to show.
+        b, is_distinct, _ = token_prior_claims.by_token(group.metrics['prior/b'][runs], support,
+                                                        spec.is_distinct())
+        lines.append((f'$\\eta_Z$={lr_z:g}, $\\eta_Y$={lr_y:g}', prob, b[:, 0].mean(axis=0),
+                      is_distinct))
     panels.append({'title': f'num_last = {spec.num_last}, T = {group.run_config.seq_len}',
                    'lines': lines})
   token_prior(panels, directory / 'token_prior')

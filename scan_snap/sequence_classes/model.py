@@ -16,7 +16,7 @@ Both then use f = u/‖u‖₂ (u + e_m with the residual) and loss = CE(Y^T f, 
 
 In sequence classes every query is an id ≥ C and every contextual token an id < C: the counts
 form then reads Z only in the block Z[C:, :C], and training carries and steps Y and that block
-alone (`read_params`, `loss_read`).
+(and b, with the token prior) alone (`read_params`, `loss_read`).
 """
 
 import dataclasses
@@ -146,8 +146,8 @@ def _logits(y_MxM: jax.Array, z_BxS: jax.Array, batch: data.CountsBatch,
 def logits_sequence(params: Params, query: jax.Array, context_T: jax.Array,
                     cfg: ModelConfig) -> jax.Array:
   """[M] logits Y^T f of one sample in the sequence form (the paper's definition, dense in M)."""
-  b_T = jax.nn.softmax(_with_prior(params, params['Z'][query, context_T], context_T))
-  u_M = jnp.zeros(params['Z'].shape[0]).at[context_T].add(b_T)
+  attention_T = jax.nn.softmax(_with_prior(params, params['Z'][query, context_T], context_T))
+  u_M = jnp.zeros(params['Z'].shape[0]).at[context_T].add(attention_T)
   if cfg.residual:
     u_M = u_M + jax.nn.one_hot(query, u_M.shape[-1])
   return (u_M / jnp.linalg.norm(u_M) if cfg.l2_norm else u_M) @ params['Y']

@@ -1,5 +1,5 @@
 """The optimizer of the Y/Z model: each parameter steps at the rate of its learning-rate group
-(model.LR_GROUPS: Y at η_Y, Z at η_Z)."""
+(model.LR_GROUPS: Y at η_Y, Z and the token prior b at η_Z)."""
 
 import jax
 import optax

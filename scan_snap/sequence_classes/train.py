@@ -62,13 +62,15 @@ def make_train(run_config: RunConfig) -> TrainFn:
                   the expected gradient over uniform classes (deterministic given the init);
                   both step the read parameters alone (model.read_params): the entries of Z
                   that no logit reads keep their start, weight decay or not;
-    'flow'        gradient flow dY/dt = −η_Y ∇_Y L, dZ/dt = −η_Z ∇_Z L of that population loss,
+    'flow'        gradient flow dY/dt = −η_Y ∇_Y L, dZ/dt = −η_Z ∇_Z L (db/dt = −η_Z ∇_b L with
+                  the token prior) of that population loss,
                   integrated by diffrax (t counts plain gradient-descent steps).
 
   Metrics ([L] = run.steps / run.log_every logging intervals):
     'attn/ctilde'       [L+1, K, S]  c̃_n at steps 0, log_every, …, steps ([1, K, S]: the last
                                      step alone, when not run_config.trajectories)
-    'attn/logits'       [L+1, K, S]  z_{m,l} on each class's support at those steps (likewise)
+    'attn/logits'       [L+1, K, S]  z_{m,l} (+ b_l with the token prior) on each class's support
+                                     at those steps (likewise)
     'attn/top_logit'    [L+1]        z_{m,l*} of class 1's most frequent distinct token l*
     'attn/entropy'      [L+1]        distinct-token entropy of c̃ at those steps (nats)
     'train/loss'        [L]          training loss: mean over each interval ('flow': at its end)

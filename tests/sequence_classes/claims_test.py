@@ -144,7 +144,6 @@ class TokenPriorTest(absltest.TestCase):
     self.assertIn('least supported: token 12', distinct_b.measured)
     self.assertIn('each of 16 tokens', distinct_b.test)
 
-
   def test_the_claim_and_the_figure_need_the_prior(self):
     c = load_config('token_prior', 'smoke')
     with c.unlocked():

@@ -165,6 +165,33 @@ class TheoremTwoTest(absltest.TestCase):
     self.assertTrue(np.all(distinct_mass[-1] > distinct_mass[0] + 0.1), distinct_mass[[0, -1]])
 
 
+class TokenPriorTrainingTest(absltest.TestCase):
+  """With SGD (momentum, no weight decay) b_l is at every step the change of z_{m,l} summed over
+  the queries m (docs/model.md, "A learned token prior"); training logs it on the supports."""
+
+  def _trained(self, dynamics):
+    c = load_config('token_prior', 'smoke')
+    with c.unlocked():
+      c.train.dynamics = dynamics
+      if dynamics == 'flow':
+        c.optimizer.momentum = 0.0
+    run_config = config.run_config(c, num_last=3)
+    params, metrics = jax.jit(train.make_train(run_config))(jax.random.key(2), 2.0, 1.0)
+    return run_config.data, jax.tree.map(np.asarray, params), jax.tree.map(np.asarray, metrics)
+
+  def test_b_is_the_change_of_z_summed_over_the_queries(self):
+    for dynamics, tolerance in (('sampled', 1e-6), ('population', 1e-6), ('flow', 1e-4)):
+      spec, params, metrics = self._trained(dynamics)
+      num_context = spec.tables().num_context_tokens
+      b = params['b']
+      self.assertGreater(np.abs(b).max(), 1e-2, dynamics)  # b moved
+      # A zero start: the change of Z is Z itself; only the rows of the queries, ≥ C, move.
+      np.testing.assert_allclose(b[:num_context], params['Z'][num_context:, :num_context].sum(0),
+                                 atol=tolerance, err_msg=dynamics)
+      np.testing.assert_array_equal(b[num_context:], 0.0)
+      np.testing.assert_array_equal(metrics['prior/b'], b[spec.support()])
+
+
 
 _MULTI_DEVICE_SCRIPT = '''
 import pathlib

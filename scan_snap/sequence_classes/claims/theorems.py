@@ -45,6 +45,8 @@ def frequency_bias(changes: np.ndarray, is_distinct: np.ndarray, deterministic: 
           worded, worst, bool(worst > 0), f'exact: the smallest {"fall" if sign < 0 else "rise"}'
           ' over runs and tokens is above 0', n=len(flat), measured=where))
     else:
+      if token_names is not None and changes.shape[1] != 1:
+        raise ValueError('token_names name the S slots of changes [R, 1, S] only')
       names = ([token_names[i] for i in np.flatnonzero(slots)] if token_names is not None
                else [f'class {k}, {kind} token {i}' for k in range(part.shape[1])
                      for i in range(part.shape[2])])
@@ -61,9 +63,11 @@ def frequency_bias_by_cell(results: results_lib.Results, changes_of,
   checks = []
   for group in results.groups:
     changes, is_distinct, token_names = changes_of(group)
-    test = lambda runs, num_diverged, where, exact: [
-        v.explained(common.left_out(num_diverged)) for v in frequency_bias(
-            changes[runs], is_distinct, exact, where, claim, token_names)]
+
+    def test(runs, num_diverged, where, exact):
+      return [v.explained(common.left_out(num_diverged)) for v in frequency_bias(
+          changes[runs], is_distinct, exact, where, claim, token_names)]
+
     if common.deterministic(group):
       kept = ~group.metrics['diverged']
       checks += test(kept, int((~kept).sum()), common.where(group), True)
