@@ -62,11 +62,17 @@ def initialize_distributed(coordinator_address: str | None = None,
                jax.process_count(), jax.local_device_count(), jax.device_count())
 
 
+def _in_a_job_of_several_processes() -> bool:
+  """Whether this process joined a jax.distributed job of more than one process (without
+  starting a backend when it did not)."""
+  return jax.distributed.is_initialized() and jax.process_count() > 1
+
+
 def exit_with_error(message: str) -> None:
   """Ends this process with `message` on stderr and exit code 1. In a multi-process job, at
   once: jax's exit would wait at its shutdown barrier for the other processes (up to 5 minutes),
   which instead find this one lost and end too."""
-  if jax.distributed.is_initialized() and jax.process_count() > 1:
+  if _in_a_job_of_several_processes():
     sys.stdout.flush()
     sys.stderr.write(message + '\n')
     sys.stderr.flush()
@@ -84,8 +90,7 @@ def await_lost_process(error: Exception, peer_timeout_s: int) -> None:
   sleeps for `peer_timeout_s` seconds and a few more: jax then ends this process, having found
   the process lost (core.supervisor reports it in one line). Returns at once in one process, on
   another error, or on Ctrl-C; and after the sleep, if jax did not end it."""
-  if (jax.distributed.is_initialized() and jax.process_count() > 1
-      and _LOST_PEER.search(str(error))):
+  if _in_a_job_of_several_processes() and _LOST_PEER.search(str(error)):
     try:
       time.sleep(peer_timeout_s + 10)
     except KeyboardInterrupt:
