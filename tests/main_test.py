@@ -86,6 +86,11 @@ class ErrorsTest(parameterized.TestCase):
        'flag --config.train.steps=many'),
       ('out_of_range', ('--config=configs/syn_medium.py', '--config.train.steps=0'),
        'config.train.steps = 0: must be a positive integer'),
+      ('peer_timeout', ('--config=configs/syn_medium.py', '--distributed', '--peer_timeout=0'),
+       'flag --peer_timeout=0: 0 is not a positive integer'),
+      ('token_prior_not_a_bool', ('--config=configs/token_prior.py',
+                                  '--config.model.token_prior=3'),
+       'flag --config.model.token_prior=3'),
       ('positional', ('--config=configs/syn_medium.py', 'extra'),
        "error: unexpected arguments ['extra']: every setting is a flag"),
   )
