@@ -32,6 +32,8 @@ def sequence_classes_config() -> ml_collections.ConfigDict:
   c.data.num_common = 10  # common tokens shared by all classes
   c.data.num_common_per_last = 0  # common tokens shared by the classes of one query
   c.data.num_unique_per_next = 10  # distinct tokens per class
+  c.data.num_shared_across = 0  # family 'shared_across_queries': tokens a class shares with the
+                                # class in its place under every other query
   c.data.seq_len = (128,)  # grid axis: T, i.e. T − 1 contextual tokens and the query
   c.data.batch_size = 128
   c.data.train_set_size = (0,)  # grid axis: N samples drawn once per seed; 0: fresh (N = ∞)
@@ -111,8 +113,12 @@ def check(problems: core_config.Problems) -> None:
        'data.num_last', 'must be one or more positive integers')
   for key in ('num_next_per_last', 'num_unique_per_next', 'batch_size'):
     need(is_int(d[key]) and d[key] >= 1, f'data.{key}', 'must be a positive integer')
-  for key in ('num_common', 'num_common_per_last'):
+  for key in ('num_common', 'num_common_per_last', 'num_shared_across'):
     need(is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be a non-negative integer')
+  if d.family in data.FAMILIES:
+    need(d.num_shared_across == 0 or 'num_shared_across' in family_keys(d.family),
+         'data.num_shared_across', "is read by data.family='shared_across_queries' only: "
+         f'leave it 0 with {d.family!r}')
   need(len(d.seq_len) > 0 and all(is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
        'must be one or more integers ≥ 2 (at least one contextual token and the query)')
   need(len(d.train_set_size) > 0 and all(
@@ -185,9 +191,8 @@ def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None 
   if train_set_size is None:
     train_set_size = _only_value(d, 'train_set_size')
   return train.RunConfig(
-      data=data.FAMILIES[d.family](
-          num_last=num_last, num_next_per_last=d.num_next_per_last, num_common=d.num_common,
-          num_common_per_last=d.num_common_per_last, num_unique_per_next=d.num_unique_per_next),
+      data=data.FAMILIES[d.family](num_last=num_last,
+                                   **{key: d[key] for key in family_keys(d.family)}),
       seq_len=seq_len,
       batch_size=d.batch_size,
       model=model.ModelConfig(init=c.model.init, init_scale=c.model.init_scale,
@@ -203,6 +208,12 @@ def run_config(c: ml_collections.ConfigDict, num_last: int, seq_len: int | None 
       train_set_size=train_set_size,
       eval_batches=c.train.eval_batches,
   )
+
+
+def family_keys(family: str) -> list[str]:
+  """The keys of config.data that a family's generator reads, beside the num_last axis (its
+  dataclass fields)."""
+  return [f.name for f in dataclasses.fields(data.FAMILIES[family]) if f.name != 'num_last']
 
 
 def _only_value(d: ml_collections.ConfigDict, axis: str) -> int:

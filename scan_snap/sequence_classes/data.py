@@ -10,9 +10,10 @@ num_unique_per_next; its support is stored in that order, so the last num_unique
 slots of every class are its distinct tokens. Shapes: K classes, S support slots, B samples.
 
 A family of classes is an entry of FAMILIES, which config.data.family names: a frozen
-dataclass built from the five generator keys of config.data. The rest of the code reads a
-family through this interface alone (SequenceClasses implements it; a variant usually
-subclasses it and overrides `probs`):
+dataclass built from the config.data keys named as its fields (the paper's five, and any field
+with a default that a family adds, as SharedAcrossQueries adds num_shared_across). The rest of
+the code reads a family through this interface alone (SequenceClasses implements it; a variant
+usually subclasses it and overrides `probs`):
 
   num_last, num_next_per_last, num_unique_per_next   generator parameters
   num_classes (K), support_size (S), num_context_tokens (C), vocab_size (M)
@@ -131,8 +132,51 @@ class SequenceClasses:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class SharedAcrossQueries(SequenceClasses):
+  """The paper's classes plus, for each class, num_shared_across tokens that it shares with the
+  class in its place under every other query (class j of query q shares them with class j of
+  every q'), weighing 1 each. Within its query's classes such a token is distinct, across them
+  common: "locally distinct" in the sense of Sec. 7 (docs/model.md, "The residual"). Their
+  num_next_per_last blocks sit between the per-query common and the distinct tokens, and on a
+  class's support between its common and its distinct tokens:
+
+    global common | per-query common | shared across queries (num_next_per_last blocks) | distinct
+  """
+
+  num_shared_across: int = 0
+
+  @property
+  def support_size(self) -> int:
+    return super().support_size + self.num_shared_across
+
+  @property
+  def first_distinct(self) -> int:
+    return super().first_distinct + self.num_next_per_last * self.num_shared_across
+
+  def support(self) -> np.ndarray:
+    common = self.num_common + self.num_common_per_last
+    shared = super().first_distinct + (np.arange(self.num_classes) % self.num_next_per_last
+                                       )[:, None] * self.num_shared_across
+    rows = super().support()  # its distinct ids start at this family's first_distinct
+    return np.concatenate([rows[:, :common], shared + np.arange(self.num_shared_across),
+                           rows[:, common:]], axis=1).astype(np.int32)
+
+  def probs(self) -> np.ndarray:
+    weights = np.concatenate([np.ones(self.support_size - self.num_unique_per_next),
+                              np.linspace(0.1, 1.0, self.num_unique_per_next)])
+    return np.tile(weights / weights.sum(), (self.num_classes, 1))
+
+  def slot_kinds(self) -> np.ndarray:
+    """[S] what each support slot holds: 'common' (all classes), 'query common' (the classes of
+    one query), 'shared across' (one class under each query) or 'distinct' (one class)."""
+    counts = (self.num_common, self.num_common_per_last, self.num_shared_across,
+              self.num_unique_per_next)
+    return np.repeat(np.array(['common', 'query common', 'shared across', 'distinct']), counts)
+
+
 # config.data.family → the family of classes (see the module docstring).
-FAMILIES = {'paper': SequenceClasses}
+FAMILIES = {'paper': SequenceClasses, 'shared_across_queries': SharedAcrossQueries}
 
 
 @functools.partial(jax.tree_util.register_dataclass,

@@ -320,6 +320,44 @@ def _draw_token_prior(results: results_lib.Results, directory: pathlib.Path) -> 
   token_prior(panels, directory / 'token_prior')
 
 
+def residual(panels: list[dict], steps: np.ndarray, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Sec. 7: the mean logit z_{m,l} of each kind of contextual token over training, with the
+  residual (solid) and without it (dashed, the same runs), per data spec."""
+  fig = Figure(figsize=(3.4 * len(panels) + 1.4, 3.0), layout='constrained')
+  axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+  for ax, panel in zip(axes, panels):
+    ax.axhline(0.0, color='0.6', lw=0.8)
+    for i, (kind, with_residual, without) in enumerate(panel['lines']):
+      marker = 'os^v'[i % 4]  # Kinds whose lines coincide stay apart.
+      style = dict(color=f'C{i}', marker=marker, ms=4, zorder=10 - i)  # The first on top.
+      ax.plot(steps, with_residual, label=kind, **style)
+      ax.plot(steps, without, mfc='none', ls='--', **style)
+    ax.set_title(panel['title'], fontsize='medium')
+    ax.set_xlabel('step')
+  axes[0].set_ylabel('mean logit $z_{m,l}$')
+  axes[-1].plot([], [], color='0.3', label='with the residual')
+  axes[-1].plot([], [], color='0.3', ls='--', label='without it')
+  axes[-1].legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.02, 1.0))
+  return outputs.save_figure(fig, stem)
+
+
+def _draw_residual(results: results_lib.Results, directory: pathlib.Path) -> None:
+  """Per group, every non-diverged pair of runs (all cells and seeds), each kind's slots of
+  data.SharedAcrossQueries.slot_kinds averaged."""
+  panels = []
+  for group in results.groups:
+    off = results.references['without_residual'][sweep.group_name(group.run_config)]
+    kept = ~(group.metrics['diverged'] | off.metrics['diverged'])
+    kinds = group.run_config.data.slot_kinds()
+    lines = [(kind, *(g.metrics['attn/logits'][kept][..., kinds == kind].mean(axis=(0, 2, 3))
+                      for g in (group, off)))
+             for kind in dict.fromkeys(kinds)]
+    panels.append({'title': f'num_last = {group.run_config.data.num_last}, '
+                            f'T = {group.run_config.seq_len}: {int(kept.sum())} runs',
+                   'lines': lines})
+  residual(panels, train.logged_steps(results.groups[0].run_config), directory / 'residual')
+
+
 def _draw_finite_data(results: results_lib.Results, directory: pathlib.Path) -> None:
   """Class 1 of the first seed at the first learning-rate cell for the bars."""
   groups = [g for g in results.groups if g.run_config.train_set_size]
@@ -413,8 +451,8 @@ def _check_absolute_rates(c: ml_collections.ConfigDict, problems: core_config.Pr
 def _check_trajectories(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
   """A figure of trajectories needs them kept."""
   problems.need(c.train.trajectories is True, 'train.trajectories',
-                'must be True for the figures attention_snapshots, long_sequence_limit and '
-                'finite_data')
+                'must be True for the figures attention_snapshots, long_sequence_limit, '
+                'finite_data and residual')
 
 
 def _check_snapshots(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
@@ -435,6 +473,15 @@ def _check_token_prior(c: ml_collections.ConfigDict, problems: core_config.Probl
   """The figure shows the learned prior."""
   problems.need(c.model.token_prior is True, 'model.token_prior',
                 "must be True for the figure 'token_prior'")
+
+
+def _check_residual(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
+  """The figure compares runs with the residual with the same runs without it, by kind of token
+  (the family of classes that has them), over training."""
+  problems.need(c.model.residual is True, 'model.residual', "must be True for the figure 'residual'")
+  problems.need(c.data.family == 'shared_across_queries', 'data.family',
+                "must be 'shared_across_queries' for the figure 'residual' (its kinds of tokens)")
+  _check_trajectories(c, problems)
 
 
 def _check_finite_data(c: ml_collections.ConfigDict, problems: core_config.Problems) -> None:
@@ -461,4 +508,6 @@ FIGURES = {
     'finite_data': outputs.FigureSpec(_draw_finite_data, tables=('finite_data',),
                                       check=_check_finite_data),
     'token_prior': outputs.FigureSpec(_draw_token_prior, check=_check_token_prior),
+    'residual': outputs.FigureSpec(_draw_residual, references=('without_residual',),
+                                   check=_check_residual),
 }

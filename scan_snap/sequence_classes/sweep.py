@@ -208,12 +208,14 @@ class Reference:
   """Runs that a claim or a figure compares the grid with (their `references`), trained by the
   engine after the grid, checkpointed and counted in its progress bar: `grids(runs, pairs)`
   gives, from the grid's run configs and learning-rate pairs, each reference grid's name (its
-  checkpoints' folder), run config and pairs, all of seed 0; `read(trained)` makes what the
+  checkpoints' folder), run config and pairs, all of seed 0, or of the grid's seeds with
+  `paired` (a control run seed by seed beside the grid); `read(trained)` makes what the
   measurements read of those grids' results, by name."""
 
   grids: Callable[[list[train_lib.RunConfig], list[tuple[float, float]]],
                   dict[str, tuple[train_lib.RunConfig, list[tuple[float, float]]]]]
   read: Callable[[dict[str, GroupResult]], Any]
+  paired: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,7 +245,7 @@ class Sweep:
     for name, reference in self._references.items():
       grids = reference.grids(runs, lr_pairs)
       self._reference_grids[name] = list(grids)
-      named += [(grid_name, run_config, [0], pairs)
+      named += [(grid_name, run_config, seeds if reference.paired else [0], pairs)
                 for grid_name, (run_config, pairs) in grids.items()]
     self._num_groups = len(runs)
     self._names = [name for name, *_ in named]
@@ -303,6 +305,14 @@ def _population_read(trained: dict[str, GroupResult]) -> dict[tuple[int, int], n
                           key=lambda r: (float(group.lr_y[r]), float(group.lr_z[r])))}
 
 
+def _without_residual_grids(runs: list[train_lib.RunConfig],
+                            pairs: list[tuple[float, float]]) -> dict[str, tuple]:
+  """Each group of the grid again with the residual off (model.residual = False)."""
+  return {f'without_residual_{group_name(run_config)}': (dataclasses.replace(
+      run_config, model=dataclasses.replace(run_config.model, residual=False)), pairs)
+          for run_config in runs}
+
+
 def _solver_run_config(spec: data.SequenceClasses, steps: int,
                        dynamics: str) -> train_lib.RunConfig:
   """The run of a solver check: plain gradient descent or flow from a zero start, every step
@@ -352,4 +362,9 @@ def flow_vs_steps(lr: float = 0.5, steps: int = 100) -> Reference:
 
 # The reference runs a claim or a figure may compare the grid with (their `references`).
 REFERENCES = {'population': Reference(_population_grids, _population_read),
-              'decoder_reduction': decoder_reduction(), 'flow_vs_steps': flow_vs_steps()}
+              'decoder_reduction': decoder_reduction(), 'flow_vs_steps': flow_vs_steps(),
+              # Each group's GroupResult without the residual, by the group's name: its runs in
+              # the group's order (the same seeds and cells, so the same batches).
+              'without_residual': Reference(_without_residual_grids, lambda trained: {
+                  group_name(group.run_config): group for group in trained.values()},
+                                            paired=True)}

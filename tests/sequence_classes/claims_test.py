@@ -1,6 +1,7 @@
 """The claim checks, the t₀ detector and the decoder closed form: each check against hand cases,
 simulated grids with no effect (false-pass rate ≤ 5%) and planted effects of realistic size."""
 
+import dataclasses
 import itertools
 import math
 
@@ -11,8 +12,10 @@ import numpy as np
 from scan_snap.core import config as core_config
 from scan_snap.core import pipeline
 from scan_snap.sequence_classes import calibration
+from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes.claims import common
 from scan_snap.sequence_classes.claims import learning_rates
+from scan_snap.sequence_classes.claims import residual
 from scan_snap.sequence_classes.claims import solvers
 from scan_snap.sequence_classes.claims import theorems
 from scan_snap.sequence_classes.claims import token_prior
@@ -152,6 +155,90 @@ class TokenPriorTest(absltest.TestCase):
       pipeline.plan(c)
     self.assertIn("'token_prior' is a claim about SGD from a zero start", str(raised.exception))
     self.assertIn("must be True for the figure 'token_prior'", str(raised.exception))
+
+
+class ResidualTest(absltest.TestCase):
+  """Sec. 7: the kinds of tokens within a query's classes, and the verdicts on them."""
+
+  SPEC = data.SharedAcrossQueries(num_last=2, num_next_per_last=2, num_common=1,
+                                  num_common_per_last=1, num_unique_per_next=2,
+                                  num_shared_across=2)  # slots: C, QC, SA, SA, D, D
+
+  def test_local_kinds_by_hand(self):
+    kinds = residual.local_kinds(self.SPEC)
+    want = [residual.LOCALLY_COMMON] * 2 + [residual.LOCALLY_DISTINCT] * 2 + [''] * 2
+    self.assertEqual(kinds.tolist(), [want] * 4)
+    # One class per query: the common tokens are shared with other queries' classes only.
+    alone = data.SequenceClasses(num_last=3, num_next_per_last=1, num_common=2,
+                                 num_common_per_last=0, num_unique_per_next=1)
+    self.assertEqual(residual.local_kinds(alone).tolist(),
+                     [[residual.LOCALLY_DISTINCT] * 2 + ['']] * 3)
+
+  def _changes(self, rng, distinct_on=1.0, common_on=-1.0, common_off=0.2, seeds=10):
+    """[seeds, K, S] with and without the residual: on, the locally distinct tokens rise by
+    `distinct_on` and the locally common change by `common_on`; off, every shared token changes by
+    `common_off` (the query-common tokens rise without the residual); seed sd 0.1."""
+    kinds = residual.local_kinds(self.SPEC)
+    on = np.select([kinds == residual.LOCALLY_DISTINCT, kinds == residual.LOCALLY_COMMON],
+                   [distinct_on, common_on], 0.5)
+    off = np.where(kinds == '', 0.5, common_off)
+    noise = lambda: 0.1 * rng.normal(size=(seeds, *kinds.shape))
+    return on + noise(), off + noise(), kinds
+
+  def test_planted_effects_pass(self):
+    on, off, kinds = self._changes(np.random.default_rng(0))
+    checks = residual.residual(on, off, kinds, False, 'here')
+    self.assertEqual([v.verdict for v in checks], ['pass'] * 4)
+    self.assertEqual(checks[0].claim,
+                     "Sec. 7, with the residual: every locally distinct token's logit rises")
+    self.assertIn('each of 8 tokens', checks[0].test)  # 4 classes × 2 slots
+    self.assertIn('here; least supported: class', checks[0].measured)
+
+  def test_no_effect_does_not_pass(self):
+    rng = np.random.default_rng(1)
+    on, off, kinds = self._changes(rng, distinct_on=0.0, common_on=0.0, common_off=0.0)
+    self.assertNotIn('pass', [v.verdict for v in residual.residual(on, off, kinds, False)])
+
+  def test_a_rising_locally_common_token_fails_and_is_named(self):
+    on, off, kinds = self._changes(np.random.default_rng(2))
+    on[:, 3, 1] = 0.6 + 0.01 * np.random.default_rng(3).normal(size=len(on))  # class 3, slot 1
+    checks = residual.residual(on, off, kinds, False)
+    self.assertEqual([v.verdict for v in checks], ['pass', 'pass', 'fail', 'fail'])
+    self.assertIn('least supported: class 3, slot 1', checks[2].measured)
+
+  def test_exact_on_deterministic_dynamics(self):
+    on, off, kinds = self._changes(np.random.default_rng(4), seeds=1)
+    self.assertEqual([v.verdict for v in residual.residual(on, off, kinds, True)], ['pass'] * 4)
+    on[0, 0, 2] = -0.01  # One locally distinct token falls in the one run.
+    checks = residual.residual(on, off, kinds, True)
+    self.assertEqual(checks[0].verdict, 'fail')
+    self.assertAlmostEqual(checks[0].effect, -0.01)
+
+  def test_the_paired_runs_are_the_grid_trained_without_the_residual(self):
+    c = load_config('residual', 'smoke')
+    grid = config.grid(c)
+    trained = sweep.Sweep(grid.runs, grid.seeds, grid.pairs, 2,
+                          references=('without_residual',)).train()
+    off_runs = [dataclasses.replace(r, model=dataclasses.replace(r.model, residual=False))
+                for r in grid.runs]
+    alone = sweep.Sweep(off_runs, grid.seeds, grid.pairs, 2).train()
+    for without, with_residual in zip(alone.groups, trained.groups):
+      paired = trained.references['without_residual'][sweep.group_name(without.run_config)]
+      self.assertFalse(paired.run_config.model.residual)
+      np.testing.assert_array_equal(paired.seed, with_residual.seed)
+      np.testing.assert_array_equal(paired.cell, with_residual.cell)
+      for key in ('attn/logits', 'train/loss'):
+        np.testing.assert_array_equal(paired.metrics[key], without.metrics[key])
+        self.assertFalse(np.array_equal(paired.metrics[key], with_residual.metrics[key]))
+
+  def test_the_claim_and_the_figure_need_the_residual(self):
+    c = load_config('residual', 'smoke')
+    with c.unlocked():
+      c.model.residual = False
+    with self.assertRaises(core_config.ConfigError) as raised:
+      pipeline.plan(c)
+    self.assertIn("'residual' is a claim about SGD from a zero start", str(raised.exception))
+    self.assertIn("must be True for the figure 'residual'", str(raised.exception))
 
 
 class ScanningTest(absltest.TestCase):

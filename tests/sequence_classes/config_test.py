@@ -117,6 +117,8 @@ class ValidationTest(parameterized.TestCase):
       ('data.seq_len', (1,)),
       ('data.train_set_size', (64,)),  # Below the batch of 128.
       ('data.num_unique_per_next', 0),
+      ('data.num_shared_across', -1),
+      ('data.num_shared_across', 2),  # Read by data.family='shared_across_queries' only.
       ('optimizer.lr_z', (-1.0,)),
       ('optimizer.lr_y', (float('inf'),)),
       ('optimizer.lr_y', (float('nan'),)),

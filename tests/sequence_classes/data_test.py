@@ -14,6 +14,9 @@ SYN_SMALL = data.SequenceClasses(num_last=2, num_next_per_last=1, num_common=10,
                                  num_common_per_last=0, num_unique_per_next=10)
 MIXED = data.SequenceClasses(num_last=3, num_next_per_last=2, num_common=2,
                              num_common_per_last=3, num_unique_per_next=4)
+SHARED = data.SharedAcrossQueries(num_last=3, num_next_per_last=2, num_common=1,
+                                  num_common_per_last=1, num_unique_per_next=2,
+                                  num_shared_across=2)
 
 
 def chi2_critical(dof: int, z: float = 3.29) -> float:
@@ -58,6 +61,39 @@ class LayoutTest(absltest.TestCase):
   def test_probs_normalized_over_support(self):
     np.testing.assert_allclose(MIXED.probs().sum(axis=1), 1.0, rtol=1e-12)
 
+  def test_shared_across_queries_layout_by_hand(self):
+    # 1 common | 3 blocks of 1 per-query common | 2 blocks of 2 shared across (one per place in
+    # a query) | 6 blocks of 2 distinct | 3 query | 6 next
+    self.assertEqual(SHARED.vocab_size, 1 + 3 + 4 + 12 + 3 + 6)
+    support = SHARED.support()
+    np.testing.assert_array_equal(support[0], [0, 1, 4, 5, 8, 9])
+    np.testing.assert_array_equal(support[1], [0, 1, 6, 7, 10, 11])
+    np.testing.assert_array_equal(support[2], [0, 2, 4, 5, 12, 13])
+    np.testing.assert_array_equal(support[5], [0, 3, 6, 7, 18, 19])
+    np.testing.assert_array_equal(SHARED.class_query(), [20, 20, 21, 21, 22, 22])
+    np.testing.assert_array_equal(SHARED.class_next(), np.arange(23, 29))
+    np.testing.assert_array_equal(SHARED.is_distinct(), [False] * 4 + [True] * 2)
+    self.assertEqual(list(SHARED.slot_kinds()), ['common', 'query common', 'shared across',
+                                                 'shared across', 'distinct', 'distinct'])
+    np.testing.assert_allclose(SHARED.probs()[3], np.array([1, 1, 1, 1, 0.1, 1]) / 5.1)
+
+  def test_shared_across_tokens_lie_on_one_class_per_query(self):
+    support, query = SHARED.support(), SHARED.class_query()
+    shared = support[:, SHARED.slot_kinds() == 'shared across']
+    for token in np.unique(shared):
+      holders = (support == token).any(axis=1)
+      np.testing.assert_array_equal(np.unique(query[holders], return_counts=True)[1], [1, 1, 1])
+    self.assertEqual(SHARED.num_context_tokens, SHARED.first_query)
+    self.assertEqual(len(np.unique(support[:, SHARED.is_distinct()])), 12)
+
+  def test_no_shared_tokens_is_the_papers_family(self):
+    paper = dataclasses.replace(SHARED, num_shared_across=0)
+    like = data.SequenceClasses(**{f.name: getattr(paper, f.name)
+                                   for f in dataclasses.fields(data.SequenceClasses)})
+    np.testing.assert_array_equal(paper.support(), like.support())
+    np.testing.assert_array_equal(paper.probs(), like.probs())
+    self.assertEqual(paper.vocab_size, like.vocab_size)
+
 
 class SamplerTest(parameterized.TestCase):
   """Goodness of fit of the samplers to P(l|m,n), with a fixed key."""
@@ -71,9 +107,9 @@ class SamplerTest(parameterized.TestCase):
     np.add.at(counts, np.asarray(batch.cls), np.asarray(batch.counts))
     return counts, np.bincount(np.asarray(batch.cls), minlength=spec.num_classes)
 
-  @parameterized.parameters('counts', 'sequences')
-  def test_token_frequencies_match_probs(self, sampler):
-    spec, batch_size, seq_len = MIXED, 4096, 64
+  @parameterized.product(sampler=('counts', 'sequences'), family=('paper', 'shared_across'))
+  def test_token_frequencies_match_probs(self, sampler, family):
+    spec, batch_size, seq_len = {'paper': MIXED, 'shared_across': SHARED}[family], 4096, 64
     tables = spec.tables()
     key = jax.random.key(7)
     if sampler == 'counts':

@@ -1,8 +1,8 @@
 """The paper's claims, measured on an experiment's results, each decided by a calibrated test.
 
 CLAIMS is the registry that config.report.claims names, put together from the modules that
-hold each subject's claims beside their code (theorems, token_prior, learning_rates,
-finite_data, solvers; common holds what they share); each entry gives its verdicts
+hold each subject's claims beside their code (theorems, token_prior, residual,
+learning_rates, finite_data, solvers; common holds what they share); each entry gives its verdicts
 (core/verdicts.py: an effect, its uncertainty, the test and α = 0.01) on a results.Results, the
 report section they belong in, and what it needs: per-run columns, tables, reference runs.
 
@@ -11,6 +11,9 @@ report section they belong in, and what it needs: per-run columns, tables, refer
   'token_prior'          Sec. 7: the learned prior b of every common token falls, of every
                          distinct token rises (Thm 2's signs, if the prior's coupling of the
                          queries keeps them)
+  'residual'             Sec. 7: with the residual, every locally distinct token's logit
+                         rises and every locally common token's falls, and the residual
+                         raises, resp. lowers, them against the same run without it
   'scanning'             Thm 3: distinct tokens lose attention from the rarest up, and each
                          relative gain grows monotonically (where η_Y ≫ η_Z)
   'snapping'             Thm 4: t₀ ∝ 1/η_Y, independent of η_Z, logarithmic growth after t₀
@@ -32,10 +35,11 @@ pass.
 
 from scan_snap.sequence_classes.claims import finite_data
 from scan_snap.sequence_classes.claims import learning_rates
+from scan_snap.sequence_classes.claims import residual
 from scan_snap.sequence_classes.claims import solvers
 from scan_snap.sequence_classes.claims import theorems
 from scan_snap.sequence_classes.claims import token_prior
 
 
-CLAIMS = {**theorems.CLAIMS, **token_prior.CLAIMS, **learning_rates.CLAIMS,
-          **finite_data.CLAIMS, **solvers.CLAIMS}
+CLAIMS = {**theorems.CLAIMS, **token_prior.CLAIMS, **residual.CLAIMS,
+          **learning_rates.CLAIMS, **finite_data.CLAIMS, **solvers.CLAIMS}

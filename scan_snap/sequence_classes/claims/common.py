@@ -39,6 +39,18 @@ def where(group: sweep.GroupResult, runs: np.ndarray | None = None) -> str:
   return text
 
 
+def every_token_above(claim: str, part: np.ndarray, names: list[str], deterministic: bool,
+                      moved: str, where: str = '') -> verdicts.Verdict:
+  """The claim that every token's `part` [R, tokens] (a change, signed to be above 0 where the
+  claim holds; `moved` words it, 'rise' or 'fall') is above 0: exact in every run on
+  deterministic dynamics, else a one-sided t-test over seeds per token (verdicts.all_above)."""
+  if deterministic:
+    worst = float(part.min())
+    return verdicts.exact(claim, worst, bool(worst > 0), f'exact: the smallest {moved} over runs '
+                          'and tokens is above 0', n=len(part), measured=where)
+  return verdicts.all_above(claim, part, names, measured=where)
+
+
 def decoder_faster(lr_y, lr_z):
   """Whether η_Y/η_Z ≥ DECODER_FASTER, the ratio as written (results.as_written)."""
   return results_lib.as_written(lr_y / lr_z) >= DECODER_FASTER

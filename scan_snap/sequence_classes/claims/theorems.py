@@ -38,19 +38,13 @@ def frequency_bias(changes: np.ndarray, is_distinct: np.ndarray, deterministic: 
   for kind, sign, slots in (('common', -1, ~is_distinct), ('distinct', 1, is_distinct)):
     part = sign * changes[:, :, slots]  # above 0 where the claim holds
     worded = claim.format(kind=kind, moves='falls' if sign < 0 else 'rises')
-    flat = part.reshape(len(part), -1)
-    if deterministic:
-      worst = float(flat.min())
-      checks.append(verdicts.exact(
-          worded, worst, bool(worst > 0), f'exact: the smallest {"fall" if sign < 0 else "rise"}'
-          ' over runs and tokens is above 0', n=len(flat), measured=where))
-    else:
-      if token_names is not None and changes.shape[1] != 1:
-        raise ValueError('token_names name the S slots of changes [R, 1, S] only')
-      names = ([token_names[i] for i in np.flatnonzero(slots)] if token_names is not None
-               else [f'class {k}, {kind} token {i}' for k in range(part.shape[1])
-                     for i in range(part.shape[2])])
-      checks.append(verdicts.all_above(worded, flat, names, measured=where))
+    if token_names is not None and changes.shape[1] != 1:
+      raise ValueError('token_names name the S slots of changes [R, 1, S] only')
+    names = ([token_names[i] for i in np.flatnonzero(slots)] if token_names is not None
+             else [f'class {k}, {kind} token {i}' for k in range(part.shape[1])
+                   for i in range(part.shape[2])])
+    checks.append(common.every_token_above(worded, part.reshape(len(part), -1), names,
+                                           deterministic, 'fall' if sign < 0 else 'rise', where))
   return checks
 
 
