@@ -1,8 +1,9 @@
 """Sec. 7's residual connection: f = (u + e_m)/‖u + e_m‖, on classes whose tokens are shared
 within a query's classes (locally common) or only across queries (locally distinct). With the
-residual, Theorem 2 should hold within each query's classes: the locally distinct tokens' logits
-rise and the locally common ones' fall. Each run is repeated without the residual, seed for
-seed, to measure what the residual itself changes.
+residual, Theorem 2 should hold within each query's classes: the locally distinct and the
+distinct tokens' logits rise and the locally common ones' fall (the rarest distinct tokens fall:
+docs/model.md). Each run is repeated without the residual, seed for seed, to measure what the
+residual itself changes.
 
 2 × 9 × 10 runs, and as many without the residual: num_last ∈ {2, 4}, two classes per query;
 per class 5 common tokens (all classes), 5 query-common (its query's classes), 5 shared across

@@ -119,6 +119,9 @@ def check(problems: core_config.Problems) -> None:
     need(d.num_shared_across == 0 or 'num_shared_across' in family_keys(d.family),
          'data.num_shared_across', "is read by data.family='shared_across_queries' only: "
          f'leave it 0 with {d.family!r}')
+  need(not (is_int(d.num_shared_across) and d.num_shared_across > 0)
+       or all(not is_int(v) or v >= 2 for v in d.num_last), 'data.num_last',
+       'must be ≥ 2 with data.num_shared_across > 0: a token shared across queries needs two')
   need(len(d.seq_len) > 0 and all(is_int(v) and v >= 2 for v in d.seq_len), 'data.seq_len',
        'must be one or more integers ≥ 2 (at least one contextual token and the query)')
   need(len(d.train_set_size) > 0 and all(

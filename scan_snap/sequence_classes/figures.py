@@ -328,7 +328,7 @@ def residual(panels: list[dict], steps: np.ndarray, stem: pathlib.Path) -> list[
   for ax, panel in zip(axes, panels):
     ax.axhline(0.0, color='0.6', lw=0.8)
     for i, (kind, with_residual, without) in enumerate(panel['lines']):
-      marker = 'os^v'[i % 4]  # Kinds whose lines coincide stay apart.
+      marker = 'os^v'[i % 4]  # Markers tell apart the kinds whose lines coincide.
       style = dict(color=f'C{i}', marker=marker, ms=4, zorder=10 - i)  # The first on top.
       ax.plot(steps, with_residual, label=kind, **style)
       ax.plot(steps, without, mfc='none', ls='--', **style)

@@ -166,29 +166,30 @@ class ResidualTest(absltest.TestCase):
 
   def test_local_kinds_by_hand(self):
     kinds = residual.local_kinds(self.SPEC)
-    want = [residual.LOCALLY_COMMON] * 2 + [residual.LOCALLY_DISTINCT] * 2 + [''] * 2
+    want = ([residual.LOCALLY_COMMON] * 2 + [residual.LOCALLY_DISTINCT] * 2
+            + [residual.DISTINCT] * 2)
     self.assertEqual(kinds.tolist(), [want] * 4)
     # One class per query: the common tokens are shared with other queries' classes only.
     alone = data.SequenceClasses(num_last=3, num_next_per_last=1, num_common=2,
                                  num_common_per_last=0, num_unique_per_next=1)
     self.assertEqual(residual.local_kinds(alone).tolist(),
-                     [[residual.LOCALLY_DISTINCT] * 2 + ['']] * 3)
+                     [[residual.LOCALLY_DISTINCT] * 2 + [residual.DISTINCT]] * 3)
 
   def _changes(self, rng, distinct_on=1.0, common_on=-1.0, common_off=0.2, seeds=10):
-    """[seeds, K, S] with and without the residual: on, the locally distinct tokens rise by
-    `distinct_on` and the locally common change by `common_on`; off, every shared token changes by
-    `common_off` (the query-common tokens rise without the residual); seed sd 0.1."""
+    """[seeds, K, S] with and without the residual: on, the locally distinct and the distinct
+    tokens rise by `distinct_on` and the locally common change by `common_on`; off, every shared
+    token changes by `common_off` (the query-common tokens rise without the residual) and the
+    distinct ones by 0.5; seed sd 0.1."""
     kinds = residual.local_kinds(self.SPEC)
-    on = np.select([kinds == residual.LOCALLY_DISTINCT, kinds == residual.LOCALLY_COMMON],
-                   [distinct_on, common_on], 0.5)
-    off = np.where(kinds == '', 0.5, common_off)
+    on = np.where(kinds == residual.LOCALLY_COMMON, common_on, distinct_on)
+    off = np.where(kinds == residual.DISTINCT, 0.5, common_off)
     noise = lambda: 0.1 * rng.normal(size=(seeds, *kinds.shape))
     return on + noise(), off + noise(), kinds
 
   def test_planted_effects_pass(self):
     on, off, kinds = self._changes(np.random.default_rng(0))
     checks = residual.residual(on, off, kinds, False, 'here')
-    self.assertEqual([v.verdict for v in checks], ['pass'] * 4)
+    self.assertEqual([v.verdict for v in checks], ['pass'] * 5)
     self.assertEqual(checks[0].claim,
                      "Sec. 7, with the residual: every locally distinct token's logit rises")
     self.assertIn('each of 8 tokens', checks[0].test)  # 4 classes × 2 slots
@@ -203,12 +204,21 @@ class ResidualTest(absltest.TestCase):
     on, off, kinds = self._changes(np.random.default_rng(2))
     on[:, 3, 1] = 0.6 + 0.01 * np.random.default_rng(3).normal(size=len(on))  # class 3, slot 1
     checks = residual.residual(on, off, kinds, False)
-    self.assertEqual([v.verdict for v in checks], ['pass', 'pass', 'fail', 'fail'])
+    self.assertEqual([v.verdict for v in checks], ['pass', 'pass', 'fail', 'fail', 'pass'])
     self.assertIn('least supported: class 3, slot 1', checks[2].measured)
+
+  def test_a_falling_rare_distinct_token_fails_and_is_named(self):
+    on, off, kinds = self._changes(np.random.default_rng(5))
+    on[:, 2, 4] = -0.1 + 0.01 * np.random.default_rng(6).normal(size=len(on))  # class 2, slot 4
+    checks = residual.residual(on, off, kinds, False)
+    self.assertEqual([v.verdict for v in checks], ['pass'] * 4 + ['fail'])
+    self.assertEqual(checks[4].claim,
+                     "Sec. 7, with the residual: every distinct token's logit rises")
+    self.assertIn('least supported: class 2, slot 4', checks[4].measured)
 
   def test_exact_on_deterministic_dynamics(self):
     on, off, kinds = self._changes(np.random.default_rng(4), seeds=1)
-    self.assertEqual([v.verdict for v in residual.residual(on, off, kinds, True)], ['pass'] * 4)
+    self.assertEqual([v.verdict for v in residual.residual(on, off, kinds, True)], ['pass'] * 5)
     on[0, 0, 2] = -0.01  # One locally distinct token falls in the one run.
     checks = residual.residual(on, off, kinds, True)
     self.assertEqual(checks[0].verdict, 'fail')

@@ -26,6 +26,10 @@ RESULT_COLUMNS = ['num_last', 'num_next_per_last', 'seq_len', 'train_set_size', 
                   'lr_y_over_lr_z', 'seed', 'optimizer', 'init', 'steps', 'final_loss',
                   'final_accuracy', 'entropy', 'diverged']
 FRESH_COLUMNS = ['fresh_loss', 'fresh_accuracy']  # before 'entropy', with train.eval_batches
+# Claims that a smoke run may fail, because the full run fails them too (docs/model.md).
+SMOKE_FINDINGS = {
+    'residual': {"Sec. 7, with the residual: every distinct token's logit rises"},  # the rare ones
+}
 
 
 class ConfigFilesTest(parameterized.TestCase):
@@ -62,9 +66,11 @@ class ConfigFilesTest(parameterized.TestCase):
                        [v['verdict'] for section in found.values() for v in section])
       self.assertTrue(all(v['test'] and v['alpha'] is not None
                           for section in found.values() for v in section))
-      # Too short to test a claim is inconclusive, not a finding against it.
-      self.assertEqual([v['claim'] for section in found.values() for v in section
-                        if v['verdict'] == 'fail'], [])
+      # Too short to test a claim is inconclusive, not a finding against it; but a finding that
+      # shows within seconds may fail there too, when the docs report it.
+      self.assertContainsSubset(
+          {v['claim'] for section in found.values() for v in section if v['verdict'] == 'fail'},
+          SMOKE_FINDINGS.get(name, set()))
     num_pairs = len(config.learning_rate_pairs(c))
     self.assertLen(rows, len(config.data_specs(c)) * c.sweep.num_seeds * num_pairs)
     self.assertTrue(all(np.isfinite(float(row['entropy'])) for row in rows))
@@ -138,6 +144,14 @@ class ValidationTest(parameterized.TestCase):
     section, field = key.split('.')
     c[section][field] = value
     with self.assertRaisesRegex(core_config.ConfigError, f'config.{key} = '):
+      pipeline.plan(c)
+
+  def test_tokens_shared_across_queries_need_two_queries(self):
+    c = load_config('residual', 'smoke')
+    c.data.num_last = (1, 2)
+    with self.assertRaisesRegex(core_config.ConfigError,
+                                r'config.data.num_last = \(1, 2\): must be ≥ 2 with '
+                                'data.num_shared_across > 0'):
       pipeline.plan(c)
 
   def test_relative_rate_beyond_float32(self):

@@ -12,8 +12,9 @@ report section they belong in, and what it needs: per-run columns, tables, refer
                          distinct token rises (Thm 2's signs, if the prior's coupling of the
                          queries keeps them)
   'residual'             Sec. 7: with the residual, every locally distinct token's logit
-                         rises and every locally common token's falls, and the residual
-                         raises, resp. lowers, them against the same run without it
+                         rises, every locally common token's falls and every distinct token's
+                         rises; the residual raises, resp. lowers, the first two against the
+                         same run without it
   'scanning'             Thm 3: distinct tokens lose attention from the rarest up, and each
                          relative gain grows monotonically (where η_Y ≫ η_Z)
   'snapping'             Thm 4: t₀ ∝ 1/η_Y, independent of η_Z, logarithmic growth after t₀
