@@ -20,9 +20,7 @@ def get_config(variant: str = ''):
   c.data.eval_split = 'validation'
   c.eval.max_tokens = 200_000
   c.optimizer.name = 'sgd'
-  c.optimizer.lr_attention = (1.0, 2.0, 5.0, 10.0, 20.0)
-  c.optimizer.lr_other = (1.0,)
-  c.optimizer.lr_other_relative = True
+  c.optimizer.lr = (1.0, 2.0, 5.0, 10.0, 20.0)
   c.train.steps = 150_000
   c.train.eval_every = 5_000
   c.train.checkpoint_every = 10_000
@@ -36,7 +34,7 @@ def _smoke(c):
   """A short check of a WikiText-103 folder: 100,000 training tokens, 40 steps."""
   c.data.max_train_tokens = 100_000
   c.eval.max_tokens = 5_000
-  c.optimizer.lr_attention = (1.0, 10.0)
+  c.optimizer.lr = (1.0, 10.0)
   c.sweep.runs_per_device = 2
   c.train.steps = 40
   c.train.eval_every = 10

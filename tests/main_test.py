@@ -73,7 +73,8 @@ class ErrorsTest(parameterized.TestCase):
       ('typo_in_a_section', ('--config=configs/syn_medium.py', '--config.optimiser.lr_z=1'),
        'config.optimiser.lr_z is not a key of this config; did you mean config.optimizer.lr_z?'),
       ('unknown_variant', ('--config=configs/syn_medium.py:big',),
-       "unknown config variant 'big'; expected one of ['smoke'], or none (the file name alone)"),
+       "unknown config variant 'big'; expected one of ['smoke'], several joined by '+', or none "
+       '(the file name alone)'),
       ('malformed_tuple', ('--config=configs/syn_medium.py', '--config.optimizer.lr_z=(1,'),
        "--config.optimizer.lr_z=(1, is not a value of this tuple; write one number "
        "(--config.optimizer.lr_z=2) or a whole tuple, quoted for the shell: "

@@ -82,10 +82,13 @@ def seeds(c: ml_collections.ConfigDict) -> list[int]:
 
 def apply_variant(c: ml_collections.ConfigDict, variant: str,
                   **variants) -> ml_collections.ConfigDict:
-  """Applies the named variant (`--config=configs/x.py:smoke`) to c, in place; '' is none."""
-  if variant:
-    if variant not in variants:
-      raise ConfigError(f'unknown config variant {variant!r}; expected one of {sorted(variants)}, '
-                        'or none (the file name alone)')
-    variants[variant](c)
+  """Applies the named variant (`--config=configs/x.py:smoke`) to c, in place; '' is none.
+  Variants joined by '+' (`:sample+fig7`) are applied in turn, left to right."""
+  names = variant.split('+') if variant else []
+  for name in names:
+    if name not in variants:
+      raise ConfigError(f'unknown config variant {name!r}; expected one of {sorted(variants)}, '
+                        "several joined by '+', or none (the file name alone)")
+  for name in names:
+    variants[name](c)
   return c

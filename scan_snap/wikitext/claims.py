@@ -23,16 +23,15 @@ ENTROPY_CLAIM = 'Fig. 10: the final attention entropy falls as η grows'
 FREEZING_CLAIM = 'Fig. 7: first-layer attention freezes (F_t falls and stays low)'
 
 
-def entropy_falls_with_lr(lr, seed, final_entropy, diverged, line=None) -> verdicts.Verdict:
-  """Fig. 10. For seed s and line ℓ (runs that differ in η only), b_{s,ℓ} is the least-squares
-  slope of the final entropy H against ln η over the seed's non-diverged runs; the seed's
-  effect is d_s = −mean_ℓ b_{s,ℓ} · ln(η_max/η_min), the fitted fall of H across the grid's
-  rates, in nats. Pass when mean_s d_s > 0 by a one-sided t-test over seeds (verdicts.above).
+def entropy_falls_with_lr(lr, seed, final_entropy, diverged) -> verdicts.Verdict:
+  """Fig. 10. For seed s, b_s is the least-squares slope of the final entropy H against ln η
+  over the seed's non-diverged runs; the seed's effect is d_s = −b_s · ln(η_max/η_min), the
+  fitted fall of H across the grid's rates, in nats. Pass when mean_s d_s > 0 by a one-sided
+  t-test over seeds (verdicts.above).
 
-  lr, seed, final_entropy, diverged: [R] per run; line: [R] the run's line (default: one)."""
+  lr, seed, final_entropy, diverged: [R] per run."""
   lr, seed = np.asarray(lr, float), np.asarray(seed)
   final_entropy, diverged = np.asarray(final_entropy, float), np.asarray(diverged, bool)
-  line = np.zeros(len(lr)) if line is None else np.asarray(line)
   kept = ~diverged & np.isfinite(final_entropy)
   rates = np.unique(lr)
   left_out = f'{int(diverged.sum())} diverged runs left out'
@@ -42,13 +41,9 @@ def entropy_falls_with_lr(lr, seed, final_entropy, diverged, line=None) -> verdi
   span = float(np.log(rates[-1] / rates[0]))
   falls, seeds = [], np.unique(seed)
   for s in seeds:
-    slopes = []
-    for l in np.unique(line):
-      sel = kept & (seed == s) & (line == l)
-      if len(np.unique(lr[sel])) >= 2:
-        slopes.append(np.polyfit(np.log(lr[sel]), final_entropy[sel], 1)[0])
-    if slopes:
-      falls.append(-float(np.mean(slopes)) * span)
+    sel = kept & (seed == s)
+    if len(np.unique(lr[sel])) >= 2:
+      falls.append(-float(np.polyfit(np.log(lr[sel]), final_entropy[sel], 1)[0]) * span)
   by_rate = ', '.join(f'{r:g}: {final_entropy[kept & (lr == r)].mean():.3f}' for r in rates
                       if (kept & (lr == r)).any())
   measured = (f'fitted fall of H from η={rates[0]:g} to η={rates[-1]:g} per seed '
@@ -99,22 +94,16 @@ def overfitting(val_loss_ExR, diverged) -> str:
 
 
 def _runs(results: results_lib.Results) -> dict[str, np.ndarray]:
-  """Per run: 'seed', 'lr' (η_attention), 'line' (η_other/η_attention when relative, else
-  η_other: the lines of the entropy_vs_lr figure), 'diverged'."""
-  runs = results.runs
-  relative = results.readings.lr_other_relative
-  return {'seed': np.array([r['seed'] for r in runs]),
-          'lr': np.array([r['lr_attention'] for r in runs]),
-          'line': np.array([round(r['lr_other'] / r['lr_attention'], 9) if relative
-                            else r['lr_other'] for r in runs]),
+  """Per run: 'seed', 'lr' (η), 'diverged'."""
+  return {'seed': np.array([r['seed'] for r in results.runs]),
+          'lr': np.array([r['lr'] for r in results.runs]),
           'diverged': np.array([row['diverged'] for row in results.rows])}
 
 
 def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
   runs, history = _runs(results), results.history
   final = history['attn/entropy'][-1].mean(axis=-1)  # the mean over layers
-  verdict = entropy_falls_with_lr(runs['lr'], runs['seed'], final, runs['diverged'],
-                                  runs['line'])
+  verdict = entropy_falls_with_lr(runs['lr'], runs['seed'], final, runs['diverged'])
   return [verdict.explained(
       f'H: mean over {history["attn/entropy"].shape[-1]} layers at step {history["step"][-1]} '
       f'(uniform attention: {results.uniform_entropy:.3f}); '

@@ -1,11 +1,15 @@
 """The WikiText experiment's config: every key declared, validated, and frozen for jit.
 
 A config file (configs/wikitext2.py, configs/wikitext103.py) starts from `wikitext_config()` and
-sets its values. The learning-rate axes `optimizer.lr_attention` (W_Q, W_K) and
-`optimizer.lr_other` (every other parameter) are tuples; their product × the seeds is the grid.
+sets its values. The learning-rate axis `optimizer.lr` (η) is a tuple; it × the seeds is the
+grid. `optimizer.lr_groups` gives groups of parameters, by name, a rate of their own: a multiple
+of η (wikitext.optimizer).
 """
 
+import re
+
 import ml_collections
+import numpy as np
 
 from scan_snap.core import config
 from scan_snap.core import optimizer
@@ -46,9 +50,10 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.optimizer = optimizer.config()  # the keys of core.optimizer.config, and:
   c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
   c.optimizer.lr_decay = 0.95  # learning rates × lr_decay after each epoch
-  c.optimizer.lr_attention = (5.0,)  # grid axis: the rate of W_Q and W_K
-  c.optimizer.lr_other = (10.0,)  # grid axis: the rate of the rest, or its ratio to lr_attention
-  c.optimizer.lr_other_relative = False  # lr_other multiplies lr_attention
+  c.optimizer.lr = (5.0,)  # grid axis: the learning rate η
+  # ((pattern, factor), …): a parameter whose name ('blocks/0/ff1/kernel', …) the first of the
+  # regular expressions matches trains at factor × η; every other one at η.
+  c.optimizer.lr_groups = ()
 
   c.train = ml_collections.ConfigDict()
   c.train.steps = 30_000
@@ -106,16 +111,15 @@ def check(problems: config.Problems) -> None:
        'must be a positive number')
   need(config.is_real(o.lr_decay) and 0 < o.lr_decay <= 1, 'optimizer.lr_decay',
        'must lie in (0, 1]')
-  for key in ('lr_attention', 'lr_other'):
-    need(config.learning_rates_ok(o[key]), f'optimizer.{key}', config.LEARNING_RATES)
-  if not problems.found and o.lr_other_relative:
-    need(all(a * r <= config.FLOAT32_MAX for a in o.lr_attention for r in o.lr_other),
-         'optimizer.lr_other', f'× optimizer.lr_attention (lr_other_relative) must stay ≤ '
-         f'{config.FLOAT32_MAX:.4g} (float32)')
+  need(config.learning_rates_ok(o.lr), 'optimizer.lr', config.LEARNING_RATES)
+  _check_lr_groups(problems)
   if not problems.found:
-    config.check_distinct(problems, 'optimizer.lr_other', learning_rate_pairs(c),
-                          '(lr_attention, lr_other)', 'lr_other × lr_attention with '
-                          'lr_other_relative' if o.lr_other_relative else '')
+    need(all(lr * factor <= config.FLOAT32_MAX for lr in o.lr for _, factor in o.lr_groups),
+         'optimizer.lr_groups', f'× optimizer.lr must stay ≤ {config.FLOAT32_MAX:.4g} (float32)')
+    rounded = [float(np.float32(lr)) for lr in o.lr]  # the rates on device
+    twice = sorted({lr for lr in rounded if rounded.count(lr) > 1})
+    need(not twice, 'optimizer.lr', f'gives η = {twice} more than once (as float32 holds it): '
+         'each rate must be given once')
 
   need(positive(t.steps), 'train.steps', 'must be a positive integer')
   evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
@@ -133,6 +137,31 @@ def check(problems: config.Problems) -> None:
        'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
 
 
+def _check_lr_groups(problems: config.Problems) -> None:
+  """optimizer.lr_groups: (pattern, factor) pairs, each pattern a regular expression that names
+  at least one parameter of the model, each factor a positive number."""
+  c = problems.config
+  groups, layers = c.optimizer.lr_groups, c.model.num_layers
+  pairs_ok = isinstance(groups, (tuple, list)) and all(
+      isinstance(g, (tuple, list)) and len(g) == 2 and isinstance(g[0], str)
+      and config.is_real(g[1]) and g[1] > 0 for g in groups)
+  problems.need(pairs_ok, 'optimizer.lr_groups',
+                "must be (pattern, factor) pairs, e.g. (('ff1|ff2', 2.0),): a regular expression "
+                'and a positive multiple of optimizer.lr')
+  if not pairs_ok or not (config.is_int(layers) and layers >= 1):
+    return
+  names = model.param_names(layers)
+  for pattern, _ in groups:
+    try:
+      matched = [n for n in names if re.search(pattern, n)]
+    except re.error as error:
+      problems.need(False, 'optimizer.lr_groups', f'holds {pattern!r}, not a regular expression '
+                    f'({error})')
+      continue
+    problems.need(bool(matched), 'optimizer.lr_groups', f'holds {pattern!r}, which names no '
+                  f'parameter: the names are {", ".join(names)}')
+
+
 def run_config(c: ml_collections.ConfigDict, vocab_size: int,
                steps_per_epoch: int) -> train.TextRunConfig:
   """The frozen config of every run of the grid (the rates and seeds stay traced)."""
@@ -142,19 +171,12 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
           vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
           num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
           sinusoidal_positions=m.sinusoidal_positions),
-      optimizer=optimizer.from_config(o), clip_norm=o.clip_norm, lr_decay=o.lr_decay,
+      optimizer=optimizer.from_config(o),
+      lr_groups=tuple((str(pattern), float(factor)) for pattern, factor in o.lr_groups),
+      clip_norm=o.clip_norm, lr_decay=o.lr_decay,
       steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every)
 
 
-def learning_rate_pairs(c: ml_collections.ConfigDict) -> list[tuple[float, float]]:
-  """(lr_attention, lr_other) of the grid, lr_attention-major; lr_other × lr_attention when
-  lr_other_relative."""
-  o = c.optimizer
-  return [(float(a), float(r * a if o.lr_other_relative else r))
-          for a in o.lr_attention for r in o.lr_other]
-
-
 def grid(c: ml_collections.ConfigDict) -> list[dict]:
-  """The runs: {'seed', 'lr_attention', 'lr_other'}, seed-major."""
-  return [{'seed': s, 'lr_attention': a, 'lr_other': b} for s in config.seeds(c)
-          for a, b in learning_rate_pairs(c)]
+  """The runs: {'seed', 'lr'}, seed-major."""
+  return [{'seed': s, 'lr': float(lr)} for s in config.seeds(c) for lr in c.optimizer.lr]

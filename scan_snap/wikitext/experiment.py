@@ -44,12 +44,12 @@ from scan_snap.wikitext import train as train_lib
 OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
            'trajectories.npz', 'figures', 'report.md', 'claims.json', 'checkpoints')
 SECTIONS = (verdicts.PAPER,)
-SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr_attention', 'optimizer.lr_other', 'model.d_model',
+SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.d_model',
              'model.num_layers', 'eval.num_probe', 'train.eval_every')
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = text_config.wikitext_config
 check_config = text_config.check
-grid = text_config.grid  # the runs: {'seed', 'lr_attention', 'lr_other'}, seed-major
+grid = text_config.grid  # the runs: {'seed', 'lr'}, seed-major
 
 
 class Data(NamedTuple):
@@ -105,7 +105,7 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
   checkpoint; the writer rewrites metrics.jsonl after every evaluation, and claims the work
   directory (config.json, vocab.txt) once the checkpoints found are known to be the plan's."""
   c, runs = plan.config, plan.grid
-  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_attention', 'lr_other'),
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr'),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
 

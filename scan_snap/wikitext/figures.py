@@ -33,30 +33,23 @@ def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.nd
   return outputs.save_figure(fig, stem)
 
 
-def entropy_vs_lr(rows: list[dict], uniform_entropy: float, other_relative: bool,
+def entropy_vs_lr(rows: list[dict], uniform_entropy: float, groups: str,
                   stem: pathlib.Path) -> list[pathlib.Path]:
-  """Paper Fig. 10: final mean attention entropy on the evaluation split against the attention
-  learning rate, mean ± std over seeds; one line per layer and rate of the other parameters
-  (per ratio η_other/η_attn when other_relative)."""
+  """Paper Fig. 10: final mean attention entropy on the evaluation split against the learning
+  rate η, mean ± std over seeds; one line per layer. `groups` words the parameter groups' rates
+  (results.Readings.rates), '' with none."""
   kept = [r for r in rows if not r['diverged']]
   layers = sorted(k for k in rows[0] if k.startswith('attn_entropy/'))
-  line_of = ((lambda r: round(r['lr_other'] / r['lr_attention'], 9)) if other_relative
-             else (lambda r: r['lr_other']))
-  line_label = ((lambda v: '$\\eta_{other}$=$\\eta_{attn}$' if v == 1
-                 else f'$\\eta_{{other}}$={v:g}$\\eta_{{attn}}$') if other_relative
-                else (lambda v: f'$\\eta_{{other}}$={v:g}'))
   fig = Figure(figsize=(4.2, 3.2), layout='constrained')
   ax = fig.subplots()
+  rates = sorted({r['lr'] for r in kept})
   for key in layers:
-    for line in sorted({line_of(r) for r in kept}):
-      members = [r for r in kept if line_of(r) == line]
-      rates = sorted({r['lr_attention'] for r in members})
-      values = [[r[key] for r in members if r['lr_attention'] == lr] for lr in rates]
-      ax.errorbar(rates, [np.mean(v) for v in values], yerr=[np.std(v) for v in values],
-                  marker='o', ms=4, capsize=2, label=f"{key.split('/')[1]}, {line_label(line)}")
+    values = [[r[key] for r in kept if r['lr'] == lr] for lr in rates]
+    ax.errorbar(rates, [np.mean(v) for v in values], yerr=[np.std(v) for v in values],
+                marker='o', ms=4, capsize=2, label=key.split('/')[1])
   ax.axhline(uniform_entropy, color='gray', ls=':', lw=1, label='uniform attention')
   ax.set_xscale('log')
-  ax.set_xlabel('attention learning rate $\\eta_{attn}$')
+  ax.set_xlabel('learning rate $\\eta$' + (f'\n{groups}' if groups else ''))
   ax.set_ylabel('final mean attention entropy (nats)')
   ax.set_ylim(bottom=0)
   ax.legend(fontsize=7)
@@ -76,7 +69,7 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   colors = [f'C{i % 10}' for i in range(len(runs))]
   styles = ['-', '--', ':', '-.']
   for r, run in enumerate(runs):
-    label = f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}"
+    label = f"$\\eta$={run['lr']:g}"
     if len({x['seed'] for x in runs}) > 1:
       label += f", seed {run['seed']}"
     ax_loss.plot(steps_E, val_loss_ExR[:, r], color=colors[r], label=label)
@@ -106,17 +99,15 @@ def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) 
   else:
     index = sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist()))
   for r, run in enumerate(results.runs):
-    rates = f"$\\eta_{{attn}}$={run['lr_attention']:g}, $\\eta_{{other}}$={run['lr_other']:g}"
     attention_maps(
         history['attn/maps'][index, r, :, 0].mean(axis=2), steps[index], results.probe_words[0],
-        f"{rates}, seed {run['seed']}: first probe sequence",
-        directory / f"attention_maps_seed{run['seed']}_lra{run['lr_attention']:g}"
-                    f"_lro{run['lr_other']:g}")
+        f"{results.readings.rates(run['lr'])}, seed {run['seed']}: first probe sequence",
+        directory / f"attention_maps_seed{run['seed']}_lr{run['lr']:g}")
 
 
 def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -> None:
-  entropy_vs_lr(results.rows, results.uniform_entropy, results.readings.lr_other_relative,
-                directory / 'entropy_vs_lr')
+  groups = ', '.join(f'{pattern}: {factor:g}η' for pattern, factor in results.readings.lr_groups)
+  entropy_vs_lr(results.rows, results.uniform_entropy, groups, directory / 'entropy_vs_lr')
 
 
 def _draw_training_curves(results: results_lib.Results, directory: pathlib.Path) -> None:

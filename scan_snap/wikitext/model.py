@@ -13,9 +13,6 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-ATTENTION_PARAMS = ('query', 'key')  # W_Q and W_K: the parameters that get the attention rate
-
-
 @dataclasses.dataclass(frozen=True)
 class TransformerConfig:
   vocab_size: int
@@ -128,7 +125,15 @@ class Transformer(nnx.Module):
     return self.decoder(x_BxLxD), attns
 
 
-def is_attention_param(path: tuple) -> bool:
-  """Whether a parameter path names W_Q or W_K (or their biases) of an attention layer."""
-  names = [str(getattr(p, 'key', getattr(p, 'name', getattr(p, 'idx', p)))) for p in path]
-  return 'attention' in names and any(n in ATTENTION_PARAMS for n in names)
+def param_name(path: tuple) -> str:
+  """A parameter's name, its path joined by '/': 'blocks/0/attention/query/kernel', 'embed/…'."""
+  return '/'.join(str(getattr(p, 'key', getattr(p, 'idx', p))) for p in path
+                  if getattr(p, 'name', None) != 'value')
+
+
+def param_names(num_layers: int) -> list[str]:
+  """The names of every parameter of a model with `num_layers` blocks (what
+  optimizer.lr_groups's patterns are matched against)."""
+  cfg = TransformerConfig(vocab_size=2, max_len=2, d_model=2, d_ff=2, num_layers=num_layers)
+  _, params = nnx.split(nnx.eval_shape(lambda: Transformer(cfg, rngs=nnx.Rngs(0))))
+  return [param_name(path) for path, _ in jax.tree_util.tree_leaves_with_path(params)]

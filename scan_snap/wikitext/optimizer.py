@@ -1,5 +1,8 @@
-"""The optimizer of the WikiText transformer: global-norm clipping, then W_Q and W_K at the
-attention rate and every other parameter at its own rate, each × lr_decay per epoch."""
+"""The optimizer of the WikiText transformer: global-norm clipping, then every parameter at the
+learning rate η of its run, or at factor × η where a pattern of `lr_groups` names it, each rate
+× lr_decay per epoch."""
+
+import re
 
 import jax
 import optax
@@ -8,24 +11,29 @@ from flax import nnx
 from scan_snap.core import optimizer
 from scan_snap.wikitext import model
 
-
-def param_labels(params: nnx.State) -> nnx.State:
-  """'attention' on W_Q and W_K of every layer, 'other' on every other parameter."""
-  return jax.tree_util.tree_map_with_path(
-      lambda path, _: 'attention' if model.is_attention_param(path) else 'other', params)
+BASE = -1  # the label of the parameters that no pattern names: they train at η itself
 
 
-def make_optimizer(cfg: optimizer.OptimizerConfig, lr_attention: jax.Array, lr_other: jax.Array,
-                   *, clip_norm: float, lr_decay: float,
-                   steps_per_epoch: int) -> optax.GradientTransformation:
-  """Clipping to global norm clip_norm, then W_Q, W_K at lr_attention and the rest at lr_other
-  (core.optimizer.one_group each), the rates × lr_decay after each epoch of steps_per_epoch
-  steps; the rates may be traced values."""
+def param_labels(params: nnx.State, lr_groups: tuple[tuple[str, float], ...]) -> nnx.State:
+  """Each parameter's group: the index into lr_groups of the first pattern that matches its name
+  (model.param_name, by re.search), or BASE."""
+  def label(path, _):
+    name = model.param_name(path)
+    return next((i for i, (pattern, _) in enumerate(lr_groups) if re.search(pattern, name)), BASE)
 
-  def group(lr):
-    return optimizer.one_group(cfg, lambda count: lr * lr_decay ** (count // steps_per_epoch))
+  return jax.tree_util.tree_map_with_path(label, params)
 
-  return optax.chain(
-      optax.clip_by_global_norm(clip_norm),
-      optax.partition({'attention': group(lr_attention), 'other': group(lr_other)},
-                      param_labels))
+
+def make_optimizer(cfg: optimizer.OptimizerConfig, lr: jax.Array,
+                   lr_groups: tuple[tuple[str, float], ...], *, clip_norm: float,
+                   lr_decay: float, steps_per_epoch: int) -> optax.GradientTransformation:
+  """Clipping to global norm clip_norm, then each group of param_labels at its rate (η = lr,
+  or factor × η; core.optimizer.one_group each), × lr_decay after each epoch of steps_per_epoch
+  steps; lr may be a traced value."""
+
+  def group(rate):
+    return optimizer.one_group(cfg, lambda count: rate * lr_decay ** (count // steps_per_epoch))
+
+  groups = {BASE: group(lr), **{i: group(factor * lr) for i, (_, factor) in enumerate(lr_groups)}}
+  return optax.chain(optax.clip_by_global_norm(clip_norm),
+                     optax.partition(groups, lambda params: param_labels(params, lr_groups)))

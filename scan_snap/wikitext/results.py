@@ -24,12 +24,18 @@ _TRAJECTORIES = {'step': 'step', 'train/loss': 'train_loss', 'eval/loss': 'val_l
 class Readings:
   """What the figures and claims read of a config beyond the trained grid."""
 
-  lr_other_relative: bool  # optimizer.lr_other holds η_other/η_attention
   map_steps: tuple[int, ...]  # figures.map_steps: the evaluations the attention maps show
+  lr_groups: tuple[tuple[str, float], ...]  # optimizer.lr_groups: the figures name them
 
   @classmethod
   def of(cls, c: ml_collections.ConfigDict) -> 'Readings':
-    return cls(bool(c.optimizer.lr_other_relative), tuple(c.figures.map_steps))
+    return cls(tuple(c.figures.map_steps),
+               tuple((str(pattern), float(factor)) for pattern, factor in c.optimizer.lr_groups))
+
+  def rates(self, lr: float) -> str:
+    """η of a run, and its groups' rates: 'η=5 (ff1|ff2: 10)'."""
+    groups = ', '.join(f'{pattern}: {factor * lr:g}' for pattern, factor in self.lr_groups)
+    return f'$\\eta$={lr:g}' + (f' ({groups})' if groups else '')
 
 
 def mean_uniform_entropy(length: int) -> float:
@@ -101,17 +107,15 @@ def result_rows(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, runs
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-  """Per (lr_attention, lr_other): the number of runs and diverged runs, and mean ± sample std
-  over the non-diverged seeds of the final validation loss and of each layer's attention
-  entropy."""
-  cells: dict[tuple, list[dict]] = {}
+  """Per η: the number of runs and diverged runs, and mean ± sample std over the non-diverged
+  seeds of the final validation loss and of each layer's attention entropy."""
+  cells: dict[float, list[dict]] = {}
   for row in rows:
-    cells.setdefault((row['lr_attention'], row['lr_other']), []).append(row)
+    cells.setdefault(row['lr'], []).append(row)
   summary = []
-  for (lr_attention, lr_other), members in cells.items():
+  for lr, members in cells.items():
     kept = [m for m in members if not m['diverged']]
-    cell = {'lr_attention': lr_attention, 'lr_other': lr_other, 'num_runs': len(kept),
-            'num_diverged': len(members) - len(kept)}
+    cell = {'lr': lr, 'num_runs': len(kept), 'num_diverged': len(members) - len(kept)}
     for key in [k for k in members[0] if k == 'final_val_loss' or k.startswith('attn_entropy/')]:
       values = np.array([m[key] for m in kept])
       cell[f'{key}_mean'] = float(values.mean()) if len(values) else math.nan
@@ -144,4 +148,4 @@ class Results:
     return {**{name: self.history[key] for key, name in _TRAJECTORIES.items()},
             'attn_freezing': self.freezing,
             **{key: np.asarray([run[key] for run in self.runs])
-               for key in ('seed', 'lr_attention', 'lr_other')}}
+               for key in ('seed', 'lr')}}

@@ -30,7 +30,7 @@ class GridResult:
   """Every evaluation of every run of the grid: E evaluations × R runs."""
 
   run_config: train.TextRunConfig
-  runs: list[dict]  # [R] {'seed', 'lr_attention', 'lr_other'}
+  runs: list[dict]  # [R] {'seed', 'lr'}
   # 'step' [E], 'train/loss' [E, R] (NaN at step 0), 'eval/loss' [E, R],
   # 'attn/entropy' [E, R, layers], 'attn/maps' [E, R, layers, probes, heads, L, L]
   history: dict[str, np.ndarray]
@@ -71,9 +71,9 @@ class Grid:
     self._init, self._train, self._evaluate = train.grid_functions(
         run_config, core_grid.mesh(devices[:num_devices]))
     self._args = [tuple(jnp.asarray([r[key] for r in mine[i:i + size]])
-                        for key in ('seed', 'lr_attention', 'lr_other'))
+                        for key in ('seed', 'lr'))
                   for i in range(0, len(mine), size)]
-    self._states = [self._init(seeds) for seeds, _, _ in self._args]
+    self._states = [self._init(seeds) for seeds, _ in self._args]
 
   def train_interval(self, tokens: train.TextData, first_step: int) -> np.ndarray:
     """Trains every group for one interval (train.eval_every steps); returns each run's mean

@@ -2,14 +2,14 @@
 
 `make_functions(run_config)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
-  train_interval(state, tokens, seed, lr_attention, lr_other, first_step) -> (state, metrics)
+  train_interval(state, tokens, seed, lr, first_step) -> (state, metrics)
       `run_config.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
-      s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses the rates
-      × lr_decay^(epoch of s)
+      s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses each group's
+      rate (η or factor × η, run_config.lr_groups) × lr_decay^(epoch of s)
   evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
       windows: eval/loss, attn/entropy per layer, attn/maps of the probe sequences
 The token streams are arguments (not constants folded into the compiled program), and so are
-the learning rates, so `jax.vmap` of these functions trains a grid of (seed, rates) in one
+the learning rate, so `jax.vmap` of these functions trains a grid of (seed, η) in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
 devices.
 """
@@ -34,6 +34,7 @@ class TextRunConfig:
 
   model: model.TransformerConfig
   optimizer: core_optimizer.OptimizerConfig
+  lr_groups: tuple[tuple[str, float], ...]  # (pattern, factor): the rate factor × η
   clip_norm: float  # gradients are rescaled to global norm ≤ clip_norm
   lr_decay: float  # learning rates × lr_decay after each epoch
   steps_per_epoch: int  # training windows per pass over the training split
@@ -73,22 +74,22 @@ def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Calla
   graphdef, _ = nnx.split(nnx.eval_shape(
       lambda: model.Transformer(run_config.model, rngs=nnx.Rngs(0))))
   apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
-  make_optimizer = lambda lr_attention, lr_other: optimizer.make_optimizer(
-      run_config.optimizer, lr_attention, lr_other, clip_norm=run_config.clip_norm,
+  make_optimizer = lambda lr: optimizer.make_optimizer(
+      run_config.optimizer, lr, run_config.lr_groups, clip_norm=run_config.clip_norm,
       lr_decay=run_config.lr_decay, steps_per_epoch=run_config.steps_per_epoch)
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)
     _, params = nnx.split(model.Transformer(run_config.model, rngs=nnx.Rngs(key)))
-    return TrainState(params, make_optimizer(1.0, 1.0).init(params))
+    return TrainState(params, make_optimizer(1.0).init(params))
 
   def loss_fn(params, inputs_BxL, targets_BxL, key):
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
     return cross_entropy(logits_BxLxV, targets_BxL)
 
-  def train_interval(state: TrainState, tokens: TextData, seed: jax.Array, lr_attention: jax.Array,
-                  lr_other: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
-    opt = make_optimizer(lr_attention, lr_other)
+  def train_interval(state: TrainState, tokens: TextData, seed: jax.Array, lr: jax.Array,
+                     first_step: jax.Array) -> tuple[TrainState, dict]:
+    opt = make_optimizer(lr)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
 
     def step(state: TrainState, s: jax.Array):
@@ -129,5 +130,5 @@ def grid_functions(run_config: TextRunConfig,
   over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
       jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
   return (over_runs(init, (0,)),
-          over_runs(train_interval, (0, None, 0, 0, 0, None), donate_argnums=0),
+          over_runs(train_interval, (0, None, 0, 0, None), donate_argnums=0),
           over_runs(evaluate, (0, None)))

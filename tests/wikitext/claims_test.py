@@ -55,14 +55,17 @@ class EntropyFallsWithLrTest(absltest.TestCase):
     self.assertGreaterEqual(_pass_rate(claims.entropy_falls_with_lr, _entropy_grid, 0.5), 0.8)
 
   def test_hand_case(self):
-    # Two seeds, two lines; H = 2 − 0.1 ln η (+ 0.1 at the second seed): a fall of 0.1 ln 10.
-    lr = np.array([1.0, 10.0, 1.0, 10.0] * 2)
-    seed = np.array([1, 1, 1, 1, 2, 2, 2, 2])
-    line = np.array([1, 1, 2, 2] * 2)
+    # Two seeds; H = 2 − 0.1 ln η (+ 0.1 at the second seed, + 0.02 more at its η = 100): per
+    # seed the fitted fall of H from η = 1 to 100, by 0.02 less for the second seed.
+    lr = np.array([1.0, 10.0, 100.0] * 2)
+    seed = np.array([1, 1, 1, 2, 2, 2])
     entropy = 2 - 0.1 * np.log(lr) + 0.1 * (seed == 2)
-    entropy[-1] += 0.02  # seed 2 falls by less on its second line
-    v = claims.entropy_falls_with_lr(lr, seed, entropy, np.zeros(8, bool), line)
-    falls = [0.1 * np.log(10), 0.1 * np.log(10) - 0.01]
+    entropy[-1] += 0.02
+    v = claims.entropy_falls_with_lr(lr, seed, entropy, np.zeros(6, bool))
+    x = np.log([1.0, 10.0, 100.0])
+    slope_2 = np.polyfit(x, entropy[3:], 1)[0]
+    falls = [0.1 * np.log(100), -slope_2 * np.log(100)]
+    self.assertAlmostEqual(falls[1], 0.1 * np.log(100) - 0.02, places=9)
     self.assertAlmostEqual(v.effect, np.mean(falls), places=9)
     self.assertAlmostEqual(v.se, np.std(falls, ddof=1) / np.sqrt(2), places=9)
     self.assertEqual((v.n, v.verdict), (2, verdicts.PASS))
@@ -123,7 +126,7 @@ class RegistryTest(absltest.TestCase):
 
   def test_claims_of_a_hand_made_grid(self):
     # Two seeds × η ∈ {1, 10}, one layer; entropy falls with η, F falls, the loss rises back.
-    runs = [{'seed': s, 'lr_attention': lr, 'lr_other': lr} for s in (1, 2) for lr in (1., 10.)]
+    runs = [{'seed': s, 'lr': lr} for s in (1, 2) for lr in (1., 10.)]
     maps = np.zeros((4, 4, 1, 1, 1, 2, 2))
     maps[..., 0] = 1.0
     for e, moved in enumerate([0.0, 0.4, 0.1, 0.05]):  # the probe map's second row moves
@@ -134,7 +137,6 @@ class RegistryTest(absltest.TestCase):
                'attn/entropy': np.array([[[0.6]] * 4] * 3 + [[[0.5], [0.3], [0.49], [0.3]]]),
                'attn/maps': maps}
     c = config.wikitext_config()
-    c.optimizer.lr_other_relative = True
     reported = results.Results(results.Readings.of(c), sweep.GridResult(
         run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
         steps_trained=15), np.array([['a', 'b']]))

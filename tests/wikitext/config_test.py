@@ -24,7 +24,7 @@ class ConfigTest(parameterized.TestCase):
     c = load_config('wikitext2', 'sample')  # data.dir left empty
     c.data.bptt = 0
     c.model.num_heads = 3  # does not divide 200
-    c.optimizer.lr_attention = (1.0, -1.0)
+    c.optimizer.lr = (1.0, -1.0)
     c.train.checkpoint_every = 75
     c.data.variant = 'parquet'
     c.sweep.runs_per_device = 0
@@ -33,30 +33,59 @@ class ConfigTest(parameterized.TestCase):
     with self.assertRaises(config.ConfigError) as raised:
       pipeline.plan(c)
     message = str(raised.exception)
-    for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr_attention',
+    for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr',
                 'train.checkpoint_every', 'data.variant', 'sweep.runs_per_device',
                 'optimizer.weight_decay', 'report.claims'):
       self.assertIn(f'config.{key} =', message)
 
-  def test_a_learning_rate_pair_given_twice_is_refused(self):
+  def test_a_learning_rate_given_twice_is_refused(self):
     c = load_config('wikitext2', 'sample')
     c.data.dir = '/some/folder'
-    c.optimizer.lr_other_relative = True
-    c.optimizer.lr_attention, c.optimizer.lr_other = (0.0, 1.0), (1.0, 2.0)  # 0 × 1 and 0 × 2
-    with self.assertRaisesRegex(config.ConfigError, r'config.optimizer.lr_other = .*gives the '
-                                r'pairs \(lr_attention, lr_other\) = \[\(0.0, 0.0\)\] more than once'):
+    c.optimizer.lr = (1.0, 2.0, 1.0 + 1e-9)  # one float32 rate, twice
+    with self.assertRaisesRegex(config.ConfigError,
+                                r'config.optimizer.lr = .*gives η = \[1.0\] more than once'):
       pipeline.plan(c)
-    c.optimizer.lr_other_relative = False  # (0, 1), (0, 2), (1, 1), (1, 2): four cells.
-    pipeline.plan(c)
 
-  def test_grid_is_seed_major_with_relative_rates(self):
+  def test_grid_is_seed_major(self):
     c = load_config('wikitext2', 'sample')
     c.sweep.num_seeds = 2
-    c.optimizer.lr_other = (1.0, 2.0)
     runs = text_config.grid(c)
-    self.assertLen(runs, 2 * 3 * 2)
-    self.assertEqual(runs[1], {'seed': 1, 'lr_attention': 1.0, 'lr_other': 2.0})
-    self.assertEqual(runs[6]['seed'], 2)
+    self.assertLen(runs, 2 * 3)
+    self.assertEqual(runs[1], {'seed': 1, 'lr': 3.0})
+    self.assertEqual(runs[3]['seed'], 2)
+
+  def test_rate_groups_name_parameters(self):
+    c = load_config('wikitext2', 'sample')
+    c.data.dir = '/some/folder'
+    for groups, says in (((('ff3', 2.0),), "holds 'ff3', which names no parameter: the names are "
+                                           'blocks/0/attention/key/bias, '),
+                         ((('ff[', 2.0),), "holds 'ff[', not a regular expression"),
+                         ((('ff1', 0.0),), 'must be (pattern, factor) pairs'),
+                         (('ff1',), 'must be (pattern, factor) pairs')):
+      c.optimizer.lr_groups = groups
+      with self.assertRaises(config.ConfigError) as raised:
+        pipeline.plan(c)
+      self.assertIn(f'config.optimizer.lr_groups = {groups!r}', str(raised.exception))
+      self.assertIn(says, str(raised.exception))
+    c.optimizer.lr_groups = (('blocks/1/', 2.0),)  # Layer 1 exists with 2 layers only.
+    self.assertRaises(config.ConfigError, pipeline.plan, c)
+    c.model.num_layers = 2
+    pipeline.plan(c)
+
+  @parameterized.parameters('fig7', 'fig10', 'sample+fig7', 'sample+fig10')
+  def test_the_authors_variants(self, variant):
+    c = load_config('wikitext2', variant)
+    c.data.dir = '/some/folder'
+    pipeline.plan(c)
+    self.assertEqual(c.optimizer.lr_decay, 1.0)  # The authors' rate is constant.
+    if 'fig7' in variant:
+      self.assertEqual((c.model.dropout, tuple(c.optimizer.lr), tuple(c.optimizer.lr_groups)),
+                       (0.3, (5.0,), (('ff1|ff2', 2.0),)))
+      self.assertEqual(c.train.steps, 2_000)
+      self.assertGreaterEqual(c.sweep.num_seeds, 3)
+    else:
+      self.assertEqual(tuple(c.optimizer.lr_groups), ())
+    self.assertEqual(c.data.train_split, 'validation' if 'sample' in variant else 'train')
 
 
 if __name__ == '__main__':

@@ -31,7 +31,7 @@ class ExperimentTest(absltest.TestCase):
     with open(workdir / 'results.csv') as f:
       rows = list(csv.DictReader(f))
     self.assertLen(rows, len(runs))
-    self.assertEqual(list(rows[0])[:3], ['seed', 'lr_attention', 'lr_other'])
+    self.assertEqual(list(rows[0])[:3], ['seed', 'lr', 'steps'])
     for layer in range(c.model.num_layers):
       self.assertIn(f'attn_entropy/layer{layer}', rows[0])
     self.assertEqual(len((workdir / 'vocab.txt').read_text().splitlines()), c.data.max_vocab)

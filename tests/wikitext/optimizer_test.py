@@ -1,5 +1,5 @@
-"""The WikiText optimizer: W_Q and W_K at their own rate, decay per epoch, clipping, Adam and
-weight decay."""
+"""The WikiText optimizer: groups of parameters by name at their own rates, decay per epoch,
+clipping, Adam and weight decay."""
 
 from absl.testing import absltest
 import jax
@@ -22,31 +22,42 @@ def _leaf(tree, *path) -> jax.Array:
 
 class OptimizerTest(absltest.TestCase):
 
-  def test_attention_parameters_are_w_q_and_w_k(self):
+  def test_groups_by_the_first_pattern_that_matches(self):
     cfg, _, params = tiny_transformer()
-    labels = jax.tree_util.tree_leaves(optimizer.param_labels(params))
-    self.assertEqual(labels.count('attention'), 4 * cfg.num_layers)  # W_Q, W_K and biases
-    layers = optimizer.param_labels(params)['blocks']
-    self.assertEqual(layers[0]['attention']['query']['kernel'].get_value(), 'attention')
-    self.assertEqual(layers[1]['attention']['value']['kernel'].get_value(), 'other')
+    groups = (('attention/(query|key)/', 2.0), ('ff1|ff2', 3.0), ('ff', 9.0))
+    labels = optimizer.param_labels(params, groups)
+    flat = jax.tree_util.tree_leaves(labels)
+    self.assertEqual(flat.count(0), 4 * cfg.num_layers)  # W_Q, W_K and their biases
+    self.assertEqual(flat.count(1), 4 * cfg.num_layers)  # ff1, ff2 and biases; 'ff' never wins
+    self.assertEqual(flat.count(2), 0)
+    layer = labels['blocks'][1]
+    self.assertEqual(layer['attention']['key']['bias'].get_value(), 0)
+    self.assertEqual(layer['attention']['value']['kernel'].get_value(), optimizer.BASE)
+    self.assertEqual(layer['ff2']['bias'].get_value(), 1)
+    self.assertEqual(labels['embed']['embedding'].get_value(), optimizer.BASE)
+    self.assertEqual(set(jax.tree_util.tree_leaves(optimizer.param_labels(params, ()))),
+                     {optimizer.BASE})
 
   def test_rates_per_group_decay_per_epoch(self):
     _, _, params = tiny_transformer()
-    opt = optimizer.make_optimizer(text_optimizer(), 0.0, 2.0, clip_norm=1e9, lr_decay=0.95,
-                                   steps_per_epoch=2)
+    opt = optimizer.make_optimizer(text_optimizer(), 2.0, (('attention/key', 0.0),
+                                                           ('ff1', 0.5)),
+                                   clip_norm=1e9, lr_decay=0.95, steps_per_epoch=2)
     grads = jax.tree_util.tree_map(lambda p: jnp.full_like(p, 1e-3), params)
     state = opt.init(params)
     for step, factor in enumerate((1.0, 1.0, 0.95, 0.95, 0.95 ** 2)):
       updates, state = opt.update(grads, state, params)
       w_k = updates['blocks'][0]['attention']['key']['kernel'][...]
-      np.testing.assert_array_equal(w_k, 0.0)  # η_attn = 0
+      np.testing.assert_array_equal(w_k, 0.0)  # factor 0
       np.testing.assert_allclose(updates['decoder']['kernel'][...], -2.0 * 1e-3 * factor,
+                                 rtol=1e-6, err_msg=f'step {step}')
+      np.testing.assert_allclose(updates['blocks'][1]['ff1']['bias'][...], -1.0 * 1e-3 * factor,
                                  rtol=1e-6, err_msg=f'step {step}')
 
   def test_adam_first_step_is_the_rate_times_the_gradient_sign(self):
     _, _, params = tiny_transformer()
-    opt = optimizer.make_optimizer(text_optimizer(name='adam'), 0.5, 0.01, clip_norm=1e9,
-                                   lr_decay=0.95, steps_per_epoch=10)
+    opt = optimizer.make_optimizer(text_optimizer(name='adam'), 0.01, (('query', 50.0),),
+                                   clip_norm=1e9, lr_decay=0.95, steps_per_epoch=10)
     grads = jax.tree_util.tree_map(lambda p: jnp.full_like(p, -3e-3), params)
     updates, _ = opt.update(grads, opt.init(params), params)
     # m̂ = g and v̂ = g² after one step, so the update is −η g/(|g| + ε) ≈ η·sign(−g).
@@ -56,7 +67,7 @@ class OptimizerTest(absltest.TestCase):
 
   def test_gradients_are_clipped_to_the_global_norm(self):
     _, _, params = tiny_transformer()
-    opt = optimizer.make_optimizer(text_optimizer(), 1.0, 1.0, clip_norm=0.5, lr_decay=0.95,
+    opt = optimizer.make_optimizer(text_optimizer(), 1.0, (), clip_norm=0.5, lr_decay=0.95,
                                    steps_per_epoch=10)
     grads = jax.tree_util.tree_map(jnp.ones_like, params)
     updates, _ = opt.update(grads, opt.init(params), params)
@@ -64,8 +75,8 @@ class OptimizerTest(absltest.TestCase):
 
   def test_weight_decay_is_added_after_clipping(self):
     _, _, params = tiny_transformer()
-    opt = optimizer.make_optimizer(text_optimizer(weight_decay=0.1), 2.0, 1.0, clip_norm=1e-9,
-                                   lr_decay=0.95, steps_per_epoch=10)
+    opt = optimizer.make_optimizer(text_optimizer(weight_decay=0.1), 1.0, (('key', 2.0),),
+                                   clip_norm=1e-9, lr_decay=0.95, steps_per_epoch=10)
     grads = jax.tree_util.tree_map(jnp.ones_like, params)  # Clipped to almost nothing.
     updates, _ = opt.update(grads, opt.init(params), params)
     for path, lr in ((('blocks', 0, 'attention', 'key', 'kernel'), 2.0),

@@ -30,8 +30,7 @@ def _hand_made() -> sweep.GridResult:
              'eval/loss': np.array([[3.0, 3.0], [2.5, 2.0], [2.0, np.nan]]),
              'attn/entropy': np.array([[[0.6], [0.6]], [[0.5], [0.4]], [[0.3], [np.nan]]]),
              'attn/maps': maps}
-  runs = [{'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0},
-          {'seed': 1, 'lr_attention': 10.0, 'lr_other': 10.0}]
+  runs = [{'seed': 1, 'lr': 1.0}, {'seed': 1, 'lr': 10.0}]
   return sweep.GridResult(run_config=tiny_text_run(steps_per_epoch=20), runs=runs,
                           history=history, steps_trained=10)
 
@@ -54,7 +53,7 @@ class ResultsTest(absltest.TestCase):
     np.testing.assert_allclose(reported.freezing[:, :, 0], [[np.nan, np.nan], [0.0, 0.0],
                                                             [0.5, 0.0]])
     self.assertEqual(reported.rows[0], {
-        'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0, 'steps': 10, 'epochs': 0.5,
+        'seed': 1, 'lr': 1.0, 'steps': 10, 'epochs': 0.5,
         'final_train_loss': 1.0, 'final_val_loss': 2.0, 'final_val_ppl': math.exp(2.0),
         'attn_entropy/layer0': 0.3, 'attn_freezing/layer0': 0.5, 'diverged': False})
     self.assertTrue(reported.rows[1]['diverged'])
@@ -62,7 +61,7 @@ class ResultsTest(absltest.TestCase):
     first = dict(reported.summary[0])
     for key in ('final_val_loss_std', 'attn_entropy/layer0_std'):  # One seed: no std.
       self.assertTrue(math.isnan(first.pop(key)), key)
-    self.assertEqual(first, {'lr_attention': 1.0, 'lr_other': 1.0, 'num_runs': 1,
+    self.assertEqual(first, {'lr': 1.0, 'num_runs': 1,
                              'num_diverged': 0, 'final_val_loss_mean': 2.0,
                              'attn_entropy/layer0_mean': 0.3})
     self.assertEqual((reported.summary[1]['num_runs'], reported.summary[1]['num_diverged']),
@@ -72,11 +71,11 @@ class ResultsTest(absltest.TestCase):
     lines = results.Results(results.Readings.of(_config()), _hand_made(), _PROBE_WORDS).metric_lines()
     self.assertLen(lines, 3 * 2)  # evaluation-major
     self.assertEqual(lines[0], {
-        'step': 0, 'epoch': 0.0, 'seed': 1, 'lr_attention': 1.0, 'lr_other': 1.0,
+        'step': 0, 'epoch': 0.0, 'seed': 1, 'lr': 1.0,
         'train_loss': None, 'val_loss': 3.0, 'val_ppl': math.exp(3.0),
         'attn_entropy/layer0': 0.6, 'attn_freezing/layer0': None})
     last = lines[-1]
-    self.assertEqual((last['step'], last['lr_attention']), (10, 10.0))
+    self.assertEqual((last['step'], last['lr']), (10, 10.0))
     self.assertEqual([last[k] for k in ('train_loss', 'val_loss', 'val_ppl',
                                         'attn_entropy/layer0')], [None] * 4)
 
@@ -84,10 +83,9 @@ class ResultsTest(absltest.TestCase):
     trained = _hand_made()
     arrays = results.Results(results.Readings.of(_config()), trained, _PROBE_WORDS).trajectories()
     self.assertEqual(list(arrays), ['step', 'train_loss', 'val_loss', 'attn_entropy',
-                                    'attn_maps', 'attn_freezing', 'seed', 'lr_attention',
-                                    'lr_other'])
+                                    'attn_maps', 'attn_freezing', 'seed', 'lr'])
     np.testing.assert_array_equal(arrays['val_loss'], trained.history['eval/loss'])
-    np.testing.assert_array_equal(arrays['lr_attention'], [1.0, 10.0])
+    np.testing.assert_array_equal(arrays['lr'], [1.0, 10.0])
 
 
 if __name__ == '__main__':

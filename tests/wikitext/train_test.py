@@ -47,7 +47,7 @@ class TrainTest(absltest.TestCase):
       init, train_interval, _ = train.make_functions(tiny_text_run(eval_every=eval_every))
       state, interval = init(jnp.asarray(4)), jax.jit(train_interval)
       for first_step in range(0, 12, eval_every):
-        state, _ = interval(state, tokens, jnp.asarray(4), 2.0, 1.0, first_step)
+        state, _ = interval(state, tokens, jnp.asarray(4), 2.0, first_step)
       params.append(state.params)
     jax.tree_util.tree_map(np.testing.assert_array_equal, *params)
 
