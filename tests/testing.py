@@ -74,6 +74,5 @@ def tiny_text_run(**overrides):
   from scan_snap.wikitext import train
   cfg, _, _ = tiny_transformer(dropout=0.1)
   return train.TextRunConfig(**{
-      'model': cfg, 'optimizer': text_optimizer(), 'lr_groups': (), 'clip_norm': 0.5,
-      'lr_decay': 0.95,
+      'model': cfg, 'optimizer': text_optimizer(), 'clip_norm': 0.5, 'lr_decay': 0.95,
       'steps_per_epoch': 10, 'steps': 12, 'eval_every': 6, **overrides})

@@ -89,6 +89,8 @@ def apply_variant(c: ml_collections.ConfigDict, variant: str,
     if name not in variants:
       raise ConfigError(f'unknown config variant {name!r}; expected one of {sorted(variants)}, '
                         "several joined by '+', or none (the file name alone)")
+  if len(set(names)) < len(names):
+    raise ConfigError(f'the config variant {variant!r} names one variant twice')
   for name in names:
     variants[name](c)
   return c

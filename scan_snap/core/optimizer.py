@@ -1,8 +1,9 @@
 """The optimizer of one parameter group, declared once for both experiments: its config keys with
 their defaults and checks, the frozen OptimizerConfig that jit sees, and the optax
 transformation. Each experiment partitions its parameters into groups with their own learning
-rates (Y and Z; the attention's W_Q, W_K and the rest) and gives each group this optimizer at its
-rate; the learning-rate axes are the experiment's own keys of the same config section.
+rates (Y and Z; the transformer's groups by name, optimizer.lr_groups) and gives each group this
+optimizer at its rate; the learning-rate axes are the experiment's own keys of the same config
+section.
 
 A new optimizer is a name in OPTIMIZERS, a branch of one_group, and any hyperparameter it adds:
 a key of `config` (with the default that leaves the others as they are), its check in `check`,

@@ -106,7 +106,8 @@ def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) 
 
 
 def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -> None:
-  groups = ', '.join(f'{pattern}: {factor:g}η' for pattern, factor in results.readings.lr_groups)
+  groups = ', '.join(f'{results_lib.escaped(pattern)}: {factor:g}η'
+                     for pattern, factor in results.readings.lr_groups)
   entropy_vs_lr(results.rows, results.uniform_entropy, groups, directory / 'entropy_vs_lr')
 
 

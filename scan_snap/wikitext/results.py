@@ -34,8 +34,13 @@ class Readings:
 
   def rates(self, lr: float) -> str:
     """η of a run, and its groups' rates: 'η=5 (ff1|ff2: 10)'."""
-    groups = ', '.join(f'{pattern}: {factor * lr:g}' for pattern, factor in self.lr_groups)
+    groups = ', '.join(f'{escaped(pattern)}: {factor * lr:g}' for pattern, factor in self.lr_groups)
     return f'$\\eta$={lr:g}' + (f' ({groups})' if groups else '')
+
+
+def escaped(pattern: str) -> str:
+  """A pattern as matplotlib text: its '$' (a regular expression's end) not read as math."""
+  return pattern.replace('$', r'\$')
 
 
 def mean_uniform_entropy(length: int) -> float:

@@ -34,12 +34,12 @@ class TextRunConfig:
 
   model: model.TransformerConfig
   optimizer: core_optimizer.OptimizerConfig
-  lr_groups: tuple[tuple[str, float], ...]  # (pattern, factor): the rate factor × η
   clip_norm: float  # gradients are rescaled to global norm ≤ clip_norm
   lr_decay: float  # learning rates × lr_decay after each epoch
   steps_per_epoch: int  # training windows per pass over the training split
   steps: int
   eval_every: int
+  lr_groups: tuple[tuple[str, float], ...] = ()  # (pattern, factor): the rate factor × η
 
 
 class TextData(NamedTuple):

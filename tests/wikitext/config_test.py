@@ -61,6 +61,10 @@ class ConfigTest(parameterized.TestCase):
                                            'blocks/0/attention/key/bias, '),
                          ((('ff[', 2.0),), "holds 'ff[', not a regular expression"),
                          ((('ff1', 0.0),), 'must be (pattern, factor) pairs'),
+                         ((('ff1', 1e39),), 'must be (pattern, factor) pairs'),  # inf in float32
+                         ((('ff', 2.0), ('ff1', 3.0)), "holds 'ff1', which names no parameter "
+                                                       'that the patterns before it have not '
+                                                       'taken'),
                          (('ff1',), 'must be (pattern, factor) pairs')):
       c.optimizer.lr_groups = groups
       with self.assertRaises(config.ConfigError) as raised:

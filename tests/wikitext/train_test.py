@@ -51,6 +51,28 @@ class TrainTest(absltest.TestCase):
       params.append(state.params)
     jax.tree_util.tree_map(np.testing.assert_array_equal, *params)
 
+  def test_rate_groups_reach_training(self):
+    tokens = tiny_tokens()
+
+    def trained(lr, lr_groups):
+      init, train_interval, _ = train.make_functions(tiny_text_run(lr_groups=lr_groups))
+      state, _ = jax.jit(train_interval)(init(jnp.asarray(4)), tokens, jnp.asarray(4), lr, 0)
+      return state.params
+
+    start = train.make_functions(tiny_text_run())[0](jnp.asarray(4)).params
+    # Every parameter in one group at factor 2 trains as every one at 2η, bit for bit.
+    jax.tree_util.tree_map(np.testing.assert_array_equal, trained(1.0, (('', 2.0),)),
+                           trained(2.0, ()))
+    # A group at a tiny factor barely moves, the rest as without groups.
+    frozen, plain = trained(1.0, (('ff1', 1e-30),)), trained(1.0, ())
+    for layer in (0, 1):
+      np.testing.assert_array_equal(frozen['blocks'][layer]['ff1']['kernel'][...],
+                                    start['blocks'][layer]['ff1']['kernel'][...])
+      self.assertFalse(np.array_equal(plain['blocks'][layer]['ff1']['kernel'][...],
+                                      start['blocks'][layer]['ff1']['kernel'][...]))
+    self.assertFalse(np.array_equal(frozen['decoder']['kernel'][...],
+                                    start['decoder']['kernel'][...]))
+
 
 if __name__ == '__main__':
   absltest.main()
