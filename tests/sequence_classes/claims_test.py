@@ -147,15 +147,6 @@ class TokenPriorTest(absltest.TestCase):
     self.assertIn('least supported: token 12', distinct_b.measured)
     self.assertIn('each of 16 tokens', distinct_b.test)
 
-  def test_the_claim_and_the_figure_need_the_prior(self):
-    c = load_config('token_prior', 'smoke')
-    with c.unlocked():
-      c.model.token_prior = False
-    with self.assertRaises(core_config.ConfigError) as raised:
-      pipeline.plan(c)
-    self.assertIn("'token_prior' is a claim about SGD from a zero start", str(raised.exception))
-    self.assertIn("must be True for the figure 'token_prior'", str(raised.exception))
-
 
 class ResidualTest(absltest.TestCase):
   """Sec. 7: the kinds of tokens within a query's classes, and the verdicts on them."""
@@ -241,14 +232,18 @@ class ResidualTest(absltest.TestCase):
         np.testing.assert_array_equal(paired.metrics[key], without.metrics[key])
         self.assertFalse(np.array_equal(paired.metrics[key], with_residual.metrics[key]))
 
-  def test_the_claim_and_the_figure_need_the_residual(self):
-    c = load_config('residual', 'smoke')
+
+class Sec7SwitchesTest(parameterized.TestCase):
+
+  @parameterized.parameters('token_prior', 'residual')
+  def test_the_claim_and_the_figure_need_the_switch(self, name):
+    c = load_config(name, 'smoke')
     with c.unlocked():
-      c.model.residual = False
+      c.model[name] = False
     with self.assertRaises(core_config.ConfigError) as raised:
       pipeline.plan(c)
-    self.assertIn("'residual' is a claim about SGD from a zero start", str(raised.exception))
-    self.assertIn("must be True for the figure 'residual'", str(raised.exception))
+    self.assertIn(f"'{name}' is a claim about SGD from a zero start", str(raised.exception))
+    self.assertIn(f"must be True for the figure '{name}'", str(raised.exception))
 
 
 class ScanningTest(absltest.TestCase):
