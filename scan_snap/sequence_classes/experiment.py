@@ -7,7 +7,9 @@ Layout of the work directory:
   metrics.jsonl                   per learning-rate cell of a data spec and logged step: means
                                   over its runs
   tensorboard/group=<group>/      with --tensorboard: the same lines as TensorBoard scalars
-  trajectories/<group>.npz        c̃ and z of every run at every logged step, and the run's axes
+  trajectories/<group>.npz        c̃ and z of every run at every logged step, and the run's axes;
+                                  also without_residual_<group>.npz, the runs paired with them
+                                  without the residual (the 'residual' claim and figure)
   summary.csv, summary.md         mean ± std final entropy per (num_last, T, η_Z, η_Y) cell
   report.md                       the claims of config.report.claims, measured, with verdicts
   claims.json                     the same verdicts, machine-readable
@@ -93,6 +95,9 @@ def write(plan: pipeline.Plan, data: None, trained: sweep.Trained,
   metrics_log.close()
   for group in results.groups:
     outputs.write_npz(workdir / 'trajectories' / f'{sweep.group_name(group.run_config)}.npz',
+                      results.trajectories(group))
+  for name, group in results.references.get('without_residual', {}).items():
+    outputs.write_npz(workdir / 'trajectories' / f'without_residual_{name}.npz',
                       results.trajectories(group))
   outputs.write_csv(workdir / 'summary.csv', results.summary)
   table = outputs.markdown_table(results.summary)

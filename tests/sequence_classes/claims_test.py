@@ -4,11 +4,13 @@ simulated grids with no effect (false-pass rate ≤ 5%) and planted effects of r
 import dataclasses
 import itertools
 import math
+import pathlib
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 
+import scan_snap
 from scan_snap.core import config as core_config
 from scan_snap.core import pipeline
 from scan_snap.sequence_classes import calibration
@@ -206,6 +208,16 @@ class ResidualTest(absltest.TestCase):
     self.assertEqual(checks[4].claim,
                      "Sec. 7, with the residual: every distinct token's logit rises")
     self.assertIn('least supported: class 2, slot 4', checks[4].measured)
+
+  def test_the_paired_runs_are_written_beside_the_group(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    scan_snap.run_experiment(load_config('residual', 'smoke'), workdir)
+    with np.load(workdir / 'trajectories' / 'num_last2_T32.npz') as on, \
+        np.load(workdir / 'trajectories' / 'without_residual_num_last2_T32.npz') as off:
+      np.testing.assert_array_equal(off['seed'], on['seed'])
+      np.testing.assert_array_equal(off['lr_y'], on['lr_y'])
+      self.assertEqual(off['logits'].shape, on['logits'].shape)
+      self.assertFalse(np.array_equal(off['logits'], on['logits']))
 
   def test_exact_on_deterministic_dynamics(self):
     on, off, kinds = self._changes(np.random.default_rng(4), seeds=1)
