@@ -110,9 +110,10 @@ class SequenceClasses:
     return int(np.argmax(np.where(self.is_distinct(), self.probs()[0], -1)))
 
   def probs(self) -> np.ndarray:
-    """[K, S] P(l|m,n) on each class's support: commons weigh 1, distinct linspace(0.1, 1)."""
+    """[K, S] P(l|m,n) on each class's support: the slots before the distinct tokens weigh 1,
+    the distinct ones linspace(0.1, 1)."""
     weights = np.concatenate([
-        np.ones(self.num_common + self.num_common_per_last),
+        np.ones(self.support_size - self.num_unique_per_next),
         np.linspace(0.1, 1.0, self.num_unique_per_next),
     ])
     return np.tile(weights / weights.sum(), (self.num_classes, 1))
@@ -161,11 +162,6 @@ class SharedAcrossQueries(SequenceClasses):
     rows = super().support()  # its distinct ids start at this family's first_distinct
     return np.concatenate([rows[:, :common], shared + np.arange(self.num_shared_across),
                            rows[:, common:]], axis=1).astype(np.int32)
-
-  def probs(self) -> np.ndarray:
-    weights = np.concatenate([np.ones(self.support_size - self.num_unique_per_next),
-                              np.linspace(0.1, 1.0, self.num_unique_per_next)])
-    return np.tile(weights / weights.sum(), (self.num_classes, 1))
 
   def slot_kinds(self) -> np.ndarray:
     """[S] what each support slot holds: 'common' (all classes), 'query common' (the classes of

@@ -21,6 +21,7 @@ from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import results as results_lib
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
+from scan_snap.sequence_classes.claims import residual as residual_claims
 from scan_snap.sequence_classes.claims import token_prior as token_prior_claims
 
 
@@ -346,7 +347,7 @@ def _draw_residual(results: results_lib.Results, directory: pathlib.Path) -> Non
   data.SharedAcrossQueries.slot_kinds averaged."""
   panels = []
   for group in results.groups:
-    off = results.references['without_residual'][sweep.group_name(group.run_config)]
+    off = residual_claims.without_residual(results, group)
     kept = ~(group.metrics['diverged'] | off.metrics['diverged'])
     kinds = group.run_config.data.slot_kinds()
     lines = [(kind, *(g.metrics['attn/logits'][kept][..., kinds == kind].mean(axis=(0, 2, 3))

@@ -51,6 +51,16 @@ def every_token_above(claim: str, part: np.ndarray, names: list[str], determinis
   return verdicts.all_above(claim, part, names, measured=where)
 
 
+def by_cell(group: sweep.GroupResult, test) -> list[verdicts.Verdict]:
+  """test(runs, num_diverged, where, exact) -> verdicts, on the group's non-diverged runs all at
+  once (deterministic dynamics, exact) or on each learning-rate cell's (sampled: its seeds)."""
+  if deterministic(group):
+    kept = ~group.metrics['diverged']
+    return test(kept, int((~kept).sum()), where(group), True)
+  return [v for _, _, runs, num_diverged in cells(group)
+          for v in test(runs, num_diverged, where(group, runs), False)]
+
+
 def decoder_faster(lr_y, lr_z):
   """Whether η_Y/η_Z ≥ DECODER_FASTER, the ratio as written (results.as_written)."""
   return results_lib.as_written(lr_y / lr_z) >= DECODER_FASTER

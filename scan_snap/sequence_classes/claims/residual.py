@@ -8,6 +8,7 @@ from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import results as results_lib
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes.claims import common
+from scan_snap.sequence_classes.claims import theorems
 
 LOCALLY_DISTINCT = 'locally distinct'  # shared, but with classes of other queries only
 LOCALLY_COMMON = 'locally common'  # shared with another class of the same query
@@ -61,25 +62,31 @@ def residual(changes_on: np.ndarray, changes_off: np.ndarray, kinds: np.ndarray,
   return checks
 
 
+def without_residual(results: results_lib.Results,
+                     group: sweep.GroupResult) -> sweep.GroupResult:
+  """The runs paired with the group's, trained without the residual (the reference
+  'without_residual'): the same seeds and cells, in the same order."""
+  off = results.references['without_residual'][sweep.group_name(group.run_config)]
+  if not (np.array_equal(off.seed, group.seed) and np.array_equal(off.cell, group.cell)):
+    raise ValueError('the runs without the residual are not those of the group')
+  return off
+
+
 def _residual(results: results_lib.Results) -> list[verdicts.Verdict]:
   checks = []
   for group in results.groups:
-    off = results.references['without_residual'][sweep.group_name(group.run_config)]
-    if not (np.array_equal(off.seed, group.seed) and np.array_equal(off.cell, group.cell)):
-      raise ValueError('the runs without the residual are not those of the group')
-    on_changes, off_changes = (g.metrics['attn/logits'][:, -1] - g.metrics['attn/logits'][:, 0]
+    off = without_residual(results, group)
+    on_changes, off_changes = (theorems.logit_changes(g.metrics['attn/logits'])
                                for g in (group, off))
     kinds = local_kinds(group.run_config.data)
-    if common.deterministic(group):
-      kept = ~(group.metrics['diverged'] | off.metrics['diverged'])
-      checks += [v.explained(common.left_out(int((~kept).sum()))) for v in residual(
-          on_changes[kept], off_changes[kept], kinds, True, common.where(group))]
-      continue
-    for _, _, runs, num_diverged in common.cells(group):
+
+    def test(runs, num_diverged, where, exact):
       kept = runs & ~off.metrics['diverged']  # A pair counts only when neither run diverged.
       left_out = common.left_out(num_diverged + int((runs & ~kept).sum()))
-      checks += [v.explained(left_out) for v in residual(
-          on_changes[kept], off_changes[kept], kinds, False, common.where(group, runs))]
+      return [v.explained(left_out) for v in residual(
+          on_changes[kept], off_changes[kept], kinds, exact, where)]
+
+    checks += common.by_cell(group, test)
   return checks
 
 

@@ -62,12 +62,7 @@ def frequency_bias_by_cell(results: results_lib.Results, changes_of,
       return [v.explained(common.left_out(num_diverged)) for v in frequency_bias(
           changes[runs], is_distinct, exact, where, claim, token_names)]
 
-    if common.deterministic(group):
-      kept = ~group.metrics['diverged']
-      checks += test(kept, int((~kept).sum()), common.where(group), True)
-      continue
-    for _, _, runs, num_diverged in common.cells(group):
-      checks += test(runs, num_diverged, common.where(group, runs), False)
+    checks += common.by_cell(group, test)
   return checks
 
 
