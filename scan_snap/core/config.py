@@ -58,14 +58,16 @@ class Problems:
       raise ConfigError('invalid config:\n  ' + '\n  '.join(self.found))
 
 
-def check_distinct(problems: Problems, key: str, pairs: list[tuple[float, float]], names: str,
+def check_distinct(problems: Problems, key: str, cells: list, names: str,
                    made: str = '') -> None:
-  """Records config.<key> when a learning-rate pair (`names`, made as `made` says) is given more
-  than once, as float32 holds it (the rates on device): one cell of the grid, whose runs would
-  count twice."""
-  rounded = [tuple(float(np.float32(v)) for v in pair) for pair in pairs]
-  twice = sorted({pair for pair in rounded if rounded.count(pair) > 1})
-  problems.need(not twice, key, f'gives the pairs {names} = {twice} more than once'
+  """Records config.<key> when a learning-rate cell (a rate, or a pair of rates: `names`, made as
+  `made` says) is given more than once, as float32 holds it (the rates on device): one cell of
+  the grid, whose runs would count twice."""
+  f32 = lambda cell: (tuple(float(np.float32(v)) for v in cell) if isinstance(cell, tuple)
+                      else float(np.float32(cell)))
+  rounded = [f32(cell) for cell in cells]
+  twice = sorted({cell for cell in rounded if rounded.count(cell) > 1})
+  problems.need(not twice, key, f'gives {names} = {twice} more than once'
                 + (f' ({made})' if made else '') + ': each learning-rate cell must be given once')
 
 

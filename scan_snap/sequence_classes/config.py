@@ -143,7 +143,8 @@ def check(problems: core_config.Problems) -> None:
     need(all(y * z <= core_config.FLOAT32_MAX for y in o.lr_y for z in o.lr_z), 'optimizer.lr_y',
          f'× optimizer.lr_z (lr_y_relative) must stay ≤ {core_config.FLOAT32_MAX:.4g} (float32)')
   if not problems.found:
-    core_config.check_distinct(problems, 'optimizer.lr_y', learning_rate_pairs(c), '(η_Y, η_Z)',
+    core_config.check_distinct(problems, 'optimizer.lr_y', learning_rate_pairs(c),
+                               'the pairs (η_Y, η_Z)',
                                'η_Y = lr_y × lr_z with lr_y_relative' if o.lr_y_relative else '')
 
   need(is_int(t.steps) and t.steps >= 1, 'train.steps', 'must be a positive integer')

@@ -119,10 +119,7 @@ def check(problems: config.Problems) -> None:
     need(all(f32(lr) * f32(factor) <= config.FLOAT32_MAX for lr in o.lr
              for _, factor in o.lr_groups),
          'optimizer.lr_groups', f'× optimizer.lr must stay ≤ {config.FLOAT32_MAX:.4g} (float32)')
-    rounded = [float(np.float32(lr)) for lr in o.lr]  # the rates on device
-    twice = sorted({lr for lr in rounded if rounded.count(lr) > 1})
-    need(not twice, 'optimizer.lr', f'gives η = {twice} more than once (as float32 holds it): '
-         'each rate must be given once')
+    config.check_distinct(problems, 'optimizer.lr', list(o.lr), 'η')
 
   need(positive(t.steps), 'train.steps', 'must be a positive integer')
   evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
