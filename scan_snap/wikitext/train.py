@@ -11,7 +11,7 @@
 The token streams are arguments (not constants folded into the compiled program), and so are
 the learning rate, so `jax.vmap` of these functions trains a grid of (seed, η) in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
-devices.
+devices, in the shape of core.intervals (each takes the run's seed and η).
 """
 
 import dataclasses
@@ -129,6 +129,8 @@ def grid_functions(run_config: TextRunConfig,
   init, train_interval, evaluate = make_functions(run_config)
   over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
       jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
-  return (over_runs(init, (0,)),
+  # core.intervals passes every run's arguments (seed, η) to each; init reads the seed only,
+  # evaluate neither.
+  return (over_runs(lambda seed, lr: init(seed), (0, 0)),
           over_runs(train_interval, (0, None, 0, 0, None), donate_argnums=0),
-          over_runs(evaluate, (0, None)))
+          over_runs(lambda params, tokens, seed, lr: evaluate(params, tokens), (0, None, 0, 0)))

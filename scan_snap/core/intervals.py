@@ -1,0 +1,193 @@
+"""A grid trained in intervals between evaluations, checkpointed, so that a killed run resumes
+from its newest intact checkpoint: the engine of the experiments whose runs are evaluated as
+they train (WikiText, hierarchical classes).
+
+An experiment supplies its per-run arguments and its three programs, built for a mesh:
+  init(*args) -> state                                   a run's parameters and optimizer state
+  train(state, data, *args, first_step) -> (state, {'train/loss': …})   one interval of steps
+  evaluate(params, data, *args) -> {name: array}         one evaluation of a run
+each over a leading axis of runs split over the mesh's devices (core.grid.over_runs); args are
+per-run arrays (the seed first), data is shared by every run.
+
+  Grid(functions, args, runs, runs_per_device)    the runs' states on the devices
+  run(grid, data, steps, …) -> Trained            the grid trained to `steps`
+"""
+
+import dataclasses
+import math
+import pathlib
+from typing import Any, Callable, Sequence
+
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from scan_snap.core import checkpoints
+from scan_snap.core import grid as core_grid
+from scan_snap.core import runtime
+
+Functions = Callable[[jax.sharding.Mesh], tuple[Callable, Callable, Callable]]
+Arguments = Callable[[Sequence[dict]], tuple[np.ndarray, ...]]  # the runs → per-run arrays
+OnStart = Callable[[], None]  # called once the checkpoints are known to be this config's
+OnEvaluation = Callable[[dict[str, np.ndarray]], None]  # called with the history so far
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+  """Every evaluation of every run: 'step' [E], 'train/loss' [E, R] (NaN at step 0), and each
+  key of the experiment's evaluation [E, R, …]; and the steps this call trained (not restored
+  from a checkpoint)."""
+
+  history: dict[str, np.ndarray]
+  steps_trained: int
+
+
+class Grid:
+  """The grid's runs, trained in groups of runs_per_device runs on each device, one compiled
+  call per group: every run is computed by the same per-device program, so its numbers do not
+  depend on the other runs or on the number of devices. The grid is padded to whole groups with
+  copies of its last run, which are trained and left out of every result (core.grid).
+
+  In a multi-process job (jax.distributed), the groups are split into equal contiguous shares,
+  one per process (padded with more copies of the last run to a multiple of the process count),
+  and each process trains its share on its own devices; the results (losses, evaluations, the
+  state for checkpoints) are gathered so that every process holds those of the whole grid, as
+  one process training everything would. A run's numbers are bit for bit those of a one-process
+  run when its group is trained on as many devices of the same kind (e.g. one each); otherwise
+  they are equal up to float rounding, as between device counts. Checkpoints hold the runs
+  without padding, so a job resumes from those of any number of processes.
+  """
+
+  def __init__(self, functions: Functions, args: Arguments, runs: Sequence[dict],
+               runs_per_device: int):
+    num_processes, process = jax.process_count(), jax.process_index()
+    # The same number of groups on every process.
+    padded = core_grid.pad(runs, runs_per_device * num_processes)
+    share = len(padded) // num_processes  # runs per process
+    mine = padded[process * share:(process + 1) * share]
+    devices = jax.local_devices()
+    num_devices = math.gcd(len(mine) // runs_per_device, len(devices))
+    logging.info('training %d runs (+%d padding) in groups of %d per device on %d of %d '
+                 'local devices%s', len(runs), len(padded) - len(runs), runs_per_device,
+                 num_devices, len(devices),
+                 f'; process {process} of {num_processes} trains runs {process * share}–'
+                 f'{(process + 1) * share - 1} of the padded grid' if num_processes > 1 else '')
+    self.num_runs, self.num_devices = len(runs), num_devices
+    size = runs_per_device * num_devices
+    self._init, self._train, self._evaluate = functions(core_grid.mesh(devices[:num_devices]))
+    self._args = [tuple(jnp.asarray(a) for a in args(mine[i:i + size]))
+                  for i in range(0, len(mine), size)]
+    self._states = [self._init(*args) for args in self._args]
+
+  def train_interval(self, data: Any, first_step: int) -> np.ndarray:
+    """Trains every group for one interval; returns each run's mean training loss."""
+    losses = []
+    for g, args in enumerate(self._args):
+      self._states[g], metrics = self._train(self._states[g], data, *args, first_step)
+      losses.append(np.asarray(metrics['train/loss']))
+    return core_grid.gather(np.concatenate(losses))[:self.num_runs]
+
+  def evaluate(self, data: Any) -> dict[str, np.ndarray]:
+    """The evaluation of every run, as numpy arrays with a leading axis of runs."""
+    parts = [self._evaluate(state.params, data, *args)
+             for state, args in zip(self._states, self._args)]
+    return {key: value[:self.num_runs] for key, value in core_grid.gather(
+        {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in parts[0]}).items()}
+
+  def state_arrays(self) -> Any:
+    """Every run's parameters and optimizer state, as numpy arrays with a leading axis of runs
+    (the padding left out: the same arrays whatever the number of processes)."""
+    local = jax.tree_util.tree_map(lambda *groups: np.concatenate([np.asarray(x) for x in groups]),
+                                   *self._states)
+    return jax.tree_util.tree_map(lambda x: x[:self.num_runs], core_grid.gather(local))
+
+  def load_state(self, arrays: Any) -> None:
+    """Replaces the state with `arrays` (as state_arrays returns it); the padding copies of the
+    last run take its state."""
+    share = sum(len(args[0]) for args in self._args)
+    start = jax.process_index() * share
+    rows = np.minimum(np.arange(start, start + share), self.num_runs - 1)
+    for g, state in enumerate(self._states):
+      size = len(self._args[g][0])
+      self._states[g] = jax.tree_util.tree_map(
+          lambda old, new: jax.device_put(np.asarray(new)[rows[:size]], old.sharding),
+          state, arrays)
+      rows = rows[size:]
+
+
+def run(grid: Grid, data: Any, steps: int, eval_every: int, checkpoint_every: int,
+        made_by: str, workdir: pathlib.Path | None = None, folder: str = '',
+        desc: str = '', on_start: OnStart = lambda: None,
+        on_evaluation: OnEvaluation = lambda history: None) -> Trained:
+  """Trains every run of `grid` to `steps`, evaluated at step 0 and every `eval_every` steps,
+  with a progress bar named `desc` that shows the least evaluation loss ('eval/loss').
+
+  With a work directory, the grid's state and evaluations are checkpointed under
+  workdir/checkpoints/<folder>/<step> every checkpoint_every steps and at the last step (the
+  newest two kept), and training resumes from the newest intact checkpoint: a damaged one is
+  reported and deleted, and the one before it tried; one whose fingerprint is not `made_by`
+  (another config or code version) raises outputs.WorkdirError. on_start() is called once the
+  checkpoints are known to be this config's (before the evaluation of step 0),
+  on_evaluation(history) after each evaluation. A first Ctrl-C stops the training after the
+  evaluation under way, with a checkpoint of that step, from which the same call resumes
+  (KeyboardInterrupt). Returns once every checkpoint is written.
+  """
+  store = (checkpoints.Checkpoints(workdir, folder, max_to_keep=2) if workdir is not None
+           else None)
+  restored = _restore(store, grid, made_by) if store else None
+  on_start()
+  if restored:
+    step, history = restored
+    logging.info('resuming %s from step %d', store.directory, step)
+  else:
+    step, history = 0, _evaluation(0, np.full(grid.num_runs, np.nan), grid.evaluate(data))
+  first_step = step
+
+  try:
+    with runtime.progress_bar(total=steps, initial=step, unit='step', desc=desc,
+                              disable=jax.process_index() != 0) as progress, \
+         runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
+      while step < steps:
+        train_loss = grid.train_interval(data, step)
+        step += eval_every
+        evaluation = _evaluation(step, train_loss, grid.evaluate(data))
+        history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
+        on_evaluation(history)
+        # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
+        stopping = runtime.stop_requested()
+        if store and (step % checkpoint_every == 0 or step == steps or stopping):
+          store.save(step, {'state': grid.state_arrays(), 'history': history}, made_by)
+        progress.update(eval_every)
+        progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
+        runtime.stop_point()
+  except KeyboardInterrupt:
+    if store is None:
+      raise
+    saved = store.steps()  # What a resume starts from: say it, rather than 'what was finished'.
+    raise KeyboardInterrupt(f'saved at step {saved[-1]} of {steps}: the same command '
+                            'resumes from it' if saved else 'no step was saved yet: the same '
+                            'command starts again from step 0') from None
+  return Trained(history=history, steps_trained=step - first_step)
+
+
+def _restore(store: checkpoints.Checkpoints, grid: Grid, made_by: str
+             ) -> tuple[int, dict[str, np.ndarray]] | None:
+  """Loads the state of the newest intact checkpoint into grid, and returns its step and the
+  evaluations so far (None when there is no such checkpoint). A damaged checkpoint is reported
+  and deleted by the store, and the one before it tried."""
+  target = {'state': grid.state_arrays(), 'history': None}
+  steps = store.steps()[::-1]
+  for i, step in enumerate(steps):
+    otherwise = f'resuming from step {steps[i + 1]}' if i + 1 < len(steps) else 'starting anew'
+    items = store.restore(step, made_by, otherwise, target)
+    if items is not None:
+      grid.load_state(items['state'])
+      return step, items['history']
+  return None
+
+
+def _evaluation(step: int, train_loss: np.ndarray, evaluated: dict) -> dict[str, np.ndarray]:
+  """One evaluation of every run, with a leading axis of length 1 to concatenate along."""
+  return {'step': np.asarray([step]), 'train/loss': train_loss[None],
+          **{key: value[None] for key, value in evaluated.items()}}
