@@ -10,6 +10,7 @@ from absl.testing import parameterized
 
 import scan_snap
 from scan_snap.core import config_files
+from scan_snap.hierarchical import config as hier_config
 from scan_snap.sequence_classes import config
 from scan_snap.sequence_classes import results
 from scan_snap.wikitext import config as text_config
@@ -35,6 +36,8 @@ class ReferenceTest(parameterized.TestCase):
       *[('sequence_classes', key) for key in config_files.all_keys(
           config.sequence_classes_config()) if key != 'experiment'],
       *[('wikitext', key) for key in config_files.all_keys(text_config.wikitext_config())
+        if key != 'experiment'],
+      *[('hierarchical', key) for key in config_files.all_keys(hier_config.hierarchical_config())
         if key != 'experiment'])
   def test_config_key_is_documented(self, experiment, key):
     self.assertTrue(_documented(key), f'{experiment} key {key} is not in docs/reference.md')

@@ -52,10 +52,12 @@ class LaunchTest(parameterized.TestCase):
     proc = _launch('gallery.sh', WIKITEXT_DIR='/data/wikitext-2')
     self.assertEqual(proc.returncode, 0, proc.stderr)
     commands = proc.stdout.strip().splitlines()
-    self.assertLen(commands, 11)
-    for name in ('token_prior', 'residual'):
+    self.assertLen(commands, 13)
+    for name in ('token_prior', 'residual', 'hierarchical'):
       self.assertIn(f'python -m scan_snap.main --config=configs/{name}.py '
                     f'--workdir=runs/gallery/{name}', commands)
+    self.assertIn('python -m scan_snap.main --config=configs/hierarchical.py:varied '
+                  '--workdir=runs/gallery/hierarchical_varied', commands)
     self.assertEqual(commands[0], 'python -m scan_snap.main --config=configs/syn_small.py '
                                   '--workdir=runs/gallery/syn_small')
     self.assertEqual(commands[-1], 'python -m scan_snap.main --config=configs/wikitext2.py:sample '

@@ -1,4 +1,4 @@
-"""A grid of runs spread over the devices, the same way for both experiments.
+"""A grid of runs spread over the devices, the same way for every experiment.
 
 A grid is trained in blocks of a fixed number of runs per device, so that every device always
 runs the same compiled program on the same shapes: a run's numbers then depend on its own

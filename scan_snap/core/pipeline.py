@@ -1,4 +1,4 @@
-"""One pipeline for both experiments, from a config to its work directory.
+"""One pipeline for every experiment, from a config to its work directory.
 
   plan(c)            the config checked once, and its figures and claims resolved by name: a
                      frozen Plan, or one ConfigError that names every bad key
@@ -6,7 +6,7 @@
                      the grid trained by the experiment's engine, its results measured, the
                      claims decided, then the experiment's files, report.md and claims.json
 
-An experiment (sequence_classes/experiment.py, wikitext/experiment.py) supplies its parts as a
+An experiment (sequence_classes/, wikitext/, hierarchical/experiment.py) supplies its parts as a
 module with the names of `Experiment`; config.experiment names it (EXPERIMENTS). Config modules
 are leaves: they declare and check values, and name figures and claims only as strings, which
 the plan resolves.
@@ -31,7 +31,8 @@ from scan_snap.core import verdicts
 # config.experiment → the module that supplies its parts; imported when used, so that a
 # sequence-class job does not load the WikiText stack (flax, TFDS).
 EXPERIMENTS = {'sequence_classes': 'scan_snap.sequence_classes.experiment',
-               'wikitext': 'scan_snap.wikitext.experiment'}
+               'wikitext': 'scan_snap.wikitext.experiment',
+               'hierarchical': 'scan_snap.hierarchical.experiment'}
 
 
 class Experiment(Protocol):

@@ -148,11 +148,12 @@ def coefficient(claim: str, design, y, j: int, predicted: float | None = None,
 
 
 def all_above(claim: str, samples, names, alpha: float = ALPHA, unit: str = 'seed',
-              measured: str = '') -> Verdict:
+              measured: str = '', columns: str = 'tokens') -> Verdict:
   """H₁: every column of `samples` [units, m] has a mean above 0 (an intersection-union test:
-  each column's one-sided t-test at level α, no correction needed). Pass when every column
-  passes; fail when some column is below 0 at level α/m; the effect, interval and p are those
-  of the least supported column, named in `measured`."""
+  each column's one-sided t-test at level α, no correction needed; the columns are `names`,
+  in words `columns`). Pass when every column passes; fail when some column is below 0 at
+  level α/m; the effect, interval and p are those of the least supported column, named in
+  `measured`."""
   samples = np.asarray(samples, float)
   each = [above(claim, samples[:, i], alpha, unit) for i in range(samples.shape[1])]
   worst = int(np.argmax([v.p if np.isfinite(v.p) else 1.0 for v in each]))
@@ -161,7 +162,7 @@ def all_above(claim: str, samples, names, alpha: float = ALPHA, unit: str = 'see
                for i in range(samples.shape[1]))
   verdict = (PASS if all(v.verdict == PASS for v in each)
              else FAIL if lowest < alpha / len(each) else INCONCLUSIVE)
-  test = (f'one-sided t-tests over {unit}s for each of {len(each)} tokens (H₀: some mean ≤ 0; '
+  test = (f'one-sided t-tests over {unit}s for each of {len(each)} {columns} (H₀: some mean ≤ 0; '
           'pass when all pass)')
   v = each[worst]
   return Verdict(claim, verdict, v.effect, v.se, v.interval, v.n, test, alpha, v.p,

@@ -1,0 +1,111 @@
+"""The hierarchical grid's results, built once from its groups: every run's evaluations on one
+axis of runs, the per-run rows of results.csv, the per-cell summary, and metrics.jsonl's lines.
+
+A run's scores are [levels, blocks] (metrics.scores); runs shallower than the deepest have NaN
+in the blocks they lack. Level l's own block is block l.
+"""
+
+import warnings
+
+import numpy as np
+
+from scan_snap.hierarchical import sweep
+
+READINGS = ('centred', 'uncentred')
+
+
+class Results:
+  """runs [R] {'num_layers', 'seed', 'lr'}; history: 'step' [E] and each evaluated key
+  [E, R, …]; rows (results.csv) and summary (one row per (depth, η) cell)."""
+
+  def __init__(self, groups: list[sweep.GroupResult]):
+    blocks = max(g.run_config.model.num_layers for g in groups)
+    self.num_levels = groups[0].run_config.spec.num_levels
+    self.runs = [{'num_layers': g.run_config.model.num_layers, **r} for g in groups
+                 for r in g.runs]
+    self.history = {'step': groups[0].history['step']}
+    for key in groups[0].history:
+      if key == 'step':
+        continue
+      parts = [g.history[key] for g in groups]
+      if key.startswith('score/'):  # NaN in the blocks a run lacks
+        parts = [np.pad(p, ((0, 0),) * 3 + ((0, blocks - p.shape[-1]),), constant_values=np.nan)
+                 for p in parts]
+      self.history[key] = np.concatenate(parts, axis=1)
+    self.rows = [self._row(i) for i in range(len(self.runs))]
+    self.summary = self._summary()
+
+  @property
+  def num_diverged(self) -> int:
+    return sum(row['diverged'] for row in self.rows)
+
+  def own_block(self, reading: str = 'centred') -> np.ndarray:
+    """[E, R, levels]: each level's score in its own block (NaN where the run has no block l)."""
+    score = self.history[f'score/{reading}']
+    own = np.full(score.shape[:3], np.nan)
+    for level in range(min(self.num_levels, score.shape[-1])):
+      own[..., level] = score[..., level, level]
+    return own
+
+  def best_other_block(self, reading: str = 'centred') -> np.ndarray:
+    """[E, R, levels]: each level's highest score in a block other than its own (NaN for a run
+    without block l, or with block l alone)."""
+    score = self.history[f'score/{reading}']
+    other = np.full(score.shape[:3], np.nan)
+    for level in range(min(self.num_levels, score.shape[-1])):
+      rest = np.delete(score[..., level, :], level, axis=-1)
+      if rest.shape[-1]:
+        with warnings.catch_warnings():  # No other block: NaN, as documented.
+          warnings.simplefilter('ignore', RuntimeWarning)
+          other[..., level] = np.where(np.isfinite(score[..., level, level]),
+                                       np.nanmax(rest, axis=-1), np.nan)
+    return other
+
+  def _row(self, i: int) -> dict:
+    h = self.history
+    own, other = self.own_block(), self.best_other_block()
+    row = {**self.runs[i], 'train_loss': float(h['train/loss'][-1, i]),
+           'eval_loss': float(h['eval/loss'][-1, i]),
+           'eval_accuracy': float(h['eval/accuracy'][-1, i])}
+    for level in range(self.num_levels):
+      row[f'level{level}_own_block_init'] = float(own[0, i, level])
+      row[f'level{level}_own_block'] = float(own[-1, i, level])
+      row[f'level{level}_best_other_block'] = float(other[-1, i, level])
+    row['diverged'] = not bool(np.isfinite(h['eval/loss'][:, i]).all())
+    return row
+
+  def _summary(self) -> list[dict]:
+    """Per (depth, η): the rows' numbers averaged over seeds, with the number of seeds."""
+    cells = list(dict.fromkeys((r['num_layers'], r['lr']) for r in self.runs))
+    out = []
+    for depth, lr in cells:
+      rows = [row for row in self.rows if (row['num_layers'], row['lr']) == (depth, lr)]
+      numbers = [k for k in rows[0] if k not in ('num_layers', 'lr', 'seed', 'diverged')]
+      out.append({'num_layers': depth, 'lr': lr, 'seeds': len(rows),
+                  **{k: float(np.nanmean([row[k] for row in rows]))
+                     if np.isfinite([row[k] for row in rows]).any() else float('nan')
+                     for k in numbers},
+                  'diverged': sum(row['diverged'] for row in rows)})
+    return out
+
+  def metric_lines(self) -> list[dict]:
+    """metrics.jsonl: one line per evaluation and run, the scores as score/<reading>/level<l>/
+    block<b> (the blocks the run has)."""
+    h, lines = self.history, []
+    for e, step in enumerate(h['step']):
+      for i, run in enumerate(self.runs):
+        line = {'step': int(step), **run,
+                **{k.replace('/', '_'): float(h[k][e, i])
+                   for k in ('train/loss', 'eval/loss', 'eval/accuracy')}}
+        for reading in READINGS:
+          for level in range(self.num_levels):
+            for block in range(run['num_layers']):
+              line[f'score/{reading}/level{level}/block{block}'] = float(
+                  h[f'score/{reading}'][e, i, level, block])
+        lines.append(line)
+    return lines
+
+  def trajectories(self) -> dict[str, np.ndarray]:
+    """trajectories.npz: the runs' keys and every evaluation."""
+    return {**{k: np.asarray([r[k] for r in self.runs]) for k in self.runs[0]},
+            **{k.replace('/', '_'): v for k, v in self.history.items()}}

@@ -1,0 +1,46 @@
+"""The alignment scores against numpy's correlations and hand cases."""
+
+from absl.testing import absltest
+import jax.numpy as jnp
+import numpy as np
+
+from scan_snap.hierarchical import metrics
+
+
+class CorrelationsTest(absltest.TestCase):
+
+  def test_centred_is_pearson_and_uncentred_the_cosine(self):
+    rng = np.random.default_rng(0)
+    z = (rng.random((200, 3)) < 0.4).astype(np.float32)
+    h = rng.normal(size=(200, 4)).astype(np.float32) + z[:, :1]
+    centred = np.asarray(metrics.correlations(jnp.asarray(z), jnp.asarray(h), True))
+    pearson = np.corrcoef(z.T, h.T)[:3, 3:]
+    np.testing.assert_allclose(centred, pearson, atol=1e-5)
+    uncentred = np.asarray(metrics.correlations(jnp.asarray(z), jnp.asarray(h), False))
+    cosine = (z.T @ h) / np.linalg.norm(z, axis=0)[:, None] / np.linalg.norm(h, axis=0)
+    np.testing.assert_allclose(uncentred, cosine, atol=1e-5)
+
+
+class ScoresTest(absltest.TestCase):
+
+  def test_a_unit_that_copies_each_variable_scores_one(self):
+    rng = np.random.default_rng(1)
+    z = (rng.random((100, 3)) < 0.5).astype(np.float32)
+    z[:, 2] = 0  # a variable no sample uses: left out of the mean
+    # Block 0: unit j is variable j at one position, 0 elsewhere; block 1: noise.
+    copy = np.zeros((100, 5, 4), np.float32)
+    copy[:, 2, :3] = z
+    noise = rng.normal(size=(100, 5, 4)).astype(np.float32)
+    score = np.asarray(metrics.scores((jnp.asarray(z),), [jnp.asarray(copy), jnp.asarray(noise)],
+                                      True))
+    self.assertEqual(score.shape, (1, 2))
+    self.assertAlmostEqual(float(score[0, 0]), 1.0, places=5)
+    self.assertLess(float(score[0, 1]), 0.5)
+    pooled = noise.max(axis=1)
+    by_hand = np.mean([max(np.corrcoef(z[:, i], pooled[:, j])[0, 1] for j in range(4))
+                       for i in range(2)])
+    self.assertAlmostEqual(float(score[0, 1]), by_hand, places=5)
+
+
+if __name__ == '__main__':
+  absltest.main()
