@@ -74,7 +74,8 @@ class PlanTest(parameterized.TestCase):
     with c.unlocked():
       c.experiment = 'vision'
     with self.assertRaisesRegex(errors.InputError, "config.experiment = 'vision': expected one "
-                                                   r"of \('sequence_classes', 'wikitext'\)"):
+                                                   r"of \('sequence_classes', 'wikitext', "
+                                                   r"'hierarchical'\)"):
       pipeline.plan(c)
 
 
