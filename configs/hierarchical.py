@@ -12,7 +12,9 @@ residuals, no positional encoding. SGD, momentum 0.9, weight decay 5·10⁻³, �
 
 As the authors draw the data, a class always expands to the same tokens: 10 distinct sequences.
 `:varied` (beyond the authors) activates each child of an active variable with probability
-0.7, so that the level-0 variables vary within a class and can be read apart from it.
+0.7, so that the level-0 variables vary within a class and can be read apart from it. `:yz`
+trains the paper's Y/Z model two layers deep instead (plain SGD, η ∈ {1, 3, 10}) and asks
+whether its first layer's attention snaps before its second's (`:smoke+yz`: in seconds).
 """
 
 from scan_snap.core import config as core_config
@@ -44,7 +46,7 @@ def get_config(variant: str = ''):
   c.sweep.runs_per_device = 10
   c.figures.names = ('scores',)
   c.report.claims = ('latents_learned', 'levels_in_own_blocks')
-  return core_config.apply_variant(c, variant, smoke=_smoke, varied=_varied)
+  return core_config.apply_variant(c, variant, smoke=_smoke, varied=_varied, yz=_yz)
 
 
 def _varied(c):
@@ -64,3 +66,17 @@ def _smoke(c):
   c.train.checkpoint_every = 20
   c.sweep.num_seeds = 3
   c.sweep.runs_per_device = 6
+
+
+def _yz(c):
+  """The paper's Y/Z model, two layers (inner width 40; Z from 0, Y random), plain SGD at
+  η ∈ {1, 3, 10} for Y and Z alike, evaluated every 10 steps for the snapping steps."""
+  c.model.kind = 'yz'
+  c.model.num_layers = (2,)
+  c.model.hidden_vocab = 40
+  c.optimizer.momentum = 0.0
+  c.optimizer.weight_decay = 0.0
+  c.optimizer.lr = (1.0, 3.0, 10.0)
+  c.train.eval_every = 10
+  c.figures.names = ('scores', 'attention_entropy')
+  c.report.claims = ('latents_learned', 'levels_in_own_blocks', 'layers_snap_in_order')

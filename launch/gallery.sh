@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every experiment and copies its figures into docs/gallery/, the README's gallery (about
-# 37 minutes on a 2-core CPU: 1.5 for the paper's sequence-class experiments, 5 for the phase
+# 40 minutes on a 2-core CPU: 1.5 for the paper's sequence-class experiments, 5 for the phase
 # diagram, 1 for finite data, 0.5 for the token prior and for the residual, 11 for the
-# hierarchical classes and 12 for their varied variant, 6 for the WikiText sample).
+# hierarchical classes, 12 for their varied variant and 2.5 for the Y/Z model on them, 6 for
+# the WikiText sample).
 #
 #   WIKITEXT_DIR=<folder> bash launch/gallery.sh [RUNS_DIR]   # default RUNS_DIR: runs/gallery
 #   WIKITEXT_DIR=<folder> DRY_RUN=1 bash launch/gallery.sh    # print the commands
@@ -17,7 +18,7 @@ wikitext_dir=${WIKITEXT_DIR}
 gallery="$(cd "$(dirname "$0")/.." && pwd)/docs/gallery"
 for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall phase_diagram \
     finite_data token_prior residual hierarchical hierarchical:varied \
-    wikitext2:sample; do
+    hierarchical:yz wikitext2:sample; do
   name=${spec//:/_}
   cmd=(python -m scan_snap.main "--config=configs/${spec%%:*}.py${spec#"${spec%%:*}"}"
        "--workdir=${runs}/${name}")

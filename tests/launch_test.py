@@ -52,7 +52,7 @@ class LaunchTest(parameterized.TestCase):
     proc = _launch('gallery.sh', WIKITEXT_DIR='/data/wikitext-2')
     self.assertEqual(proc.returncode, 0, proc.stderr)
     commands = proc.stdout.strip().splitlines()
-    self.assertLen(commands, 13)
+    self.assertLen(commands, 14)
     for name in ('token_prior', 'residual', 'hierarchical'):
       self.assertIn(f'python -m scan_snap.main --config=configs/{name}.py '
                     f'--workdir=runs/gallery/{name}', commands)

@@ -7,6 +7,8 @@ CLAIMS is the registry that config.report.claims names:
                           network's score at its initialization
   'levels_in_own_blocks'  per level l: at the end of training, level l scores highest in its
                           own block l, above its best other block
+  'layers_snap_in_order'  the first layer's attention snaps before the second's: the snapping
+                          step t₀ (metrics.snapping_step) of block 1 minus that of block 0 > 0
 
 Both read the centred score (metrics.scores); the uncentred one is reported beside it. A seed
 is the unit of each test (its tree, initialization and batches are its own); each (depth, η)
@@ -15,9 +17,12 @@ intersection-union test (verdicts.all_above): the claim passes when it passes in
 Diverged runs are left out.
 """
 
+import warnings
+
 import numpy as np
 
 from scan_snap.core import verdicts
+from scan_snap.hierarchical import metrics
 from scan_snap.hierarchical import results as results_lib
 
 
@@ -27,6 +32,9 @@ def learned_claim(level: int) -> str:
 
 def own_block_claim(level: int) -> str:
   return f'JoMA: level {level} scores highest in its own block {level}'
+
+
+SNAP_CLAIM = "JoMA: layer 1's attention snaps before layer 2's (t₀ of block 1 − block 0 > 0)"
 
 
 def by_cell(values_R: np.ndarray, runs: list[dict], cells: list[tuple[int, float]]
@@ -64,6 +72,26 @@ def levels_in_own_blocks(own_R, other_R, runs: list[dict], level: int,
   margin = np.asarray(own_R, float) - np.asarray(other_R, float)
   return verdicts.all_above(own_block_claim(level), by_cell(margin, runs, cells),
                             cell_names(cells), measured=measured, columns='cells')
+
+
+def layers_snap_in_order(t0_Rx2, runs: list[dict], measured: str = '') -> verdicts.Verdict:
+  """H₁: t₀ of the second block minus t₀ of the first, averaged over a seed's runs of two or
+  more blocks in which both snapped, is > 0 by a one-sided t-test over seeds (its interval is
+  the two-sided (1 − 2α) one, in steps). t0_Rx2: [R, 2] (NaN where a block did not snap)."""
+  t0 = np.asarray(t0_Rx2, float)
+  lag = t0[:, 1] - t0[:, 0]
+  seeds = sorted({r['seed'] for r in runs})
+  per_seed = []
+  for s in seeds:
+    mine = [lag[i] for i, r in enumerate(runs)
+            if r['seed'] == s and r['num_layers'] >= 2 and np.isfinite(lag[i])]
+    if mine:
+      per_seed.append(float(np.mean(mine)))
+  deep = [i for i, r in enumerate(runs) if r['num_layers'] >= 2]
+  unsnapped = int(sum(not np.isfinite(lag[i]) for i in deep))
+  text = (f'{unsnapped} of {len(deep)} runs of ≥ 2 blocks left out (a block whose entropy fell '
+          f'by less than {metrics.MIN_FALL} nats did not snap)')
+  return verdicts.above(SNAP_CLAIM, per_seed, measured='; '.join(t for t in (measured, text) if t))
 
 
 def _cells(runs: list[dict], keep) -> list[tuple[int, float]]:
@@ -118,9 +146,33 @@ def _own_blocks(results: results_lib.Results) -> list[verdicts.Verdict]:
   return found
 
 
+def _snapping(results: results_lib.Results) -> list[verdicts.Verdict]:
+  kept = ~np.array([row['diverged'] for row in results.rows])
+  t0 = np.where(kept[:, None], results.snapping_steps()[:, :2], np.nan)
+  entropy = results.history['attn/entropy']
+  parts = []
+  for depth, lr in dict.fromkeys((r['num_layers'], r['lr']) for r in results.runs):
+    sel = [i for i, r in enumerate(results.runs)
+           if (r['num_layers'], r['lr']) == (depth, lr) and kept[i]]
+    if depth < 2 or not sel:
+      continue
+    with warnings.catch_warnings():  # A cell in which no block snapped: NaN, said as such.
+      warnings.simplefilter('ignore', RuntimeWarning)
+      t0_0, t0_1 = np.nanmean(t0[sel, 0]), np.nanmean(t0[sel, 1])
+    parts.append(f'{depth} blocks, η = {lr:g}: t₀ {t0_0:.0f} and {t0_1:.0f} steps, entropy '
+                 f'{entropy[0, sel, 0].mean():.2f} → {entropy[-1, sel, 0].mean():.2f} and '
+                 f'{entropy[0, sel, 1].mean():.2f} → {entropy[-1, sel, 1].mean():.2f} nats')
+  parts = ['blocks 0 and 1, means over seeds: ' + '; '.join(parts)] if parts else []
+  return [layers_snap_in_order(t0, results.runs, '; '.join(
+      parts + [f'{int((~kept).sum())} diverged runs left out']))]
+
+
 CLAIMS = {
     'latents_learned': verdicts.Claim(_learned),
     'levels_in_own_blocks': verdicts.Claim(
         _own_blocks, applies=lambda c: max(c.model.num_layers) >= 2,
+        applies_to='grids with a depth of at least 2 blocks (model.num_layers)'),
+    'layers_snap_in_order': verdicts.Claim(
+        _snapping, applies=lambda c: max(c.model.num_layers) >= 2,
         applies_to='grids with a depth of at least 2 blocks (model.num_layers)'),
 }

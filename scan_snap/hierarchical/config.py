@@ -16,6 +16,9 @@ from scan_snap.hierarchical import model
 from scan_snap.hierarchical import train
 
 
+MODELS = ('transformer', 'yz')
+
+
 def hierarchical_config() -> ml_collections.ConfigDict:
   """Every key, at the authors' values (facebookresearch/luckmatters,
   ssl/real-dataset/config/decoder_only_hier.yaml) and a depth axis of 1, 2 and 4 blocks."""
@@ -34,10 +37,12 @@ def hierarchical_config() -> ml_collections.ConfigDict:
   c.eval.batch_size = 1280  # the run's fixed evaluation samples, read at every evaluation
 
   c.model = ml_collections.ConfigDict()
+  c.model.kind = 'transformer'  # 'transformer' (the authors') or 'yz' (the paper's Y/Z, stacked)
   c.model.d_model = 64
   c.model.d_ff = 256
   c.model.num_heads = 1
   c.model.num_layers = (1, 2, 4)  # grid axis: the depth
+  c.model.hidden_vocab = 40  # 'yz': the width D_l of its inner layers
 
   c.optimizer = optimizer.config(name='sgd', momentum=0.9, weight_decay=5e-3)
   c.optimizer.lr = (0.01,)  # grid axis: the learning rate η
@@ -84,7 +89,8 @@ def check(problems: config.Problems) -> None:
       need(False, 'data', problem)
   need(positive(c.eval.batch_size) and c.eval.batch_size >= 2, 'eval.batch_size',
        'must be an integer ≥ 2 (the scores are correlations over it)')
-  for key in ('d_model', 'd_ff', 'num_heads'):
+  need(m.kind in MODELS, 'model.kind', f'must be one of {MODELS}')
+  for key in ('d_model', 'd_ff', 'num_heads', 'hidden_vocab'):
     need(positive(m[key]), f'model.{key}', 'must be a positive integer')
   need(not (positive(m.d_model) and positive(m.num_heads)) or m.d_model % m.num_heads == 0,
        'model.num_heads', 'must divide model.d_model')
@@ -117,11 +123,15 @@ def spec(c: ml_collections.ConfigDict) -> data.LatentTree:
 def run_config(c: ml_collections.ConfigDict, num_layers: int) -> train.RunConfig:
   """The frozen config of the runs of depth `num_layers` (the rates and seeds stay traced)."""
   m, s = c.model, spec(c)
+  if m.kind == 'yz':
+    network = model.YZConfig(vocab_size=s.vocab_size, num_classes=s.num_classes,
+                             num_layers=num_layers, hidden_vocab=m.hidden_vocab)
+  else:
+    network = model.TransformerConfig(vocab_size=s.vocab_size, num_classes=s.num_classes,
+                                      d_model=m.d_model, d_ff=m.d_ff, num_heads=m.num_heads,
+                                      num_layers=num_layers)
   return train.RunConfig(
-      spec=s,
-      model=model.TransformerConfig(vocab_size=s.vocab_size, num_classes=s.num_classes,
-                                    d_model=m.d_model, d_ff=m.d_ff, num_heads=m.num_heads,
-                                    num_layers=num_layers),
+      spec=s, model=network,
       optimizer=optimizer.from_config(c.optimizer), batch_size=c.data.batch_size,
       eval_batch_size=c.eval.batch_size, steps=c.train.steps, eval_every=c.train.eval_every)
 
@@ -141,6 +151,10 @@ def grid(c: ml_collections.ConfigDict) -> list[Group]:
 
 def num_params(c: ml_collections.ConfigDict, num_layers: int) -> int:
   """The parameters of one network of depth num_layers."""
+  if c.model.kind == 'yz':
+    rc = run_config(c, num_layers)
+    dims = model.widths(rc.model)
+    return sum(a * a + a * b for a, b in zip(dims[:-1], dims[1:]))
   d, f = c.model.d_model, c.model.d_ff
   block = 3 * d * d + 2 * d * f + f + d + 4 * d
   return c.data.vocab_size * d + num_layers * block + (d + 1) * c.data.num_latents[-1]

@@ -1,4 +1,4 @@
-"""The hierarchical-class figures, PNG and PDF.
+"""The hierarchical-class figures, PNG and PDF: one column per (depth, η) cell of the grid.
 
 FIGURES is the registry that config.figures.names names: each entry (an outputs.FigureSpec)
 draws its figure from a results.Results into the figures folder.
@@ -13,31 +13,38 @@ from scan_snap.core import outputs
 from scan_snap.hierarchical import results as results_lib
 
 
+def _cells(runs: list[dict]) -> list[tuple[int, float]]:
+  return list(dict.fromkeys((r['num_layers'], r['lr']) for r in runs))
+
+
+def _title(depth: int, lr: float, rates: int) -> str:
+  return f'{depth} block{"s" if depth > 1 else ""}' + (f', η = {lr:g}' if rates > 1 else '')
+
+
+def _band(ax, steps_E: np.ndarray, values_ExN: np.ndarray, **line) -> None:
+  """The mean over the columns, with a band of ± 1 sd."""
+  mean, sd = values_ExN.mean(axis=1), values_ExN.std(axis=1)
+  ax.plot(steps_E, mean, **line)
+  ax.fill_between(steps_E, mean - sd, mean + sd, color=line['color'], alpha=0.15, lw=0)
+
+
 def scores(steps_E: np.ndarray, score_ExRxLxB: np.ndarray, runs: list[dict],
            stem: pathlib.Path) -> list[pathlib.Path]:
-  """Per level (rows) and depth (columns): the centred score of each block over training, mean
-  over seeds with a band of ± 1 sd, one line style per η; level l's own block is drawn
-  thicker."""
-  depths = list(dict.fromkeys(r['num_layers'] for r in runs))
-  rates = list(dict.fromkeys(r['lr'] for r in runs))
-  num_levels = score_ExRxLxB.shape[2]
-  fig = Figure(figsize=(3.4 * len(depths) + 0.4, 2.6 * num_levels + 0.4), layout='constrained')
-  axes = fig.subplots(num_levels, len(depths), squeeze=False, sharey=True)
-  styles = ['-', '--', ':', '-.']
+  """Per level (rows) and (depth, η) cell (columns): the centred score of each block over
+  training, mean over seeds with a band of ± 1 sd; level l's own block is drawn thicker."""
+  cells, num_levels = _cells(runs), score_ExRxLxB.shape[2]
+  rates = len({lr for _, lr in cells})
+  fig = Figure(figsize=(3.4 * len(cells) + 0.4, 2.6 * num_levels + 0.4), layout='constrained')
+  axes = fig.subplots(num_levels, len(cells), squeeze=False, sharey=True)
   for level in range(num_levels):
-    for col, depth in enumerate(depths):
+    for col, (depth, lr) in enumerate(cells):
       ax = axes[level, col]
-      for k, lr in enumerate(rates):
-        sel = [i for i, r in enumerate(runs) if (r['num_layers'], r['lr']) == (depth, lr)]
-        for block in range(depth):
-          values = score_ExRxLxB[:, sel, level, block]
-          mean, sd = values.mean(axis=1), values.std(axis=1)
-          label = f'block {block}' + (f', η={lr:g}' if len(rates) > 1 else '')
-          ax.plot(steps_E, mean, color=f'C{block}', ls=styles[k % len(styles)],
-                  lw=2.4 if block == level else 1.2, label=label)
-          ax.fill_between(steps_E, mean - sd, mean + sd, color=f'C{block}', alpha=0.15, lw=0)
-      ax.set_title(f'level {level} ({"classes" if level == num_levels - 1 else "latents"}), '
-                   f'{depth} block{"s" if depth > 1 else ""}', fontsize=9)
+      sel = [i for i, r in enumerate(runs) if (r['num_layers'], r['lr']) == (depth, lr)]
+      for block in range(depth):
+        _band(ax, steps_E, score_ExRxLxB[:, sel, level, block], color=f'C{block}',
+              lw=2.4 if block == level else 1.2, label=f'block {block}')
+      kind = 'classes' if level == num_levels - 1 else 'latents'
+      ax.set_title(f'level {level} ({kind}), {_title(depth, lr, rates)}', fontsize=9)
       ax.set_xlabel('step')
       if col == 0:
         ax.set_ylabel('score: mean of max corr.')
@@ -47,9 +54,40 @@ def scores(steps_E: np.ndarray, score_ExRxLxB: np.ndarray, runs: list[dict],
   return outputs.save_figure(fig, stem)
 
 
+def attention_entropy(steps_E: np.ndarray, entropy_ExRxB: np.ndarray, t0_RxB: np.ndarray,
+                      runs: list[dict], seq_len: int, stem: pathlib.Path) -> list[pathlib.Path]:
+  """Per (depth, η) cell: each block's attention entropy at the last position over training,
+  mean over seeds ± 1 sd, with its mean snapping step t₀ (dashed) and ln L, uniform (grey)."""
+  cells = _cells(runs)
+  rates = len({lr for _, lr in cells})
+  fig = Figure(figsize=(3.4 * len(cells) + 0.4, 3.0), layout='constrained')
+  axes = fig.subplots(1, len(cells), squeeze=False, sharey=True)[0]
+  for ax, (depth, lr) in zip(axes, cells):
+    sel = [i for i, r in enumerate(runs) if (r['num_layers'], r['lr']) == (depth, lr)]
+    for block in range(depth):
+      _band(ax, steps_E, entropy_ExRxB[:, sel, block], color=f'C{block}', label=f'block {block}')
+      t0 = t0_RxB[sel, block]
+      if np.isfinite(t0).any():
+        ax.axvline(np.nanmean(t0), color=f'C{block}', ls='--', lw=1)
+    ax.axhline(np.log(seq_len), color='grey', ls=':', lw=1)
+    ax.set(title=_title(depth, lr, rates), xlabel='step')
+    ax.legend(fontsize=6)
+  axes[0].set_ylabel('entropy of the last position\'s attention (nats)')
+  fig.suptitle('Attention entropy per block (dashed: mean snapping step t₀; dotted: uniform)',
+               fontsize=9)
+  return outputs.save_figure(fig, stem)
+
+
 def _scores(results: results_lib.Results, folder: pathlib.Path) -> None:
   scores(results.history['step'], results.history['score/centred'], results.runs,
          folder / 'scores')
 
 
-FIGURES = {'scores': outputs.FigureSpec(_scores)}
+def _attention_entropy(results: results_lib.Results, folder: pathlib.Path) -> None:
+  attention_entropy(results.history['step'], results.history['attn/entropy'],
+                    results.snapping_steps(), results.runs, results.seq_len,
+                    folder / 'attention_entropy')
+
+
+FIGURES = {'scores': outputs.FigureSpec(_scores),
+           'attention_entropy': outputs.FigureSpec(_attention_entropy)}

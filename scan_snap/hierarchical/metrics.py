@@ -12,12 +12,16 @@ is never active: it has nothing to track): how well the block's best unit tracks
 
   correlations(z, h, centred) -> ρ [n_l, units]
   scores(active, hiddens, centred) -> [levels, blocks]
+  last_entropy(attention) -> the entropy of the last position's attention, in nats
+  snapping_step(steps, entropy) -> t₀: when a layer's attention entropy has made most of its fall
 """
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 NORM_EPS = 1e-9  # the authors' guard against a zero norm
+MIN_FALL = 0.05  # nats: an entropy that falls less has not snapped
 
 
 def correlations(z_BxN: jax.Array, h_BxU: jax.Array, centred: bool) -> jax.Array:
@@ -40,3 +44,21 @@ def scores(active: tuple[jax.Array, ...], hiddens: list[jax.Array], centred: boo
     return (correlations(z, h, centred).max(axis=1) * varies).sum() / varies.sum()
 
   return jnp.stack([jnp.stack([score(z, h) for h in pooled]) for z in active])
+
+
+def last_entropy(weights_BxHxLxL: jax.Array) -> jax.Array:
+  """−Σ_k a_k ln a_k of the last position's attention over its keys (where the class is read),
+  mean over the batch and the heads: ln L when uniform, 0 on one key."""
+  a = weights_BxHxLxL[..., -1, :]
+  return -(a * jnp.log(jnp.where(a > 0, a, 1.0))).sum(-1).mean()
+
+
+def snapping_step(steps_E: np.ndarray, entropy_E: np.ndarray) -> float:
+  """t₀ of one layer: the first evaluated step at which its entropy H has made a fraction
+  1 − 1/e of its fall from step 0 to its least value, H(t₀) ≤ H₀ − (1 − 1/e)(H₀ − min H); NaN
+  when it falls by less than MIN_FALL (or is not finite)."""
+  h = np.asarray(entropy_E, float)
+  if not np.isfinite(h).all() or h[0] - h.min() < MIN_FALL:
+    return float('nan')
+  level = h[0] - (1 - np.exp(-1)) * (h[0] - h.min())
+  return float(np.asarray(steps_E)[np.argmax(h <= level)])

@@ -1,17 +1,20 @@
 """The hierarchical grid's results, built once from its groups: every run's evaluations on one
 axis of runs, the per-run rows of results.csv, the per-cell summary, and metrics.jsonl's lines.
 
-A run's scores are [levels, blocks] (metrics.scores); runs shallower than the deepest have NaN
-in the blocks they lack. Level l's own block is block l.
+A run's scores are [levels, blocks] (metrics.scores) and its attention entropies [blocks]; runs
+shallower than the deepest have NaN in the blocks they lack. Level l's own block is block l.
 """
 
 import warnings
 
 import numpy as np
 
+from scan_snap.hierarchical import metrics
 from scan_snap.hierarchical import sweep
 
 READINGS = ('centred', 'uncentred')
+# The evaluations with a last axis of blocks: [E, R, levels, blocks], [E, R, blocks].
+PER_BLOCK = ('score/centred', 'score/uncentred', 'attn/entropy')
 
 
 class Results:
@@ -21,6 +24,7 @@ class Results:
   def __init__(self, groups: list[sweep.GroupResult]):
     blocks = max(g.run_config.model.num_layers for g in groups)
     self.num_levels = groups[0].run_config.spec.num_levels
+    self.seq_len = groups[0].run_config.spec.seq_len
     self.runs = [{'num_layers': g.run_config.model.num_layers, **r} for g in groups
                  for r in g.runs]
     self.history = {'step': groups[0].history['step']}
@@ -28,10 +32,11 @@ class Results:
       if key == 'step':
         continue
       parts = [g.history[key] for g in groups]
-      if key.startswith('score/'):  # NaN in the blocks a run lacks
-        parts = [np.pad(p, ((0, 0),) * 3 + ((0, blocks - p.shape[-1]),), constant_values=np.nan)
-                 for p in parts]
+      if key in PER_BLOCK:  # NaN in the blocks a run lacks
+        parts = [np.pad(p, ((0, 0),) * (p.ndim - 1) + ((0, blocks - p.shape[-1]),),
+                        constant_values=np.nan) for p in parts]
       self.history[key] = np.concatenate(parts, axis=1)
+    self._snapping = self.snapping_steps()
     self.rows = [self._row(i) for i in range(len(self.runs))]
     self.summary = self._summary()
 
@@ -61,6 +66,13 @@ class Results:
                                        np.nanmax(rest, axis=-1), np.nan)
     return other
 
+  def snapping_steps(self) -> np.ndarray:
+    """[R, blocks]: each block's t₀ (metrics.snapping_step of its attention entropy; NaN for a
+    block that did not snap, or that the run lacks)."""
+    entropy, steps = self.history['attn/entropy'], self.history['step']
+    return np.array([[metrics.snapping_step(steps, entropy[:, i, b])
+                      for b in range(entropy.shape[-1])] for i in range(entropy.shape[1])])
+
   def _row(self, i: int) -> dict:
     h = self.history
     own, other = self.own_block(), self.best_other_block()
@@ -71,6 +83,9 @@ class Results:
       row[f'level{level}_own_block_init'] = float(own[0, i, level])
       row[f'level{level}_own_block'] = float(own[-1, i, level])
       row[f'level{level}_best_other_block'] = float(other[-1, i, level])
+    for block in range(h['attn/entropy'].shape[-1]):  # NaN in the blocks the run lacks
+      row[f'block{block}_entropy'] = float(h['attn/entropy'][-1, i, block])
+      row[f'block{block}_snapping_step'] = float(self._snapping[i, block])
     row['diverged'] = not bool(np.isfinite(h['eval/loss'][:, i]).all())
     return row
 
@@ -89,14 +104,17 @@ class Results:
     return out
 
   def metric_lines(self) -> list[dict]:
-    """metrics.jsonl: one line per evaluation and run, the scores as score/<reading>/level<l>/
-    block<b> (the blocks the run has)."""
+    """metrics.jsonl: one line per evaluation and run, the attention entropies as
+    attn_entropy/block<b> and the scores as score/<reading>/level<l>/block<b> (the blocks the
+    run has)."""
     h, lines = self.history, []
     for e, step in enumerate(h['step']):
       for i, run in enumerate(self.runs):
         line = {'step': int(step), **run,
                 **{k.replace('/', '_'): float(h[k][e, i])
                    for k in ('train/loss', 'eval/loss', 'eval/accuracy')}}
+        for block in range(run['num_layers']):
+          line[f'attn_entropy/block{block}'] = float(h['attn/entropy'][e, i, block])
         for reading in READINGS:
           for level in range(self.num_levels):
             for block in range(run['num_layers']):

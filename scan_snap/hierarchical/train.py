@@ -34,7 +34,7 @@ class RunConfig:
   """Everything static about one run: jit sees it as a hashable constant."""
 
   spec: data.LatentTree
-  model: model.TransformerConfig
+  model: model.TransformerConfig | model.YZConfig
   optimizer: core_optimizer.OptimizerConfig
   batch_size: int
   eval_batch_size: int
@@ -47,10 +47,10 @@ class TrainState(NamedTuple):
   opt_state: optax.OptState
 
 
-def loss_and_accuracy(cfg: model.TransformerConfig, params: dict,
+def loss_and_accuracy(cfg: model.TransformerConfig | model.YZConfig, params: dict,
                       batch: data.Sample) -> tuple[jax.Array, jax.Array]:
   """Mean cross-entropy of the class at the last position, and the fraction predicted."""
-  logits_BxC, _ = model.apply(cfg, params, batch.tokens)
+  logits_BxC, _, _ = model.apply(cfg, params, batch.tokens)
   loss = optax.softmax_cross_entropy_with_integer_labels(logits_BxC, batch.label).mean()
   return loss, (logits_BxC.argmax(-1) == batch.label).mean()
 
@@ -84,8 +84,9 @@ def make_functions(run_config: RunConfig) -> tuple[Callable, Callable, Callable]
     del lr
     batch = data.sample(rc.spec, tuple(tree), key(seed, 2), rc.eval_batch_size)
     loss, accuracy = loss_and_accuracy(rc.model, params, batch)
-    _, hiddens = model.apply(rc.model, params, batch.tokens)
+    _, hiddens, attentions = model.apply(rc.model, params, batch.tokens)
     return {'eval/loss': loss, 'eval/accuracy': accuracy,
+            'attn/entropy': jnp.stack([metrics.last_entropy(a) for a in attentions]),
             'score/centred': metrics.scores(batch.active, hiddens, True),
             'score/uncentred': metrics.scores(batch.active, hiddens, False)}
 

@@ -61,6 +61,42 @@ class CalibrationTest(absltest.TestCase):
     self.assertGreaterEqual(pass_rate(_margin, 0.1), 0.8)
 
 
+# configs/hierarchical.py:yz: 2 blocks × η ∈ {1, 3, 10} × 10 seeds.
+YZ_RUNS = [{'num_layers': 2, 'seed': s, 'lr': lr} for s in range(10) for lr in (1.0, 3.0, 10.0)]
+
+
+def _snapping_steps(rng: np.random.Generator, lag: float) -> np.ndarray:
+  """t₀ of blocks 0 and 1 per run of YZ_RUNS: block 0 at 270, 100 or 50 steps by η (sd 20),
+  block 1 `lag` steps later with run noise sd 17 (per seed, over its 3 runs: 10, as measured),
+  7% of the runs unsnapped (2 of 30 measured)."""
+  t0 = np.array([{1.0: 270, 3.0: 100, 10.0: 50}[r['lr']] for r in YZ_RUNS]) + rng.normal(0, 20, 30)
+  t1 = t0 + lag + rng.normal(0, 17, 30)
+  t1[rng.random(30) < 0.07] = np.nan
+  return np.stack([t0, t1], axis=1)
+
+
+class SnappingOrderTest(absltest.TestCase):
+  """layers_snap_in_order on simulated :yz grids (400 each): false passes with no lag, the
+  detection of a lag of 15 steps (measured: 17 ± 3), and hand cases."""
+
+  def _pass_rate(self, lag: float) -> float:
+    rng = np.random.default_rng(0)
+    return float(np.mean([claims.layers_snap_in_order(_snapping_steps(rng, lag), YZ_RUNS).verdict
+                          == verdicts.PASS for _ in range(_GRIDS)]))
+
+  def test_no_lag_rarely_passes_and_a_planted_one_is_detected(self):
+    self.assertLessEqual(self._pass_rate(0.0), 0.05)
+    self.assertGreaterEqual(self._pass_rate(15.0), 0.8)
+
+  def test_second_layer_first_fails_and_unsnapped_runs_are_counted(self):
+    t0 = np.tile([100.0, 60.0], (len(YZ_RUNS), 1)) + np.random.default_rng(1).normal(
+        0, 5, (len(YZ_RUNS), 2))
+    t0[0, 1] = np.nan
+    verdict = claims.layers_snap_in_order(t0, YZ_RUNS)
+    self.assertEqual(verdict.verdict, verdicts.FAIL)
+    self.assertIn('1 of 30 runs of ≥ 2 blocks left out', verdict.measured)
+
+
 class LatentsLearnedTest(absltest.TestCase):
 
   def test_a_rise_in_every_cell_passes(self):
@@ -119,6 +155,7 @@ class ResultsTest(absltest.TestCase):
       score = np.arange(2 * depth, dtype=float).reshape(1, 1, 2, depth).repeat(2, axis=0)
       history = {'step': np.array([0, 10]), 'train/loss': np.array([[np.nan], [1.0]]),
                  'eval/loss': np.array([[2.0], [1.0]]), 'eval/accuracy': np.array([[0.], [1.]]),
+                 'attn/entropy': np.ones((2, 1, depth)),
                  'score/centred': score, 'score/uncentred': score}
       groups.append(sweep.GroupResult(rc, [{'seed': 1, 'lr': 0.01}], history, 10))
     reported = results.Results(groups)

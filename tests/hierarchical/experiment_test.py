@@ -70,6 +70,15 @@ class SmokeTest(absltest.TestCase):
     self.assertEqual(again['steps_trained'], 0)
     np.testing.assert_equal(first['results'], again['results'])  # NaN where a block is missing
 
+  def test_the_yz_model_runs_and_decides_its_order_of_snapping(self):
+    c = load_config('hierarchical', 'smoke+yz')
+    result = scan_snap.run_experiment(c)
+    self.assertLen(result['results'], 3 * c.sweep.num_seeds)
+    self.assertIn('block1_snapping_step', result['results'][0])
+    claims_found = [check['claim'] for check in result['claims']]
+    self.assertIn("JoMA: layer 1's attention snaps before layer 2's (t₀ of block 1 − block 0 > 0)",
+                  claims_found)
+
   def test_a_run_does_not_depend_on_the_grid_around_it(self):
     c = load_config('hierarchical', 'smoke')
     rc = hier_config.run_config(c, 2)

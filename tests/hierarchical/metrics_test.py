@@ -42,5 +42,23 @@ class ScoresTest(absltest.TestCase):
     self.assertAlmostEqual(float(score[0, 1]), by_hand, places=5)
 
 
+class AttentionTest(absltest.TestCase):
+
+  def test_last_entropy_by_hand(self):
+    weights = np.zeros((2, 1, 3, 3), np.float32)
+    weights[0, 0, -1] = [1 / 3, 1 / 3, 1 / 3]  # uniform: ln 3
+    weights[1, 0, -1] = [0, 0, 1]  # one key: 0
+    self.assertAlmostEqual(float(metrics.last_entropy(jnp.asarray(weights))), np.log(3) / 2,
+                           places=6)
+
+  def test_snapping_step(self):
+    steps = np.arange(0, 110, 10)
+    # Falls from 3 to 1 by step 50: 1 − 1/e of the fall (1.26 nats) is made at step 30.
+    entropy = np.array([3, 2.9, 2.4, 1.6, 1.1, 1, 1, 1, 1, 1, 1])
+    self.assertEqual(metrics.snapping_step(steps, entropy), 30)
+    self.assertTrue(np.isnan(metrics.snapping_step(steps, np.full(11, 2.0) - 0.001 * steps / 10)))
+    self.assertTrue(np.isnan(metrics.snapping_step(steps, np.full(11, np.nan))))
+
+
 if __name__ == '__main__':
   absltest.main()
