@@ -29,6 +29,7 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.data.cache_dir = '~/.cache/scan_snap/tfds'  # where TFDS keeps the prepared array_record files
   c.data.train_split = 'train'  # the split trained on, which also defines the vocabulary
   c.data.eval_split = 'validation'  # the split evaluated on
+  c.data.tokenizer = 'whitespace'  # or 'basic_english', the authors' (data.TOKENIZERS)
   c.data.max_vocab = 0  # keep the max_vocab − 2 most frequent words (+ <eos>, <unk>); 0: all
   c.data.max_train_tokens = 0  # train on the first tokens of the split only; 0: all of it
   c.data.batch_size = 20  # parallel training streams
@@ -86,6 +87,7 @@ def check(problems: config.Problems) -> None:
        'must name a WikiText folder (wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens): '
        'pass --config.data.dir=<folder>')
   need(d.variant in data.VARIANTS, 'data.variant', f'must be one of {data.VARIANTS}')
+  need(d.tokenizer in data.TOKENIZERS, 'data.tokenizer', f'must be one of {data.TOKENIZERS}')
   for key in ('train_split', 'eval_split'):
     need(d[key] in data.SPLITS, f'data.{key}', f'must be one of {tuple(data.SPLITS)}')
   for key in ('max_vocab', 'max_train_tokens'):

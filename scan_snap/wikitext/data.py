@@ -4,8 +4,11 @@ The user gives a standard WikiText folder (`wiki.{train,valid,test}.tokens`, or 
 `wiki.*.raw`). `WikiTextFolder` prepares each split present there as array_record files, one
 example per line, in the file's order (shuffling is disabled), under a cache directory keyed by
 the folder's path and file sizes; `read_lines` reads them back with `tfds.data_source`.
-Language-model handling: each line is split on whitespace and ends with `<eos>`; words outside
-the vocabulary (built on the training split) become `<unk>`.
+Language-model handling (`words_of`): with the 'whitespace' tokenizer each line is split on
+whitespace and ends with `<eos>`; with 'basic_english', the authors' (torchtext's of that name),
+each line is lower-cased, its punctuation split off, and its words follow each other with no
+`<eos>`, empty lines dropped. Words outside the vocabulary (built on the training split) become
+`<unk>`.
 """
 
 import codecs
@@ -141,11 +144,33 @@ def read_lines(builder: WikiTextFolder, split: str, block: int = 10_000) -> Iter
       yield text.decode('utf-8') if isinstance(text, bytes) else text
 
 
-def words_of(lines: Iterable[str]) -> Iterator[str]:
-  """The word stream of a language model: each line's words, then <eos>."""
+TOKENIZERS = ('whitespace', 'basic_english')
+# torchtext's basic_english, in its order: (pattern, replacement), then a split on whitespace.
+_BASIC_ENGLISH = [(re.compile(p), r) for p, r in (
+    (r"\'", " '  "), (r'\"', ''), (r'\.', ' . '), (r'<br \/>', ' '), (r',', ' , '),
+    (r'\(', ' ( '), (r'\)', ' ) '), (r'\!', ' ! '), (r'\?', ' ? '), (r'\;', ' '), (r'\:', ' '),
+    (r'\s+', ' '))]
+
+
+def basic_english(line: str) -> list[str]:
+  """torchtext's basic_english tokenizer: lower case, each of ' . , ( ) ! ? its own word, " ; :
+  dropped."""
+  line = line.lower()
+  for pattern, replacement in _BASIC_ENGLISH:
+    line = pattern.sub(replacement, line)
+  return line.split()
+
+
+def words_of(lines: Iterable[str], tokenizer: str = 'whitespace') -> Iterator[str]:
+  """The word stream of a language model: 'whitespace', each line's words, then <eos>;
+  'basic_english', each line's basic_english words, with no <eos> (so an empty line adds
+  nothing)."""
   for line in lines:
-    yield from line.split()
-    yield EOS
+    if tokenizer == 'basic_english':
+      yield from basic_english(line)
+    else:
+      yield from line.split()
+      yield EOS
 
 
 @dataclasses.dataclass(frozen=True)

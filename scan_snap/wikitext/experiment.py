@@ -76,10 +76,12 @@ def load(plan: pipeline.Plan) -> Data:
   builder = runtime.process_zero_first(lambda: data_lib.prepare(
       pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits), 'wikitext prepared')
   # Two streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
-  train_words = lambda: data_lib.words_of(data_lib.read_lines(builder, d.train_split))
+  train_words = lambda: data_lib.words_of(data_lib.read_lines(builder, d.train_split),
+                                          d.tokenizer)
   vocab = data_lib.Vocabulary.build(train_words(), d.max_vocab)
   train_ids = vocab.encode(train_words())[:d.max_train_tokens or None]
-  eval_ids = vocab.encode(data_lib.words_of(data_lib.read_lines(builder, d.eval_split)))
+  eval_ids = vocab.encode(data_lib.words_of(data_lib.read_lines(builder, d.eval_split),
+                                            d.tokenizer))
   train_BxN = data_lib.batchify(train_ids, d.batch_size)
   eval_ExN = data_lib.batchify(eval_ids[:e.max_tokens or None], e.batch_size)
   steps_per_epoch = data_lib.num_windows(train_BxN.shape[1], d.bptt)

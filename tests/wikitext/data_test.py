@@ -45,6 +45,16 @@ class DataTest(parameterized.TestCase):
     self.assertEqual(list(data.words_of([' ', ' = A b = ', ' x , y '])),
                      ['<eos>', '=', 'A', 'b', '=', '<eos>', 'x', ',', 'y', '<eos>'])
 
+  def test_basic_english_is_torchtext_s(self):
+    # torchtext.data.utils.get_tokenizer('basic_english') on these lines, as the authors read
+    # WikiText: lower case; ' . , ( ) ! ? split off; " ; : dropped; empty lines give nothing.
+    lines = [' ', ' = Valkyria Chronicles = ', ' The game \'s "sequel" (2011) : it , was; fun! '
+             'Really? <unk> 3 @.@ 5 ']
+    self.assertEqual(list(data.words_of(lines, 'basic_english')),
+                     ['=', 'valkyria', 'chronicles', '=', 'the', 'game', "'", 's', 'sequel', '(',
+                      '2011', ')', 'it', ',', 'was', 'fun', '!', 'really', '?', '<unk>', '3',
+                      '@', '.', '@', '5'])
+
   def test_vocabulary_by_count_then_first_appearance(self):
     words = list(data.words_of(_TINY['train'].split('\n')[:-1]))
     vocab = data.Vocabulary.build(words)
