@@ -48,6 +48,7 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.model.num_layers = 1
   c.model.dropout = 0.2
   c.model.sinusoidal_positions = True
+  c.model.init = 'flax'  # or 'pytorch', the authors' (model.INITS)
 
   c.optimizer = optimizer.config()  # the keys of core.optimizer.config, and:
   c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
@@ -108,6 +109,7 @@ def check(problems: config.Problems) -> None:
        'model.num_heads', 'must divide model.d_model')
   need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
   need(isinstance(m.sinusoidal_positions, bool), 'model.sinusoidal_positions', 'must be a bool')
+  need(m.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
 
   optimizer.check(problems)
   need(config.is_real(o.clip_norm) and o.clip_norm > 0, 'optimizer.clip_norm',
@@ -175,7 +177,7 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
       model=model.TransformerConfig(
           vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
           num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
-          sinusoidal_positions=m.sinusoidal_positions),
+          sinusoidal_positions=m.sinusoidal_positions, init=m.init),
       optimizer=optimizer.from_config(o),
       lr_groups=tuple((str(pattern), float(factor)) for pattern, factor in o.lr_groups),
       clip_norm=o.clip_norm, lr_decay=o.lr_decay,

@@ -23,6 +23,33 @@ class TransformerConfig:
   num_layers: int = 1
   dropout: float = 0.2
   sinusoidal_positions: bool = True
+  init: str = 'flax'  # or 'pytorch', the authors' (INITS)
+
+
+INITS = ('flax', 'pytorch')
+
+
+def _pytorch_uniform(fan_in: int):
+  """PyTorch's nn.Linear default for its weight and bias: U(±1/√fan_in)."""
+  bound = 1 / math.sqrt(fan_in)
+  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)
+
+
+def _linear_inits(cfg: 'TransformerConfig', role: str, fan_in: int) -> dict:
+  """The initializers of one nnx.Linear: flax's defaults (lecun_normal, zero bias) for
+  cfg.init = 'flax'; for 'pytorch', nn.TransformerEncoderLayer's: W_Q, W_K, W_V together one
+  xavier_uniform [3d, d] matrix (U(±√(6/4d))) with zero biases, W_O PyTorch's Linear weight with a
+  zero bias, the feed-forward layers PyTorch's Linear weight and bias."""
+  if cfg.init == 'flax':
+    return {}
+  zeros = jax.nn.initializers.zeros
+  if role == 'qkv':
+    bound = math.sqrt(6 / (4 * cfg.d_model))
+    return {'kernel_init': lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+        key, shape, dtype, -bound, bound), 'bias_init': zeros}
+  if role == 'out':
+    return {'kernel_init': _pytorch_uniform(fan_in), 'bias_init': zeros}
+  return {'kernel_init': _pytorch_uniform(fan_in), 'bias_init': _pytorch_uniform(fan_in)}
 
 
 def sinusoidal_positions(length: int, dim: int) -> jax.Array:
@@ -57,10 +84,11 @@ class CausalSelfAttention(nnx.Module):
     if cfg.d_model % cfg.num_heads:
       raise ValueError(f'd_model = {cfg.d_model} is not a multiple of num_heads = {cfg.num_heads}')
     self.num_heads, self.rate = cfg.num_heads, cfg.dropout
-    self.query = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs)
-    self.key = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs)
-    self.value = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs)
-    self.out = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs)
+    qkv, out = _linear_inits(cfg, 'qkv', cfg.d_model), _linear_inits(cfg, 'out', cfg.d_model)
+    self.query = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs, **qkv)
+    self.key = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs, **qkv)
+    self.value = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs, **qkv)
+    self.out = nnx.Linear(cfg.d_model, cfg.d_model, rngs=rngs, **out)
 
   def __call__(self, x_BxLxD: jax.Array,
                dropout_key: jax.Array | None) -> tuple[jax.Array, jax.Array]:
@@ -84,8 +112,9 @@ class Block(nnx.Module):
     self.rate = cfg.dropout
     self.attention = CausalSelfAttention(cfg, rngs=rngs)
     self.norm1 = nnx.LayerNorm(cfg.d_model, epsilon=1e-5, rngs=rngs)
-    self.ff1 = nnx.Linear(cfg.d_model, cfg.d_ff, rngs=rngs)
-    self.ff2 = nnx.Linear(cfg.d_ff, cfg.d_model, rngs=rngs)
+    self.ff1 = nnx.Linear(cfg.d_model, cfg.d_ff, rngs=rngs,
+                          **_linear_inits(cfg, 'ff', cfg.d_model))
+    self.ff2 = nnx.Linear(cfg.d_ff, cfg.d_model, rngs=rngs, **_linear_inits(cfg, 'ff', cfg.d_ff))
     self.norm2 = nnx.LayerNorm(cfg.d_model, epsilon=1e-5, rngs=rngs)
 
   def __call__(self, x_BxLxD: jax.Array,

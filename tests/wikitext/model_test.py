@@ -49,6 +49,27 @@ class ModelTest(parameterized.TestCase):
     self.assertAlmostEqual(float(kept.mean()), 1.0, delta=4 * np.sqrt(1.0 / 20_000))  # ±4σ
     self.assertEqual(set(np.unique(kept).tolist()), {0.0, 2.0})
 
+  def test_pytorch_initialization_is_nn_transformer_encoder_layer_s(self):
+    cfg = model.TransformerConfig(vocab_size=50, max_len=8, d_model=200, d_ff=100,
+                                  init='pytorch')
+    block = model.Transformer(cfg, rngs=nnx.Rngs(0)).blocks[0]
+    attention = block.attention
+    for linear, bound, bias_bound in (
+        (attention.query, np.sqrt(6 / 800), 0), (attention.key, np.sqrt(6 / 800), 0),
+        (attention.value, np.sqrt(6 / 800), 0), (attention.out, 1 / np.sqrt(200), 0),
+        (block.ff1, 1 / np.sqrt(200), 1 / np.sqrt(200)),
+        (block.ff2, 1 / np.sqrt(100), 1 / np.sqrt(100))):
+      kernel, bias = np.asarray(linear.kernel[...]), np.asarray(linear.bias[...])
+      self.assertLessEqual(np.abs(kernel).max(), bound)
+      self.assertGreater(np.abs(kernel).max(), 0.98 * bound)  # uniform up to the bound
+      self.assertAlmostEqual(kernel.std(), bound / np.sqrt(3), delta=0.05 * bound)
+      self.assertLessEqual(np.abs(bias).max(), bias_bound)
+      if bias_bound:
+        self.assertGreater(np.abs(bias).max(), 0.9 * bias_bound)
+    flax_default = model.Transformer(model.TransformerConfig(vocab_size=50, max_len=8),
+                                     rngs=nnx.Rngs(0)).blocks[0]
+    np.testing.assert_array_equal(flax_default.ff1.bias[...], 0)  # lecun_normal, zero biases
+
   def test_sinusoidal_positions(self):
     pe = np.asarray(model.sinusoidal_positions(5, 6))
     for p in range(5):
