@@ -71,6 +71,27 @@ def check_distinct(problems: Problems, key: str, cells: list, names: str,
                 + (f' ({made})' if made else '') + ': each learning-rate cell must be given once')
 
 
+def check_evaluated_grid(problems: Problems) -> bool:
+  """Records the out-of-range keys of a grid trained by core.intervals: train.steps,
+  train.eval_every (dividing the steps), train.checkpoint_every (a multiple of eval_every), and
+  sweep.first_seed, num_seeds, runs_per_device. Returns whether the evaluations are well set
+  (the steps a figure may name are then the multiples of eval_every)."""
+  c, need = problems.config, problems.need
+  t = c.train
+  positive = lambda v: is_int(v) and v >= 1
+  need(positive(t.steps), 'train.steps', 'must be a positive integer')
+  evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
+  need(evals_ok, 'train.eval_every', 'must be a positive integer that divides train.steps')
+  need(not evals_ok or (positive(t.checkpoint_every) and t.checkpoint_every % t.eval_every == 0),
+       'train.checkpoint_every', 'must be a positive multiple of train.eval_every')
+  need(is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
+       'must be a non-negative integer')
+  need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
+  need(seeds_fit(c), 'sweep.first_seed', SEEDS_FIT)
+  need(positive(c.sweep.runs_per_device), 'sweep.runs_per_device', 'must be a positive integer')
+  return evals_ok
+
+
 def lookup(c: ml_collections.ConfigDict, dotted: str):
   """c['a']['b'] for dotted = 'a.b'."""
   for part in dotted.split('.'):

@@ -71,7 +71,7 @@ def check(problems: config.Problems) -> None:
   positive = lambda v: config.is_int(v) and v >= 1
   positives = lambda v: (isinstance(v, (tuple, list)) and len(v) > 0
                          and all(positive(x) for x in v))
-  d, m, t = c.data, c.model, c.train
+  d, m = c.data, c.model
   need(c.experiment == 'hierarchical', 'experiment', "must be 'hierarchical' here")
   need(config.is_int(d.vocab_size) and d.vocab_size >= 3, 'data.vocab_size',
        'must be an integer ≥ 3 (real tokens and the padding)')
@@ -100,16 +100,7 @@ def check(problems: config.Problems) -> None:
   need(config.learning_rates_ok(c.optimizer.lr), 'optimizer.lr', config.LEARNING_RATES)
   if config.learning_rates_ok(c.optimizer.lr):
     config.check_distinct(problems, 'optimizer.lr', list(c.optimizer.lr), 'η')
-  need(positive(t.steps), 'train.steps', 'must be a positive integer')
-  evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
-  need(evals_ok, 'train.eval_every', 'must be a positive integer that divides train.steps')
-  need(not evals_ok or (positive(t.checkpoint_every) and t.checkpoint_every % t.eval_every == 0),
-       'train.checkpoint_every', 'must be a positive multiple of train.eval_every')
-  need(config.is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
-       'must be a non-negative integer')
-  need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
-  need(config.seeds_fit(c), 'sweep.first_seed', config.SEEDS_FIT)
-  need(positive(c.sweep.runs_per_device), 'sweep.runs_per_device', 'must be a positive integer')
+  config.check_evaluated_grid(problems)
 
 
 def spec(c: ml_collections.ConfigDict) -> data.LatentTree:

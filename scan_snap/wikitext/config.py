@@ -125,16 +125,7 @@ def check(problems: config.Problems) -> None:
          'optimizer.lr_groups', f'× optimizer.lr must stay ≤ {config.FLOAT32_MAX:.4g} (float32)')
     config.check_distinct(problems, 'optimizer.lr', list(o.lr), 'η')
 
-  need(positive(t.steps), 'train.steps', 'must be a positive integer')
-  evals_ok = positive(t.steps) and positive(t.eval_every) and t.steps % t.eval_every == 0
-  need(evals_ok, 'train.eval_every', 'must be a positive integer that divides train.steps')
-  need(not evals_ok or (positive(t.checkpoint_every) and t.checkpoint_every % t.eval_every == 0),
-       'train.checkpoint_every', 'must be a positive multiple of train.eval_every')
-  need(config.is_int(c.sweep.first_seed) and c.sweep.first_seed >= 0, 'sweep.first_seed',
-       'must be a non-negative integer')
-  need(positive(c.sweep.num_seeds), 'sweep.num_seeds', 'must be a positive integer')
-  need(config.seeds_fit(c), 'sweep.first_seed', config.SEEDS_FIT)
-  need(positive(c.sweep.runs_per_device), 'sweep.runs_per_device', 'must be a positive integer')
+  evals_ok = config.check_evaluated_grid(problems)
   need(not evals_ok or all(config.is_int(s) and 0 <= s <= t.steps and s % t.eval_every == 0
                            for s in c.figures.map_steps),
        'figures.map_steps',
