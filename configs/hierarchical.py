@@ -78,5 +78,5 @@ def _yz(c):
   c.optimizer.weight_decay = 0.0
   c.optimizer.lr = (1.0, 3.0, 10.0)
   c.train.eval_every = 10
-  c.figures.names = ('scores', 'attention_entropy')
+  c.figures.names = ('scores', 'attention_entropy', 'attention_by_class')
   c.report.claims = ('latents_learned', 'levels_in_own_blocks', 'layers_snap_in_order')

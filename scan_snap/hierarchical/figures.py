@@ -78,6 +78,27 @@ def attention_entropy(steps_E: np.ndarray, entropy_ExRxB: np.ndarray, t0_RxB: np
   return outputs.save_figure(fig, stem)
 
 
+def attention_by_class(steps_E: np.ndarray, maps_ExBxCxL: np.ndarray, t0_B: np.ndarray,
+                       title: str, stem: pathlib.Path) -> list[pathlib.Path]:
+  """c̃ of one run: per block (rows), the last position's attention over the positions, one row
+  per class, at step 0, at each block's snapping step t₀ (when it snapped) and at the end."""
+  picked = [0, *(int(np.argmax(steps_E >= t)) for t in t0_B if np.isfinite(t)), len(steps_E) - 1]
+  picked = sorted(dict.fromkeys(picked))
+  num_blocks = maps_ExBxCxL.shape[1]
+  fig = Figure(figsize=(2.6 * len(picked) + 1, 2.2 * num_blocks + 0.6), layout='constrained')
+  axes = fig.subplots(num_blocks, len(picked), squeeze=False)
+  for block in range(num_blocks):
+    for col, e in enumerate(picked):
+      ax = axes[block, col]
+      image = ax.imshow(maps_ExBxCxL[e, block], cmap='viridis', vmin=0, aspect='auto')
+      ax.set_title(f'block {block}, step {int(steps_E[e])}', fontsize=8)
+      ax.set_xlabel('position', fontsize=7)
+      ax.set_ylabel('class', fontsize=7)
+      fig.colorbar(image, ax=ax, shrink=0.8)
+  fig.suptitle(title, fontsize=9)
+  return outputs.save_figure(fig, stem)
+
+
 def _scores(results: results_lib.Results, folder: pathlib.Path) -> None:
   scores(results.history['step'], results.history['score/centred'], results.runs,
          folder / 'scores')
@@ -89,5 +110,19 @@ def _attention_entropy(results: results_lib.Results, folder: pathlib.Path) -> No
                     folder / 'attention_entropy')
 
 
+def _attention_by_class(results: results_lib.Results, folder: pathlib.Path) -> None:
+  """The first seed's run of each (depth, η) cell."""
+  t0 = results.snapping_steps()
+  for depth, lr in _cells(results.runs):
+    i = next(i for i, r in enumerate(results.runs) if (r['num_layers'], r['lr']) == (depth, lr))
+    run = results.runs[i]
+    attention_by_class(
+        results.history['step'], results.history['attn/by_class'][:, i, :depth], t0[i, :depth],
+        f'Last position\'s attention per class (c̃), seed {run["seed"]}, {depth} blocks, '
+        f'η = {lr:g}: at step 0, at each block\'s t₀, at the end',
+        folder / f'attention_by_class_{depth}blocks_lr{lr:g}')
+
+
 FIGURES = {'scores': outputs.FigureSpec(_scores),
-           'attention_entropy': outputs.FigureSpec(_attention_entropy)}
+           'attention_entropy': outputs.FigureSpec(_attention_entropy),
+           'attention_by_class': outputs.FigureSpec(_attention_by_class)}

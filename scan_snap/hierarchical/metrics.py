@@ -13,6 +13,7 @@ is never active: it has nothing to track): how well the block's best unit tracks
   correlations(z, h, centred) -> ρ [n_l, units]
   scores(active, hiddens, centred) -> [levels, blocks]
   last_entropy(attention) -> the entropy of the last position's attention, in nats
+  last_attention_by_class(attention, label, C) -> c̃ [C, L]: its mean per class
   snapping_step(steps, entropy) -> t₀: when a layer's attention entropy has made most of its fall
 """
 
@@ -51,6 +52,17 @@ def last_entropy(weights_BxHxLxL: jax.Array) -> jax.Array:
   mean over the batch and the heads: ln L when uniform, 0 on one key."""
   a = weights_BxHxLxL[..., -1, :]
   return -(a * jnp.log(jnp.where(a > 0, a, 1.0))).sum(-1).mean()
+
+
+def last_attention_by_class(weights_BxHxLxL: jax.Array, label_B: jax.Array,
+                            num_classes: int) -> jax.Array:
+  """c̃ [C, L]: the last position's attention over the positions, mean over the heads and over
+  each class's samples (on the authors' data a class is one sequence, so this is its map); 0
+  for a class absent from the batch."""
+  a_BxL = weights_BxHxLxL[..., -1, :].mean(axis=1)
+  onehot_BxC = jax.nn.one_hot(label_B, num_classes)
+  counts_C = onehot_BxC.sum(axis=0)
+  return (onehot_BxC.T @ a_BxL) / jnp.maximum(counts_C, 1)[:, None]
 
 
 def snapping_step(steps_E: np.ndarray, entropy_E: np.ndarray) -> float:

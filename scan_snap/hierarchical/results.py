@@ -13,8 +13,9 @@ from scan_snap.hierarchical import metrics
 from scan_snap.hierarchical import sweep
 
 READINGS = ('centred', 'uncentred')
-# The evaluations with a last axis of blocks: [E, R, levels, blocks], [E, R, blocks].
-PER_BLOCK = ('score/centred', 'score/uncentred', 'attn/entropy')
+# The evaluations with an axis of blocks, and which: [E, R, levels, blocks], [E, R, blocks],
+# [E, R, blocks, classes, L].
+PER_BLOCK = {'score/centred': 3, 'score/uncentred': 3, 'attn/entropy': 2, 'attn/by_class': 2}
 
 
 class Results:
@@ -33,8 +34,9 @@ class Results:
         continue
       parts = [g.history[key] for g in groups]
       if key in PER_BLOCK:  # NaN in the blocks a run lacks
-        parts = [np.pad(p, ((0, 0),) * (p.ndim - 1) + ((0, blocks - p.shape[-1]),),
-                        constant_values=np.nan) for p in parts]
+        axis = PER_BLOCK[key]
+        parts = [np.pad(p, [(0, blocks - p.shape[axis]) if a == axis else (0, 0)
+                            for a in range(p.ndim)], constant_values=np.nan) for p in parts]
       self.history[key] = np.concatenate(parts, axis=1)
     self._snapping = self.snapping_steps()
     self.rows = [self._row(i) for i in range(len(self.runs))]

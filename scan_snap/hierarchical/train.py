@@ -8,8 +8,9 @@ tree (data.draw_tree), one array per level:
       run_config.eval_every SGD steps as one lax.scan; step s trains on a fresh batch drawn
       from fold_in(key(seed, 1), s), cross-entropy of the class at the last position
   evaluate(params, seed, lr, *tree) -> metrics
-      on the run's fixed evaluation batch (key(seed, 2)): eval/loss, eval/accuracy, and
-      score/centred, score/uncentred [levels, blocks] (metrics.scores)
+      on the run's fixed evaluation batch (key(seed, 2)): eval/loss, eval/accuracy,
+      attn/entropy [blocks] and attn/by_class [blocks, classes, L] (the last position's
+      attention, metrics), and score/centred, score/uncentred [levels, blocks] (metrics.scores)
 The seed, the rate and the tree are arguments, so `jax.vmap` trains a grid of runs in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
 devices (the data argument of core.intervals is unused: each run draws its own batches).
@@ -87,6 +88,8 @@ def make_functions(run_config: RunConfig) -> tuple[Callable, Callable, Callable]
     _, hiddens, attentions = model.apply(rc.model, params, batch.tokens)
     return {'eval/loss': loss, 'eval/accuracy': accuracy,
             'attn/entropy': jnp.stack([metrics.last_entropy(a) for a in attentions]),
+            'attn/by_class': jnp.stack([metrics.last_attention_by_class(
+                a, batch.label, rc.spec.num_classes) for a in attentions]),
             'score/centred': metrics.scores(batch.active, hiddens, True),
             'score/uncentred': metrics.scores(batch.active, hiddens, False)}
 

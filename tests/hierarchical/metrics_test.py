@@ -51,6 +51,13 @@ class AttentionTest(absltest.TestCase):
     self.assertAlmostEqual(float(metrics.last_entropy(jnp.asarray(weights))), np.log(3) / 2,
                            places=6)
 
+  def test_last_attention_by_class_by_hand(self):
+    weights = np.zeros((3, 1, 2, 2), np.float32)
+    weights[:, 0, -1] = [[1, 0], [0.5, 0.5], [0, 1]]
+    by_class = np.asarray(metrics.last_attention_by_class(jnp.asarray(weights),
+                                                          jnp.asarray([1, 1, 0]), 3))
+    np.testing.assert_allclose(by_class, [[0, 1], [0.75, 0.25], [0, 0]])  # class 2: absent
+
   def test_snapping_step(self):
     steps = np.arange(0, 110, 10)
     # Falls from 3 to 1 by step 50: 1 − 1/e of the fall (1.26 nats) is made at step 30.
