@@ -1,4 +1,5 @@
-"""The project's LICENSE (Apache 2.0), its declaration in pyproject.toml, and CITATION.cff."""
+"""The project's LICENSE (Apache 2.0), its declaration in pyproject.toml, the packages it ships,
+and CITATION.cff."""
 
 import tomllib
 
@@ -23,6 +24,13 @@ class MetadataTest(absltest.TestCase):
       self.assertIn(phrase, text)
     project = tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))['project']
     self.assertEqual(project['license'], {'text': 'Apache-2.0'})
+
+  def test_every_package_is_shipped(self):
+    # A package left out of pyproject.toml works in a checkout and fails after `pip install .`.
+    tool = tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))['tool']
+    found = {'.'.join(path.parent.relative_to(ROOT).parts)
+             for path in (ROOT / 'scan_snap').rglob('__init__.py')}
+    self.assertEqual(set(tool['setuptools']['packages']) - {'scan_snap.configs'}, found)
 
   def test_citation_cff(self):
     try:
