@@ -114,8 +114,8 @@ def _means(values_ExRxL: np.ndarray, runs: list[dict], level: int, step: int) ->
 def _learned(results: results_lib.Results) -> list[verdicts.Verdict]:
   found = []
   kept = ~np.array([row['diverged'] for row in results.rows])
+  own, raw = results.own_block(), results.own_block('uncentred')
   for level in range(results.num_levels):
-    own, raw = results.own_block(), results.own_block('uncentred')
     if not any(r['num_layers'] > level for r in results.runs):
       continue
     measured = (f'centred score, init → end (means over seeds, η = {results.runs[0]["lr"]:g}): '

@@ -5,7 +5,8 @@ Tokens 0 … M − 2 are the real tokens; M − 1 pads. Level l = 0 … n − 1 
 latent variables, the top level the classes. Each variable of level l is a distinct set of
 num_combinations[l] variables of the level below; below level 0 lie the M − 1 real tokens. A
 sample draws a class uniformly, expands it down the tree, and writes the union of the tokens it
-reaches in increasing order at the end of a sequence of length L, the rest padding. Its label
+reaches in increasing order (the authors write Python's set order, the same but for some small
+unions) at the end of a sequence of length L, the rest padding. Its label
 is the class; `active` marks, per level, the variables its expansion went through. As the
 authors draw them, a class always expands to the same tokens: the data are one sequence per
 class. With child_prob < 1 (beyond the authors), each active variable activates each of its

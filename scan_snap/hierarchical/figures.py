@@ -5,6 +5,7 @@ draws its figure from a results.Results into the figures folder.
 """
 
 import pathlib
+import warnings
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -22,8 +23,10 @@ def _title(depth: int, lr: float, rates: int) -> str:
 
 
 def _band(ax, steps_E: np.ndarray, values_ExN: np.ndarray, **line) -> None:
-  """The mean over the columns, with a band of ± 1 sd."""
-  mean, sd = values_ExN.mean(axis=1), values_ExN.std(axis=1)
+  """The mean over the columns, with a band of ± 1 sd (a diverged run, NaN, left out)."""
+  with warnings.catch_warnings():  # A step at which every run is NaN stays blank.
+    warnings.simplefilter('ignore', RuntimeWarning)
+    mean, sd = np.nanmean(values_ExN, axis=1), np.nanstd(values_ExN, axis=1)
   ax.plot(steps_E, mean, **line)
   ax.fill_between(steps_E, mean - sd, mean + sd, color=line['color'], alpha=0.15, lw=0)
 

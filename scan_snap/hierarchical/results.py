@@ -18,6 +18,11 @@ READINGS = ('centred', 'uncentred')
 PER_BLOCK = {'score/centred': 3, 'score/uncentred': 3, 'attn/entropy': 2, 'attn/by_class': 2}
 
 
+def _finite_or_none(x) -> float | None:
+  """JSON's number, or null for NaN and ±∞."""
+  return float(x) if np.isfinite(x) else None
+
+
 class Results:
   """runs [R] {'num_layers', 'seed', 'lr'}; history: 'step' [E] and each evaluated key
   [E, R, …]; rows (results.csv) and summary (one row per (depth, η) cell)."""
@@ -39,6 +44,7 @@ class Results:
                             for a in range(p.ndim)], constant_values=np.nan) for p in parts]
       self.history[key] = np.concatenate(parts, axis=1)
     self._snapping = self.snapping_steps()
+    self._own, self._other = self.own_block(), self.best_other_block()
     self.rows = [self._row(i) for i in range(len(self.runs))]
     self.summary = self._summary()
 
@@ -77,7 +83,7 @@ class Results:
 
   def _row(self, i: int) -> dict:
     h = self.history
-    own, other = self.own_block(), self.best_other_block()
+    own, other = self._own, self._other
     row = {**self.runs[i], 'train_loss': float(h['train/loss'][-1, i]),
            'eval_loss': float(h['eval/loss'][-1, i]),
            'eval_accuracy': float(h['eval/accuracy'][-1, i])}
@@ -108,19 +114,19 @@ class Results:
   def metric_lines(self) -> list[dict]:
     """metrics.jsonl: one line per evaluation and run, the attention entropies as
     attn_entropy/block<b> and the scores as score/<reading>/level<l>/block<b> (the blocks the
-    run has)."""
+    run has); a value that is not finite (the training loss at step 0) is null."""
     h, lines = self.history, []
     for e, step in enumerate(h['step']):
       for i, run in enumerate(self.runs):
         line = {'step': int(step), **run,
-                **{k.replace('/', '_'): float(h[k][e, i])
+                **{k.replace('/', '_'): _finite_or_none(h[k][e, i])
                    for k in ('train/loss', 'eval/loss', 'eval/accuracy')}}
         for block in range(run['num_layers']):
-          line[f'attn_entropy/block{block}'] = float(h['attn/entropy'][e, i, block])
+          line[f'attn_entropy/block{block}'] = _finite_or_none(h['attn/entropy'][e, i, block])
         for reading in READINGS:
           for level in range(self.num_levels):
             for block in range(run['num_layers']):
-              line[f'score/{reading}/level{level}/block{block}'] = float(
+              line[f'score/{reading}/level{level}/block{block}'] = _finite_or_none(
                   h[f'score/{reading}'][e, i, level, block])
         lines.append(line)
     return lines

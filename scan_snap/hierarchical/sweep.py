@@ -55,7 +55,11 @@ def run(groups: list[hier_config.Group], run_config_of: Callable[[int], train.Ru
     rc = run_config_of(group.num_layers)
     grid = intervals.Grid(functools.partial(train.grid_functions, rc), arguments(rc.spec),
                           group.runs, runs_per_device)
-    made_by = checkpoints.fingerprint(run=checkpoints.described(rc), runs=group.runs)
+    # What the checkpoints' numbers depend on: the run config, the runs and their trees (drawn
+    # by numpy on the host: a change of its generator must not resume on other trees).
+    made_by = checkpoints.fingerprint(
+        run=checkpoints.described(rc), runs=group.runs,
+        trees=checkpoints.checksum('', arguments(rc.spec)(group.runs)))
     trained = intervals.run(
         grid, None, rc.steps, rc.eval_every, checkpoint_every, made_by, workdir,
         folder=f'depth{group.num_layers}', desc=f'{group.num_layers} blocks',
