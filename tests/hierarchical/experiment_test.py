@@ -66,9 +66,9 @@ class SmokeTest(absltest.TestCase):
       self.assertTrue((workdir / name).exists(), name)
     lines = (workdir / 'metrics.jsonl').read_text().splitlines()
     self.assertLen(lines, len(rows) * (c.train.steps // c.train.eval_every + 1))
-    first = json.loads(lines[0])  # valid JSON: no NaN, the training loss at step 0 is null
-    self.assertIsNone(first['train_loss'])
-    self.assertEqual(sorted(k for k in first if k.startswith('score/'))[:2],
+    line = json.loads(lines[0])  # valid JSON: no NaN, the training loss at step 0 is null
+    self.assertIsNone(line['train_loss'])
+    self.assertEqual(sorted(k for k in line if k.startswith('score/'))[:2],
                      ['score/centred/level0/block0', 'score/centred/level1/block0'])
     again = scan_snap.run_experiment(c, workdir)  # every checkpoint there: nothing to train
     self.assertEqual(again['steps_trained'], 0)
