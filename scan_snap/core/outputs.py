@@ -227,6 +227,11 @@ def require_tensorboardx():
   return tensorboardX
 
 
+def finite_or_none(x) -> float | None:
+  """A metrics line's number: JSON's null for NaN and ±∞, which JSON cannot write."""
+  return float(x) if np.isfinite(x) else None
+
+
 class MetricsLog:
   """metrics.jsonl, rewritten atomically with every update, and optionally mirrored into
   TensorBoard event files: one folder per run under `tensorboard_dir`, named by its `run_keys`

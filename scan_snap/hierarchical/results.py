@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from scan_snap.core import outputs
 from scan_snap.hierarchical import metrics
 from scan_snap.hierarchical import sweep
 
@@ -16,11 +17,6 @@ READINGS = ('centred', 'uncentred')
 # The evaluations with an axis of blocks, and which: [E, R, levels, blocks], [E, R, blocks],
 # [E, R, blocks, classes, L].
 PER_BLOCK = {'score/centred': 3, 'score/uncentred': 3, 'attn/entropy': 2, 'attn/by_class': 2}
-
-
-def _finite_or_none(x) -> float | None:
-  """JSON's number, or null for NaN and ±∞."""
-  return float(x) if np.isfinite(x) else None
 
 
 class Results:
@@ -119,14 +115,14 @@ class Results:
     for e, step in enumerate(h['step']):
       for i, run in enumerate(self.runs):
         line = {'step': int(step), **run,
-                **{k.replace('/', '_'): _finite_or_none(h[k][e, i])
+                **{k.replace('/', '_'): outputs.finite_or_none(h[k][e, i])
                    for k in ('train/loss', 'eval/loss', 'eval/accuracy')}}
         for block in range(run['num_layers']):
-          line[f'attn_entropy/block{block}'] = _finite_or_none(h['attn/entropy'][e, i, block])
+          line[f'attn_entropy/block{block}'] = outputs.finite_or_none(h['attn/entropy'][e, i, block])
         for reading in READINGS:
           for level in range(self.num_levels):
             for block in range(run['num_layers']):
-              line[f'score/{reading}/level{level}/block{block}'] = _finite_or_none(
+              line[f'score/{reading}/level{level}/block{block}'] = outputs.finite_or_none(
                   h[f'score/{reading}'][e, i, level, block])
         lines.append(line)
     return lines

@@ -13,6 +13,7 @@ import math
 import ml_collections
 import numpy as np
 
+from scan_snap.core import outputs
 from scan_snap.wikitext import sweep
 
 # The name in trajectories.npz of each evaluation in the history.
@@ -64,10 +65,6 @@ def freezing_of(history: dict[str, np.ndarray]) -> np.ndarray:
   return np.concatenate([first, freezing(maps[:-1], maps[1:])]) if len(maps) > 1 else first
 
 
-def _finite_or_none(x: float) -> float | None:
-  return float(x) if math.isfinite(x) else None
-
-
 def _diverged(history: dict[str, np.ndarray]) -> np.ndarray:
   """Runs with a non-finite loss at any evaluation."""
   return ~(np.isfinite(history['eval/loss']).all(axis=0)
@@ -81,12 +78,12 @@ def metric_lines(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, run
   for e, step in enumerate(history['step']):
     for r, run in enumerate(runs):
       line = {'step': int(step), 'epoch': step / steps_per_epoch, **run,
-              'train_loss': _finite_or_none(history['train/loss'][e, r]),
-              'val_loss': _finite_or_none(history['eval/loss'][e, r]),
-              'val_ppl': _finite_or_none(np.exp(np.float64(history['eval/loss'][e, r])))}
+              'train_loss': outputs.finite_or_none(history['train/loss'][e, r]),
+              'val_loss': outputs.finite_or_none(history['eval/loss'][e, r]),
+              'val_ppl': outputs.finite_or_none(np.exp(np.float64(history['eval/loss'][e, r])))}
       for layer in range(history['attn/entropy'].shape[2]):
-        line[f'attn_entropy/layer{layer}'] = _finite_or_none(history['attn/entropy'][e, r, layer])
-        line[f'attn_freezing/layer{layer}'] = _finite_or_none(freezing_ExRxN[e, r, layer])
+        line[f'attn_entropy/layer{layer}'] = outputs.finite_or_none(history['attn/entropy'][e, r, layer])
+        line[f'attn_freezing/layer{layer}'] = outputs.finite_or_none(freezing_ExRxN[e, r, layer])
       lines.append(line)
   return lines
 
