@@ -95,8 +95,7 @@ def layers_snap_in_order(t0_Rx2, runs: list[dict], measured: str = '') -> verdic
 
 
 def _cells(runs: list[dict], keep) -> list[tuple[int, float]]:
-  return [cell for cell in dict.fromkeys((r['num_layers'], r['lr']) for r in runs)
-          if keep(cell[0])]
+  return [cell for cell in results_lib.cells(runs) if keep(cell[0])]
 
 
 def _means(values_ExRxL: np.ndarray, runs: list[dict], level: int, step: int) -> str:
@@ -113,7 +112,7 @@ def _means(values_ExRxL: np.ndarray, runs: list[dict], level: int, step: int) ->
 
 def _learned(results: results_lib.Results) -> list[verdicts.Verdict]:
   found = []
-  kept = ~np.array([row['diverged'] for row in results.rows])
+  kept = ~results.diverged
   own, raw = results.own_block(), results.own_block('uncentred')
   for level in range(results.num_levels):
     if not any(r['num_layers'] > level for r in results.runs):
@@ -131,7 +130,7 @@ def _learned(results: results_lib.Results) -> list[verdicts.Verdict]:
 
 def _own_blocks(results: results_lib.Results) -> list[verdicts.Verdict]:
   found = []
-  kept = ~np.array([row['diverged'] for row in results.rows])
+  kept = ~results.diverged
   own, other = results.own_block(), results.best_other_block()
   for level in range(results.num_levels):
     if not any(r['num_layers'] > level and r['num_layers'] >= 2 for r in results.runs):
@@ -147,11 +146,11 @@ def _own_blocks(results: results_lib.Results) -> list[verdicts.Verdict]:
 
 
 def _snapping(results: results_lib.Results) -> list[verdicts.Verdict]:
-  kept = ~np.array([row['diverged'] for row in results.rows])
-  t0 = np.where(kept[:, None], results.snapping_steps()[:, :2], np.nan)
+  kept = ~results.diverged
+  t0 = np.where(kept[:, None], results.snapping_steps[:, :2], np.nan)
   entropy = results.history['attn/entropy']
   parts = []
-  for depth, lr in dict.fromkeys((r['num_layers'], r['lr']) for r in results.runs):
+  for depth, lr in results_lib.cells(results.runs):
     sel = [i for i, r in enumerate(results.runs)
            if (r['num_layers'], r['lr']) == (depth, lr) and kept[i]]
     if depth < 2 or not sel:

@@ -127,7 +127,8 @@ def sample(spec: LatentTree, tree: Tree, key: jax.Array, batch: int) -> Sample:
   # The reached tokens first, in increasing order, then the others.
   order = jnp.argsort(1 - reached, axis=-1, stable=True)
   count = reached.sum(-1).astype(jnp.int32)
-  index = jnp.arange(spec.seq_len)[None, :] - (spec.seq_len - count[:, None])  # [B, L]: −… at padding
+  # [B, L]: the position's index among the reached tokens, negative at the padding.
+  index = jnp.arange(spec.seq_len)[None, :] - (spec.seq_len - count[:, None])
   tokens = jnp.where(index >= 0, jnp.take_along_axis(order, jnp.maximum(index, 0), axis=-1),
                      spec.pad)
   return Sample(tokens.astype(jnp.int32), label.astype(jnp.int32), active)

@@ -5,11 +5,12 @@ results, computed once (results.py); then its files and figures in the work dire
 Layout of the work directory:
   config.json             the resolved config
   metrics.jsonl           one line per evaluation and run: step, num_layers, seed, lr,
-                          train_loss, eval_loss, eval_accuracy, score/<reading>/level<l>/block<b>
+                          train_loss, eval_loss, eval_accuracy, attn_entropy/block<b>,
+                          score/<reading>/level<l>/block<b>
   tensorboard/<run>/      with --tensorboard: the same lines as TensorBoard scalars
   results.csv             one row per run: depth, η, seed, final losses and accuracy, each
                           level's score in its own block at init and at the end, and in its best
-                          other block
+                          other block, each block's final attention entropy and snapping step
   summary.csv             the same numbers averaged over seeds, one row per (depth, η)
   trajectories.npz        every evaluation of every run
   checkpoints/depth<n>/   orbax checkpoints of each depth's runs; a re-run resumes from the

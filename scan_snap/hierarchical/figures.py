@@ -14,10 +14,6 @@ from scan_snap.core import outputs
 from scan_snap.hierarchical import results as results_lib
 
 
-def _cells(runs: list[dict]) -> list[tuple[int, float]]:
-  return list(dict.fromkeys((r['num_layers'], r['lr']) for r in runs))
-
-
 def _title(depth: int, lr: float, rates: int) -> str:
   return f'{depth} block{"s" if depth > 1 else ""}' + (f', η = {lr:g}' if rates > 1 else '')
 
@@ -35,7 +31,7 @@ def scores(steps_E: np.ndarray, score_ExRxLxB: np.ndarray, runs: list[dict],
            stem: pathlib.Path) -> list[pathlib.Path]:
   """Per level (rows) and (depth, η) cell (columns): the centred score of each block over
   training, mean over seeds with a band of ± 1 sd; level l's own block is drawn thicker."""
-  cells, num_levels = _cells(runs), score_ExRxLxB.shape[2]
+  cells, num_levels = results_lib.cells(runs), score_ExRxLxB.shape[2]
   rates = len({lr for _, lr in cells})
   fig = Figure(figsize=(3.4 * len(cells) + 0.4, 2.6 * num_levels + 0.4), layout='constrained')
   axes = fig.subplots(num_levels, len(cells), squeeze=False, sharey=True)
@@ -61,7 +57,7 @@ def attention_entropy(steps_E: np.ndarray, entropy_ExRxB: np.ndarray, t0_RxB: np
                       runs: list[dict], seq_len: int, stem: pathlib.Path) -> list[pathlib.Path]:
   """Per (depth, η) cell: each block's attention entropy at the last position over training,
   mean over seeds ± 1 sd, with its mean snapping step t₀ (dashed) and ln L, uniform (grey)."""
-  cells = _cells(runs)
+  cells = results_lib.cells(runs)
   rates = len({lr for _, lr in cells})
   fig = Figure(figsize=(3.4 * len(cells) + 0.4, 3.0), layout='constrained')
   axes = fig.subplots(1, len(cells), squeeze=False, sharey=True)[0]
@@ -109,14 +105,14 @@ def _scores(results: results_lib.Results, folder: pathlib.Path) -> None:
 
 def _attention_entropy(results: results_lib.Results, folder: pathlib.Path) -> None:
   attention_entropy(results.history['step'], results.history['attn/entropy'],
-                    results.snapping_steps(), results.runs, results.seq_len,
+                    results.snapping_steps, results.runs, results.seq_len,
                     folder / 'attention_entropy')
 
 
 def _attention_by_class(results: results_lib.Results, folder: pathlib.Path) -> None:
   """The first seed's run of each (depth, η) cell."""
-  t0 = results.snapping_steps()
-  for depth, lr in _cells(results.runs):
+  t0 = results.snapping_steps
+  for depth, lr in results_lib.cells(results.runs):
     i = next(i for i, r in enumerate(results.runs) if (r['num_layers'], r['lr']) == (depth, lr))
     run = results.runs[i]
     attention_by_class(

@@ -1,8 +1,8 @@
 """The models of hierarchical classes, as pure functions of a parameter pytree: the authors'
 transformer (TransformerConfig) and the paper's Y/Z model stacked in layers (YZConfig).
 
-The transformer. Embedding E [M, d] (no positions: the causal mask is the only order), then `num_layers` blocks,
-each
+The transformer. Embedding E [M, d] (no positions: the causal mask is the only order), then
+`num_layers` blocks, each
     a   = softmax_causal(x W_Q (x W_K)ᵀ / √(d/H)) x W_V        per head, heads concatenated
     u   = LN₁(a + x)
     h   = ReLU(u W₁ + b₁)                                       the block's hidden, width d_ff

@@ -19,9 +19,17 @@ READINGS = ('centred', 'uncentred')
 PER_BLOCK = {'score/centred': 3, 'score/uncentred': 3, 'attn/entropy': 2, 'attn/by_class': 2}
 
 
+def cells(runs: list[dict]) -> list[tuple[int, float]]:
+  """The grid's (depth, η) cells, in the order of the runs."""
+  return list(dict.fromkeys((r['num_layers'], r['lr']) for r in runs))
+
+
 class Results:
   """runs [R] {'num_layers', 'seed', 'lr'}; history: 'step' [E] and each evaluated key
-  [E, R, …]; rows (results.csv) and summary (one row per (depth, η) cell)."""
+  [E, R, …]; diverged [R] (a loss that is not finite at some evaluation); snapping_steps
+  [R, blocks] (each block's t₀: metrics.snapping_step of its attention entropy, NaN for a block
+  that did not snap or that the run lacks); rows (results.csv) and summary (one row per
+  (depth, η) cell)."""
 
   def __init__(self, groups: list[sweep.GroupResult]):
     blocks = max(g.run_config.model.num_layers for g in groups)
@@ -39,14 +47,18 @@ class Results:
         parts = [np.pad(p, [(0, blocks - p.shape[axis]) if a == axis else (0, 0)
                             for a in range(p.ndim)], constant_values=np.nan) for p in parts]
       self.history[key] = np.concatenate(parts, axis=1)
-    self._snapping = self.snapping_steps()
+    self.diverged = ~np.isfinite(self.history['eval/loss']).all(axis=0)
+    entropy = self.history['attn/entropy']
+    self.snapping_steps = np.array([[metrics.snapping_step(self.history['step'], entropy[:, i, b])
+                                     for b in range(entropy.shape[-1])]
+                                    for i in range(entropy.shape[1])])
     self._own, self._other = self.own_block(), self.best_other_block()
     self.rows = [self._row(i) for i in range(len(self.runs))]
     self.summary = self._summary()
 
   @property
   def num_diverged(self) -> int:
-    return sum(row['diverged'] for row in self.rows)
+    return int(self.diverged.sum())
 
   def own_block(self, reading: str = 'centred') -> np.ndarray:
     """[E, R, levels]: each level's score in its own block (NaN where the run has no block l)."""
@@ -70,13 +82,6 @@ class Results:
                                        np.nanmax(rest, axis=-1), np.nan)
     return other
 
-  def snapping_steps(self) -> np.ndarray:
-    """[R, blocks]: each block's t₀ (metrics.snapping_step of its attention entropy; NaN for a
-    block that did not snap, or that the run lacks)."""
-    entropy, steps = self.history['attn/entropy'], self.history['step']
-    return np.array([[metrics.snapping_step(steps, entropy[:, i, b])
-                      for b in range(entropy.shape[-1])] for i in range(entropy.shape[1])])
-
   def _row(self, i: int) -> dict:
     h = self.history
     own, other = self._own, self._other
@@ -89,15 +94,14 @@ class Results:
       row[f'level{level}_best_other_block'] = float(other[-1, i, level])
     for block in range(h['attn/entropy'].shape[-1]):  # NaN in the blocks the run lacks
       row[f'block{block}_entropy'] = float(h['attn/entropy'][-1, i, block])
-      row[f'block{block}_snapping_step'] = float(self._snapping[i, block])
-    row['diverged'] = not bool(np.isfinite(h['eval/loss'][:, i]).all())
+      row[f'block{block}_snapping_step'] = float(self.snapping_steps[i, block])
+    row['diverged'] = bool(self.diverged[i])
     return row
 
   def _summary(self) -> list[dict]:
     """Per (depth, η): the rows' numbers averaged over seeds, with the number of seeds."""
-    cells = list(dict.fromkeys((r['num_layers'], r['lr']) for r in self.runs))
     out = []
-    for depth, lr in cells:
+    for depth, lr in cells(self.runs):
       rows = [row for row in self.rows if (row['num_layers'], row['lr']) == (depth, lr)]
       numbers = [k for k in rows[0] if k not in ('num_layers', 'lr', 'seed', 'diverged')]
       out.append({'num_layers': depth, 'lr': lr, 'seeds': len(rows),
@@ -118,7 +122,8 @@ class Results:
                 **{k.replace('/', '_'): outputs.finite_or_none(h[k][e, i])
                    for k in ('train/loss', 'eval/loss', 'eval/accuracy')}}
         for block in range(run['num_layers']):
-          line[f'attn_entropy/block{block}'] = outputs.finite_or_none(h['attn/entropy'][e, i, block])
+          line[f'attn_entropy/block{block}'] = outputs.finite_or_none(
+              h['attn/entropy'][e, i, block])
         for reading in READINGS:
           for level in range(self.num_levels):
             for block in range(run['num_layers']):

@@ -27,6 +27,7 @@ class GroupResult:
   run_config: train.RunConfig
   runs: list[dict]  # [R] {'seed', 'lr'}
   # 'step' [E], 'train/loss' [E, R] (NaN at step 0), 'eval/loss', 'eval/accuracy' [E, R],
+  # 'attn/entropy' [E, R, blocks], 'attn/by_class' [E, R, blocks, classes, L],
   # 'score/centred', 'score/uncentred' [E, R, levels, blocks]
   history: dict[str, np.ndarray]
   steps_trained: int
@@ -44,26 +45,23 @@ def arguments(spec: data.LatentTree) -> intervals.Arguments:
 
 def run(groups: list[hier_config.Group], run_config_of: Callable[[int], train.RunConfig],
         runs_per_device: int, checkpoint_every: int, workdir: pathlib.Path | None = None,
-        on_start: intervals.OnStart = lambda: None,
-        on_evaluation: Callable[[int, dict[str, np.ndarray]], None] = lambda depth, h: None
-        ) -> list[GroupResult]:
+        on_start: intervals.OnStart = lambda: None) -> list[GroupResult]:
   """Trains each group (intervals.run) with the run config of its depth; on_start() is called
-  once the first group's checkpoints are known to be this config's, on_evaluation(depth,
-  history) after each evaluation of a group."""
+  once the first group's checkpoints are known to be this config's."""
   results = []
   for i, group in enumerate(groups):
     rc = run_config_of(group.num_layers)
-    grid = intervals.Grid(functools.partial(train.grid_functions, rc), arguments(rc.spec),
-                          group.runs, runs_per_device)
+    per_run = arguments(rc.spec)
+    grid = intervals.Grid(functools.partial(train.grid_functions, rc), per_run, group.runs,
+                          runs_per_device)
     # What the checkpoints' numbers depend on: the run config, the runs and their trees (drawn
     # by numpy on the host: a change of its generator must not resume on other trees).
     made_by = checkpoints.fingerprint(
         run=checkpoints.described(rc), runs=group.runs,
-        trees=checkpoints.checksum('', arguments(rc.spec)(group.runs)))
+        trees=checkpoints.checksum('', per_run(group.runs)))
     trained = intervals.run(
         grid, None, rc.steps, rc.eval_every, checkpoint_every, made_by, workdir,
         folder=f'depth{group.num_layers}', desc=f'{group.num_layers} blocks',
-        on_start=on_start if i == 0 else lambda: None,
-        on_evaluation=functools.partial(on_evaluation, group.num_layers))
+        on_start=on_start if i == 0 else lambda: None)
     results.append(GroupResult(rc, group.runs, trained.history, trained.steps_trained))
   return results

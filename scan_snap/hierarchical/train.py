@@ -48,12 +48,10 @@ class TrainState(NamedTuple):
   opt_state: optax.OptState
 
 
-def loss_and_accuracy(cfg: model.TransformerConfig | model.YZConfig, params: dict,
-                      batch: data.Sample) -> tuple[jax.Array, jax.Array]:
+def loss_and_accuracy(logits_BxC: jax.Array, label_B: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Mean cross-entropy of the class at the last position, and the fraction predicted."""
-  logits_BxC, _, _ = model.apply(cfg, params, batch.tokens)
-  loss = optax.softmax_cross_entropy_with_integer_labels(logits_BxC, batch.label).mean()
-  return loss, (logits_BxC.argmax(-1) == batch.label).mean()
+  loss = optax.softmax_cross_entropy_with_integer_labels(logits_BxC, label_B).mean()
+  return loss, (logits_BxC.argmax(-1) == label_B).mean()
 
 
 def make_functions(run_config: RunConfig) -> tuple[Callable, Callable, Callable]:
@@ -74,7 +72,8 @@ def make_functions(run_config: RunConfig) -> tuple[Callable, Callable, Callable]
       batch = data.sample(rc.spec, tuple(tree), jax.random.fold_in(key(seed, 1), s),
                           rc.batch_size)
       loss, grads = jax.value_and_grad(
-          lambda p: loss_and_accuracy(rc.model, p, batch)[0])(state.params)
+          lambda p: loss_and_accuracy(model.apply(rc.model, p, batch.tokens)[0],
+                                      batch.label)[0])(state.params)
       updates, opt_state = opt.update(grads, state.opt_state, state.params)
       return TrainState(optax.apply_updates(state.params, updates), opt_state), loss
 
@@ -84,8 +83,8 @@ def make_functions(run_config: RunConfig) -> tuple[Callable, Callable, Callable]
   def evaluate(params: dict, seed: jax.Array, lr: jax.Array, *tree: jax.Array) -> dict:
     del lr
     batch = data.sample(rc.spec, tuple(tree), key(seed, 2), rc.eval_batch_size)
-    loss, accuracy = loss_and_accuracy(rc.model, params, batch)
-    _, hiddens, attentions = model.apply(rc.model, params, batch.tokens)
+    logits, hiddens, attentions = model.apply(rc.model, params, batch.tokens)  # one pass
+    loss, accuracy = loss_and_accuracy(logits, batch.label)
     return {'eval/loss': loss, 'eval/accuracy': accuracy,
             'attn/entropy': jnp.stack([metrics.last_entropy(a) for a in attentions]),
             'attn/by_class': jnp.stack([metrics.last_attention_by_class(

@@ -82,7 +82,8 @@ def metric_lines(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, run
               'val_loss': outputs.finite_or_none(history['eval/loss'][e, r]),
               'val_ppl': outputs.finite_or_none(np.exp(np.float64(history['eval/loss'][e, r])))}
       for layer in range(history['attn/entropy'].shape[2]):
-        line[f'attn_entropy/layer{layer}'] = outputs.finite_or_none(history['attn/entropy'][e, r, layer])
+        line[f'attn_entropy/layer{layer}'] = outputs.finite_or_none(
+            history['attn/entropy'][e, r, layer])
         line[f'attn_freezing/layer{layer}'] = outputs.finite_or_none(freezing_ExRxN[e, r, layer])
       lines.append(line)
   return lines
