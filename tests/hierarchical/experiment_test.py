@@ -36,10 +36,14 @@ class ConfigTest(absltest.TestCase):
     c.optimizer.lr = (0.01, -1.0)
     c.train.eval_every = 7
     c.eval.batch_size = 1
+    c.data.child_prob = 0.0
+    c.model.kind = 'rnn'
+    c.model.hidden_vocab = 0
     with self.assertRaises(config.ConfigError) as raised:
       pipeline.plan(c)
     for key in ('data.num_combinations', 'model.num_layers', 'model.num_heads', 'optimizer.lr',
-                'train.eval_every', 'eval.batch_size'):
+                'train.eval_every', 'eval.batch_size', 'data.child_prob', 'model.kind',
+                'model.hidden_vocab'):
       self.assertIn(f'config.{key} =', str(raised.exception))
 
   def test_a_tree_that_cannot_be_drawn_is_refused(self):

@@ -29,13 +29,15 @@ class ConfigTest(parameterized.TestCase):
     c.data.variant = 'parquet'
     c.sweep.runs_per_device = 0
     c.optimizer.weight_decay = -0.1
+    c.data.tokenizer = 'spacy'
+    c.model.init = 'xavier'
     c.report.claims = ('attention_freezes', 'entropy_rises')
     with self.assertRaises(config.ConfigError) as raised:
       pipeline.plan(c)
     message = str(raised.exception)
     for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr',
                 'train.checkpoint_every', 'data.variant', 'sweep.runs_per_device',
-                'optimizer.weight_decay', 'report.claims'):
+                'optimizer.weight_decay', 'data.tokenizer', 'model.init', 'report.claims'):
       self.assertIn(f'config.{key} =', message)
 
   def test_a_learning_rate_given_twice_is_refused(self):
