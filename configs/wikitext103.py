@@ -26,7 +26,7 @@ def get_config(variant: str = ''):
   c.train.checkpoint_every = 10_000
   c.sweep.num_seeds = 1
   c.sweep.runs_per_device = 5  # the whole 5-run grid in one call (a GPU)
-  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes')  # Figs. 10 and 7
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
   return config.apply_variant(c, variant, smoke=_smoke)
 
 

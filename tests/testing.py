@@ -70,9 +70,10 @@ def tiny_tokens(vocab_size: int = 24, bptt: int = 8):
 
 def tiny_text_run(**overrides):
   """The train.TextRunConfig of tiny_transformer (dropout 0.1) and tiny_tokens: 12 steps,
-  evaluated every 6, with `overrides`."""
+  evaluated every 6, the attention of 6 query words to 10 key words, with `overrides`."""
   from scan_snap.wikitext import train
   cfg, _, _ = tiny_transformer(dropout=0.1)
   return train.TextRunConfig(**{
       'model': cfg, 'optimizer': text_optimizer(), 'clip_norm': 0.5, 'lr_decay': 0.95,
-      'steps_per_epoch': 10, 'steps': 12, 'eval_every': 6, **overrides})
+      'steps_per_epoch': 10, 'steps': 12, 'eval_every': 6, 'query_tokens': 6, 'key_tokens': 10,
+      **overrides})

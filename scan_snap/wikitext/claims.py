@@ -8,11 +8,16 @@ claim on a results.Results:
                            as the learning rate η grows
   'attention_freezes'      Fig. 7: the first layer's attention freezes: the freezing measure
                            F_t = ‖A_t − A_{t−1}‖_F / ‖A_{t−1}‖_F falls and stays low
+  'attended_words_freeze'  Fig. 7 as the theory states it, on words: the set of key words each
+                           frequent query word attends to stops changing, for longer than it
+                           would were its changes spread over training at random; one verdict
+                           per layer, the first layer first
 
 The unit of every test is the seed: runs of one seed share their initialization and dropout
 noise, so only seeds are independent samples. Diverged runs are left out and counted.
 """
 
+import math
 
 import numpy as np
 
@@ -21,6 +26,7 @@ from scan_snap.wikitext import results as results_lib
 
 ENTROPY_CLAIM = 'Fig. 10: the final attention entropy falls as η grows'
 FREEZING_CLAIM = 'Fig. 7: first-layer attention freezes (F_t falls and stays low)'
+WORDS_CLAIM = 'Fig. 7: the key words each query word attends to stop changing (layer {layer})'
 
 
 def entropy_falls_with_lr(lr, seed, final_entropy, diverged) -> verdicts.Verdict:
@@ -81,6 +87,37 @@ def attention_freezes(seed, freezing_ExR, diverged) -> verdicts.Verdict:
   return verdicts.above(FREEZING_CLAIM, falls, measured=measured)
 
 
+def attended_words_freeze(seed, frozen_RxQ, null_RxQ, occurs_Q, freeze_step_RxQ, own_RxQ,
+                          diverged, layer: int) -> verdicts.Verdict:
+  """Fig. 7 on words, for one layer. φ(a) is the fraction of training over which query word a's
+  attended set stayed its final one (metrics.frozen_fraction) and φ₀(a) its expected value were
+  a's changes spread over training in a random order (the null: a set that changes at a steady
+  rate, however often, never settles). A run's effect is the mean over the query words that
+  occur of φ(a) − φ₀(a): > 0 when the changes come early and then stop, 0 in expectation under
+  the null, < 0 when they come late. The seed's effect is the mean over its non-diverged runs;
+  pass when its mean over seeds is > 0 by a one-sided t-test (verdicts.above).
+
+  seed, diverged: [R]; frozen_RxQ, null_RxQ, freeze_step_RxQ, own_RxQ (the share of the
+  attention on the query's own position, at the end): [R, Q]; occurs_Q: [Q] bool."""
+  seed, diverged = np.asarray(seed), np.asarray(diverged, bool)
+  occurs = np.asarray(occurs_Q, bool)
+  frozen, null = np.asarray(frozen_RxQ, float)[:, occurs], np.asarray(null_RxQ, float)[:, occurs]
+  gain = (frozen - null).mean(axis=1)
+  kept = ~diverged & np.isfinite(gain)
+  gains = [float(gain[kept & (seed == s)].mean()) for s in np.unique(seed[kept])]
+  steps = np.asarray(freeze_step_RxQ, float)[kept][:, occurs]
+  own = np.asarray(own_RxQ, float)[kept][:, occurs]
+  measured = (f'{int(occurs.sum())} query words; φ, the fraction of training their attended sets '
+              f'stayed final: {frozen[kept].mean():.3f} against {null[kept].mean():.3f} with '
+              f'their changes in random order; words whose set froze for the last half or more: '
+              f'{(frozen[kept] >= 0.5).mean():.0%}; median freeze step '
+              f'{np.median(steps) if steps.size else math.nan:g}; attention on the query\'s own '
+              f'position at the end: {own.mean() if own.size else math.nan:.0%}; φ − φ₀ per seed '
+              f'{np.array2string(np.array(gains), precision=3)}; '
+              f'{int(diverged.sum())} diverged runs left out')
+  return verdicts.above(WORDS_CLAIM.format(layer=layer), gains, measured=measured)
+
+
 def overfitting(val_loss_ExR, diverged) -> str:
   """In words: in how many non-diverged runs the validation loss ends above its minimum (the
   runs overfit, or train unstably)."""
@@ -116,7 +153,17 @@ def _freezing(results: results_lib.Results) -> list[verdicts.Verdict]:
   return [verdict.explained(overfitting(results.history['eval/loss'], runs['diverged']))]
 
 
+def _attended_words(results: results_lib.Results) -> list[verdicts.Verdict]:
+  runs, attended = _runs(results), results.attended
+  return [attended_words_freeze(runs['seed'], attended.frozen[:, layer], attended.null[:, layer],
+                                attended.occurs, attended.freeze_step[:, layer],
+                                attended.own[:, layer], runs['diverged'], layer).explained(
+                                    overfitting(results.history['eval/loss'], runs['diverged']))
+          for layer in range(attended.frozen.shape[1])]
+
+
 CLAIMS = {
     'entropy_falls_with_lr': verdicts.Claim(_entropy),
     'attention_freezes': verdicts.Claim(_freezing),
+    'attended_words_freeze': verdicts.Claim(_attended_words),
 }

@@ -27,8 +27,9 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.data.dir = ''  # a WikiText folder: wiki.{train,valid,test}.tokens (or .raw)
   c.data.variant = 'tokens'  # 'tokens' or 'raw': which files of the folder are read
   c.data.cache_dir = '~/.cache/scan_snap/tfds'  # where TFDS keeps the prepared array_record files
-  c.data.train_split = 'train'  # the split trained on, which also defines the vocabulary
-  c.data.eval_split = 'validation'  # the split evaluated on
+  c.data.train_split = 'train'  # the split(s) trained on ('validation+test'): the vocabulary's
+  c.data.eval_split = 'validation'  # the split evaluated on, or 'heldout':
+  c.data.heldout_tokens = 0  # the last words of the training stream, held out for evaluation
   c.data.tokenizer = 'whitespace'  # or 'basic_english', the authors' (data.TOKENIZERS)
   c.data.max_vocab = 0  # keep the max_vocab − 2 most frequent words (+ <eos>, <unk>); 0: all
   c.data.max_train_tokens = 0  # train on the first tokens of the split only; 0: all of it
@@ -40,6 +41,11 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.eval.max_tokens = 0  # evaluate on the first tokens of the split only; 0: all of it
   c.eval.probe_position = 7  # token offset in the evaluation split of the first probe sequence
   c.eval.num_probe = 8  # consecutive probe sequences: their attention maps are recorded
+  # The attention of each of the query_tokens most frequent words (ids 0 … Q − 1: <eos>, <unk>
+  # and the Q − 2 most frequent training words) to key words, each of the key_tokens most
+  # frequent one group and all others one, summed over the evaluation windows.
+  c.eval.query_tokens = 50
+  c.eval.key_tokens = 200
 
   c.model = ml_collections.ConfigDict()
   c.model.d_model = 200
@@ -69,11 +75,13 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.sweep.runs_per_device = 2  # runs each device trains per compiled call (vmapped together)
 
   c.figures = ml_collections.ConfigDict()
-  c.figures.names = ('attention_maps', 'entropy_vs_lr', 'training_curves')  # of figures.FIGURES
+  c.figures.names = ('attended_words', 'attention_maps', 'entropy_vs_lr',
+                     'training_curves')  # of figures.FIGURES
   c.figures.map_steps = ()  # evaluated steps shown in 'attention_maps'; (): six, evenly spaced
 
   c.report = ml_collections.ConfigDict()
-  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes')  # of claims.CLAIMS
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
+  c.report.attended_mass = 0.5  # a query word attends to the fewest key words with this mass
   return c
 
 
@@ -89,8 +97,15 @@ def check(problems: config.Problems) -> None:
        'pass --config.data.dir=<folder>')
   need(d.variant in data.VARIANTS, 'data.variant', f'must be one of {data.VARIANTS}')
   need(d.tokenizer in data.TOKENIZERS, 'data.tokenizer', f'must be one of {data.TOKENIZERS}')
-  for key in ('train_split', 'eval_split'):
-    need(d[key] in data.SPLITS, f'data.{key}', f'must be one of {tuple(data.SPLITS)}')
+  trained = data.splits_of(d.train_split) if isinstance(d.train_split, str) else (None,)
+  need(all(s in data.SPLITS for s in trained) and len(set(trained)) == len(trained),
+       'data.train_split', f'must be one of {tuple(data.SPLITS)}, or several of them joined by '
+       "'+' (each once: 'validation+test')")
+  need(d.eval_split in (*data.SPLITS, data.HELDOUT), 'data.eval_split',
+       f'must be one of {(*data.SPLITS, data.HELDOUT)}')
+  need(config.is_int(d.heldout_tokens) and d.heldout_tokens >= 0
+       and (d.heldout_tokens > 0) == (d.eval_split == data.HELDOUT), 'data.heldout_tokens',
+       f"must be a positive integer with data.eval_split = '{data.HELDOUT}', and 0 otherwise")
   for key in ('max_vocab', 'max_train_tokens'):
     need(config.is_int(d[key]) and d[key] >= 0, f'data.{key}', 'must be an integer ≥ 0 (0: all)')
   need(d.max_vocab == 0 or d.max_vocab >= 3, 'data.max_vocab', 'must be 0 (all words) or ≥ 3')
@@ -101,7 +116,10 @@ def check(problems: config.Problems) -> None:
        'must be an integer ≥ 0 (0: all)')
   need(config.is_int(e.probe_position) and e.probe_position >= 0, 'eval.probe_position',
        'must be an integer ≥ 0')
-  need(positive(e.num_probe), 'eval.num_probe', 'must be a positive integer')
+  for key in ('num_probe', 'query_tokens', 'key_tokens'):
+    need(positive(e[key]), f'eval.{key}', 'must be a positive integer')
+  need(config.is_real(c.report.attended_mass) and 0 < c.report.attended_mass < 1,
+       'report.attended_mass', 'must lie in (0, 1)')
 
   for key in ('d_model', 'd_ff', 'num_heads', 'num_layers'):
     need(positive(m[key]), f'model.{key}', 'must be a positive integer')
@@ -172,7 +190,9 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
       optimizer=optimizer.from_config(o),
       lr_groups=tuple((str(pattern), float(factor)) for pattern, factor in o.lr_groups),
       clip_norm=o.clip_norm, lr_decay=o.lr_decay,
-      steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every)
+      steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every,
+      query_tokens=min(c.eval.query_tokens, vocab_size),
+      key_tokens=min(c.eval.key_tokens, vocab_size))
 
 
 def grid(c: ml_collections.ConfigDict) -> list[dict]:

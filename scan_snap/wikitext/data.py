@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import itertools
 import pathlib
 import re
 from typing import Iterable, Iterator
@@ -28,6 +29,7 @@ import tensorflow_datasets as tfds
 from scan_snap.core import errors
 
 SPLITS = {'train': 'train', 'validation': 'valid', 'test': 'test'}  # TFDS split → file infix
+HELDOUT = 'heldout'  # data.eval_split: the last data.heldout_tokens words of the training stream
 VARIANTS = ('tokens', 'raw')  # the file suffix of each WikiText variant
 EOS, UNK = '<eos>', '<unk>'
 _HEADING = re.compile(r'^ = [^=].* = $', re.MULTILINE)  # ' = Title = ' lines of every article
@@ -195,6 +197,35 @@ class Vocabulary:
     index = {w: i for i, w in enumerate(self.words)}
     unk = index[UNK]
     return np.fromiter((index.get(w, unk) for w in words), dtype=np.int32)
+
+
+def splits_of(train_split: str) -> tuple[str, ...]:
+  """The splits a data.train_split names: one, or several joined by '+' ('validation+test')."""
+  return tuple(train_split.split('+'))
+
+
+def encoded_splits(builder: WikiTextFolder, train_split: str, eval_split: str, tokenizer: str,
+                   max_vocab: int = 0, heldout_tokens: int = 0
+                   ) -> tuple[Vocabulary, np.ndarray, np.ndarray]:
+  """The vocabulary and the ids of the training and evaluation streams. The training stream is
+  the words of train_split's splits, one after the other; with eval_split = HELDOUT its last
+  heldout_tokens words are the evaluation stream instead, and the vocabulary is built on the
+  rest. Streamed: the words are read again for each pass, never all held as strings."""
+  def train_words():
+    lines = itertools.chain.from_iterable(read_lines(builder, s) for s in splits_of(train_split))
+    return words_of(lines, tokenizer)
+
+  if eval_split != HELDOUT:
+    vocab = Vocabulary.build(train_words(), max_vocab)
+    return (vocab, vocab.encode(train_words()),
+            vocab.encode(words_of(read_lines(builder, eval_split), tokenizer)))
+  kept = sum(1 for _ in train_words()) - heldout_tokens
+  if kept < 1:
+    raise DataError(f'data.heldout_tokens = {heldout_tokens} leaves nothing to train on: '
+                    f'{train_split} has {kept + heldout_tokens} words')
+  vocab = Vocabulary.build(itertools.islice(train_words(), kept), max_vocab)
+  ids = vocab.encode(train_words())
+  return vocab, ids[:kept], ids[kept:]
 
 
 def batchify(ids_N: np.ndarray, batch_size: int) -> np.ndarray:

@@ -37,6 +37,7 @@ from scan_snap.wikitext import claims
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import data as data_lib
 from scan_snap.wikitext import figures
+from scan_snap.wikitext import metrics
 from scan_snap.wikitext import results as results_lib
 from scan_snap.wikitext import sweep
 from scan_snap.wikitext import train as train_lib
@@ -71,17 +72,15 @@ class Trained:
 def load(plan: pipeline.Plan) -> Data:
   """The vocabulary, the token streams on device, and the training steps per epoch."""
   d, e = plan.config.data, plan.config.eval
-  splits = tuple(dict.fromkeys((d.train_split, d.eval_split)))
+  evaluated = () if d.eval_split == data_lib.HELDOUT else (d.eval_split,)
+  splits = tuple(dict.fromkeys(data_lib.splits_of(d.train_split) + evaluated))
   # One process prepares the cache first: the others of a job may share its folder.
   builder = runtime.process_zero_first(lambda: data_lib.prepare(
       pathlib.Path(d.dir), d.variant, pathlib.Path(d.cache_dir), splits), 'wikitext prepared')
-  # Two streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
-  train_words = lambda: data_lib.words_of(data_lib.read_lines(builder, d.train_split),
-                                          d.tokenizer)
-  vocab = data_lib.Vocabulary.build(train_words(), d.max_vocab)
-  train_ids = vocab.encode(train_words())[:d.max_train_tokens or None]
-  eval_ids = vocab.encode(data_lib.words_of(data_lib.read_lines(builder, d.eval_split),
-                                            d.tokenizer))
+  # Streamed passes over the training split (WikiText-103 has 103M words): counts, then ids.
+  vocab, train_ids, eval_ids = data_lib.encoded_splits(
+      builder, d.train_split, d.eval_split, d.tokenizer, d.max_vocab, d.heldout_tokens)
+  train_ids = train_ids[:d.max_train_tokens or None]
   train_BxN = data_lib.batchify(train_ids, d.batch_size)
   eval_ExN = data_lib.batchify(eval_ids[:e.max_tokens or None], e.batch_size)
   steps_per_epoch = data_lib.num_windows(train_BxN.shape[1], d.bptt)
@@ -92,7 +91,7 @@ def load(plan: pipeline.Plan) -> Data:
   probe_end = e.probe_position + e.num_probe * d.bptt
   if probe_end > len(eval_ids):
     raise data_lib.DataError(f'the probe sequences end at token {probe_end}, past the '
-                            f'{len(eval_ids)} tokens of the {d.eval_split} split')
+                            f'{len(eval_ids)} evaluation tokens ({d.eval_split})')
   probe_PxL = eval_ids[e.probe_position:probe_end].reshape(e.num_probe, d.bptt)
   logging.info('WikiText %s: vocabulary %d, %d training tokens (%d steps per epoch), %d '
                'evaluation tokens', d.dir, len(vocab), train_BxN.size, steps_per_epoch,
@@ -118,7 +117,7 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
 
   def log(history: dict[str, np.ndarray]) -> None:
     if writer:
-      metrics_log.write(results_lib.metric_lines(history, results_lib.freezing_of(history), runs,
+      metrics_log.write(results_lib.metric_lines(history, metrics.freezing_of(history), runs,
                                                  data.steps_per_epoch))
 
   trained = sweep.run(text_config.run_config(c, len(data.vocab), data.steps_per_epoch), runs,

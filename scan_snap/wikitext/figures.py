@@ -1,4 +1,5 @@
-"""The WikiText figures (paper Figs. 7 and 10, and the training curves), PNG and PDF.
+"""The WikiText figures (paper Figs. 7 and 10, the attended words' changes, and the training
+curves), PNG and PDF.
 
 FIGURES is the registry that config.figures.names names: each entry (an outputs.FigureSpec)
 draws its figure from a results.Results into the figures folder.
@@ -90,6 +91,30 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   return outputs.save_figure(fig, stem)
 
 
+def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, runs: list[dict],
+                   stem: pathlib.Path) -> list[pathlib.Path]:
+  """Per layer: the share of the query words whose attended set changed since the evaluation
+  before, against the step (the sets of a layer that freezes stop changing: the share falls to
+  0), one colour per run."""
+  layers = changes_ExRxNxQ.shape[2]
+  fig = Figure(figsize=(4.2 * layers, 3.2), layout='constrained')
+  axes = np.atleast_1d(fig.subplots(1, layers, sharey=True))
+  for layer, ax in enumerate(axes):
+    for r, run in enumerate(runs):
+      ax.plot(steps_E, changes_ExRxNxQ[:, r, layer].mean(axis=-1), color=f'C{r % 10}',
+              marker='.', label=f"$\\eta$={run['lr']:g}, seed {run['seed']}")
+    ax.set(xlabel='step', title=f'layer {layer}', ylim=(0, 1))
+  axes[0].set_ylabel('query words whose attended\nkey words changed')
+  axes[0].legend(fontsize=7)
+  return outputs.save_figure(fig, stem)
+
+
+def _draw_attended_words(results: results_lib.Results, directory: pathlib.Path) -> None:
+  attended = results.attended
+  attended_words(results.history['step'][2:], attended.changes[..., attended.occurs],
+                 results.runs, directory / 'attended_words')
+
+
 def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:
   """Per run: the first probe sequence's maps at Readings.map_steps (default: six evaluations,
   evenly spaced), averaged over the heads."""
@@ -119,6 +144,7 @@ def _draw_training_curves(results: results_lib.Results, directory: pathlib.Path)
 
 
 FIGURES = {
+    'attended_words': outputs.FigureSpec(_draw_attended_words),
     'attention_maps': outputs.FigureSpec(_draw_attention_maps),
     'entropy_vs_lr': outputs.FigureSpec(_draw_entropy_vs_lr),
     'training_curves': outputs.FigureSpec(_draw_training_curves),

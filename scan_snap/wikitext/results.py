@@ -1,7 +1,8 @@
 """What the WikiText experiment reports, computed once from the trained grid.
 
 `Results(readings, trained, probe_words)` holds the rows of results.csv, the summary, the
-freezing measure of every evaluation and the reference entropy of uniform attention, and gives
+freezing measure F of every evaluation, the frozen fractions of the attended words (metrics)
+with their null, and the reference entropy of uniform attention, and gives
 the lines of metrics.jsonl and the arrays of trajectories.npz; the figures (figures.FIGURES)
 and claims (claims.CLAIMS) read them from here, and read nothing of the config but its
 Readings. `metric_lines` also gives the lines of the evaluations so far, while the grid trains.
@@ -14,11 +15,13 @@ import ml_collections
 import numpy as np
 
 from scan_snap.core import outputs
+from scan_snap.wikitext import metrics
 from scan_snap.wikitext import sweep
 
 # The name in trajectories.npz of each evaluation in the history.
 _TRAJECTORIES = {'step': 'step', 'train/loss': 'train_loss', 'eval/loss': 'val_loss',
-                 'attn/entropy': 'attn_entropy', 'attn/maps': 'attn_maps'}
+                 'attn/entropy': 'attn_entropy', 'attn/token_mass': 'attn_token_mass',
+                 'attn/maps': 'attn_maps'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,11 +30,13 @@ class Readings:
 
   map_steps: tuple[int, ...]  # figures.map_steps: the evaluations the attention maps show
   lr_groups: tuple[tuple[str, float], ...]  # optimizer.lr_groups: the figures name them
+  attended_mass: float  # report.attended_mass: the share of attention an attended set holds
 
   @classmethod
   def of(cls, c: ml_collections.ConfigDict) -> 'Readings':
     return cls(tuple(c.figures.map_steps),
-               tuple((str(pattern), float(factor)) for pattern, factor in c.optimizer.lr_groups))
+               tuple((str(pattern), float(factor)) for pattern, factor in c.optimizer.lr_groups),
+               float(c.report.attended_mass))
 
   def rates(self, lr: float) -> str:
     """η of a run, and its groups' rates: 'η=5 (ff1|ff2: 10)'."""
@@ -49,20 +54,46 @@ def mean_uniform_entropy(length: int) -> float:
   return float(np.log(np.arange(1, length + 1)).mean())
 
 
-def freezing(maps_before: np.ndarray, maps_after: np.ndarray) -> np.ndarray:
-  """‖A_after − A_before‖_F / ‖A_before‖_F over the last four axes of attention maps
-  (…, P, H, L, L): probe sequence, head, query, key."""
-  axes = (-4, -3, -2, -1)
-  return (np.sqrt(((maps_after - maps_before) ** 2).sum(axis=axes))
-          / np.sqrt((maps_before ** 2).sum(axis=axes)))
+@dataclasses.dataclass(frozen=True)
+class AttendedWords:
+  """The attended sets of the frequent query words (metrics), per run, layer and query word,
+  among the key words of their context (the other positions: a query on its own position
+  attends to no key word, and `own` says how much of it does), over the evaluations after the
+  first: the first, at the random initialization, is left out,
+  as every run's attention moves away from it at once (a change that would read as settling
+  in any run)."""
 
+  occurs: np.ndarray  # [Q] bool: the query word occurs in the evaluation windows
+  frozen: np.ndarray  # [R, layers, Q] φ(a): the fraction of training its set stayed the final one
+  null: np.ndarray  # [R, layers, Q] φ₀(a): φ(a) were its changes spread at random
+  freeze_step: np.ndarray  # [R, layers, Q] the step of t*(a)
+  changes: np.ndarray  # [E − 2, R, layers, Q] bool: the set changed since the evaluation before
+  own: np.ndarray  # [R, layers, Q] the share of its attention on its own position, at the end
 
-def freezing_of(history: dict[str, np.ndarray]) -> np.ndarray:
-  """(evaluations, R, layers): the freezing measure of the probe maps since the last
-  evaluation; NaN at the first."""
-  maps = history['attn/maps']
-  first = np.full((1, *maps.shape[1:3]), np.nan)
-  return np.concatenate([first, freezing(maps[:-1], maps[1:])]) if len(maps) > 1 else first
+  @classmethod
+  def of(cls, history: dict[str, np.ndarray], mass: float) -> 'AttendedWords':
+    token_mass = history['attn/token_mass'][1:]  # [E − 1, R, layers, Q, K + 2]
+    counts = history['attn/token_mass'][-1].sum(axis=-1)  # [R, layers, Q]: a's occurrences
+    occurs = counts[0, 0] > 0  # the data's: alike in all runs
+    own = np.divide(history['attn/token_mass'][-1, ..., -1], counts,
+                    out=np.full(counts.shape, np.nan), where=counts > 0)
+    if len(token_mass) < 2:  # Fewer than two evaluations after the first: nothing to compare.
+      nan = np.full(counts.shape, np.nan)
+      return cls(occurs, nan, nan, nan, np.zeros((0, *nan.shape), bool), own)
+    sets = metrics.attended_sets(token_mass[..., :-1], mass)  # over the context: not its own
+    return cls(occurs, metrics.frozen_fraction(sets), metrics.shuffled_frozen_fraction(sets),
+               metrics.freeze_step(sets, history['step'][1:]), metrics.changed(sets), own)
+
+  def mean_frozen(self, r: int, layer: int) -> float:
+    """φ's mean over the query words that occur."""
+    return float(self.frozen[r, layer, self.occurs].mean())
+
+  def mean_own(self, r: int, layer: int) -> float:
+    """The share of attention on the query's own position, averaged over the query words."""
+    return float(self.own[r, layer, self.occurs].mean())
+
+  def median_freeze_step(self, r: int, layer: int) -> float:
+    return float(np.median(self.freeze_step[r, layer, self.occurs]))
 
 
 def _diverged(history: dict[str, np.ndarray]) -> np.ndarray:
@@ -89,10 +120,10 @@ def metric_lines(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, run
   return lines
 
 
-def result_rows(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, runs: list[dict],
-                steps_per_epoch: int) -> list[dict]:
+def result_rows(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray,
+                attended: AttendedWords, runs: list[dict], steps_per_epoch: int) -> list[dict]:
   """results.csv: one row per run, at the last evaluation (freezing_ExRxN:
-  freezing_of(history))."""
+  metrics.freezing_of(history)), with its attended words' mean φ and median freeze step."""
   diverged = _diverged(history)
   rows = []
   for r, run in enumerate(runs):
@@ -104,6 +135,9 @@ def result_rows(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray, runs
     for layer in range(history['attn/entropy'].shape[2]):
       row[f'attn_entropy/layer{layer}'] = float(history['attn/entropy'][-1, r, layer])
       row[f'attn_freezing/layer{layer}'] = float(freezing_ExRxN[-1, r, layer])
+      row[f'attended_frozen/layer{layer}'] = attended.mean_frozen(r, layer)
+      row[f'attended_freeze_step/layer{layer}'] = attended.median_freeze_step(r, layer)
+      row[f'attended_own/layer{layer}'] = attended.mean_own(r, layer)
     row['diverged'] = bool(diverged[r])
     rows.append(row)
   return rows
@@ -135,8 +169,10 @@ class Results:
     self.readings, self.probe_words = readings, probe_words
     self.runs, self.history = trained.runs, trained.history
     self.steps_per_epoch = trained.run_config.steps_per_epoch
-    self.freezing = freezing_of(self.history)  # (evaluations, R, layers)
-    self.rows = result_rows(self.history, self.freezing, self.runs, self.steps_per_epoch)
+    self.freezing = metrics.freezing_of(self.history)  # (evaluations, R, layers)
+    self.attended = AttendedWords.of(self.history, readings.attended_mass)
+    self.rows = result_rows(self.history, self.freezing, self.attended, self.runs,
+                            self.steps_per_epoch)
     self.summary = summarize(self.rows)
     self.num_diverged = sum(row['diverged'] for row in self.rows)
     self.uniform_entropy = mean_uniform_entropy(trained.run_config.model.max_len)
@@ -147,8 +183,11 @@ class Results:
 
   def trajectories(self) -> dict[str, np.ndarray]:
     """trajectories.npz but for the probe sequences: every evaluation of every run, with the
-    freezing measure and the runs' seeds and rates."""
+    freezing measure, the attended words' φ, its null and freeze steps, and the runs' seeds and
+    rates."""
     return {**{name: self.history[key] for key, name in _TRAJECTORIES.items()},
-            'attn_freezing': self.freezing,
+            'attn_freezing': self.freezing, 'attended_frozen': self.attended.frozen,
+            'attended_null': self.attended.null, 'attended_freeze_step': self.attended.freeze_step,
+            'attended_own': self.attended.own,
             **{key: np.asarray([run[key] for run in self.runs])
                for key in ('seed', 'lr')}}

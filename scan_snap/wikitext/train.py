@@ -7,7 +7,8 @@
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses each group's
       rate (η or factor × η, run_config.lr_groups) × lr_decay^(epoch of s)
   evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
-      windows: eval/loss, attn/entropy per layer, attn/maps of the probe sequences
+      windows: eval/loss, attn/entropy per layer, attn/token_mass per layer (token_mass), and
+      attn/maps of the probe sequences
 The token streams are arguments (not constants folded into the compiled program), and so are
 the learning rate, so `jax.vmap` of these functions trains a grid of (seed, η) in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
@@ -40,6 +41,8 @@ class TextRunConfig:
   steps: int
   eval_every: int
   lr_groups: tuple[tuple[str, float], ...] = ()  # (pattern, factor): the rate factor × η
+  query_tokens: int = 50  # Q: attn/token_mass reads the queries of ids 0 … Q − 1
+  key_tokens: int = 200  # K: and groups the keys of ids 0 … K − 1, one group each, the rest one
 
 
 class TextData(NamedTuple):
@@ -66,6 +69,22 @@ def window(streams_BxN: jax.Array, index: jax.Array, bptt: int) -> tuple[jax.Arr
 def cross_entropy(logits_BxLxV: jax.Array, targets_BxL: jax.Array) -> jax.Array:
   """Mean −ln softmax(logits)[target] over the tokens."""
   return optax.softmax_cross_entropy_with_integer_labels(logits_BxLxV, targets_BxL).mean()
+
+
+def token_mass(attn_BxLxL: jax.Array, ids_BxL: jax.Array, num_queries: int,
+               num_keys: int) -> jax.Array:
+  """[Q, K + 2]: entry (a, b) sums over the windows' positions whose query token is id a < Q
+  the attention they give to the other positions holding token id b (b < K); column K, to the
+  other positions holding any other token; column K + 1, to their own position. Row a sums to
+  the number of times id a is a query; columns 0 … K over their sum are the attention of token a
+  over the key tokens of its context, grouped by identity."""
+  queries_BxLxQ = jax.nn.one_hot(jnp.where(ids_BxL < num_queries, ids_BxL, -1), num_queries)
+  keys_BxLxK1 = jax.nn.one_hot(jnp.minimum(ids_BxL, num_keys), num_keys + 1)
+  own_BxL = jnp.diagonal(attn_BxLxL, axis1=-2, axis2=-1)
+  others_BxLxL = attn_BxLxL * (1 - jnp.eye(attn_BxLxL.shape[-1], dtype=attn_BxLxL.dtype))[None]
+  by_key_BxLxK2 = jnp.concatenate([jnp.einsum('bqk,bkj->bqj', others_BxLxL, keys_BxLxK1),
+                                   own_BxL[..., None]], axis=-1)
+  return jnp.einsum('bqa,bqj->aj', queries_BxLxQ, by_key_BxLxK2)
 
 
 def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Callable]:
@@ -109,12 +128,17 @@ def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Calla
       inputs_ExL, targets_ExL = window(tokens.eval_ExN, index, bptt)
       logits_ExLxV, attns = apply(params, inputs_ExL)
       entropy_layers = jnp.stack([model.attention_entropy(a).mean() for a in attns])
-      return cross_entropy(logits_ExLxV, targets_ExL), entropy_layers
+      mass_NxQxK2 = jnp.stack([token_mass(a.mean(axis=1), inputs_ExL, run_config.query_tokens,
+                                          run_config.key_tokens) for a in attns])
+      return cross_entropy(logits_ExLxV, targets_ExL), entropy_layers, mass_NxQxK2
 
-    losses_W, entropies_WxN = jax.lax.map(one_window, jnp.arange(num_eval_windows))
+    # Per window, the masses are [layers, Q, K + 2] (40 kB per layer at Q = 50, K = 200): less
+    # than one window's logits, so they are stacked and summed after the map.
+    losses_W, entropies_WxN, mass_WxNxQxK2 = jax.lax.map(one_window, jnp.arange(num_eval_windows))
     _, probe_attns = apply(params, tokens.probe_PxL)
     return {'eval/loss': losses_W.mean(),
             'attn/entropy': entropies_WxN.mean(axis=0),  # (layers,)
+            'attn/token_mass': mass_WxNxQxK2.sum(axis=0),  # (layers, Q, K + 2)
             'attn/maps': jnp.stack(probe_attns)}  # (layers, P, H, L, L)
 
   return init, train_interval, evaluate

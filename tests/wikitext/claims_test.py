@@ -8,6 +8,7 @@ import numpy as np
 from scan_snap.core import verdicts
 from scan_snap.wikitext import claims
 from scan_snap.wikitext import config
+from scan_snap.wikitext import metrics
 from scan_snap.wikitext import results
 from scan_snap.wikitext import sweep
 from tests.testing import tiny_text_run
@@ -37,6 +38,33 @@ def _freezing_grid(rng, fall: float, num_seeds: int = 3, evals: int = 25):
   f = np.exp(log_f)
   f[0] = np.nan
   return seed, f, np.zeros(runs, bool)
+
+
+def _words_grid(rng, frozen_share: float, num_seeds: int = 3, evals: int = 20,
+                num_words: int = 50, thaw: bool = False):
+  """The attended sets of 50 query words, one run per seed, over 20 evaluations (those after
+  the first of configs/wikitext2.py:sample): each word's set moves to another of 4 key groups at
+  each interval with its own probability, uniform in [0.05, 0.5] (a steady rate: the null). A
+  frozen_share of the words stops changing at a time drawn uniformly over the intervals (thaw:
+  starts changing there instead)."""
+  p_WxQ = rng.uniform(0.05, 0.5, (num_seeds, num_words))
+  moves = rng.random((evals - 1, num_seeds, num_words)) < p_WxQ
+  planted = rng.random((num_seeds, num_words)) < frozen_share
+  turn = rng.integers(0, evals - 1, (num_seeds, num_words))
+  after = np.arange(evals - 1)[:, None, None] >= turn
+  moves &= ~(planted & (~after if thaw else after))
+  steps = rng.integers(1, 4, moves.shape)  # to another group of the 4
+  groups = np.concatenate([np.zeros((1, num_seeds, num_words), int),
+                           np.cumsum(moves * steps, axis=0)]) % 4
+  sets = np.eye(4, dtype=bool)[groups]  # [E, R, Q, K + 1]
+  return (np.arange(num_seeds), metrics.frozen_fraction(sets),
+          metrics.shuffled_frozen_fraction(sets), np.ones(num_words, bool),
+          metrics.freeze_step(sets, 100 * np.arange(1, evals + 1)),
+          np.zeros((num_seeds, num_words)), np.zeros(num_seeds, bool))
+
+
+def _words_check(*grid):
+  return claims.attended_words_freeze(*grid, layer=0)
 
 
 def _pass_rate(check, make, fall: float) -> float:
@@ -122,6 +150,36 @@ class AttentionFreezesTest(absltest.TestCase):
                      verdicts.INCONCLUSIVE)
 
 
+class AttendedWordsFreezeTest(absltest.TestCase):
+
+  def test_steady_changes_rarely_pass(self):
+    self.assertLessEqual(_pass_rate(_words_check, _words_grid, 0.0), 0.05)
+
+  def test_planted_freeze_is_detected(self):
+    # Every word's set freezes, each at a time drawn uniformly over training: φ − φ₀ ≈ 0.22 per
+    # seed, less than the 0.30–0.32 of configs/wikitext2.py:sample's three seeds.
+    self.assertGreaterEqual(_pass_rate(_words_check, _words_grid, 1.0), 0.9)
+
+  def test_changes_that_start_late_fail(self):
+    grid = _words_grid(np.random.default_rng(5), 1.0, thaw=True)
+    self.assertEqual(_words_check(*grid).verdict, verdicts.FAIL)
+
+  def test_hand_case(self):
+    # Two seeds of one run, three query words of which the third never occurs; seed 2's second
+    # run diverged.
+    frozen = np.array([[1.0, 0.5, 0.0], [0.75, 0.25, 0.0], [0.0, 0.0, 0.0]])
+    null = np.array([[0.5, 0.5, 0.0], [0.25, 0.25, 1.0], [1.0, 1.0, 0.0]])
+    own = np.array([[0.5, 0.1, np.nan], [0.3, 0.3, np.nan], [0.9, 0.9, np.nan]])
+    v = claims.attended_words_freeze([1, 2, 2], frozen, null, [True, True, False],
+                                     np.zeros((3, 3)), own, [False, False, True], layer=1)
+    self.assertEqual(v.claim, claims.WORDS_CLAIM.format(layer=1))
+    self.assertAlmostEqual(v.effect, 0.25, places=12)  # both seeds: (0.5 + 0) / 2
+    self.assertEqual(v.n, 2)
+    self.assertIn('2 query words', v.measured)
+    self.assertIn('1 diverged runs left out', v.measured)
+    self.assertIn("own position at the end: 30%", v.measured)  # the kept runs' mean
+
+
 class RegistryTest(absltest.TestCase):
 
   def test_claims_of_a_hand_made_grid(self):
@@ -131,16 +189,23 @@ class RegistryTest(absltest.TestCase):
     maps[..., 0] = 1.0
     for e, moved in enumerate([0.0, 0.4, 0.1, 0.05]):  # the probe map's second row moves
       maps[e:, ..., 1, :] += [-moved / 2, moved / 2]
+    # Query word 0 attends to key group 0 then 1 at seed 1 (φ = 1/2 against φ₀ = 1/4: one change
+    # in two intervals after the first evaluation, which is left out), to group 2 throughout at
+    # seed 2 (φ = φ₀ = 1); query word 1 never occurs.
+    token_mass = np.zeros((4, 4, 1, 2, 4))  # K + 1 = 3 key groups and the own position
+    token_mass[:, :2, 0, 0] = np.array([[0, 0, 1, 0], [1, 0, 0, 0], [0, 1, 0, 0],
+                                        [0, 1, 0, 0]])[:, None]
+    token_mass[:, 2:, 0, 0, 2] = 1.0
     history = {'step': np.array([0, 5, 10, 15]),
                'train/loss': np.array([[np.nan] * 4, [3.0] * 4, [2.0] * 4, [1.0] * 4]),
                'eval/loss': np.array([[3.0] * 4, [2.0] * 4, [1.5] * 4, [1.6] * 4]),
                'attn/entropy': np.array([[[0.6]] * 4] * 3 + [[[0.5], [0.3], [0.49], [0.3]]]),
-               'attn/maps': maps}
+               'attn/maps': maps, 'attn/token_mass': token_mass}
     c = config.wikitext_config()
     reported = results.Results(results.Readings.of(c), sweep.GridResult(
         run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
         steps_trained=15), np.array([['a', 'b']]))
-    entropy, freezing = [v for claim in claims.CLAIMS.values() for v in claim.checks(reported)]
+    entropy, freezing, words = [v for claim in claims.CLAIMS.values() for v in claim.checks(reported)]
     self.assertAlmostEqual(entropy.effect, 0.195, places=9)
     self.assertEqual((entropy.claim, entropy.n, entropy.verdict),
                      (claims.ENTROPY_CLAIM, 2, verdicts.PASS))
@@ -150,6 +215,9 @@ class RegistryTest(absltest.TestCase):
     self.assertLess(f[3], f[2])
     self.assertAlmostEqual(freezing.effect, np.log(f[1] / f[3]), places=9)
     self.assertIn('ends above its minimum in 4 of 4 runs', freezing.measured)
+    self.assertEqual((words.claim, words.n), (claims.WORDS_CLAIM.format(layer=0), 2))
+    self.assertAlmostEqual(words.effect, (0.25 + 0.0) / 2, places=12)
+    self.assertIn('1 query words', words.measured)
 
 
 if __name__ == '__main__':

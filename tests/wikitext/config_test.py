@@ -32,12 +32,18 @@ class ConfigTest(parameterized.TestCase):
     c.data.tokenizer = 'spacy'
     c.model.init = 'xavier'
     c.report.claims = ('attention_freezes', 'entropy_rises')
+    c.data.train_split = 'validation+validation'
+    c.data.heldout_tokens = 0  # with eval_split 'heldout'
+    c.eval.query_tokens = 0
+    c.report.attended_mass = 1.0
     with self.assertRaises(config.ConfigError) as raised:
       pipeline.plan(c)
     message = str(raised.exception)
     for key in ('data.dir', 'data.bptt', 'model.num_heads', 'optimizer.lr',
                 'train.checkpoint_every', 'data.variant', 'sweep.runs_per_device',
-                'optimizer.weight_decay', 'data.tokenizer', 'model.init', 'report.claims'):
+                'optimizer.weight_decay', 'data.tokenizer', 'model.init', 'report.claims',
+                'data.train_split', 'data.heldout_tokens', 'eval.query_tokens',
+                'report.attended_mass'):
       self.assertIn(f'config.{key} =', message)
 
   def test_a_learning_rate_given_twice_is_refused(self):
@@ -49,12 +55,22 @@ class ConfigTest(parameterized.TestCase):
       pipeline.plan(c)
 
   def test_grid_is_seed_major(self):
-    c = load_config('wikitext2', 'sample')
+    c = load_config('wikitext2', 'sample+fig10')
     c.sweep.num_seeds = 2
     runs = text_config.grid(c)
-    self.assertLen(runs, 2 * 3)
-    self.assertEqual(runs[1], {'seed': 1, 'lr': 3.0})
-    self.assertEqual(runs[3]['seed'], 2)
+    self.assertLen(runs, 2 * 5)
+    self.assertEqual(runs[1], {'seed': 1, 'lr': 2.0})
+    self.assertEqual(runs[5]['seed'], 2)
+
+  def test_a_heldout_slice_needs_its_size(self):
+    c = load_config('wikitext2', 'sample')
+    c.data.dir = '/some/folder'
+    pipeline.plan(c)
+    self.assertEqual((c.data.train_split, c.data.eval_split), ('validation+test', 'heldout'))
+    c.data.eval_split = 'test'  # a held-out size with a split to evaluate on
+    with self.assertRaisesRegex(config.ConfigError, r"config.data.heldout_tokens = 20000: must be "
+                                r"a positive integer with data.eval_split = 'heldout'"):
+      pipeline.plan(c)
 
   def test_rate_groups_name_parameters(self):
     c = load_config('wikitext2', 'sample')
@@ -91,7 +107,10 @@ class ConfigTest(parameterized.TestCase):
       self.assertGreaterEqual(c.sweep.num_seeds, 3)
     else:
       self.assertEqual(tuple(c.optimizer.lr_groups), ())
-    self.assertEqual(c.data.train_split, 'validation' if 'sample' in variant else 'train')
+    self.assertEqual(c.data.train_split, 'validation+test' if 'sample' in variant else 'train')
+    if variant.endswith('fig10'):
+      self.assertEqual(tuple(c.optimizer.lr), (1.0, 2.0, 5.0, 10.0, 20.0))
+      self.assertIn('entropy_falls_with_lr', c.report.claims)
 
 
 if __name__ == '__main__':

@@ -65,6 +65,27 @@ class DataTest(parameterized.TestCase):
     self.assertEqual(data.Vocabulary.build(words, max_size=5).words,
                      ('<eos>', '<unk>', 'the', '=', 'sat'))
 
+  def test_splits_joined_and_a_heldout_slice(self):
+    folder = _tiny_folder(pathlib.Path(self.create_tempdir().full_path))
+    builder = data.prepare(folder, 'tokens', pathlib.Path(self.create_tempdir().full_path),
+                           ('validation', 'test'))
+    words = [*data.words_of(_TINY['valid'].split('\n')[:-1]),
+             *data.words_of(_TINY['test'].split('\n')[:-1])]  # 14 + 11
+    vocab, train, held = data.encoded_splits(builder, 'validation+test', 'heldout', 'whitespace',
+                                             heldout_tokens=4)
+    self.assertEqual(vocab.words, data.Vocabulary.build(words[:-4]).words)
+    self.assertNotIn('ran', vocab.words)  # a word of the held-out slice only
+    np.testing.assert_array_equal(train, vocab.encode(words[:-4]))
+    np.testing.assert_array_equal(held, vocab.encode(['<unk>', 'ran', '.', '<eos>']))
+    self.assertEqual(held[1], vocab.words.index('<unk>'))
+    # A split to evaluate on: the training stream is the joined splits whole.
+    vocab, train, evaluated = data.encoded_splits(builder, 'validation', 'test', 'whitespace')
+    np.testing.assert_array_equal(train, vocab.encode(words[:14]))
+    np.testing.assert_array_equal(evaluated, vocab.encode(words[14:]))
+    with self.assertRaisesRegex(data.DataError, 'data.heldout_tokens = 25 leaves nothing to '
+                                'train on: validation\+test has 25 words'):
+      data.encoded_splits(builder, 'validation+test', 'heldout', 'whitespace', heldout_tokens=25)
+
   def test_batchify_and_windows(self):
     streams = data.batchify(np.arange(23), 3)  # Three streams of 7; two tokens dropped.
     np.testing.assert_array_equal(streams[1], np.arange(7, 14))

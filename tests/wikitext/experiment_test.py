@@ -49,13 +49,18 @@ class ExperimentTest(absltest.TestCase):
                        (num_evals, len(runs), c.model.num_layers, c.eval.num_probe,
                         c.model.num_heads, c.data.bptt, c.data.bptt))
       self.assertEqual(npz['probe_words'].shape, (c.eval.num_probe, c.data.bptt))
+      self.assertEqual(npz['attn_token_mass'].shape,
+                       (num_evals, len(runs), c.model.num_layers, c.eval.query_tokens,
+                        c.eval.key_tokens + 2))
     for figure in c.figures.names:
       for ext in ('png', 'pdf'):
         self.assertNotEmpty(list((workdir / 'figures').glob(f'{figure}*.{ext}')))
     # One seed: every claim is measured and inconclusive, in report.md and claims.json.
     written = json.loads((workdir / 'claims.json').read_text())['Claims of the paper']
     self.assertEqual([v['claim'] for v in written],
-                     [claims.ENTROPY_CLAIM, claims.FREEZING_CLAIM])
+                     [claims.ENTROPY_CLAIM, claims.FREEZING_CLAIM,
+                      *(claims.WORDS_CLAIM.format(layer=layer)
+                        for layer in range(c.model.num_layers))])
     self.assertEqual([(v['verdict'], v['effect'], v['measured']) for v in written],
                      [(v['verdict'], v['effect'], v['measured']) for v in result['claims']])
     self.assertEqual({v['verdict'] for v in written}, {'inconclusive'})

@@ -1,5 +1,5 @@
-"""What the WikiText experiment reports: the freezing measure, uniform attention's entropy, and
-the rows, summary, metrics lines and trajectories of a hand-made history."""
+"""What the WikiText experiment reports: uniform attention's entropy, and the rows, summary,
+metrics lines and trajectories of a hand-made history."""
 
 import math
 
@@ -21,7 +21,15 @@ def _config():
 
 def _hand_made() -> sweep.GridResult:
   """Three evaluations of two runs (one layer, one probe, one head, L = 2); the second run's
-  training loss becomes infinite."""
+  training loss becomes infinite. Of the token masses (Q = 3 query words, K + 1 = 3 key groups
+  and the own position), word 0 attends to group 0 throughout (and 4 times as much to its own
+  position: it occurs 20 times), word 1 to group 1 and then to group 2 at step 10, and word 2
+  never occurs. After the first evaluation (left out): word 0's set is frozen from step 5 on
+  (φ = 1), word 1's from step 10 (φ = 0)."""
+  token_mass = np.zeros((3, 2, 1, 3, 4))
+  token_mass[:, :, :, 0, 0] = 4.0
+  token_mass[:, :, :, 0, 3] = 16.0
+  token_mass[:2, :, :, 1, 1] = token_mass[2:, :, :, 1, 2] = 2.0
   maps = np.zeros((3, 2, 1, 1, 1, 2, 2))
   maps[..., 0, 0] = maps[..., 1, 0] = 1.0  # ‖A‖_F² = 2
   maps[2, 0, ..., 1, :] = [0.5, 0.5]  # run 0 moves by 1/√2 at the last evaluation
@@ -29,20 +37,13 @@ def _hand_made() -> sweep.GridResult:
              'train/loss': np.array([[np.nan, np.nan], [2.0, 3.0], [1.0, np.inf]]),
              'eval/loss': np.array([[3.0, 3.0], [2.5, 2.0], [2.0, np.nan]]),
              'attn/entropy': np.array([[[0.6], [0.6]], [[0.5], [0.4]], [[0.3], [np.nan]]]),
-             'attn/maps': maps}
+             'attn/token_mass': token_mass, 'attn/maps': maps}
   runs = [{'seed': 1, 'lr': 1.0}, {'seed': 1, 'lr': 10.0}]
   return sweep.GridResult(run_config=tiny_text_run(steps_per_epoch=20), runs=runs,
                           history=history, steps_trained=10)
 
 
 class ResultsTest(absltest.TestCase):
-
-  def test_freezing_measure(self):
-    before = np.zeros((2, 1, 1, 2, 2))
-    before[..., 0, 0] = before[..., 1, 0] = 1.0  # ‖A‖_F² = 2 per layer
-    after = before.copy()
-    after[1, ..., 1, :] = [0.5, 0.5]  # layer 1 moves by ‖(−0.5, 0.5)‖ = 1/√2
-    np.testing.assert_allclose(results.freezing(before, after), [0.0, 0.5], atol=1e-12)
 
   def test_mean_uniform_entropy(self):
     self.assertAlmostEqual(results.mean_uniform_entropy(3), (np.log(2) + np.log(3)) / 3,
@@ -55,7 +56,12 @@ class ResultsTest(absltest.TestCase):
     self.assertEqual(reported.rows[0], {
         'seed': 1, 'lr': 1.0, 'steps': 10, 'epochs': 0.5,
         'final_train_loss': 1.0, 'final_val_loss': 2.0, 'final_val_ppl': math.exp(2.0),
-        'attn_entropy/layer0': 0.3, 'attn_freezing/layer0': 0.5, 'diverged': False})
+        'attn_entropy/layer0': 0.3, 'attn_freezing/layer0': 0.5,
+        'attended_frozen/layer0': 0.5, 'attended_freeze_step/layer0': 7.5,
+        'attended_own/layer0': 0.4, 'diverged': False})
+    np.testing.assert_array_equal(reported.attended.occurs, [True, True, False])
+    np.testing.assert_array_equal(reported.attended.frozen[0, 0, :2], [1.0, 0.0])
+    np.testing.assert_array_equal(reported.attended.changes[:, 0, 0, :2], [[False, True]])
     self.assertTrue(reported.rows[1]['diverged'])
     self.assertEqual(reported.num_diverged, 1)
     first = dict(reported.summary[0])
@@ -83,7 +89,9 @@ class ResultsTest(absltest.TestCase):
     trained = _hand_made()
     arrays = results.Results(results.Readings.of(_config()), trained, _PROBE_WORDS).trajectories()
     self.assertEqual(list(arrays), ['step', 'train_loss', 'val_loss', 'attn_entropy',
-                                    'attn_maps', 'attn_freezing', 'seed', 'lr'])
+                                    'attn_token_mass', 'attn_maps', 'attn_freezing',
+                                    'attended_frozen', 'attended_null', 'attended_freeze_step', 'attended_own',
+                                    'seed', 'lr'])
     np.testing.assert_array_equal(arrays['val_loss'], trained.history['eval/loss'])
     np.testing.assert_array_equal(arrays['lr'], [1.0, 10.0])
 

@@ -96,7 +96,7 @@ class SweepTest(absltest.TestCase):
     self.assertEqual(trained.steps_trained, 12)
     self.assertEqual({k: v.shape for k, v in trained.history.items()}, {
         'step': (3,), 'train/loss': (3, 2), 'eval/loss': (3, 2), 'attn/entropy': (3, 2, 2),
-        'attn/maps': (3, 2, 2, 2, 2, 8, 8)})
+        'attn/maps': (3, 2, 2, 2, 2, 8, 8), 'attn/token_mass': (3, 2, 2, 6, 12)})
     self.assertTrue(np.isnan(trained.history['train/loss'][0]).all())  # Nothing trained at 0.
 
     self.assertEqual(sorted(p.name for p in (workdir / 'checkpoints').iterdir()), ['12', '6'])

@@ -28,6 +28,7 @@ class TrainTest(absltest.TestCase):
     graphdef, _ = nnx.split(model.Transformer(run.model, rngs=nnx.Rngs(0)))
     net = nnx.merge(graphdef, state.params)
     losses, entropies = [], []
+    mass = np.zeros((run.model.num_layers, run.query_tokens, run.key_tokens + 2))
     for start in range(0, tokens.eval_ExN.shape[1] - run.model.max_len, run.model.max_len):
       inputs = tokens.eval_ExN[:, start:start + run.model.max_len]
       logits, attns = net(inputs)
@@ -36,8 +37,22 @@ class TrainTest(absltest.TestCase):
       picked = np.take_along_axis(np.asarray(log_p), np.asarray(targets)[..., None], axis=-1)
       losses.append(-picked.mean())
       entropies.append([model.attention_entropy(a).mean() for a in attns])
+      ids = np.asarray(inputs)
+      for layer, a in enumerate(attns):  # the attention of each query word to each key word
+        a = np.asarray(a).mean(axis=1)
+        for b, i, j in np.ndindex(a.shape):  # the own position last
+          if ids[b, i] < run.query_tokens:
+            key = run.key_tokens + 1 if i == j else min(ids[b, j], run.key_tokens)
+            mass[layer, ids[b, i], key] += a[b, i, j]
     np.testing.assert_allclose(got['eval/loss'], np.mean(losses), rtol=1e-5)
     np.testing.assert_allclose(got['attn/entropy'], np.mean(entropies, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(got['attn/token_mass'], mass, rtol=1e-5, atol=1e-6)
+    counts = [(np.asarray(tokens.eval_ExN[:, s:s + run.model.max_len]) == q).sum()
+              for q in range(run.query_tokens)
+              for s in range(0, tokens.eval_ExN.shape[1] - run.model.max_len, run.model.max_len)]
+    np.testing.assert_allclose(got['attn/token_mass'].sum(axis=-1),  # a row: its query's count
+                               np.broadcast_to(np.reshape(counts, (run.query_tokens, -1)).sum(1),
+                                               mass.shape[:2]), rtol=1e-5)
     _, probe_attns = net(tokens.probe_PxL)
     np.testing.assert_allclose(got['attn/maps'], np.stack(probe_attns), rtol=1e-5, atol=1e-7)
 
