@@ -1,7 +1,7 @@
 """WikiText-103 (paper Figs. 7 and 10): the WikiText-2 experiment on the 103M-token corpus.
 
 Settings as configs/wikitext2.py; one epoch is ≈ 147,000 steps of 20 × 35 tokens, so the
-default trains one epoch per run. Meant for a GPU; evaluation uses the first 200,000 tokens of
+default trains one epoch per run, 5 rates × 3 seeds. Meant for a GPU; evaluation uses the first 200,000 tokens of
 the validation split.
 
   python -m scan_snap.main --config=configs/wikitext103.py \
@@ -24,8 +24,8 @@ def get_config(variant: str = ''):
   c.train.steps = 150_000
   c.train.eval_every = 5_000
   c.train.checkpoint_every = 10_000
-  c.sweep.num_seeds = 1
-  c.sweep.runs_per_device = 5  # the whole 5-run grid in one call (a GPU)
+  c.sweep.num_seeds = 3  # the claims' unit: 3 seeds at least
+  c.sweep.runs_per_device = 5  # one seed's 5 rates in one call (a GPU)
   c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
   return config.apply_variant(c, variant, smoke=_smoke)
 
@@ -35,6 +35,7 @@ def _smoke(c):
   c.data.max_train_tokens = 100_000
   c.eval.max_tokens = 5_000
   c.optimizer.lr = (1.0, 10.0)
+  c.sweep.num_seeds = 1
   c.sweep.runs_per_device = 2
   c.train.steps = 40
   c.train.eval_every = 10

@@ -54,17 +54,7 @@ def _sample(c):
   c.data.eval_split = 'heldout'
   c.data.heldout_tokens = 20_000
   c.data.max_vocab = 10_000
-  c.optimizer.lr = (5.0,)
-  c.optimizer.lr_decay = 1.0
-  c.train.steps = 2_000
-  c.train.eval_every = 100
-  c.train.checkpoint_every = 500
-  c.figures.map_steps = (0, 500, 1_000, 1_500, 2_000)
-  c.sweep.num_seeds = 3
-  c.sweep.runs_per_device = 3  # the three runs in one call, with no padding
-  # One rate: Fig. 10's trend has nothing to read (sample+fig10 gives it five).
-  c.figures.names = ('attended_words', 'attention_maps', 'training_curves')
-  c.report.claims = ('attention_freezes', 'attended_words_freeze')
+  _fig7_window(c)
 
 
 def _smoke(c):
@@ -94,8 +84,14 @@ def _fig7(c):
   every other parameter at 5, constant; dropout 0.3; 2,000 steps, the figure's window, its maps
   at steps 0, 500, …, 2,000; 3 seeds."""
   c.model.dropout = 0.3
-  c.optimizer.lr = (5.0,)
   c.optimizer.lr_groups = (('ff1|ff2', 2.0),)
+  _fig7_window(c)
+
+
+def _fig7_window(c):
+  """Fig. 7's window: 2,000 steps, an evaluation every 100, at one constant rate η = 5, 3 seeds
+  trained in one call; with one rate, Fig. 10's trend has nothing to read (fig10 gives five)."""
+  c.optimizer.lr = (5.0,)
   c.optimizer.lr_decay = 1.0
   c.train.steps = 2_000
   c.train.eval_every = 100
@@ -103,7 +99,6 @@ def _fig7(c):
   c.figures.map_steps = (0, 500, 1_000, 1_500, 2_000)
   c.sweep.num_seeds = 3
   c.sweep.runs_per_device = 3
-  # One rate: Fig. 10's trend has nothing to read.
   c.figures.names = ('attended_words', 'attention_maps', 'training_curves')
   c.report.claims = ('attention_freezes', 'attended_words_freeze')
 

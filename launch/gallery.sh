@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every experiment and copies its figures into docs/gallery/, the README's gallery (about
-# 40 minutes on a 2-core CPU: 1.5 for the paper's sequence-class experiments, 5 for the phase
+# 50 minutes on a 2-core CPU: 1.5 for the paper's sequence-class experiments, 5 for the phase
 # diagram, 1 for finite data, 0.5 for the token prior and for the residual, 11 for the
-# hierarchical classes, 12 for their varied variant and 2.5 for the Y/Z model on them, 6 for
+# hierarchical classes, 12 for their varied variant and 2.5 for the Y/Z model on them, 15 for
 # the WikiText sample).
 #
 #   WIKITEXT_DIR=<folder> bash launch/gallery.sh [RUNS_DIR]   # default RUNS_DIR: runs/gallery
