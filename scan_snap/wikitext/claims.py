@@ -8,10 +8,11 @@ claim on a results.Results:
                            as the learning rate η grows
   'attention_freezes'      Fig. 7: the first layer's attention freezes: the freezing measure
                            F_t = ‖A_t − A_{t−1}‖_F / ‖A_{t−1}‖_F falls and stays low
-  'attended_words_freeze'  Fig. 7 as the theory states it, on words: the set of key words each
-                           frequent query word attends to stops changing, for longer than it
-                           would were its changes spread over training at random; one verdict
-                           per layer, the first layer first
+  'attended_words_freeze'  Fig. 7 as the theory states it, on words: the set of key words of
+                           its context (its own position left out) that each frequent query
+                           word attends to stops changing, for longer than it would were its
+                           changes spread over training at random; one verdict per layer, the
+                           first layer first
 
 The unit of every test is the seed: runs of one seed share their initialization and dropout
 noise, so only seeds are independent samples. Diverged runs are left out and counted.
