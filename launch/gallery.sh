@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every experiment and copies its figures into docs/gallery/, the README's gallery (about
-# 50 minutes on a 2-core CPU: 1.5 for the paper's sequence-class experiments, 5 for the phase
+# 65 minutes on a 2-core CPU: 1.5 for the paper's sequence-class experiments, 5 for the phase
 # diagram, 1 for finite data, 0.5 for the token prior and for the residual, 11 for the
-# hierarchical classes, 12 for their varied variant and 2.5 for the Y/Z model on them, 15 for
-# the WikiText sample).
+# hierarchical classes, 12 for their varied variant and 2.5 for the Y/Z model on them, 15 each for
+# the WikiText sample and its Fig. 7 variant).
 #
 #   WIKITEXT_DIR=<folder> bash launch/gallery.sh [RUNS_DIR]   # default RUNS_DIR: runs/gallery
 #   WIKITEXT_DIR=<folder> DRY_RUN=1 bash launch/gallery.sh    # print the commands
@@ -18,8 +18,8 @@ wikitext_dir=${WIKITEXT_DIR}
 gallery="$(cd "$(dirname "$0")/.." && pwd)/docs/gallery"
 for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall phase_diagram \
     finite_data token_prior residual hierarchical hierarchical:varied \
-    hierarchical:yz wikitext2:sample; do
-  name=${spec//:/_}
+    hierarchical:yz wikitext2:sample wikitext2:sample+fig7; do
+  name=${spec//[:+]/_}
   cmd=(python -m scan_snap.main "--config=configs/${spec%%:*}.py${spec#"${spec%%:*}"}"
        "--workdir=${runs}/${name}")
   if [[ "${spec}" == wikitext* ]]; then
