@@ -57,11 +57,10 @@ def mean_uniform_entropy(length: int) -> float:
 @dataclasses.dataclass(frozen=True)
 class AttendedWords:
   """The attended sets of the frequent query words (metrics), per run, layer and query word,
-  among the key words of their context (the other positions: a query on its own position
-  attends to no key word, and `own` says how much of it does), over the evaluations after the
-  first: the first, at the random initialization, is left out,
-  as every run's attention moves away from it at once (a change that would read as settling
-  in any run)."""
+  among the key words of their context (the other positions: attention on the query's own
+  position goes to no key word, and `own` says how much of it does), over the evaluations after
+  the first: the first, at the random initialization, is left out, as every run's attention
+  moves away from it at once (a change that would read as settling in any run)."""
 
   occurs: np.ndarray  # [Q] bool: the query word occurs in the evaluation windows
   frozen: np.ndarray  # [R, layers, Q] φ(a): the fraction of training its set stayed the final one
@@ -73,7 +72,8 @@ class AttendedWords:
   @classmethod
   def of(cls, history: dict[str, np.ndarray], mass: float) -> 'AttendedWords':
     token_mass = history['attn/token_mass'][1:]  # [E − 1, R, layers, Q, K + 2]
-    counts = history['attn/token_mass'][-1].sum(axis=-1)  # [R, layers, Q]: a's occurrences
+    # [R, layers, Q]: a's occurrences, read at step 0, where no run has diverged yet.
+    counts = history['attn/token_mass'][0].sum(axis=-1)
     occurs = counts[0, 0] > 0  # the data's: alike in all runs
     own = np.divide(history['attn/token_mass'][-1, ..., -1], counts,
                     out=np.full(counts.shape, np.nan), where=counts > 0)

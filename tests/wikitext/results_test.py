@@ -73,6 +73,14 @@ class ResultsTest(absltest.TestCase):
     self.assertEqual((reported.summary[1]['num_runs'], reported.summary[1]['num_diverged']),
                      (0, 1))
 
+  def test_a_diverged_first_run_leaves_the_words_that_occur(self):
+    trained = _hand_made()
+    trained.history['attn/token_mass'][1:, 0] = np.nan  # run 0 diverges after step 0
+    attended = results.Results(results.Readings.of(_config()), trained, _PROBE_WORDS).attended
+    np.testing.assert_array_equal(attended.occurs, [True, True, False])
+    self.assertTrue(np.isnan(attended.own[0]).all())
+    self.assertAlmostEqual(attended.own[1, 0, 0], 0.8)  # 16 of its 20 occurrences' attention
+
   def test_metric_lines_say_none_for_what_is_not_finite(self):
     lines = results.Results(results.Readings.of(_config()), _hand_made(), _PROBE_WORDS).metric_lines()
     self.assertLen(lines, 3 * 2)  # evaluation-major
