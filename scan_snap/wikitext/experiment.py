@@ -46,7 +46,8 @@ OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.
            'trajectories.npz', 'figures', 'report.md', 'claims.json', 'checkpoints')
 SECTIONS = (verdicts.PAPER,)
 SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.d_model',
-             'model.num_layers', 'eval.num_probe', 'train.eval_every')
+             'model.num_layers', 'eval.num_probe', 'eval.query_tokens', 'eval.key_tokens',
+             'train.eval_every')
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = text_config.wikitext_config
 check_config = text_config.check
@@ -161,13 +162,15 @@ def footprint(plan: pipeline.Plan, data: Data) -> dict[str, int]:
   """An estimate of the grid's size (see runtime.check_fits): 'runs'; 'memory_bytes', each
   run's parameters with its optimizer state, gradients and a copy (4 × 4 bytes a parameter),
   on a CPU; 'disk_bytes', the two checkpoints kept (parameters, optimizer state, evaluations)
-  and the trajectories, whose attention maps dominate the evaluations."""
+  and the trajectories, whose attention maps and token masses dominate the evaluations."""
   c, m = plan.config, plan.config.model
   params = (2 * len(data.vocab) * m.d_model
             + m.num_layers * (4 * m.d_model ** 2 + 2 * m.d_model * m.d_ff))
   runs = len(plan.grid)
   evaluations = c.train.steps // c.train.eval_every + 1
-  maps = evaluations * m.num_layers * c.eval.num_probe * m.num_heads * c.data.bptt ** 2
+  queries, keys = (min(c.eval[k], len(data.vocab)) for k in ('query_tokens', 'key_tokens'))
+  recorded = evaluations * m.num_layers * (c.eval.num_probe * m.num_heads * c.data.bptt ** 2
+                                           + queries * (keys + 2))
   on_cpu = jax.default_backend() == 'cpu'
   return {'runs': runs, 'memory_bytes': runs * 16 * params if on_cpu else 0,
-          'disk_bytes': runs * 4 * (2 * 2 * params + 3 * maps)}
+          'disk_bytes': runs * 4 * (2 * 2 * params + 3 * recorded)}

@@ -1,18 +1,21 @@
 """The WikiText experiment end to end: a smoke run on a slice of the shipped files, and the
-command line's error for a missing folder."""
+command line's error for a missing folder, and the size estimate."""
 
 import csv
 import json
 import pathlib
 import subprocess
 import sys
+import types
 
 from absl.testing import absltest
 import numpy as np
 
 import scan_snap
+from scan_snap.core import pipeline
 from scan_snap.wikitext import claims
 from scan_snap.wikitext import config as text_config
+from scan_snap.wikitext import experiment
 from tests.testing import ROOT, WIKITEXT_DIR, load_config, needs_wikitext
 
 
@@ -72,6 +75,16 @@ class ExperimentTest(absltest.TestCase):
     again = scan_snap.run_experiment(c, workdir)  # A finished workdir trains nothing.
     self.assertEqual(again['steps_trained'], 0)
     self.assertEqual(again['results'], result['results'])
+
+  def test_the_disk_estimate_counts_every_evaluation_kept(self):
+    c = load_config('wikitext2', 'sample')
+    c.data.dir = '/some/folder'
+    data = types.SimpleNamespace(vocab=range(10_000))
+    size = experiment.footprint(pipeline.plan(c), data)['disk_bytes']
+    c.eval.query_tokens, c.eval.key_tokens = 10, 20
+    smaller = experiment.footprint(pipeline.plan(c), data)['disk_bytes']
+    # 3 runs × 21 evaluations × 1 layer of [Q, K + 2] float32s, in 2 checkpoints and trajectories.
+    self.assertEqual(size - smaller, 3 * 21 * (50 * 202 - 10 * 22) * 4 * 3)
 
   def test_command_line_names_the_missing_folder(self):
     proc = subprocess.run(
