@@ -66,6 +66,7 @@ class AttendedWords:
   frozen: np.ndarray  # [R, layers, Q] φ(a): the fraction of training its set stayed the final one
   null: np.ndarray  # [R, layers, Q] φ₀(a): φ(a) were its changes spread at random
   freeze_step: np.ndarray  # [R, layers, Q] the step of t*(a)
+  # (φ, φ₀ and t* are NaN for a run whose masses are not finite: it diverged)
   changes: np.ndarray  # [E − 2, R, layers, Q] bool: the set changed since the evaluation before
   own: np.ndarray  # [R, layers, Q] the share of its attention on its own position, at the end
 
@@ -81,8 +82,13 @@ class AttendedWords:
       nan = np.full(counts.shape, np.nan)
       return cls(occurs, nan, nan, nan, np.zeros((0, *nan.shape), bool), own)
     sets = metrics.attended_sets(token_mass[..., :-1], mass)  # over the context: not its own
-    return cls(occurs, metrics.frozen_fraction(sets), metrics.shuffled_frozen_fraction(sets),
-               metrics.freeze_step(sets, history['step'][1:]), metrics.changed(sets), own)
+    # A run that diverged has non-finite masses, read as no attention at all: its φ, φ₀ and t*
+    # are NaN, not the numbers of sets that stopped changing when it diverged.
+    finite = np.isfinite(token_mass).all(axis=(0, -1))
+    mark = lambda x: np.where(finite, x, np.nan)
+    return cls(occurs, mark(metrics.frozen_fraction(sets)),
+               mark(metrics.shuffled_frozen_fraction(sets)),
+               mark(metrics.freeze_step(sets, history['step'][1:])), metrics.changed(sets), own)
 
   def mean_frozen(self, r: int, layer: int) -> float:
     """φ's mean over the query words that occur."""

@@ -78,7 +78,9 @@ class ResultsTest(absltest.TestCase):
     trained.history['attn/token_mass'][1:, 0] = np.nan  # run 0 diverges after step 0
     attended = results.Results(results.Readings.of(_config()), trained, _PROBE_WORDS).attended
     np.testing.assert_array_equal(attended.occurs, [True, True, False])
-    self.assertTrue(np.isnan(attended.own[0]).all())
+    for reading in (attended.own, attended.frozen, attended.null, attended.freeze_step):
+      self.assertTrue(np.isnan(reading[0]).all())  # marked, not read as sets that froze
+    np.testing.assert_array_equal(attended.frozen[1, 0, :2], [1.0, 0.0])
     self.assertAlmostEqual(attended.own[1, 0, 0], 0.8)  # 16 of its 20 occurrences' attention
 
   def test_metric_lines_say_none_for_what_is_not_finite(self):
