@@ -6,6 +6,8 @@ claim on a results.Results:
 
   'entropy_falls_with_lr'  Fig. 10: the final attention entropy on the evaluation split falls
                            as the learning rate η grows
+  'entropy_rises_with_lr_factor'  Sec. 6: the final attention entropy rises with the factor
+                           of an axis group (η_Y/η_Z for the Y/Z model: η_Y ≫ η_Z denser)
   'attention_freezes'      Fig. 7: the first layer's attention freezes: the freezing measure
                            F_t = ‖A_t − A_{t−1}‖_F / ‖A_{t−1}‖_F falls and stays low
   'attended_words_freeze'  Fig. 7 as the theory states it, on words: the set of key words of
@@ -23,9 +25,11 @@ import math
 import numpy as np
 
 from scan_snap.core import verdicts
+from scan_snap.wikitext import optimizer as text_optimizer
 from scan_snap.wikitext import results as results_lib
 
 ENTROPY_CLAIM = 'Fig. 10: the final attention entropy falls as η grows'
+FACTOR_CLAIM = 'Sec. 6: the final attention entropy rises with the factor of {pattern}'
 FREEZING_CLAIM = 'Fig. 7: first-layer attention freezes (F_t falls and stays low)'
 WORDS_CLAIM = 'Fig. 7: the key words each query word attends to stop changing (layer {layer})'
 
@@ -37,27 +41,49 @@ def entropy_falls_with_lr(lr, seed, final_entropy, diverged) -> verdicts.Verdict
   t-test over seeds (verdicts.above).
 
   lr, seed, final_entropy, diverged: [R] per run."""
-  lr, seed = np.asarray(lr, float), np.asarray(seed)
+  return _entropy_trend(ENTROPY_CLAIM, ('η', 'rates'), -1, lr, seed, final_entropy, diverged)
+
+
+def entropy_rises_with_lr_factor(factor, seed, final_entropy, diverged,
+                                 pattern: str) -> verdicts.Verdict:
+  """Sec. 6 (at fixed η_Z, a larger η_Y makes attention denser), for the group `pattern` whose
+  factor × η is a grid axis (η_Y/η_Z for the Y/Z model's 'Y_'): as entropy_falls_with_lr with
+  the factor in place of η and the sign turned, the seed's effect d_s = b_s · ln(f_max/f_min) is
+  the fitted rise of H across the factors; pass when mean_s d_s > 0 (one-sided t-test).
+
+  factor, seed, final_entropy, diverged: [R] per run."""
+  return _entropy_trend(FACTOR_CLAIM.format(pattern=pattern),
+                        (f'factor of {pattern}', 'factors'), 1, factor, seed, final_entropy,
+                        diverged)
+
+
+def _entropy_trend(claim: str, names: tuple[str, str], sign: int, x, seed, final_entropy,
+                   diverged) -> verdicts.Verdict:
+  """The fitted change of the final entropy across the values of x (names: x's and its values'
+  words), its sign turned by `sign` (−1: a fall is the effect), per seed; tested > 0 over
+  seeds."""
+  name, plural = names
+  x, seed = np.asarray(x, float), np.asarray(seed)
   final_entropy, diverged = np.asarray(final_entropy, float), np.asarray(diverged, bool)
   kept = ~diverged & np.isfinite(final_entropy)
-  rates = np.unique(lr)
+  values = np.unique(x)
   left_out = f'{int(diverged.sum())} diverged runs left out'
-  if len(rates) < 2:
-    return verdicts.above(ENTROPY_CLAIM, [], measured=f'the grid has a single η ({rates[0]:g}): '
-                          f'no trend in η to measure; {left_out}')
-  span = float(np.log(rates[-1] / rates[0]))
-  falls, seeds = [], np.unique(seed)
+  if len(values) < 2:
+    return verdicts.above(claim, [], measured=f'the grid has a single {name} ({values[0]:g}): '
+                          f'no trend in {name} to measure; {left_out}')
+  span = float(np.log(values[-1] / values[0]))
+  changes, seeds = [], np.unique(seed)
   for s in seeds:
     sel = kept & (seed == s)
-    if len(np.unique(lr[sel])) >= 2:
-      falls.append(-float(np.polyfit(np.log(lr[sel]), final_entropy[sel], 1)[0]) * span)
-  by_rate = ', '.join(f'{r:g}: {final_entropy[kept & (lr == r)].mean():.3f}' for r in rates
-                      if (kept & (lr == r)).any())
-  measured = (f'fitted fall of H from η={rates[0]:g} to η={rates[-1]:g} per seed '
-              f'{np.array2string(np.array(falls), precision=3)} nats '
-              f'({len(seeds) - len(falls)} seeds without 2 non-diverged rates); mean final H by '
-              f'η: {by_rate}; {left_out}')
-  return verdicts.above(ENTROPY_CLAIM, falls, measured=measured)
+    if len(np.unique(x[sel])) >= 2:
+      changes.append(sign * float(np.polyfit(np.log(x[sel]), final_entropy[sel], 1)[0]) * span)
+  by_value = ', '.join(f'{v:g}: {final_entropy[kept & (x == v)].mean():.3f}' for v in values
+                       if (kept & (x == v)).any())
+  measured = (f'fitted {"fall" if sign < 0 else "rise"} of H from {name}={values[0]:g} to '
+              f'{name}={values[-1]:g} per seed {np.array2string(np.array(changes), precision=3)}'
+              f' nats ({len(seeds) - len(changes)} seeds without 2 non-diverged {plural}); '
+              f'mean final H by {name}: {by_value}; {left_out}')
+  return verdicts.above(claim, changes, measured=measured)
 
 
 def attention_freezes(seed, freezing_ExR, diverged) -> verdicts.Verdict:
@@ -138,14 +164,31 @@ def _runs(results: results_lib.Results) -> dict[str, np.ndarray]:
           'diverged': np.array([row['diverged'] for row in results.rows])}
 
 
-def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
-  runs, history = _runs(results), results.history
-  final = history['attn/entropy'][-1].mean(axis=-1)  # the mean over layers
-  verdict = entropy_falls_with_lr(runs['lr'], runs['seed'], final, runs['diverged'])
-  return [verdict.explained(
+def _entropy_explained(results: results_lib.Results, verdict: verdicts.Verdict,
+                       diverged: np.ndarray) -> verdicts.Verdict:
+  history = results.history
+  return verdict.explained(
       f'H: mean over {history["attn/entropy"].shape[-1]} layers at step {history["step"][-1]} '
       f'(uniform attention: {results.uniform_entropy:.3f}); '
-      + overfitting(history['eval/loss'], runs['diverged']))]
+      + overfitting(history['eval/loss'], diverged))
+
+
+def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
+  runs = _runs(results)
+  final = results.history['attn/entropy'][-1].mean(axis=-1)  # the mean over layers
+  return [_entropy_explained(results, entropy_falls_with_lr(runs['lr'], runs['seed'], final,
+                                                            runs['diverged']), runs['diverged'])]
+
+
+def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
+  """One verdict per axis group (none without one: the claim then has nothing to read)."""
+  runs = _runs(results)
+  final = results.history['attn/entropy'][-1].mean(axis=-1)
+  axes = [pattern for pattern, factor in results.readings.lr_groups
+          if text_optimizer.is_axis(factor)]
+  return [_entropy_explained(results, entropy_rises_with_lr_factor(
+      [run[key] for run in results.runs], runs['seed'], final, runs['diverged'], pattern),
+      runs['diverged']) for pattern, key in zip(axes, results.readings.axis_keys)]
 
 
 def _freezing(results: results_lib.Results) -> list[verdicts.Verdict]:
@@ -165,6 +208,7 @@ def _attended_words(results: results_lib.Results) -> list[verdicts.Verdict]:
 
 CLAIMS = {
     'entropy_falls_with_lr': verdicts.Claim(_entropy),
+    'entropy_rises_with_lr_factor': verdicts.Claim(_entropy_by_factor),
     'attention_freezes': verdicts.Claim(_freezing),
     'attended_words_freeze': verdicts.Claim(_attended_words),
 }

@@ -3,8 +3,11 @@
 A config file (configs/wikitext2.py, configs/wikitext103.py) starts from `wikitext_config()` and
 sets its values. The learning-rate axis `optimizer.lr` (η) is a tuple; it × the seeds is the
 grid. `optimizer.lr_groups` gives groups of parameters, by name, a rate of their own: a multiple
-of η (wikitext.optimizer).
+of η (wikitext.optimizer); a tuple of multiples is one more axis of the grid. `model.kind`
+picks the transformer or the paper's Y/Z model (configs/wikitext2_yz.py).
 """
+
+import itertools
 
 import re
 
@@ -15,6 +18,7 @@ from scan_snap.core import config
 from scan_snap.core import optimizer
 from scan_snap.wikitext import data
 from scan_snap.wikitext import model
+from scan_snap.wikitext import optimizer as text_optimizer
 from scan_snap.wikitext import train
 
 def wikitext_config() -> ml_collections.ConfigDict:
@@ -48,13 +52,18 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.eval.key_tokens = 200
 
   c.model = ml_collections.ConfigDict()
-  c.model.d_model = 200
-  c.model.d_ff = 200
-  c.model.num_heads = 1
+  c.model.kind = 'transformer'  # or 'yz', the paper's Y/Z model (model.KINDS)
+  c.model.d_model = 200  # D: the embedding dimension, or the rank of Y and Z
   c.model.num_layers = 1
   c.model.dropout = 0.2
+  # The transformer's only:
+  c.model.d_ff = 200
+  c.model.num_heads = 1
   c.model.sinusoidal_positions = True
   c.model.init = 'flax'  # or 'pytorch', the authors' (model.INITS)
+  # The Y/Z model's only:
+  c.model.residual = True  # u + e_{x_q}, and logits Y f + f
+  c.model.normalize = True  # f = u/‖u‖₂
 
   c.optimizer = optimizer.config()  # the keys of core.optimizer.config, and:
   c.optimizer.clip_norm = 0.5  # gradient global-norm clipping
@@ -128,6 +137,14 @@ def check(problems: config.Problems) -> None:
   need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
   need(isinstance(m.sinusoidal_positions, bool), 'model.sinusoidal_positions', 'must be a bool')
   need(m.init in model.INITS, 'model.init', f'must be one of {model.INITS}')
+  need(m.kind in model.KINDS, 'model.kind', f'must be one of {tuple(model.KINDS)}')
+  for key in ('residual', 'normalize'):
+    need(isinstance(m[key], bool), f'model.{key}', 'must be a bool')
+  if m.kind == 'yz':
+    need(m.num_layers == 1, 'model.num_layers', "must be 1 with model.kind = 'yz' (the paper's "
+         'model has one layer)')
+    need(m.dropout == 0, 'model.dropout', "must be 0 with model.kind = 'yz' (the Y/Z model has "
+         'no dropout, as in the authors\' runs)')
 
   optimizer.check(problems)
   need(config.is_real(o.clip_norm) and o.clip_norm > 0, 'optimizer.clip_norm',
@@ -139,9 +156,13 @@ def check(problems: config.Problems) -> None:
   if not problems.found:
     f32 = lambda x: float(np.float32(x))  # as the device rounds them
     need(all(f32(lr) * f32(factor) <= config.FLOAT32_MAX for lr in o.lr
-             for _, factor in o.lr_groups),
+             for _, factors in o.lr_groups for factor in _factors(factors)),
          'optimizer.lr_groups', f'× optimizer.lr must stay ≤ {config.FLOAT32_MAX:.4g} (float32)')
     config.check_distinct(problems, 'optimizer.lr', list(o.lr), 'η')
+    for pattern, factors in o.lr_groups:
+      if isinstance(factors, (tuple, list)):
+        config.check_distinct(problems, 'optimizer.lr_groups', list(factors),
+                              f'factor of {pattern!r}')
 
   evals_ok = config.check_evaluated_grid(problems)
   need(not evals_ok or all(config.is_int(s) and 0 <= s <= t.steps and s % t.eval_every == 0
@@ -150,20 +171,27 @@ def check(problems: config.Problems) -> None:
        'must be evaluated steps: multiples of train.eval_every ≤ train.steps')
 
 
+def _factors(factor) -> tuple:
+  """A group's factors: its one number, or the values of its axis."""
+  return tuple(factor) if isinstance(factor, (tuple, list)) else (factor,)
+
+
 def _check_lr_groups(problems: config.Problems) -> None:
   """optimizer.lr_groups: (pattern, factor) pairs, each pattern a regular expression that names
-  at least one parameter of the model, each factor a positive number."""
+  at least one parameter of the model, each factor a positive number or a tuple of them."""
   c = problems.config
-  groups, layers = c.optimizer.lr_groups, c.model.num_layers
+  groups, layers, kind = c.optimizer.lr_groups, c.model.num_layers, c.model.kind
   pairs_ok = isinstance(groups, (tuple, list)) and all(
       isinstance(g, (tuple, list)) and len(g) == 2 and isinstance(g[0], str)
-      and config.is_real(g[1]) and 0 < g[1] <= config.FLOAT32_MAX for g in groups)
+      and len(_factors(g[1])) > 0
+      and all(config.is_real(f) and 0 < f <= config.FLOAT32_MAX for f in _factors(g[1]))
+      for g in groups)
   problems.need(pairs_ok, 'optimizer.lr_groups',
                 "must be (pattern, factor) pairs, e.g. (('ff1|ff2', 2.0),): a regular expression "
-                'and a positive multiple of optimizer.lr')
-  if not pairs_ok or not (config.is_int(layers) and layers >= 1):
+                'and a positive multiple of optimizer.lr, or a tuple of them (a grid axis)')
+  if not pairs_ok or not (config.is_int(layers) and layers >= 1) or kind not in model.KINDS:
     return
-  names = model.param_names(layers)
+  names = model.param_names(kind, layers)
   left = list(names)  # the names no earlier pattern took
   for pattern, _ in groups:
     try:
@@ -182,19 +210,34 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
                steps_per_epoch: int) -> train.TextRunConfig:
   """The frozen config of every run of the grid (the rates and seeds stay traced)."""
   m, o = c.model, c.optimizer
+  if m.kind == 'yz':
+    net = model.YZConfig(vocab_size=vocab_size, max_len=c.data.bptt, rank=m.d_model,
+                         residual=m.residual, normalize=m.normalize)
+  else:
+    net = model.TransformerConfig(
+        vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
+        num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
+        sinusoidal_positions=m.sinusoidal_positions, init=m.init)
   return train.TextRunConfig(
-      model=model.TransformerConfig(
-          vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
-          num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
-          sinusoidal_positions=m.sinusoidal_positions, init=m.init),
-      optimizer=optimizer.from_config(o),
-      lr_groups=tuple((str(pattern), float(factor)) for pattern, factor in o.lr_groups),
+      model=net, optimizer=optimizer.from_config(o), lr_groups=lr_groups(c),
       clip_norm=o.clip_norm, lr_decay=o.lr_decay,
       steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every,
       query_tokens=min(c.eval.query_tokens, vocab_size),
       key_tokens=min(c.eval.key_tokens, vocab_size))
 
 
+def lr_groups(c: ml_collections.ConfigDict) -> tuple[tuple[str, float | tuple[float, ...]], ...]:
+  """optimizer.lr_groups as the run config holds them: each factor a float, an axis a tuple."""
+  return tuple((str(pattern), tuple(float(f) for f in factor)
+                if isinstance(factor, (tuple, list)) else float(factor))
+               for pattern, factor in c.optimizer.lr_groups)
+
+
 def grid(c: ml_collections.ConfigDict) -> list[dict]:
-  """The runs: {'seed', 'lr'}, seed-major."""
-  return [{'seed': s, 'lr': float(lr)} for s in config.seeds(c) for lr in c.optimizer.lr]
+  """The runs: {'seed', 'lr'} and each axis group's factor (text_optimizer.factor_key), seed-major,
+  then η-major, then in the order of the groups."""
+  groups = lr_groups(c)
+  keys = text_optimizer.axis_keys(groups)
+  axes = [factor for _, factor in groups if text_optimizer.is_axis(factor)]
+  return [{'seed': s, 'lr': float(lr), **dict(zip(keys, factors))}
+          for s in config.seeds(c) for lr in c.optimizer.lr for factors in itertools.product(*axes)]

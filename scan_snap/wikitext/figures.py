@@ -5,12 +5,14 @@ FIGURES is the registry that config.figures.names names: each entry (an outputs.
 draws its figure from a results.Results into the figures folder.
 """
 
+import itertools
 import pathlib
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from scan_snap.core import outputs
+from scan_snap.wikitext import optimizer as text_optimizer
 from scan_snap.wikitext import results as results_lib
 
 
@@ -35,19 +37,23 @@ def attention_maps(maps_SxNxLxL: np.ndarray, steps_S: np.ndarray, words_L: np.nd
 
 
 def entropy_vs_lr(rows: list[dict], uniform_entropy: float, groups: str,
-                  stem: pathlib.Path) -> list[pathlib.Path]:
-  """Paper Fig. 10: final mean attention entropy on the evaluation split against the learning
-  rate η, mean ± std over seeds; one line per layer. `groups` words the parameter groups' rates
-  (results.Readings.rates), '' with none."""
+                  lines: dict[tuple, str], stem: pathlib.Path) -> list[pathlib.Path]:
+  """Paper Fig. 10 (and Fig. 6's form, with an axis group): final mean attention entropy on the
+  evaluation split against the learning rate η, mean ± std over seeds; one line per layer and
+  per value of the axis groups' factors (`lines`: the factors' values → their label, {(): ''}
+  with none; rows hold them under text_optimizer.axis_keys order as 'line'). `groups` words the
+  fixed groups' rates, '' with none."""
   kept = [r for r in rows if not r['diverged']]
   layers = sorted(k for k in rows[0] if k.startswith('attn_entropy/'))
   fig = Figure(figsize=(4.2, 3.2), layout='constrained')
   ax = fig.subplots()
-  rates = sorted({r['lr'] for r in kept})
-  for key in layers:
-    values = [[r[key] for r in kept if r['lr'] == lr] for lr in rates]
+  for (line, line_label), key in itertools.product(lines.items(), layers):
+    members = [r for r in kept if r['line'] == line]
+    rates = sorted({r['lr'] for r in members})
+    values = [[r[key] for r in members if r['lr'] == lr] for lr in rates]
+    label = key.split('/')[1] + (f', {line_label}' if line_label else '')
     ax.errorbar(rates, [np.mean(v) for v in values], yerr=[np.std(v) for v in values],
-                marker='o', ms=4, capsize=2, label=key.split('/')[1])
+                marker='o', ms=4, capsize=2, label=label)
   ax.axhline(uniform_entropy, color='gray', ls=':', lw=1, label='uniform attention')
   ax.set_xscale('log')
   ax.set_xlabel('learning rate $\\eta$' + (f'\n{groups}' if groups else ''))
@@ -61,16 +67,16 @@ def entropy_vs_lr(rows: list[dict], uniform_entropy: float, groups: str,
 
 
 def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN: np.ndarray,
-                    freezing_ExRxN: np.ndarray, runs: list[dict], uniform_entropy: float,
-                    stem: pathlib.Path) -> list[pathlib.Path]:
+                    freezing_ExRxN: np.ndarray, runs: list[dict], labels: list[str],
+                    uniform_entropy: float, stem: pathlib.Path) -> list[pathlib.Path]:
   """Validation loss, mean attention entropy and the freezing measure against the step, one
-  colour per run, one line style per layer."""
+  colour per run (labelled by its rates, `labels`), one line style per layer."""
   fig = Figure(figsize=(12, 3.2), layout='constrained')
   ax_loss, ax_entropy, ax_freezing = fig.subplots(1, 3)
   colors = [f'C{i % 10}' for i in range(len(runs))]
   styles = ['-', '--', ':', '-.']
   for r, run in enumerate(runs):
-    label = f"$\\eta$={run['lr']:g}"
+    label = labels[r]
     if len({x['seed'] for x in runs}) > 1:
       label += f", seed {run['seed']}"
     ax_loss.plot(steps_E, val_loss_ExR[:, r], color=colors[r], label=label)
@@ -92,17 +98,17 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
 
 
 def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, runs: list[dict],
-                   stem: pathlib.Path) -> list[pathlib.Path]:
+                   labels: list[str], stem: pathlib.Path) -> list[pathlib.Path]:
   """Per layer: the share of the query words whose attended set changed since the evaluation
   before, against the step (the sets of a layer that freezes stop changing: the share falls to
-  0), one colour per run."""
+  0), one colour per run (labelled by its rates, `labels`)."""
   layers = changes_ExRxNxQ.shape[2]
   fig = Figure(figsize=(4.2 * layers, 3.2), layout='constrained')
   axes = np.atleast_1d(fig.subplots(1, layers, sharey=True))
   for layer, ax in enumerate(axes):
     for r, run in enumerate(runs):
       ax.plot(steps_E, changes_ExRxNxQ[:, r, layer].mean(axis=-1), color=f'C{r % 10}',
-              marker='.', label=f"$\\eta$={run['lr']:g}, seed {run['seed']}")
+              marker='.', label=f"{labels[r]}, seed {run['seed']}")
     ax.set(xlabel='step', title=f'layer {layer}', ylim=(0, 1))
   axes[0].set_ylabel('query words whose attended\nkey words changed')
   axes[0].legend(fontsize=7)
@@ -112,7 +118,7 @@ def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, runs: list[
 def _draw_attended_words(results: results_lib.Results, directory: pathlib.Path) -> None:
   attended = results.attended
   attended_words(results.history['step'][2:], attended.changes[..., attended.occurs],
-                 results.runs, directory / 'attended_words')
+                 results.runs, _labels(results), directory / 'attended_words')
 
 
 def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:
@@ -126,20 +132,37 @@ def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) 
   for r, run in enumerate(results.runs):
     attention_maps(
         history['attn/maps'][index, r, :, 0].mean(axis=2), steps[index], results.probe_words[0],
-        f"{results.readings.rates(run['lr'])}, seed {run['seed']}: first probe sequence",
-        directory / f"attention_maps_seed{run['seed']}_lr{run['lr']:g}")
+        f"{results.readings.rates(run)}, seed {run['seed']}: first probe sequence",
+        directory / ('attention_maps_seed{}_lr{:g}'.format(run['seed'], run['lr'])
+                     + ''.join(f'_x{run[key]:g}' for key in results.readings.axis_keys)))
+
+
+def _labels(results: results_lib.Results) -> list[str]:
+  """Each run's rates: η, and each axis group's factor ('η=5, Y_: 10η')."""
+  readings = results.readings
+  axes = [text_optimizer.is_axis(factor) for _, factor in readings.lr_groups]
+  return [f"$\\eta$={run['lr']:g}" + ''.join(
+      f', {results_lib.escaped(pattern)}: {factor:g}$\\eta$'
+      for (pattern, factor), axis in zip(readings.factors(run), axes) if axis)
+          for run in results.runs]
 
 
 def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -> None:
+  readings = results.readings
   groups = ', '.join(f'{results_lib.escaped(pattern)}: {factor:g}η'
-                     for pattern, factor in results.readings.lr_groups)
-  entropy_vs_lr(results.rows, results.uniform_entropy, groups, directory / 'entropy_vs_lr')
+                     for pattern, factor in readings.lr_groups
+                     if not text_optimizer.is_axis(factor))
+  axes = [pattern for pattern, factor in readings.lr_groups if text_optimizer.is_axis(factor)]
+  rows = [{**row, 'line': readings.cell(row)[1:]} for row in results.rows]
+  lines = {line: ', '.join(f'{results_lib.escaped(p)}: {f:g}η' for p, f in zip(axes, line))
+           for line in sorted({row['line'] for row in rows})}
+  entropy_vs_lr(rows, results.uniform_entropy, groups, lines, directory / 'entropy_vs_lr')
 
 
 def _draw_training_curves(results: results_lib.Results, directory: pathlib.Path) -> None:
   history = results.history
   training_curves(history['step'], history['eval/loss'], history['attn/entropy'],
-                  results.freezing, results.runs, results.uniform_entropy,
+                  results.freezing, results.runs, _labels(results), results.uniform_entropy,
                   directory / 'training_curves')
 
 

@@ -1,9 +1,16 @@
-"""The decoder-only transformer of the WikiText experiment (docs/reference.md), in Flax NNX.
+"""The models of the WikiText experiment (docs/reference.md), in Flax NNX; `build(cfg)` makes the
+one a config names.
 
-Token embedding × √D plus sinusoidal positions, then `num_layers` post-norm blocks (causal
-self-attention with W_Q, W_K, W_V, W_O; a ReLU feed-forward layer), then a linear decoder to the
-vocabulary, as in PyTorch's word-language-model transformer that the paper's runs build on.
-Dropout takes an explicit key; without one the model is deterministic (evaluation).
+Transformer (TransformerConfig): token embedding × √D plus sinusoidal positions, then
+`num_layers` post-norm blocks (causal self-attention with W_Q, W_K, W_V, W_O; a ReLU feed-forward
+layer), then a linear decoder to the vocabulary, as in PyTorch's word-language-model transformer
+that the paper's runs build on. Dropout takes an explicit key; without one the model is
+deterministic (evaluation).
+
+YZModel (YZConfig): the paper's reparameterized 1-layer model on one-hot words, with Y and Z as
+rank-D factors, as in the authors' text model.
+
+Both give next-token logits (B, L, V) and each layer's attention weights (B, H, L, L).
 """
 
 import dataclasses
@@ -154,15 +161,75 @@ class Transformer(nnx.Module):
     return self.decoder(x_BxLxD), attns
 
 
+@dataclasses.dataclass(frozen=True)
+class YZConfig:
+  """The Y/Z model: Z = Z_query Z_keyᵀ and Y = Y_out Y_inᵀ, M×M of rank D (M = vocab_size)."""
+
+  vocab_size: int
+  max_len: int  # longest sequence (bptt)
+  rank: int = 200  # D
+  residual: bool = True  # u gains the query's own one-hot vector, the logits gain f
+  normalize: bool = True  # f = u/‖u‖₂; u itself when False
+
+  num_layers = 1  # one layer, as the paper's model
+
+
+class YZModel(nnx.Module):
+  """The paper's model on a window of words x_1 … x_L, every position a query (causal):
+    a_{qk} = softmax_{k ≤ q}(z_{x_q, x_k}),  u_q = Σ_{k≤q} a_{qk} e_{x_k} (+ e_{x_q} with the
+    residual),  f_q = u_q/‖u_q‖₂,  logits_q = Y f_q (+ f_q with the residual).
+  A query attends to its own position too, as in the authors' runs (the synthetic model's query
+  does not). The one-hot products are read as row lookups: z_{m,l} = Z_query[m]·Z_key[l] and
+  Y f = Y_out (Σ_k w_k Y_in[x_k]) for f = Σ_k w_k e_{x_k}. Every entry starts uniform in
+  ±1/√fan_in, PyTorch's Linear default (fan_in M for Z_key and Y_in, D for Z_query and Y_out)."""
+
+  def __init__(self, cfg: YZConfig, *, rngs: nnx.Rngs):
+    self.cfg = cfg
+    m, d = cfg.vocab_size, cfg.rank
+    param = lambda fan_in: nnx.Param(_pytorch_uniform(fan_in)(rngs.params(), (m, d)))
+    self.Z_query, self.Z_key, self.Y_in, self.Y_out = param(d), param(m), param(m), param(d)
+
+  def __call__(self, tokens_BxL: jax.Array,
+               dropout_key: jax.Array | None = None) -> tuple[jax.Array, list[jax.Array]]:
+    del dropout_key  # the model has no dropout
+    cfg, (b, length) = self.cfg, tokens_BxL.shape
+    logits_BxLxL = jnp.einsum('bqd,bkd->bqk', self.Z_query[...][tokens_BxL],
+                              self.Z_key[...][tokens_BxL])
+    causal_LxL = jnp.tril(jnp.ones((length, length), dtype=bool))
+    attn_BxLxL = jax.nn.softmax(jnp.where(causal_LxL, logits_BxLxL, -jnp.inf), axis=-1)
+    # u_q = Σ_k w_{qk} e_{x_k}: the residual's e_{x_q} is the query's own position, x_q itself.
+    weights_BxLxL = attn_BxLxL + jnp.eye(length)[None] if cfg.residual else attn_BxLxL
+    if cfg.normalize:  # ‖u_q‖² = Σ_{k,k'} w_{qk} w_{qk'} [x_k = x_k']
+      same_BxLxL = (tokens_BxL[:, :, None] == tokens_BxL[:, None, :]).astype(weights_BxLxL.dtype)
+      norm_BxL = jnp.sqrt(jnp.einsum('bqk,bkj,bqj->bq', weights_BxLxL, same_BxLxL, weights_BxLxL))
+      weights_BxLxL = weights_BxLxL / norm_BxL[..., None]
+    hidden_BxLxD = jnp.einsum('bqk,bkd->bqd', weights_BxLxL, self.Y_in[...][tokens_BxL])
+    out_BxLxV = hidden_BxLxD @ self.Y_out[...].T
+    if cfg.residual:  # + f_q: the weight w_{qk} on word x_k
+      rows = (jnp.arange(b)[:, None, None], jnp.arange(length)[None, :, None],
+              tokens_BxL[:, None, :])
+      out_BxLxV = out_BxLxV.at[rows].add(weights_BxLxL)
+    return out_BxLxV, [attn_BxLxL[:, None]]
+
+
+KINDS = {'transformer': (TransformerConfig, Transformer), 'yz': (YZConfig, YZModel)}
+
+
+def build(cfg: TransformerConfig | YZConfig, rngs: nnx.Rngs) -> Transformer | YZModel:
+  """The model of a config: a Transformer or a YZModel."""
+  return next(m for c, m in KINDS.values() if isinstance(cfg, c))(cfg, rngs=rngs)
+
+
 def param_name(path: tuple) -> str:
   """A parameter's name, its path joined by '/': 'blocks/0/attention/query/kernel', 'embed/…'."""
   return '/'.join(str(getattr(p, 'key', getattr(p, 'idx', p))) for p in path
                   if getattr(p, 'name', None) != 'value')
 
 
-def param_names(num_layers: int) -> list[str]:
-  """The names of every parameter of a model with `num_layers` blocks (what
+def param_names(kind: str, num_layers: int) -> list[str]:
+  """The names of every parameter of a model of KINDS[kind] with `num_layers` blocks (what
   optimizer.lr_groups's patterns are matched against)."""
-  cfg = TransformerConfig(vocab_size=2, max_len=2, d_model=2, d_ff=2, num_layers=num_layers)
-  _, params = nnx.split(nnx.eval_shape(lambda: Transformer(cfg, rngs=nnx.Rngs(0))))
+  cfg = (TransformerConfig(vocab_size=2, max_len=2, d_model=2, d_ff=2, num_layers=num_layers)
+         if kind == 'transformer' else YZConfig(vocab_size=2, max_len=2, rank=2))
+  _, params = nnx.split(nnx.eval_shape(lambda: build(cfg, nnx.Rngs(0))))
   return [param_name(path) for path, _ in jax.tree_util.tree_leaves_with_path(params)]

@@ -15,7 +15,9 @@ import ml_collections
 import numpy as np
 
 from scan_snap.core import outputs
+from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import metrics
+from scan_snap.wikitext import optimizer
 from scan_snap.wikitext import sweep
 
 # The name in trajectories.npz of each evaluation in the history.
@@ -29,19 +31,34 @@ class Readings:
   """What the figures and claims read of a config beyond the trained grid."""
 
   map_steps: tuple[int, ...]  # figures.map_steps: the evaluations the attention maps show
-  lr_groups: tuple[tuple[str, float], ...]  # optimizer.lr_groups: the figures name them
+  # optimizer.lr_groups (config.lr_groups): the figures name them; a tuple factor is an axis
+  lr_groups: tuple[tuple[str, float | tuple[float, ...]], ...]
   attended_mass: float  # report.attended_mass: the share of attention an attended set holds
 
   @classmethod
   def of(cls, c: ml_collections.ConfigDict) -> 'Readings':
-    return cls(tuple(c.figures.map_steps),
-               tuple((str(pattern), float(factor)) for pattern, factor in c.optimizer.lr_groups),
+    return cls(tuple(c.figures.map_steps), text_config.lr_groups(c),
                float(c.report.attended_mass))
 
-  def rates(self, lr: float) -> str:
+  @property
+  def axis_keys(self) -> list[str]:
+    """The run keys of the axis groups' factors (optimizer.axis_keys)."""
+    return optimizer.axis_keys(self.lr_groups)
+
+  def cell(self, run: dict) -> tuple[float, ...]:
+    """A run's cell of the grid: (η, each axis group's factor)."""
+    return (run['lr'], *(run[key] for key in self.axis_keys))
+
+  def factors(self, run: dict) -> list[tuple[str, float]]:
+    """(pattern, factor) of each group, with the run's own factor for an axis group."""
+    return [(pattern, run[optimizer.factor_key(pattern)] if optimizer.is_axis(factor) else factor)
+            for pattern, factor in self.lr_groups]
+
+  def rates(self, run: dict) -> str:
     """η of a run, and its groups' rates: 'η=5 (ff1|ff2: 10)'."""
-    groups = ', '.join(f'{escaped(pattern)}: {factor * lr:g}' for pattern, factor in self.lr_groups)
-    return f'$\\eta$={lr:g}' + (f' ({groups})' if groups else '')
+    groups = ', '.join(f'{escaped(pattern)}: {factor * run["lr"]:g}'
+                       for pattern, factor in self.factors(run))
+    return f'$\\eta$={run["lr"]:g}' + (f' ({groups})' if groups else '')
 
 
 def escaped(pattern: str) -> str:
@@ -149,16 +166,18 @@ def result_rows(history: dict[str, np.ndarray], freezing_ExRxN: np.ndarray,
   return rows
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-  """Per η: the number of runs and diverged runs, and mean ± sample std over the non-diverged
-  seeds of the final validation loss and of each layer's attention entropy."""
-  cells: dict[float, list[dict]] = {}
+def summarize(rows: list[dict], cell_keys: tuple[str, ...] = ('lr',)) -> list[dict]:
+  """Per cell (the runs' values of cell_keys: η, and each axis group's factor): the number of
+  runs and diverged runs, and mean ± sample std over the non-diverged seeds of the final
+  validation loss and of each layer's attention entropy."""
+  cells: dict[tuple, list[dict]] = {}
   for row in rows:
-    cells.setdefault(row['lr'], []).append(row)
+    cells.setdefault(tuple(row[k] for k in cell_keys), []).append(row)
   summary = []
-  for lr, members in cells.items():
+  for values, members in cells.items():
     kept = [m for m in members if not m['diverged']]
-    cell = {'lr': lr, 'num_runs': len(kept), 'num_diverged': len(members) - len(kept)}
+    cell = {**dict(zip(cell_keys, values)), 'num_runs': len(kept),
+            'num_diverged': len(members) - len(kept)}
     for key in [k for k in members[0] if k == 'final_val_loss' or k.startswith('attn_entropy/')]:
       values = np.array([m[key] for m in kept])
       cell[f'{key}_mean'] = float(values.mean()) if len(values) else math.nan
@@ -179,7 +198,7 @@ class Results:
     self.attended = AttendedWords.of(self.history, readings.attended_mass)
     self.rows = result_rows(self.history, self.freezing, self.attended, self.runs,
                             self.steps_per_epoch)
-    self.summary = summarize(self.rows)
+    self.summary = summarize(self.rows, ('lr', *readings.axis_keys))
     self.num_diverged = sum(row['diverged'] for row in self.rows)
     self.uniform_entropy = mean_uniform_entropy(trained.run_config.model.max_len)
 
@@ -196,4 +215,4 @@ class Results:
             'attended_null': self.attended.null, 'attended_freeze_step': self.attended.freeze_step,
             'attended_own': self.attended.own,
             **{key: np.asarray([run[key] for run in self.runs])
-               for key in ('seed', 'lr')}}
+               for key in ('seed', 'lr', *self.readings.axis_keys)}}

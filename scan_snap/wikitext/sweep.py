@@ -14,6 +14,7 @@ import numpy as np
 
 from scan_snap.core import checkpoints
 from scan_snap.core import intervals
+from scan_snap.wikitext import optimizer
 from scan_snap.wikitext import train
 
 
@@ -22,7 +23,7 @@ class GridResult:
   """Every evaluation of every run of the grid: E evaluations × R runs."""
 
   run_config: train.TextRunConfig
-  runs: list[dict]  # [R] {'seed', 'lr'}
+  runs: list[dict]  # [R] {'seed', 'lr'} and each axis group's factor (optimizer.axis_keys)
   # 'step' [E], 'train/loss' [E, R] (NaN at step 0), 'eval/loss' [E, R],
   # 'attn/entropy' [E, R, layers], 'attn/maps' [E, R, layers, probes, heads, L, L]
   history: dict[str, np.ndarray]
@@ -30,16 +31,20 @@ class GridResult:
 
 
 class Grid(intervals.Grid):
-  """The WikiText runs {'seed', 'lr'} as an intervals.Grid of train.grid_functions."""
+  """The WikiText runs as an intervals.Grid of train.grid_functions."""
 
   def __init__(self, run_config: train.TextRunConfig, runs: list[dict], runs_per_device: int):
-    super().__init__(functools.partial(train.grid_functions, run_config), _arguments, runs,
-                     runs_per_device)
+    super().__init__(functools.partial(train.grid_functions, run_config),
+                     functools.partial(_arguments, optimizer.axis_keys(run_config.lr_groups)),
+                     runs, runs_per_device)
 
 
-def _arguments(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-  """Per run: the seed and the learning rate η."""
-  return np.asarray([r['seed'] for r in runs]), np.asarray([r['lr'] for r in runs])
+def _arguments(axis_keys: list[str],
+               runs: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Per run: the seed, the learning rate η and the factors of the axis groups [R, A]."""
+  return (np.asarray([r['seed'] for r in runs]), np.asarray([r['lr'] for r in runs]),
+          np.asarray([[r[key] for key in axis_keys] for r in runs], np.float32).reshape(
+              len(runs), len(axis_keys)))
 
 
 def run(run_config: train.TextRunConfig, runs: list[dict], tokens: train.TextData,

@@ -2,17 +2,18 @@
 
 `make_functions(run_config)` does the set-up in Python and returns pure functions of a run:
   init(seed) -> state                                 parameters and optimizer state
-  train_interval(state, tokens, seed, lr, first_step) -> (state, metrics)
+  train_interval(state, tokens, seed, lr, factors, first_step) -> (state, metrics)
       `run_config.eval_every` SGD/Adam steps as one lax.scan: step s reads training window
       s mod steps_per_epoch, draws dropout from fold_in(key(seed), s), and uses each group's
-      rate (η or factor × η, run_config.lr_groups) × lr_decay^(epoch of s)
+      rate (η or factor × η, run_config.lr_groups; the factors of axis groups are the run's
+      `factors`) × lr_decay^(epoch of s)
   evaluate(params, tokens) -> metrics                 deterministic pass over the evaluation
       windows: eval/loss, attn/entropy per layer, attn/token_mass per layer (token_mass), and
       attn/maps of the probe sequences
 The token streams are arguments (not constants folded into the compiled program), and so are
-the learning rate, so `jax.vmap` of these functions trains a grid of (seed, η) in one
+the rates, so `jax.vmap` of these functions trains a grid of (seed, η, factors) in one
 compiled program; `grid_functions` returns them jitted over a group of runs split over the
-devices, in the shape of core.intervals (each takes the run's seed and η).
+devices, in the shape of core.intervals (each takes the run's seed, η and factors).
 """
 
 import dataclasses
@@ -33,14 +34,15 @@ from scan_snap.wikitext import optimizer
 class TextRunConfig:
   """Everything static about one WikiText run: jit sees it as a hashable constant."""
 
-  model: model.TransformerConfig
+  model: model.TransformerConfig | model.YZConfig
   optimizer: core_optimizer.OptimizerConfig
   clip_norm: float  # gradients are rescaled to global norm ≤ clip_norm
   lr_decay: float  # learning rates × lr_decay after each epoch
   steps_per_epoch: int  # training windows per pass over the training split
   steps: int
   eval_every: int
-  lr_groups: tuple[tuple[str, float], ...] = ()  # (pattern, factor): the rate factor × η
+  # (pattern, factor): the rate factor × η; a tuple of factors is a grid axis (optimizer.is_axis)
+  lr_groups: tuple[tuple[str, float | tuple[float, ...]], ...] = ()
   query_tokens: int = 50  # Q: attn/token_mass reads the queries of ids 0 … Q − 1
   key_tokens: int = 200  # K: and groups the keys of ids 0 … K − 1, one group each, the rest one
 
@@ -90,25 +92,25 @@ def token_mass(attn_BxLxL: jax.Array, ids_BxL: jax.Array, num_queries: int,
 def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Callable]:
   """init, train_interval and evaluate of one run (see the module docstring)."""
   bptt = run_config.model.max_len
-  graphdef, _ = nnx.split(nnx.eval_shape(
-      lambda: model.Transformer(run_config.model, rngs=nnx.Rngs(0))))
+  graphdef, _ = nnx.split(nnx.eval_shape(lambda: model.build(run_config.model, nnx.Rngs(0))))
   apply = lambda params, tokens, key=None: nnx.merge(graphdef, params)(tokens, key)
-  make_optimizer = lambda lr: optimizer.make_optimizer(
+  make_optimizer = lambda lr, factors: optimizer.make_optimizer(
       run_config.optimizer, lr, run_config.lr_groups, clip_norm=run_config.clip_norm,
-      lr_decay=run_config.lr_decay, steps_per_epoch=run_config.steps_per_epoch)
+      lr_decay=run_config.lr_decay, steps_per_epoch=run_config.steps_per_epoch, factors=factors)
+  num_axes = sum(optimizer.is_axis(factor) for _, factor in run_config.lr_groups)
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)
-    _, params = nnx.split(model.Transformer(run_config.model, rngs=nnx.Rngs(key)))
-    return TrainState(params, make_optimizer(1.0).init(params))
+    _, params = nnx.split(model.build(run_config.model, nnx.Rngs(key)))
+    return TrainState(params, make_optimizer(1.0, jnp.ones(num_axes)).init(params))
 
   def loss_fn(params, inputs_BxL, targets_BxL, key):
     logits_BxLxV, _ = apply(params, inputs_BxL, key)
     return cross_entropy(logits_BxLxV, targets_BxL)
 
   def train_interval(state: TrainState, tokens: TextData, seed: jax.Array, lr: jax.Array,
-                     first_step: jax.Array) -> tuple[TrainState, dict]:
-    opt = make_optimizer(lr)
+                     factors: jax.Array, first_step: jax.Array) -> tuple[TrainState, dict]:
+    opt = make_optimizer(lr, factors)
     dropout_key = jax.random.fold_in(jax.random.key(seed), 1)
 
     def step(state: TrainState, s: jax.Array):
@@ -153,8 +155,9 @@ def grid_functions(run_config: TextRunConfig,
   init, train_interval, evaluate = make_functions(run_config)
   over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
       jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)
-  # core.intervals passes every run's arguments (seed, η) to each; init reads the seed only,
-  # evaluate neither.
-  return (over_runs(lambda seed, lr: init(seed), (0, 0)),
-          over_runs(train_interval, (0, None, 0, 0, None), donate_argnums=0),
-          over_runs(lambda params, tokens, seed, lr: evaluate(params, tokens), (0, None, 0, 0)))
+  # core.intervals passes every run's arguments (seed, η, factors) to each; init reads the seed
+  # only, evaluate neither.
+  return (over_runs(lambda seed, lr, factors: init(seed), (0, 0, 0)),
+          over_runs(train_interval, (0, None, 0, 0, 0, None), donate_argnums=0),
+          over_runs(lambda params, tokens, seed, lr, factors: evaluate(params, tokens),
+                    (0, None, 0, 0, 0)))

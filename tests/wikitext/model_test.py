@@ -1,4 +1,5 @@
-"""The WikiText transformer: causal attention, dropout only with a key, positions, entropy."""
+"""The WikiText models: the transformer's causal attention, dropout only with a key, positions,
+entropy; the Y/Z model against its dense one-hot computation."""
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -86,6 +87,37 @@ class ModelTest(parameterized.TestCase):
     np.testing.assert_array_equal(model.attention_entropy(one_hot), [[[0.0]]])
     np.testing.assert_allclose(model.attention_entropy(mixed), [[[1.5 * np.log(2)]]],
                                rtol=1e-6)
+
+  @parameterized.parameters((True, True), (True, False), (False, True), (False, False))
+  def test_yz_model_equals_its_dense_one_hot_computation(self, residual, normalize):
+    cfg = model.YZConfig(vocab_size=11, max_len=7, rank=4, residual=residual,
+                         normalize=normalize)
+    yz = model.build(cfg, nnx.Rngs(3))
+    tokens = jnp.array([[2, 5, 2, 2, 9, 0, 5], [1, 1, 1, 1, 1, 1, 1]])
+    logits, (attn,) = yz(tokens)
+    # Dense, as the authors write it: X one-hot [B, L, M], Z = Z_query Z_keyᵀ, Y = Y_out Y_inᵀ.
+    f64 = lambda p: np.asarray(p[...], np.float64)
+    z_mxm = f64(yz.Z_query) @ f64(yz.Z_key).T
+    y_mxm = f64(yz.Y_out) @ f64(yz.Y_in).T
+    x = np.eye(cfg.vocab_size)[np.asarray(tokens)]
+    scores = np.einsum('bqm,mn,bkn->bqk', x, z_mxm, x)
+    scores = np.where(np.tril(np.ones((7, 7), bool)), scores, -np.inf)
+    a = np.exp(scores - scores.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    u = a @ x + x if residual else a @ x
+    f = u / np.linalg.norm(u, axis=-1, keepdims=True) if normalize else u
+    expected = f @ y_mxm.T + f if residual else f @ y_mxm.T
+    np.testing.assert_allclose(attn[:, 0], a, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-6)
+
+  def test_yz_parameter_names_and_init_bounds(self):
+    cfg = model.YZConfig(vocab_size=400, max_len=4, rank=25)
+    yz = model.build(cfg, nnx.Rngs(0))
+    self.assertEqual(model.param_names('yz', 1), ['Y_in', 'Y_out', 'Z_key', 'Z_query'])
+    for name, fan_in in (('Z_key', 400), ('Y_in', 400), ('Z_query', 25), ('Y_out', 25)):
+      value = np.abs(np.asarray(getattr(yz, name)[...]))
+      self.assertLessEqual(value.max(), 1 / np.sqrt(fan_in))
+      self.assertGreater(value.max(), 0.9 / np.sqrt(fan_in))  # uniform up to the bound
 
 
 if __name__ == '__main__':

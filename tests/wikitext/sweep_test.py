@@ -52,7 +52,7 @@ class SweepTest(absltest.TestCase):
     run, tokens = tiny_text_run(), tiny_tokens()
     init, train_interval, _ = train.make_functions(run)
     single, metrics = jax.jit(train_interval)(init(jnp.asarray(2)), tokens, jnp.asarray(2), 1.5,
-                                              0)
+                                              jnp.zeros(0), 0)
     grid = sweep.Grid(run, [{'seed': 1, 'lr': 1.0}, {'seed': 2, 'lr': 1.5}], 2)
     grid_loss = grid.train_interval(tokens, 0)
     # Unbatched, XLA compiles another program: equal up to float rounding only (2.5e-6 of a

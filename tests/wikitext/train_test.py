@@ -62,16 +62,17 @@ class TrainTest(absltest.TestCase):
       init, train_interval, _ = train.make_functions(tiny_text_run(eval_every=eval_every))
       state, interval = init(jnp.asarray(4)), jax.jit(train_interval)
       for first_step in range(0, 12, eval_every):
-        state, _ = interval(state, tokens, jnp.asarray(4), 2.0, first_step)
+        state, _ = interval(state, tokens, jnp.asarray(4), 2.0, jnp.zeros(0), first_step)
       params.append(state.params)
     jax.tree_util.tree_map(np.testing.assert_array_equal, *params)
 
   def test_rate_groups_reach_training(self):
     tokens = tiny_tokens()
 
-    def trained(lr, lr_groups):
+    def trained(lr, lr_groups, factors=()):
       init, train_interval, _ = train.make_functions(tiny_text_run(lr_groups=lr_groups))
-      state, _ = jax.jit(train_interval)(init(jnp.asarray(4)), tokens, jnp.asarray(4), lr, 0)
+      state, _ = jax.jit(train_interval)(init(jnp.asarray(4)), tokens, jnp.asarray(4), lr,
+                                         jnp.asarray(factors, jnp.float32), 0)
       return state.params
 
     start = train.make_functions(tiny_text_run())[0](jnp.asarray(4)).params
@@ -87,6 +88,10 @@ class TrainTest(absltest.TestCase):
                                       start['blocks'][layer]['ff1']['kernel'][...]))
     self.assertFalse(np.array_equal(frozen['decoder']['kernel'][...],
                                     start['decoder']['kernel'][...]))
+    # A group whose factor is an axis trains at the run's factor, as that factor given alone.
+    jax.tree_util.tree_map(np.testing.assert_array_equal,
+                           trained(1.0, (('ff1', (0.5, 3.0)), ('ff2', 2.0)), [3.0]),
+                           trained(1.0, (('ff1', 3.0), ('ff2', 2.0))))
 
 
 if __name__ == '__main__':
