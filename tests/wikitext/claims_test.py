@@ -117,6 +117,36 @@ class EntropyFallsWithLrTest(absltest.TestCase):
     self.assertEqual((v.n, v.verdict), (1, verdicts.INCONCLUSIVE))
 
 
+class EntropyRisesWithLrFactorTest(absltest.TestCase):
+  """The same statistic as entropy_falls_with_lr, its sign turned: calibrated on the same grids
+  with the factor in place of η."""
+
+  @staticmethod
+  def _check(factor, seed, entropy, diverged):
+    return claims.entropy_rises_with_lr_factor(factor, seed, entropy, diverged, 'Y_')
+
+  def test_no_effect_rarely_passes(self):
+    self.assertLessEqual(_pass_rate(self._check, _entropy_grid, 0.0), 0.05)
+
+  def test_planted_rise_is_detected(self):
+    # A rise of 0.5 nats across the factors (the grid's fall, turned).
+    self.assertGreaterEqual(_pass_rate(self._check, _entropy_grid, -0.5), 0.8)
+
+  def test_falling_entropy_fails_and_names_the_group(self):
+    v = self._check(*_entropy_grid(np.random.default_rng(2), 1.0))
+    self.assertEqual(v.verdict, verdicts.FAIL)
+    self.assertEqual(v.claim, claims.FACTOR_CLAIM.format(pattern='Y_'))
+    self.assertIn('fitted rise of H from factor of Y_=1 to factor of Y_=20', v.measured)
+
+  def test_hand_case(self):
+    factor = np.array([1.0, 10.0] * 2)
+    seed = np.array([1, 1, 2, 2])
+    entropy = np.array([1.0, 1.3, 2.0, 2.1])  # per seed a rise of 0.3 and 0.1 across the span
+    v = self._check(factor, seed, entropy, np.zeros(4, bool))
+    self.assertAlmostEqual(v.effect, 0.2, places=9)
+    self.assertAlmostEqual(v.se, 0.1, places=9)
+
+
 class AttentionFreezesTest(absltest.TestCase):
 
   def test_no_effect_rarely_passes(self):

@@ -11,7 +11,7 @@ from tests.testing import ROOT, load_config
 
 class ConfigTest(parameterized.TestCase):
 
-  @parameterized.parameters('wikitext2', 'wikitext103')
+  @parameterized.parameters('wikitext2', 'wikitext103', 'wikitext2_yz')
   def test_config_files_are_valid_and_documented(self, name):
     c = load_config(name)
     c.data.dir = '/some/folder'
@@ -45,6 +45,40 @@ class ConfigTest(parameterized.TestCase):
                 'data.train_split', 'data.heldout_tokens', 'eval.query_tokens',
                 'report.attended_mass'):
       self.assertIn(f'config.{key} =', message)
+
+  def test_the_yz_model_keys_are_checked(self):
+    c = load_config('wikitext2_yz')
+    c.data.dir = '/some/folder'
+    c.model.num_layers = 2
+    c.model.dropout = 0.2
+    c.model.kind = 'yz'
+    c.optimizer.lr_groups = (('Y_', (1.0, 3.0, 1.0 + 1e-9)), ('blocks', 2.0))
+    with self.assertRaises(config.ConfigError) as raised:
+      pipeline.plan(c)
+    message = str(raised.exception)
+    self.assertIn("config.model.num_layers = 2: must be 1 with model.kind = 'yz'", message)
+    self.assertIn("config.model.dropout = 0.2: must be 0 with model.kind = 'yz'", message)
+    self.assertIn("holds 'blocks', which names no parameter", message)
+    c.model.num_layers, c.model.dropout = 1, 0.0
+    c.optimizer.lr_groups = (('Y_', (1.0, 3.0, 1.0 + 1e-9)),)
+    with self.assertRaisesRegex(config.ConfigError, r"factor of 'Y_' = \[1.0\] more than once"):
+      pipeline.plan(c)
+    c.model.kind = 'rnn'
+    with self.assertRaisesRegex(config.ConfigError, r"config.model.kind = 'rnn': must be one of"):
+      pipeline.plan(c)
+
+  def test_an_axis_group_multiplies_the_grid(self):
+    c = load_config('wikitext2_yz')
+    c.optimizer.lr = (1.0, 3.0)
+    c.optimizer.lr_groups = (('Y_', (1.0, 10.0)), ('Z_key', 0.5))
+    c.sweep.num_seeds = 2
+    runs = text_config.grid(c)
+    self.assertEqual([(r['seed'], r['lr'], r['lr_factor[Y_]']) for r in runs],
+                     [(s, lr, f) for s in (1, 2) for lr in (1.0, 3.0) for f in (1.0, 10.0)])
+    self.assertEqual(set(runs[0]), {'seed', 'lr', 'lr_factor[Y_]'})  # fixed groups: no key
+    rc = text_config.run_config(c, vocab_size=50, steps_per_epoch=10)
+    self.assertEqual(rc.lr_groups, (('Y_', (1.0, 10.0)), ('Z_key', 0.5)))
+    self.assertEqual((type(rc.model).__name__, rc.model.rank), ('YZConfig', c.model.d_model))
 
   def test_a_learning_rate_given_twice_is_refused(self):
     c = load_config('wikitext2', 'sample')

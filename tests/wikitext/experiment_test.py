@@ -76,6 +76,26 @@ class ExperimentTest(absltest.TestCase):
     self.assertEqual(again['steps_trained'], 0)
     self.assertEqual(again['results'], result['results'])
 
+  @needs_wikitext
+  def test_yz_smoke_run_trains_its_rate_grid_in_one_program(self):
+    c = load_config('wikitext2_yz', 'smoke')
+    c.data.dir = str(WIKITEXT_DIR)
+    c.data.cache_dir = self.create_tempdir().full_path
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    result = scan_snap.run_experiment(c, workdir)
+    with open(workdir / 'results.csv') as f:
+      rows = list(csv.DictReader(f))
+    cells = [(float(r['lr']), float(r['lr_factor[Y_]'])) for r in rows]
+    self.assertEqual(cells, [(lr, f) for _ in range(2) for lr in (1.0, 3.0) for f in (1.0, 3.0)])
+    # Each rate reaches training: the four cells of a seed end at four different losses.
+    self.assertLen({r['final_val_loss'] for r in rows[:4]}, 4)
+    written = json.loads((workdir / 'claims.json').read_text())['Claims of the paper']
+    self.assertEqual([v['claim'] for v in written],
+                     [claims.ENTROPY_CLAIM, claims.FACTOR_CLAIM.format(pattern='Y_')])
+    self.assertEqual([v['n'] for v in written], [2, 2])
+    self.assertNotEmpty(list((workdir / 'figures').glob('attention_maps_seed1_lr3_x3.png')))
+    self.assertEqual(result['steps_trained'], c.train.steps)
+
   def test_the_disk_estimate_counts_every_evaluation_kept(self):
     c = load_config('wikitext2', 'sample')
     c.data.dir = '/some/folder'
