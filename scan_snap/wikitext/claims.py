@@ -181,11 +181,15 @@ def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
 
 
 def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
-  """One verdict per axis group (none without one: the claim then has nothing to read)."""
+  """One verdict per axis group; without one, one inconclusive verdict that says so."""
   runs = _runs(results)
   final = results.history['attn/entropy'][-1].mean(axis=-1)
   axes = [pattern for pattern, factor in results.readings.lr_groups
           if text_optimizer.is_axis(factor)]
+  if not axes:
+    return [verdicts.above(FACTOR_CLAIM.format(pattern='a group'), [], measured=(
+        'no group of optimizer.lr_groups has a tuple of factors (a grid axis): no trend to '
+        'measure'))]
   return [_entropy_explained(results, entropy_rises_with_lr_factor(
       [run[key] for run in results.runs], runs['seed'], final, runs['diverged'], pattern),
       runs['diverged']) for pattern, key in zip(axes, results.readings.axis_keys)]

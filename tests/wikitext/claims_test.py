@@ -236,8 +236,12 @@ class RegistryTest(absltest.TestCase):
     reported = results.Results(results.Readings.of(c), sweep.GridResult(
         run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
         steps_trained=15), np.array([['a', 'b']]))
-    entropy, freezing, words = [v for claim in claims.CLAIMS.values() for v in claim.checks(reported)]
+    entropy, factor, freezing, words = [v for claim in claims.CLAIMS.values()
+                                        for v in claim.checks(reported)]
     self.assertAlmostEqual(entropy.effect, 0.195, places=9)
+    # No group's factor is an axis here: the factor's claim says so, inconclusive.
+    self.assertEqual((factor.n, factor.verdict), (0, verdicts.INCONCLUSIVE))
+    self.assertIn('no group of optimizer.lr_groups has a tuple of factors', factor.measured)
     self.assertEqual((entropy.claim, entropy.n, entropy.verdict),
                      (claims.ENTROPY_CLAIM, 2, verdicts.PASS))
     self.assertEqual((freezing.claim, freezing.n, freezing.verdict),
