@@ -50,33 +50,20 @@ def _sample(c):
   the 10,000 most frequent training words (97% of the tokens; the decoder's cost grows with the
   vocabulary, which is 18,026 words in full); the authors' Fig. 7 window, 2,000 steps with an
   evaluation every 100; one constant rate η = 5 for every parameter; 3 seeds."""
-  c.data.train_split = 'validation+test'
-  c.data.eval_split = 'heldout'
-  c.data.heldout_tokens = 20_000
-  c.data.max_vocab = 10_000
+  text_config.set_sample_data(c)
   _fig7_window(c)
 
 
 def _smoke(c):
   """Seconds: 8,000 training tokens of the validation split, 1,000 of the test split for
   evaluation, a 2,000-word vocabulary, 2 layers, two rates, 20 steps."""
-  c.data.train_split = 'validation'
-  c.data.eval_split = 'test'
-  c.data.max_vocab = 2_000
-  c.data.max_train_tokens = 8_000
-  c.data.batch_size = 4
-  c.data.bptt = 16
-  c.eval.max_tokens = 1_000
-  c.eval.num_probe = 2
+  text_config.set_smoke_data(c)
   c.model.d_model = 32
   c.model.d_ff = 32
   c.model.num_layers = 2
   c.optimizer.lr = (1.0, 10.0)
   c.sweep.num_seeds = 1
   c.sweep.runs_per_device = 2
-  c.train.steps = 20
-  c.train.eval_every = 5
-  c.train.checkpoint_every = 10
 
 
 def _fig7(c):

@@ -23,9 +23,7 @@ from scan_snap.wikitext import config as text_config
 
 def get_config(variant: str = ''):
   c = text_config.wikitext_config()
-  c.data.train_split = 'validation+test'
-  c.data.eval_split = 'heldout'
-  c.data.heldout_tokens = 20_000
+  text_config.set_sample_data(c)
   c.data.max_vocab = 5_000
   c.model.kind = 'yz'
   c.model.dropout = 0.0
@@ -47,19 +45,8 @@ def get_config(variant: str = ''):
 def _smoke(c):
   """Seconds: 8,000 training tokens of the validation split, 1,000 of the test split for
   evaluation, a 2,000-word vocabulary, rank 16, 2 × 2 rates, 20 steps."""
-  c.data.train_split = 'validation'
-  c.data.eval_split = 'test'
-  c.data.heldout_tokens = 0
-  c.data.max_vocab = 2_000
-  c.data.max_train_tokens = 8_000
-  c.data.batch_size = 4
-  c.data.bptt = 16
-  c.eval.max_tokens = 1_000
-  c.eval.num_probe = 2
+  text_config.set_smoke_data(c)
   c.model.d_model = 16
   c.sweep.num_seeds = 2
   c.sweep.runs_per_device = 4
-  c.train.steps = 20
-  c.train.eval_every = 5
-  c.train.checkpoint_every = 10
   c.figures.map_steps = ()

@@ -94,6 +94,34 @@ def wikitext_config() -> ml_collections.ConfigDict:
   return c
 
 
+def set_sample_data(c: ml_collections.ConfigDict) -> None:
+  """The offline sample's data (configs/wikitext2.py:sample): the validation and test splits
+  together but their last 20,000 words, which are held out for evaluation, and the 10,000 most
+  frequent training words."""
+  c.data.train_split = 'validation+test'
+  c.data.eval_split = 'heldout'
+  c.data.heldout_tokens = 20_000
+  c.data.max_vocab = 10_000
+
+
+def set_smoke_data(c: ml_collections.ConfigDict) -> None:
+  """The smoke runs' data, seconds of training: 8,000 training tokens of the validation split,
+  1,000 of the test split for evaluation, a 2,000-word vocabulary, 4 streams of 16-token
+  windows, 2 probe sequences; 20 steps, evaluated every 5 and checkpointed every 10."""
+  c.data.train_split = 'validation'
+  c.data.eval_split = 'test'
+  c.data.heldout_tokens = 0
+  c.data.max_vocab = 2_000
+  c.data.max_train_tokens = 8_000
+  c.data.batch_size = 4
+  c.data.bptt = 16
+  c.eval.max_tokens = 1_000
+  c.eval.num_probe = 2
+  c.train.steps = 20
+  c.train.eval_every = 5
+  c.train.checkpoint_every = 10
+
+
 def check(problems: config.Problems) -> None:
   """Records each out-of-range value of the config in `problems` (the figures and claims it
   names are checked when its plan is made: core.pipeline.plan)."""

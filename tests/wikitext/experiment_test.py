@@ -21,13 +21,17 @@ from tests.testing import ROOT, WIKITEXT_DIR, load_config, needs_wikitext
 
 class ExperimentTest(absltest.TestCase):
 
-  @needs_wikitext
-  def test_smoke_run_on_a_slice_of_the_shipped_files(self):
-    c = load_config('wikitext2', 'smoke')
+  def _smoke(self, name: str):
+    """The config file's smoke variant on the shipped files, run: (config, workdir, result)."""
+    c = load_config(name, 'smoke')
     c.data.dir = str(WIKITEXT_DIR)
     c.data.cache_dir = self.create_tempdir().full_path
     workdir = pathlib.Path(self.create_tempdir().full_path)
-    result = scan_snap.run_experiment(c, workdir)
+    return c, workdir, scan_snap.run_experiment(c, workdir)
+
+  @needs_wikitext
+  def test_smoke_run_on_a_slice_of_the_shipped_files(self):
+    c, workdir, result = self._smoke('wikitext2')
     self.assertEqual(result['steps_trained'], c.train.steps)
 
     runs = text_config.grid(c)
@@ -78,11 +82,7 @@ class ExperimentTest(absltest.TestCase):
 
   @needs_wikitext
   def test_yz_smoke_run_trains_its_rate_grid_in_one_program(self):
-    c = load_config('wikitext2_yz', 'smoke')
-    c.data.dir = str(WIKITEXT_DIR)
-    c.data.cache_dir = self.create_tempdir().full_path
-    workdir = pathlib.Path(self.create_tempdir().full_path)
-    result = scan_snap.run_experiment(c, workdir)
+    c, workdir, result = self._smoke('wikitext2_yz')
     with open(workdir / 'results.csv') as f:
       rows = list(csv.DictReader(f))
     cells = [(float(r['lr']), float(r['lr_factor[Y_]'])) for r in rows]
