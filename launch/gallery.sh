@@ -18,7 +18,7 @@ wikitext_dir=${WIKITEXT_DIR}
 gallery="$(cd "$(dirname "$0")/.." && pwd)/docs/gallery"
 for spec in syn_small syn_small_adam syn_medium phase_transition finite_t recall phase_diagram \
     finite_data token_prior residual hierarchical hierarchical:varied \
-    hierarchical:yz wikitext2:sample wikitext2:sample+fig7; do
+    hierarchical:yz wikitext2:sample wikitext2:sample+fig7 wikitext2_yz; do
   name=${spec//[:+]/_}
   cmd=(python -m scan_snap.main "--config=configs/${spec%%:*}.py${spec#"${spec%%:*}"}"
        "--workdir=${runs}/${name}")

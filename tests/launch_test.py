@@ -52,7 +52,7 @@ class LaunchTest(parameterized.TestCase):
     proc = _launch('gallery.sh', WIKITEXT_DIR='/data/wikitext-2')
     self.assertEqual(proc.returncode, 0, proc.stderr)
     commands = proc.stdout.strip().splitlines()
-    self.assertLen(commands, 15)
+    self.assertLen(commands, 16)
     for name in ('token_prior', 'residual', 'hierarchical'):
       self.assertIn(f'python -m scan_snap.main --config=configs/{name}.py '
                     f'--workdir=runs/gallery/{name}', commands)
@@ -60,12 +60,15 @@ class LaunchTest(parameterized.TestCase):
                   '--workdir=runs/gallery/hierarchical_varied', commands)
     self.assertEqual(commands[0], 'python -m scan_snap.main --config=configs/syn_small.py '
                                   '--workdir=runs/gallery/syn_small')
-    self.assertEqual(commands[-2], 'python -m scan_snap.main --config=configs/wikitext2.py:sample '
+    self.assertEqual(commands[-3], 'python -m scan_snap.main --config=configs/wikitext2.py:sample '
                                    '--workdir=runs/gallery/wikitext2_sample '
                                    '--config.data.dir=/data/wikitext-2')
-    self.assertEqual(commands[-1], 'python -m scan_snap.main '
+    self.assertEqual(commands[-2], 'python -m scan_snap.main '
                                    '--config=configs/wikitext2.py:sample+fig7 '
                                    '--workdir=runs/gallery/wikitext2_sample_fig7 '
+                                   '--config.data.dir=/data/wikitext-2')
+    self.assertEqual(commands[-1], 'python -m scan_snap.main --config=configs/wikitext2_yz.py '
+                                   '--workdir=runs/gallery/wikitext2_yz '
                                    '--config.data.dir=/data/wikitext-2')
 
   def test_gallery_needs_the_wikitext_folder(self):
