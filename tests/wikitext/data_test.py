@@ -83,7 +83,7 @@ class DataTest(parameterized.TestCase):
     np.testing.assert_array_equal(train, vocab.encode(words[:14]))
     np.testing.assert_array_equal(evaluated, vocab.encode(words[14:]))
     with self.assertRaisesRegex(data.DataError, 'data.heldout_tokens = 25 leaves nothing to '
-                                'train on: validation\+test has 25 words'):
+                                r'train on: validation\+test has 25 words'):
       data.encoded_splits(builder, 'validation+test', 'heldout', 'whitespace', heldout_tokens=25)
 
   def test_batchify_and_windows(self):
