@@ -8,7 +8,6 @@ picks the transformer or the paper's Y/Z model (configs/wikitext2_yz.py).
 """
 
 import itertools
-
 import re
 
 import ml_collections
@@ -237,21 +236,27 @@ def _check_lr_groups(problems: config.Problems) -> None:
 def run_config(c: ml_collections.ConfigDict, vocab_size: int,
                steps_per_epoch: int) -> train.TextRunConfig:
   """The frozen config of every run of the grid (the rates and seeds stay traced)."""
-  m, o = c.model, c.optimizer
-  if m.kind == 'yz':
-    net = model.YZConfig(vocab_size=vocab_size, max_len=c.data.bptt, rank=m.d_model,
-                         residual=m.residual, normalize=m.normalize)
-  else:
-    net = model.TransformerConfig(
-        vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
-        num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
-        sinusoidal_positions=m.sinusoidal_positions, init=m.init)
+  o = c.optimizer
   return train.TextRunConfig(
-      model=net, optimizer=optimizer.from_config(o), lr_groups=lr_groups(c),
+      model=model_config(c, vocab_size), optimizer=optimizer.from_config(o),
+      lr_groups=lr_groups(c),
       clip_norm=o.clip_norm, lr_decay=o.lr_decay,
       steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every,
       query_tokens=min(c.eval.query_tokens, vocab_size),
       key_tokens=min(c.eval.key_tokens, vocab_size))
+
+
+def model_config(c: ml_collections.ConfigDict,
+                 vocab_size: int) -> model.TransformerConfig | model.YZConfig:
+  """The frozen config of the model that model.kind names."""
+  m = c.model
+  if m.kind == 'yz':
+    return model.YZConfig(vocab_size=vocab_size, max_len=c.data.bptt, rank=m.d_model,
+                          residual=m.residual, normalize=m.normalize)
+  return model.TransformerConfig(
+      vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
+      num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
+      sinusoidal_positions=m.sinusoidal_positions, init=m.init)
 
 
 def lr_groups(c: ml_collections.ConfigDict) -> tuple[tuple[str, float | tuple[float, ...]], ...]:

@@ -38,6 +38,7 @@ from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import data as data_lib
 from scan_snap.wikitext import figures
 from scan_snap.wikitext import metrics
+from scan_snap.wikitext import model
 from scan_snap.wikitext import results as results_lib
 from scan_snap.wikitext import sweep
 from scan_snap.wikitext import train as train_lib
@@ -160,17 +161,18 @@ def returned(plan: pipeline.Plan, trained: Trained) -> dict:
 
 def footprint(plan: pipeline.Plan, data: Data) -> dict[str, int]:
   """An estimate of the grid's size (see runtime.check_fits): 'runs'; 'memory_bytes', each
-  run's parameters with its optimizer state, gradients and a copy (4 × 4 bytes a parameter),
-  on a CPU; 'disk_bytes', the two checkpoints kept (parameters, optimizer state, evaluations)
-  and the trajectories, whose attention maps and token masses dominate the evaluations."""
-  c, m = plan.config, plan.config.model
-  params = (2 * len(data.vocab) * m.d_model
-            + m.num_layers * (4 * m.d_model ** 2 + 2 * m.d_model * m.d_ff))
+  run's parameters (model.num_params, of the model model.kind names) with its optimizer state,
+  gradients and a copy (4 × 4 bytes a parameter), on a CPU; 'disk_bytes', the two checkpoints
+  kept (parameters, optimizer state, evaluations) and the trajectories, whose attention maps and
+  token masses dominate the evaluations."""
+  c = plan.config
+  net = text_config.model_config(c, len(data.vocab))
+  params = model.num_params(net)
   runs = len(plan.grid)
   evaluations = c.train.steps // c.train.eval_every + 1
   queries, keys = (min(c.eval[k], len(data.vocab)) for k in ('query_tokens', 'key_tokens'))
-  recorded = evaluations * m.num_layers * (c.eval.num_probe * m.num_heads * c.data.bptt ** 2
-                                           + queries * (keys + 2))
+  recorded = evaluations * net.num_layers * (c.eval.num_probe * net.num_heads * c.data.bptt ** 2
+                                             + queries * (keys + 2))
   on_cpu = jax.default_backend() == 'cpu'
   return {'runs': runs, 'memory_bytes': runs * 16 * params if on_cpu else 0,
           'disk_bytes': runs * 4 * (2 * 2 * params + 3 * recorded)}

@@ -171,7 +171,8 @@ class YZConfig:
   residual: bool = True  # u gains the query's own one-hot vector, the logits gain f
   normalize: bool = True  # f = u/‖u‖₂; u itself when False
 
-  num_layers = 1  # one layer, as the paper's model
+  num_layers = 1  # one layer, as the paper's model, with one head
+  num_heads = 1
 
 
 class YZModel(nnx.Module):
@@ -218,6 +219,12 @@ KINDS = {'transformer': (TransformerConfig, Transformer), 'yz': (YZConfig, YZMod
 def build(cfg: TransformerConfig | YZConfig, rngs: nnx.Rngs) -> Transformer | YZModel:
   """The model of a config: a Transformer or a YZModel."""
   return next(m for c, m in KINDS.values() if isinstance(cfg, c))(cfg, rngs=rngs)
+
+
+def num_params(cfg: TransformerConfig | YZConfig) -> int:
+  """The number of parameters of the model of cfg (counted on its shapes, nothing allocated)."""
+  _, params = nnx.split(nnx.eval_shape(lambda: build(cfg, nnx.Rngs(0))))
+  return sum(math.prod(p.shape) for p in jax.tree_util.tree_leaves(params))
 
 
 def param_name(path: tuple) -> str:

@@ -9,6 +9,7 @@ import sys
 import types
 
 from absl.testing import absltest
+import jax
 import numpy as np
 
 import scan_snap
@@ -16,6 +17,7 @@ from scan_snap.core import pipeline
 from scan_snap.wikitext import claims
 from scan_snap.wikitext import config as text_config
 from scan_snap.wikitext import experiment
+from scan_snap.wikitext import model
 from tests.testing import ROOT, WIKITEXT_DIR, load_config, needs_wikitext
 
 
@@ -105,6 +107,19 @@ class ExperimentTest(absltest.TestCase):
     smaller = experiment.footprint(pipeline.plan(c), data)['disk_bytes']
     # 3 runs × 21 evaluations × 1 layer of [Q, K + 2] float32s, in 2 checkpoints and trajectories.
     self.assertEqual(size - smaller, 3 * 21 * (50 * 202 - 10 * 22) * 4 * 3)
+
+  def test_the_memory_estimate_counts_the_parameters_of_the_model_named(self):
+    data = types.SimpleNamespace(vocab=range(5_000))
+    for name, kind in (('wikitext2', 'transformer'), ('wikitext2_yz', 'yz')):
+      c = load_config(name)
+      c.data.dir = '/some/folder'
+      plan = pipeline.plan(c)
+      net = text_config.model_config(c, 5_000)
+      self.assertEqual(model.KINDS[kind][0], type(net))
+      if jax.default_backend() == 'cpu':
+        self.assertEqual(experiment.footprint(plan, data)['memory_bytes'],
+                         len(plan.grid) * 16 * model.num_params(net))
+    self.assertEqual(model.num_params(net), 4 * 5_000 * c.model.d_model)  # Y and Z: 2 factors each
 
   def test_command_line_names_the_missing_folder(self):
     proc = subprocess.run(
