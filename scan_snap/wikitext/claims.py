@@ -25,7 +25,6 @@ import math
 import numpy as np
 
 from scan_snap.core import verdicts
-from scan_snap.wikitext import optimizer as text_optimizer
 from scan_snap.wikitext import results as results_lib
 
 ENTROPY_CLAIM = 'Fig. 10: the final attention entropy falls as η grows'
@@ -184,8 +183,7 @@ def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
   """One verdict per axis group; without one, one inconclusive verdict that says so."""
   runs = _runs(results)
   final = results.history['attn/entropy'][-1].mean(axis=-1)
-  axes = [pattern for pattern, factor in results.readings.lr_groups
-          if text_optimizer.is_axis(factor)]
+  axes = results.readings.axis_patterns
   if not axes:
     return [verdicts.above(FACTOR_CLAIM.format(pattern='a group'), [], measured=(
         'no group of optimizer.lr_groups has a tuple of factors (a grid axis): no trend to '

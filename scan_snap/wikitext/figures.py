@@ -40,8 +40,8 @@ def entropy_vs_lr(rows: list[dict], uniform_entropy: float, groups: str,
                   lines: dict[tuple, str], stem: pathlib.Path) -> list[pathlib.Path]:
   """Paper Fig. 10 (and Fig. 6's form, with an axis group): final mean attention entropy on the
   evaluation split against the learning rate η, mean ± std over seeds; one line per layer and
-  per value of the axis groups' factors (`lines`: the factors' values → their label, {(): ''}
-  with none; rows hold them under text_optimizer.axis_keys order as 'line'). `groups` words the
+  per value of the axis groups' factors (`lines`: a tuple of the factors' values → its label;
+  {(): ''} without axis groups; each row holds its own tuple under 'line'). `groups` words the
   fixed groups' rates, '' with none."""
   kept = [r for r in rows if not r['diverged']]
   layers = sorted(k for k in rows[0] if k.startswith('attn_entropy/'))
@@ -140,10 +140,9 @@ def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) 
 def _labels(results: results_lib.Results) -> list[str]:
   """Each run's rates: η, and each axis group's factor ('η=5, Y_: 10η')."""
   readings = results.readings
-  axes = [text_optimizer.is_axis(factor) for _, factor in readings.lr_groups]
   return [f"$\\eta$={run['lr']:g}" + ''.join(
-      f', {results_lib.escaped(pattern)}: {factor:g}$\\eta$'
-      for (pattern, factor), axis in zip(readings.factors(run), axes) if axis)
+      f', {results_lib.escaped(pattern)}: {run[key]:g}$\\eta$'
+      for pattern, key in zip(readings.axis_patterns, readings.axis_keys))
           for run in results.runs]
 
 
@@ -152,9 +151,9 @@ def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -
   groups = ', '.join(f'{results_lib.escaped(pattern)}: {factor:g}η'
                      for pattern, factor in readings.lr_groups
                      if not text_optimizer.is_axis(factor))
-  axes = [pattern for pattern, factor in readings.lr_groups if text_optimizer.is_axis(factor)]
   rows = [{**row, 'line': readings.cell(row)[1:]} for row in results.rows]
-  lines = {line: ', '.join(f'{results_lib.escaped(p)}: {f:g}η' for p, f in zip(axes, line))
+  lines = {line: ', '.join(f'{results_lib.escaped(p)}: {f:g}η'
+                           for p, f in zip(readings.axis_patterns, line))
            for line in sorted({row['line'] for row in rows})}
   entropy_vs_lr(rows, results.uniform_entropy, groups, lines, directory / 'entropy_vs_lr')
 

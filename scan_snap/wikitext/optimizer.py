@@ -3,6 +3,7 @@ learning rate η of its run, or at factor × η where a pattern of `lr_groups` n
 × lr_decay per epoch. A group's factor is a number, or a tuple: a grid axis, whose value is the
 run's own (`factors`)."""
 
+import itertools
 import re
 
 import jax
@@ -52,8 +53,8 @@ def make_optimizer(cfg: optimizer.OptimizerConfig, lr: jax.Array,
   def group(rate):
     return optimizer.one_group(cfg, lambda count: rate * lr_decay ** (count // steps_per_epoch))
 
-  axes = iter(range(len(lr_groups)))
-  groups = {BASE: group(lr), **{i: group((factors[next(axes)] if is_axis(factor) else factor) * lr)
+  axis = itertools.count()  # the index into factors of the next axis group
+  groups = {BASE: group(lr), **{i: group((factors[next(axis)] if is_axis(factor) else factor) * lr)
                                 for i, (_, factor) in enumerate(lr_groups)}}
   return optax.chain(optax.clip_by_global_norm(clip_norm),
                      optax.partition(groups, lambda params: param_labels(params, lr_groups)))

@@ -45,6 +45,11 @@ class Readings:
     """The run keys of the axis groups' factors (optimizer.axis_keys)."""
     return optimizer.axis_keys(self.lr_groups)
 
+  @property
+  def axis_patterns(self) -> list[str]:
+    """The patterns of the groups whose factor is a grid axis, in the order of axis_keys."""
+    return [pattern for pattern, factor in self.lr_groups if optimizer.is_axis(factor)]
+
   def cell(self, run: dict) -> tuple[float, ...]:
     """A run's cell of the grid: (η, each axis group's factor)."""
     return (run['lr'], *(run[key] for key in self.axis_keys))
