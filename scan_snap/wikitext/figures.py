@@ -101,24 +101,32 @@ def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, runs: list[
                    labels: list[str], stem: pathlib.Path) -> list[pathlib.Path]:
   """Per layer: the share of the query words whose attended set changed since the evaluation
   before, against the step (the sets of a layer that freezes stop changing: the share falls to
-  0), one colour per run (labelled by its rates, `labels`)."""
+  0), one colour per run (labelled by its rates, `labels`). A run that diverged (its
+  'diverged') is left out, and counted in the title: its non-finite attention reads as no
+  attended words, whose sets stop changing when it diverges."""
   layers = changes_ExRxNxQ.shape[2]
   fig = Figure(figsize=(4.2 * layers, 3.2), layout='constrained')
   axes = np.atleast_1d(fig.subplots(1, layers, sharey=True))
+  kept = [r for r, run in enumerate(runs) if not run['diverged']]
   for layer, ax in enumerate(axes):
-    for r, run in enumerate(runs):
+    for r in kept:
       ax.plot(steps_E, changes_ExRxNxQ[:, r, layer].mean(axis=-1), color=f'C{r % 10}',
-              marker='.', label=f"{labels[r]}, seed {run['seed']}")
+              marker='.', label=f"{labels[r]}, seed {runs[r]['seed']}")
     ax.set(xlabel='step', title=f'layer {layer}', ylim=(0, 1))
   axes[0].set_ylabel('query words whose attended\nkey words changed')
-  axes[0].legend(fontsize=7)
+  if kept:
+    axes[0].legend(fontsize=7)
+  num_diverged = len(runs) - len(kept)
+  if num_diverged:
+    fig.suptitle(f'{num_diverged} diverged run{"s" * (num_diverged > 1)} left out', fontsize=9)
   return outputs.save_figure(fig, stem)
 
 
 def _draw_attended_words(results: results_lib.Results, directory: pathlib.Path) -> None:
   attended = results.attended
+  runs = [{**run, 'diverged': row['diverged']} for run, row in zip(results.runs, results.rows)]
   attended_words(results.history['step'][2:], attended.changes[..., attended.occurs],
-                 results.runs, _labels(results), directory / 'attended_words')
+                 runs, _labels(results), directory / 'attended_words')
 
 
 def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:

@@ -1,0 +1,37 @@
+"""The WikiText figures: what the attended words' figure draws of a grid with a diverged run."""
+
+from unittest import mock
+
+from absl.testing import absltest
+import numpy as np
+
+from scan_snap.core import outputs
+from scan_snap.wikitext import figures
+
+
+class AttendedWordsTest(absltest.TestCase):
+
+  def _drawn(self, diverged: list[bool]):
+    """The figure of three evaluations of two runs, one layer, two query words: run 0's sets
+    change at every evaluation; run 1's never do (as a diverged run's no-attention reads)."""
+    changes = np.zeros((3, 2, 1, 2), bool)
+    changes[:, 0] = True
+    runs = [{'seed': 0, 'diverged': diverged[0]}, {'seed': 1, 'diverged': diverged[1]}]
+    with mock.patch.object(outputs, 'save_figure', side_effect=lambda fig, stem: fig):
+      return figures.attended_words(np.array([10, 20, 30]), changes, runs, ['a', 'b'],
+                                    self.create_tempdir().full_path)
+
+  def test_a_diverged_run_is_left_out_and_counted(self):
+    fig = self._drawn([False, True])
+    (line,) = fig.axes[0].get_lines()
+    np.testing.assert_array_equal(line.get_ydata(), [1.0, 1.0, 1.0])
+    self.assertEqual(fig.get_suptitle(), '1 diverged run left out')
+
+  def test_every_run_is_drawn_when_none_diverged(self):
+    fig = self._drawn([False, False])
+    self.assertLen(fig.axes[0].get_lines(), 2)
+    self.assertEqual(fig.get_suptitle(), '')
+
+
+if __name__ == '__main__':
+  absltest.main()
