@@ -172,17 +172,20 @@ def _entropy_explained(results: results_lib.Results, verdict: verdicts.Verdict,
       + overfitting(history['eval/loss'], diverged))
 
 
+def _final_entropy(results: results_lib.Results) -> np.ndarray:
+  """[R] each run's final attention entropy, the mean over layers."""
+  return results.history['attn/entropy'][-1].mean(axis=-1)
+
+
 def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
-  runs = _runs(results)
-  final = results.history['attn/entropy'][-1].mean(axis=-1)  # the mean over layers
+  runs, final = _runs(results), _final_entropy(results)
   return [_entropy_explained(results, entropy_falls_with_lr(runs['lr'], runs['seed'], final,
                                                             runs['diverged']), runs['diverged'])]
 
 
 def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
   """One verdict per axis group; without one, one inconclusive verdict that says so."""
-  runs = _runs(results)
-  final = results.history['attn/entropy'][-1].mean(axis=-1)
+  runs, final = _runs(results), _final_entropy(results)
   axes = results.readings.axis_patterns
   if not axes:
     return [verdicts.above(FACTOR_CLAIM.format(pattern='a group'), [], measured=(

@@ -271,6 +271,6 @@ def grid(c: ml_collections.ConfigDict) -> list[dict]:
   then η-major, then in the order of the groups."""
   groups = lr_groups(c)
   keys = text_optimizer.axis_keys(groups)
-  axes = [factor for _, factor in groups if text_optimizer.is_axis(factor)]
+  axes = [factors for _, factors in text_optimizer.axis_groups(groups)]
   return [{'seed': s, 'lr': float(lr), **dict(zip(keys, factors))}
           for s in config.seeds(c) for lr in c.optimizer.lr for factors in itertools.product(*axes)]

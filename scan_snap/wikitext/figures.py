@@ -97,26 +97,26 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   return outputs.save_figure(fig, stem)
 
 
-def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, runs: list[dict],
+def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, rows: list[dict],
                    labels: list[str], stem: pathlib.Path) -> list[pathlib.Path]:
   """Per layer: the share of the query words whose attended set changed since the evaluation
   before, against the step (the sets of a layer that freezes stop changing: the share falls to
-  0), one colour per run (labelled by its rates, `labels`). A run that diverged (its
-  'diverged') is left out, and counted in the title: its non-finite attention reads as no
-  attended words, whose sets stop changing when it diverges."""
+  0), one colour per run (rows: results.csv's, for its 'seed' and 'diverged'; labelled by its
+  rates, `labels`). A run that diverged is left out, and counted in the title: its non-finite
+  attention reads as no attended words, whose sets stop changing when it diverges."""
   layers = changes_ExRxNxQ.shape[2]
   fig = Figure(figsize=(4.2 * layers, 3.2), layout='constrained')
   axes = np.atleast_1d(fig.subplots(1, layers, sharey=True))
-  kept = [r for r, run in enumerate(runs) if not run['diverged']]
+  kept = [r for r, row in enumerate(rows) if not row['diverged']]
   for layer, ax in enumerate(axes):
     for r in kept:
       ax.plot(steps_E, changes_ExRxNxQ[:, r, layer].mean(axis=-1), color=f'C{r % 10}',
-              marker='.', label=f"{labels[r]}, seed {runs[r]['seed']}")
+              marker='.', label=f"{labels[r]}, seed {rows[r]['seed']}")
     ax.set(xlabel='step', title=f'layer {layer}', ylim=(0, 1))
   axes[0].set_ylabel('query words whose attended\nkey words changed')
   if kept:
     axes[0].legend(fontsize=7)
-  num_diverged = len(runs) - len(kept)
+  num_diverged = len(rows) - len(kept)
   if num_diverged:
     fig.suptitle(f'{num_diverged} diverged run{"s" * (num_diverged > 1)} left out', fontsize=9)
   return outputs.save_figure(fig, stem)
@@ -124,9 +124,8 @@ def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, runs: list[
 
 def _draw_attended_words(results: results_lib.Results, directory: pathlib.Path) -> None:
   attended = results.attended
-  runs = [{**run, 'diverged': row['diverged']} for run, row in zip(results.runs, results.rows)]
   attended_words(results.history['step'][2:], attended.changes[..., attended.occurs],
-                 runs, _labels(results), directory / 'attended_words')
+                 results.rows, _labels(results), directory / 'attended_words')
 
 
 def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:
@@ -159,7 +158,7 @@ def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -
   groups = ', '.join(f'{results_lib.escaped(pattern)}: {factor:g}η'
                      for pattern, factor in readings.lr_groups
                      if not text_optimizer.is_axis(factor))
-  rows = [{**row, 'line': readings.cell(row)[1:]} for row in results.rows]
+  rows = [{**row, 'line': tuple(row[key] for key in readings.axis_keys)} for row in results.rows]
   lines = {line: ', '.join(f'{results_lib.escaped(p)}: {f:g}η'
                            for p, f in zip(readings.axis_patterns, line))
            for line in sorted({row['line'] for row in rows})}

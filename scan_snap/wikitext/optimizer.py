@@ -36,9 +36,14 @@ def factor_key(pattern: str) -> str:
   return f'lr_factor[{pattern}]'
 
 
+def axis_groups(lr_groups) -> list[tuple[str, tuple[float, ...]]]:
+  """(pattern, factors) of the groups whose factor is a grid axis, in order."""
+  return [(pattern, factor) for pattern, factor in lr_groups if is_axis(factor)]
+
+
 def axis_keys(lr_groups) -> list[str]:
   """The run keys of the groups whose factor is a grid axis, in order."""
-  return [factor_key(pattern) for pattern, factor in lr_groups if is_axis(factor)]
+  return [factor_key(pattern) for pattern, _ in axis_groups(lr_groups)]
 
 
 def make_optimizer(cfg: optimizer.OptimizerConfig, lr: jax.Array,

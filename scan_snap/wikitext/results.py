@@ -48,11 +48,7 @@ class Readings:
   @property
   def axis_patterns(self) -> list[str]:
     """The patterns of the groups whose factor is a grid axis, in the order of axis_keys."""
-    return [pattern for pattern, factor in self.lr_groups if optimizer.is_axis(factor)]
-
-  def cell(self, run: dict) -> tuple[float, ...]:
-    """A run's cell of the grid: (η, each axis group's factor)."""
-    return (run['lr'], *(run[key] for key in self.axis_keys))
+    return [pattern for pattern, _ in optimizer.axis_groups(self.lr_groups)]
 
   def factors(self, run: dict) -> list[tuple[str, float]]:
     """(pattern, factor) of each group, with the run's own factor for an axis group."""

@@ -97,7 +97,7 @@ def make_functions(run_config: TextRunConfig) -> tuple[Callable, Callable, Calla
   make_optimizer = lambda lr, factors: optimizer.make_optimizer(
       run_config.optimizer, lr, run_config.lr_groups, clip_norm=run_config.clip_norm,
       lr_decay=run_config.lr_decay, steps_per_epoch=run_config.steps_per_epoch, factors=factors)
-  num_axes = sum(optimizer.is_axis(factor) for _, factor in run_config.lr_groups)
+  num_axes = len(optimizer.axis_groups(run_config.lr_groups))
 
   def init(seed: jax.Array) -> TrainState:
     key = jax.random.fold_in(jax.random.key(seed), 0)

@@ -16,9 +16,9 @@ class AttendedWordsTest(absltest.TestCase):
     change at every evaluation; run 1's never do (as a diverged run's no-attention reads)."""
     changes = np.zeros((3, 2, 1, 2), bool)
     changes[:, 0] = True
-    runs = [{'seed': 0, 'diverged': diverged[0]}, {'seed': 1, 'diverged': diverged[1]}]
+    rows = [{'seed': 0, 'diverged': diverged[0]}, {'seed': 1, 'diverged': diverged[1]}]
     with mock.patch.object(outputs, 'save_figure', side_effect=lambda fig, stem: fig):
-      return figures.attended_words(np.array([10, 20, 30]), changes, runs, ['a', 'b'],
+      return figures.attended_words(np.array([10, 20, 30]), changes, rows, ['a', 'b'],
                                     self.create_tempdir().full_path)
 
   def test_a_diverged_run_is_left_out_and_counted(self):
