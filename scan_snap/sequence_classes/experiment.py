@@ -108,9 +108,9 @@ def write(plan: pipeline.Plan, data: None, trained: sweep.Trained,
   if num_diverged:
     logging.warning('%d of %d runs diverged (diverged=True in results.csv); they are left out '
                     'of the summary statistics.', num_diverged, len(results.rows))
-  for name in results_lib.TABLES:
+  for name, table in results_lib.TABLES.items():
     if name in plan.tables:
-      outputs.write_csv(workdir / f'{name}.csv', getattr(results, name))
+      outputs.write_csv(workdir / f'{name}.csv', table(results))
   for spec in plan.figures.values():
     spec.draw(results, workdir / 'figures')
 

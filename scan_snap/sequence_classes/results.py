@@ -5,7 +5,8 @@ lines of metrics.jsonl, each group's trajectories, and the measurements that fig
 share: each run's snapping time t₀, recall at thresholds, the distance to the population
 dynamics. The figures (figures.FIGURES) and the claims (claims.CLAIMS) read them from here, and
 read nothing of the config but its grid (config.Grid) and its Readings; the measurements are
-computed when first read. TABLES names the measurements written as <name>.csv.
+computed when first read. TABLES maps the measurements written as <name>.csv to their rows,
+COLUMNS the per-run measurements a claim may add to results.csv to their values.
 
 A learning-rate cell is an index (config.Grid): runs are of the same cell when their `cell` is.
 A rate compared with a rate the config names, or a ratio of rates with a bound, is compared as
@@ -15,6 +16,7 @@ written (as_written), so that float32's rounding in training does not move it.
 import dataclasses
 import functools
 import math
+from typing import Callable
 
 import jax
 import ml_collections
@@ -26,8 +28,6 @@ from scan_snap.sequence_classes import metrics
 from scan_snap.sequence_classes import sweep
 from scan_snap.sequence_classes import train
 
-TABLES = ('recall', 'long_sequence_limit', 'phase_diagram', 'finite_data')  # tables of rows
-COLUMNS = ('t0', 'steps_to_loss')  # per-run measurements a claim may add to results.csv
 # The first steps, in which the discrete updates from the start dominate a growth curve's
 # log-log slope: the t₀ detector starts after them.
 STARTUP = 5
@@ -266,7 +266,7 @@ class Results:
     for g, group in enumerate(groups):
       rows = result_rows(group)
       for column in columns:
-        for row, value in zip(rows, getattr(self, column)[g]):
+        for row, value in zip(rows, COLUMNS[column](self)[g]):
           row[column] = value
       self.rows += rows
     self.summary = summarize(groups)
@@ -474,3 +474,14 @@ class Results:
             'entropy': m['attn/entropy'], 'train_loss': m['train/loss'],
             'train_accuracy': m['train/accuracy'], 'diverged': m['diverged'],
             'support': spec.support(), 'probs': spec.probs(), 'is_distinct': spec.is_distinct()}
+
+
+# The measurements written as <name>.csv, each a Results → its rows.
+TABLES: dict[str, Callable[[Results], list[dict]]] = {
+    'recall': lambda results: results.recall,
+    'long_sequence_limit': lambda results: results.long_sequence_limit,
+    'phase_diagram': lambda results: results.phase_diagram,
+    'finite_data': lambda results: results.finite_data}
+# The per-run measurements a claim may add to results.csv, each a Results → per group, [R].
+COLUMNS: dict[str, Callable[[Results], list[np.ndarray]]] = {
+    't0': lambda results: results.t0, 'steps_to_loss': lambda results: results.steps_to_loss}
