@@ -26,7 +26,8 @@ def get_config(variant: str = ''):
   c.train.checkpoint_every = 10_000
   c.sweep.num_seeds = 3  # the claims' unit: 3 seeds at least
   c.sweep.runs_per_device = 5  # one seed's 5 rates in one call (a GPU)
-  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze',
+                     'attention_turns_dense')
   return config.apply_variant(c, variant, smoke=_smoke)
 
 

@@ -39,7 +39,8 @@ def get_config(variant: str = ''):
   c.train.checkpoint_every = 2_500
   c.sweep.num_seeds = 3
   c.sweep.runs_per_device = 15  # the whole 15-run grid in one call (a GPU)
-  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze',
+                     'attention_turns_dense')
   return config.apply_variant(c, variant, sample=_sample, smoke=_smoke, fig7=_fig7, fig10=_fig10,
                               layers2=lambda c: _layers(c, 2), layers4=lambda c: _layers(c, 4))
 
@@ -87,7 +88,7 @@ def _fig7_window(c):
   c.sweep.num_seeds = 3
   c.sweep.runs_per_device = 3
   c.figures.names = ('attended_words', 'attention_maps', 'training_curves')
-  c.report.claims = ('attention_freezes', 'attended_words_freeze')
+  c.report.claims = ('attention_freezes', 'attended_words_freeze', 'attention_turns_dense')
 
 
 def _fig10(c):
@@ -96,7 +97,8 @@ def _fig10(c):
   c.optimizer.lr_groups = ()
   c.optimizer.lr_decay = 1.0
   c.figures.names = ('attended_words', 'attention_maps', 'entropy_vs_lr', 'training_curves')
-  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze',
+                     'attention_turns_dense')
 
 
 def _layers(c, num_layers: int):

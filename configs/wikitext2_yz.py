@@ -38,7 +38,8 @@ def get_config(variant: str = ''):
   c.sweep.runs_per_device = 6
   c.figures.names = ('attention_maps', 'entropy_vs_lr', 'training_curves')
   c.figures.map_steps = (0, 250, 500, 750, 1_000)
-  c.report.claims = ('entropy_falls_with_lr', 'entropy_rises_with_lr_factor')
+  c.report.claims = ('entropy_falls_with_lr', 'entropy_rises_with_lr_factor',
+                     'attention_turns_dense')
   return config.apply_variant(c, variant, smoke=_smoke)
 
 

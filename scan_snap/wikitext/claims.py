@@ -15,6 +15,9 @@ claim on a results.Results:
                            word attends to stops changing, for longer than it would were its
                            changes spread over training at random; one verdict per layer, the
                            first layer first
+  'attention_turns_dense'  JoMA (Tian et al. 2023): a layer's attention turns sparse, then dense
+                           again while the validation loss still falls (so not as overfitting);
+                           one verdict per layer, the first layer first
 
 The unit of every test is the seed: runs of one seed share their initialization and dropout
 noise, so only seeds are independent samples. Diverged runs are left out and counted.
@@ -31,6 +34,8 @@ ENTROPY_CLAIM = 'Fig. 10: the final attention entropy falls as η grows'
 FACTOR_CLAIM = 'Sec. 6: the final attention entropy rises with the factor of {pattern}'
 FREEZING_CLAIM = 'Fig. 7: first-layer attention freezes (F_t falls and stays low)'
 WORDS_CLAIM = 'Fig. 7: the key words each query word attends to stop changing (layer {layer})'
+TURN_CLAIM = ('JoMA: attention turns sparse, then dense again before the validation loss stops '
+              'falling (layer {layer})')
 
 
 def entropy_falls_with_lr(lr, seed, final_entropy, diverged) -> verdicts.Verdict:
@@ -144,6 +149,55 @@ def attended_words_freeze(seed, frozen_RxQ, null_RxQ, occurs_Q, freeze_step_RxQ,
   return verdicts.above(WORDS_CLAIM.format(layer=layer), gains, measured=measured)
 
 
+def attention_turns_dense(seed, cell, entropy_ExR, val_loss_ExR, step_E, diverged,
+                          layer: int) -> verdicts.Verdict:
+  """JoMA, for one layer. For run r, on the mean trajectories of the other seeds' non-diverged
+  runs of its cell (its rates), e* is the evaluation of least attention entropy H (the turn) and
+  v* the evaluation of least validation loss. Its fall is H(0) − H(e*), its rise
+  H(max(e*, v*)) − H(e*) (0 when the validation loss stops falling first, as in overfitting),
+  and its effect the lesser of the two, in nats: the depth of the valley its entropy went
+  through before the validation minimum. Locating e* and v* on the other seeds keeps r's own
+  noise out of the choice, so that a layer whose entropy falls and then stays flat, or only
+  rises, has effects of mean ≤ 0. The seed's effect is the mean over its runs; pass when its
+  mean over seeds is > 0 by a one-sided t-test (verdicts.above).
+
+  seed, cell, diverged: [R]; entropy_ExR, val_loss_ExR: [E, R] (this layer's H); step_E: [E]."""
+  seed, cell, diverged = np.asarray(seed), np.asarray(cell), np.asarray(diverged, bool)
+  entropy, loss = np.asarray(entropy_ExR, float), np.asarray(val_loss_ExR, float)
+  step = np.asarray(step_E)
+  kept = ~diverged & np.isfinite(entropy).all(axis=0) & np.isfinite(loss).all(axis=0)
+  num_runs = len(seed)
+  turn, least_loss = np.zeros(num_runs, int), np.zeros(num_runs, int)
+  located = np.zeros(num_runs, bool)
+  for r in np.flatnonzero(kept):
+    others = kept & (cell == cell[r]) & (seed != seed[r])
+    if others.any():
+      turn[r] = entropy[:, others].mean(axis=1).argmin()
+      least_loss[r] = loss[:, others].mean(axis=1).argmin()
+      located[r] = True
+  runs, valley = np.arange(num_runs), np.maximum(turn, least_loss)
+  fall = entropy[0] - entropy[turn, runs]
+  rise = entropy[valley, runs] - entropy[turn, runs]
+  depth = np.minimum(fall, rise)
+  depths = [float(depth[located & (seed == s)].mean()) for s in np.unique(seed[located])]
+  measured = f'{int(diverged.sum())} diverged runs left out'
+  if not located.any():
+    measured = ('no run has a non-diverged run of another seed in its cell, on which its turn is '
+                'located; ' + measured)
+  else:
+    measured = (f'over {int(located.sum())} runs, each located on the other seeds of its '
+                f'cell: the turn (least H) at median step {np.median(step[turn[located]]):g}, '
+                f'the validation minimum at median step {np.median(step[least_loss[located]]):g}'
+                f' (before the turn in {int((least_loss < turn)[located].sum())} runs); mean H '
+                f'{entropy[0, located].mean():.3f} nats at step 0, '
+                f'{entropy[turn, runs][located].mean():.3f} at the turn, '
+                f'{entropy[valley, runs][located].mean():.3f} at the validation minimum (or the '
+                f'turn, if later), {entropy[-1, located].mean():.3f} at the last step {step[-1]};'
+                f' lesser of fall and rise per seed '
+                f'{np.array2string(np.array(depths), precision=3)} nats; ' + measured)
+  return verdicts.above(TURN_CLAIM.format(layer=layer), depths, measured=measured)
+
+
 def overfitting(val_loss_ExR, diverged) -> str:
   """In words: in how many non-diverged runs the validation loss ends above its minimum (the
   runs overfit, or train unstably)."""
@@ -211,9 +265,20 @@ def _attended_words(results: results_lib.Results) -> list[verdicts.Verdict]:
           for layer in range(attended.frozen.shape[1])]
 
 
+def _turns(results: results_lib.Results) -> list[verdicts.Verdict]:
+  runs, history = _runs(results), results.history
+  cells = {}  # a run's rates (all but its seed) → its cell's index
+  cell = [cells.setdefault(tuple(sorted((k, v) for k, v in run.items() if k != 'seed')),
+                           len(cells)) for run in results.runs]
+  return [attention_turns_dense(runs['seed'], cell, history['attn/entropy'][:, :, layer],
+                                history['eval/loss'], history['step'], runs['diverged'], layer)
+          for layer in range(history['attn/entropy'].shape[2])]
+
+
 CLAIMS = {
     'entropy_falls_with_lr': verdicts.Claim(_entropy),
     'entropy_rises_with_lr_factor': verdicts.Claim(_entropy_by_factor),
     'attention_freezes': verdicts.Claim(_freezing),
     'attended_words_freeze': verdicts.Claim(_attended_words),
+    'attention_turns_dense': verdicts.Claim(_turns),
 }

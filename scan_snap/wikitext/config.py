@@ -88,7 +88,8 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.figures.map_steps = ()  # evaluated steps shown in 'attention_maps'; (): six, evenly spaced
 
   c.report = ml_collections.ConfigDict()
-  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze')
+  c.report.claims = ('entropy_falls_with_lr', 'attention_freezes', 'attended_words_freeze',
+                     'attention_turns_dense')
   c.report.attended_mass = 0.5  # a query word attends to the fewest key words with this mass
   return c
 

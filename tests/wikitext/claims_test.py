@@ -67,6 +67,29 @@ def _words_check(*grid):
   return claims.attended_words_freeze(*grid, layer=0)
 
 
+def _turn_grid(rng, rise: float, num_seeds: int = 3, evals: int = 21, fall: float = 0.8,
+               overfit: bool = False):
+  """One cell's runs, one per seed, over 21 evaluations (configs/wikitext2.py:sample's): H falls
+  by `fall` nats from 2.6, as 1 − exp(−e/2), and from a turn at evaluation 8 ± 2 (drawn per run;
+  a cell's seeds of the Y/Z model with Adam turn within 2 evaluations) rises by `rise` nats,
+  evenly, to the end; a per-run offset (std 0.05) and noise at each evaluation (std 0.02;
+  0.004–0.023 between evaluations in those runs). The validation loss falls to the end, or
+  (overfit) to evaluation 5 and rises after it."""
+  e = np.arange(evals)[:, None]
+  turn = 8 + rng.integers(-2, 3, num_seeds)
+  up = np.clip((e - turn) / (evals - 1 - turn), 0.0, 1.0)
+  entropy = (2.6 - fall * (1 - np.exp(-e / 2)) + rise * up + rng.normal(0, 0.05, num_seeds)
+             + rng.normal(0, 0.02, (evals, num_seeds)))
+  loss = 6.0 - np.minimum(e, 5 if overfit else evals) * 0.1 + 0.05 * np.maximum(e - 5, 0) * overfit
+  loss = loss + rng.normal(0, 0.01, (evals, num_seeds))
+  return (np.arange(num_seeds), np.zeros(num_seeds, int), entropy, loss, 100 * np.arange(evals),
+          np.zeros(num_seeds, bool))
+
+
+def _turn_check(*grid):
+  return claims.attention_turns_dense(*grid, layer=0)
+
+
 def _pass_rate(check, make, fall: float) -> float:
   rng = np.random.default_rng(0)
   return np.mean([check(*make(rng, fall)).verdict == verdicts.PASS for _ in range(_GRIDS)])
@@ -211,6 +234,44 @@ class AttendedWordsFreezeTest(absltest.TestCase):
     self.assertIn("own position at the end: 30%", v.measured)  # the kept runs' mean
 
 
+class AttentionTurnsDenseTest(absltest.TestCase):
+
+  def test_a_fall_that_stays_flat_rarely_passes(self):
+    self.assertLessEqual(_pass_rate(_turn_check, _turn_grid, 0.0), 0.05)
+
+  def test_a_rise_alone_rarely_passes(self):
+    only_rise = lambda rng, rise: _turn_grid(rng, rise, fall=0.0)
+    self.assertLessEqual(_pass_rate(_turn_check, only_rise, 0.2), 0.05)
+
+  def test_planted_turn_is_detected(self):
+    # A rise of 0.2 nats after the turn: the Y/Z model with Adam on the WikiText-2 sample turns
+    # by 0.19 nats (lesser of fall and rise, mean over its 4 cells; 0.24–0.5 in the 2 that turn).
+    self.assertGreaterEqual(_pass_rate(_turn_check, _turn_grid, 0.2), 0.8)
+
+  def test_a_rise_after_the_validation_minimum_does_not_count(self):
+    overfit = lambda rng, rise: _turn_grid(rng, rise, overfit=True)
+    self.assertLessEqual(_pass_rate(_turn_check, overfit, 0.2), 0.05)
+
+  def test_one_seed_is_inconclusive_and_says_why(self):
+    v = _turn_check(*_turn_grid(np.random.default_rng(3), 0.2, num_seeds=1))
+    self.assertEqual((v.n, v.verdict), (0, verdicts.INCONCLUSIVE))
+    self.assertIn('no run has a non-diverged run of another seed in its cell', v.measured)
+
+  def test_hand_case(self):
+    # Two seeds of one cell, three evaluations, and a diverged third run. Seed 1's turn and
+    # validation minimum come from seed 2's trajectories (evaluations 1 and 2), and seed 2's
+    # from seed 1's (evaluation 1, and 1 again: its loss is least there, before seed 2's turn).
+    entropy = np.array([[2.0, 2.2, 2.0], [1.0, 1.1, 2.0], [1.5, 1.3, np.nan]])
+    loss = np.array([[5.0, 5.0, 5.0], [4.0, 3.0, 5.0], [4.5, 2.0, np.nan]])
+    v = claims.attention_turns_dense([1, 2, 3], [0, 0, 0], entropy, loss, [0, 10, 20],
+                                     [False, False, True], layer=1)
+    self.assertEqual(v.claim, claims.TURN_CLAIM.format(layer=1))
+    # Seed 1: fall 2.0 − 1.0, rise 1.5 − 1.0; seed 2: fall 2.2 − 1.1, rise 0 (minimum first).
+    self.assertEqual(v.n, 2)
+    self.assertAlmostEqual(v.effect, (0.5 + 0.0) / 2, places=12)
+    self.assertIn('1 diverged runs left out', v.measured)
+
+
 class RegistryTest(absltest.TestCase):
 
   def test_claims_of_a_hand_made_grid(self):
@@ -236,8 +297,8 @@ class RegistryTest(absltest.TestCase):
     reported = results.Results(results.Readings.of(c), sweep.GridResult(
         run_config=tiny_text_run(steps_per_epoch=20), runs=runs, history=history,
         steps_trained=15), np.array([['a', 'b']]))
-    entropy, factor, freezing, words = [v for claim in claims.CLAIMS.values()
-                                        for v in claim.checks(reported)]
+    entropy, factor, freezing, words, turn = [v for claim in claims.CLAIMS.values()
+                                              for v in claim.checks(reported)]
     self.assertAlmostEqual(entropy.effect, 0.195, places=9)
     # No group's factor is an axis here: the factor's claim says so, inconclusive.
     self.assertEqual((factor.n, factor.verdict), (0, verdicts.INCONCLUSIVE))
@@ -253,6 +314,9 @@ class RegistryTest(absltest.TestCase):
     self.assertEqual((words.claim, words.n), (claims.WORDS_CLAIM.format(layer=0), 2))
     self.assertAlmostEqual(words.effect, (0.25 + 0.0) / 2, places=12)
     self.assertIn('1 query words', words.measured)
+    # Each run's turn, on the other seed of its rate, is the last evaluation: no rise after it.
+    self.assertEqual((turn.claim, turn.n, turn.effect, turn.verdict),
+                     (claims.TURN_CLAIM.format(layer=0), 2, 0.0, verdicts.INCONCLUSIVE))
 
 
 if __name__ == '__main__':
