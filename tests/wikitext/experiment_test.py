@@ -69,6 +69,8 @@ class ExperimentTest(absltest.TestCase):
     self.assertEqual([v['claim'] for v in written],
                      [claims.ENTROPY_CLAIM, claims.FREEZING_CLAIM,
                       *(claims.WORDS_CLAIM.format(layer=layer)
+                        for layer in range(c.model.num_layers)),
+                      *(claims.TURN_CLAIM.format(layer=layer)
                         for layer in range(c.model.num_layers))])
     self.assertEqual([(v['verdict'], v['effect'], v['measured']) for v in written],
                      [(v['verdict'], v['effect'], v['measured']) for v in result['claims']])
@@ -93,8 +95,9 @@ class ExperimentTest(absltest.TestCase):
     self.assertLen({r['final_val_loss'] for r in rows[:4]}, 4)
     written = json.loads((workdir / 'claims.json').read_text())['Claims of the paper']
     self.assertEqual([v['claim'] for v in written],
-                     [claims.ENTROPY_CLAIM, claims.FACTOR_CLAIM.format(pattern='Y_')])
-    self.assertEqual([v['n'] for v in written], [2, 2])
+                     [claims.ENTROPY_CLAIM, claims.FACTOR_CLAIM.format(pattern='Y_'),
+                      claims.TURN_CLAIM.format(layer=0)])
+    self.assertEqual([v['n'] for v in written], [2, 2, 2])
     self.assertNotEmpty(list((workdir / 'figures').glob('attention_maps_seed1_lr3_x3.png')))
     self.assertEqual(result['steps_trained'], c.train.steps)
 
