@@ -191,11 +191,17 @@ def prepare_workdir(resolved_config: dict, declared: dict, workdir: pathlib.Path
 _SHOWN_DIFFERENCES = 5  # keys named in the message of a config that differs
 
 
+# The config sections that choose what is reported of the runs, not the runs: a work directory
+# whose config differs from this one only there is this config's (its outputs are written anew).
+REPORTING = ('figures', 'report')
+
+
 def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]:
   """The keys in which a work directory's config.json (`saved`) and this config (`resolved`)
-  differ, each as 'config.<key> = <saved> there, <this> here' (values as JSON has them). A key
-  that this config has and the saved one lacks, set to its `declared` value, is no difference:
-  a key added to the code since the run was made, left at its default, runs as before."""
+  differ, each as 'config.<key> = <saved> there, <this> here' (values as JSON has them), those
+  of the REPORTING sections left out. A key that this config has and the saved one lacks, set
+  to its `declared` value, is no difference: a key added to the code since the run was made,
+  left at its default, runs as before."""
   as_json = lambda tree: json.loads(json.dumps(tree))
   saved, resolved, declared = as_json(saved), as_json(resolved), as_json(declared)
   missing = object()
@@ -215,7 +221,7 @@ def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]
       found.append(f'config.{prefix[:-1]} = {show(old)} there, {show(new)} here')
 
   compare(saved, resolved, declared, '')
-  return found
+  return [f for f in found if not f.startswith(tuple(f'config.{s}.' for s in REPORTING))]
 
 
 def require_tensorboardx():

@@ -1,5 +1,6 @@
 """A sweep killed with SIGKILL resumes from its checkpoints and ends as if never interrupted."""
 
+import json
 import pathlib
 import re
 import signal
@@ -112,6 +113,19 @@ class ResumeTest(absltest.TestCase):
     result = scan_snap.run_experiment(c, workdir, overwrite=True)
     self.assertGreater(result['train_s'], 0)  # Trained anew, not restored.
     self.assertIn('2.0', (workdir / 'results.csv').read_text())
+
+  def test_other_figures_and_claims_report_the_runs_found_anew(self):
+    c = load_config('syn_small', 'smoke')
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    first = scan_snap.run_experiment(c, workdir)
+    c.report.claims = c.report.claims[:1]
+    c.figures.names = ()
+    again = scan_snap.run_experiment(c, workdir)  # What is trained is the same: nothing is.
+    self.assertEqual((again['compile_s'], again['train_s']), (0.0, 0.0))
+    self.assertEqual(again['summary'], first['summary'])
+    self.assertLess(len(again['claims']), len(first['claims']))
+    self.assertEqual(json.loads((workdir / 'config.json').read_text())['report']['claims'],
+                     list(c.report.claims))
 
 
 if __name__ == '__main__':
