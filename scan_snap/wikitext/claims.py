@@ -220,15 +220,18 @@ def _runs(results: results_lib.Results) -> dict[str, np.ndarray]:
 def _entropy_explained(results: results_lib.Results, verdict: verdicts.Verdict,
                        diverged: np.ndarray) -> verdicts.Verdict:
   history = results.history
+  layers = ("each run's layers" if results.readings.depth_axis
+            else f'{history["attn/entropy"].shape[-1]} layers')
   return verdict.explained(
-      f'H: mean over {history["attn/entropy"].shape[-1]} layers at step {history["step"][-1]} '
+      f'H: mean over {layers} at step {history["step"][-1]} '
       f'(uniform attention: {results.uniform_entropy:.3f}); '
       + overfitting(history['eval/loss'], diverged))
 
 
 def _final_entropy(results: results_lib.Results) -> np.ndarray:
-  """[R] each run's final attention entropy, the mean over layers."""
-  return results.history['attn/entropy'][-1].mean(axis=-1)
+  """[R] each run's final attention entropy, the mean over its layers."""
+  has = results.has_layer
+  return np.where(has, results.history['attn/entropy'][-1], 0).sum(axis=-1) / has.sum(axis=-1)
 
 
 def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:

@@ -3,8 +3,9 @@
 A config file (configs/wikitext2.py, configs/wikitext103.py) starts from `wikitext_config()` and
 sets its values. The learning-rate axis `optimizer.lr` (η) is a tuple; it × the seeds is the
 grid. `optimizer.lr_groups` gives groups of parameters, by name, a rate of their own: a multiple
-of η (wikitext.optimizer); a tuple of multiples is one more axis of the grid. `model.kind`
-picks the transformer or the paper's Y/Z model (configs/wikitext2_yz.py).
+of η (wikitext.optimizer); a tuple of multiples is one more axis of the grid, and `model.depths`
+(a tuple of depths) another, one group of runs per depth. `model.kind` picks the transformer or
+the paper's Y/Z model (configs/wikitext2_yz.py).
 """
 
 import itertools
@@ -54,6 +55,7 @@ def wikitext_config() -> ml_collections.ConfigDict:
   c.model.kind = 'transformer'  # or 'yz', the paper's Y/Z model (model.KINDS)
   c.model.d_model = 200  # D: the embedding dimension, or the rank of Y and Z
   c.model.num_layers = 1
+  c.model.depths = ()  # a depth axis: (1, 2, 4) trains a group of runs at each depth
   c.model.dropout = 0.2
   # The transformer's only:
   c.model.d_ff = 200
@@ -158,8 +160,17 @@ def check(problems: config.Problems) -> None:
   need(config.is_real(c.report.attended_mass) and 0 < c.report.attended_mass < 1,
        'report.attended_mass', 'must lie in (0, 1)')
 
-  for key in ('d_model', 'd_ff', 'num_heads', 'num_layers'):
+  for key in ('d_model', 'd_ff', 'num_heads'):
     need(positive(m[key]), f'model.{key}', 'must be a positive integer')
+  need(positive(m.num_layers), 'model.num_layers', 'must be a positive integer')
+  depths_ok = isinstance(m.depths, (tuple, list)) and all(positive(n) for n in m.depths)
+  need(depths_ok, 'model.depths', 'must be a tuple of positive integers (a depth axis: one group '
+       'of runs per depth), or () for model.num_layers alone')
+  if depths_ok and m.depths:
+    need(len(set(m.depths)) == len(m.depths), 'model.depths', 'must give each depth once')
+    need(m.num_layers == 1, 'model.num_layers', 'must stay 1 (its default) with model.depths, '
+         'which gives the depths')
+  depths_ok = depths_ok and positive(m.num_layers)
   need(not (positive(m.d_model) and positive(m.num_heads)) or m.d_model % m.num_heads == 0,
        'model.num_heads', 'must divide model.d_model')
   need(config.is_real(m.dropout) and 0 <= m.dropout < 1, 'model.dropout', 'must lie in [0, 1)')
@@ -169,8 +180,9 @@ def check(problems: config.Problems) -> None:
   for key in ('residual', 'normalize'):
     need(isinstance(m[key], bool), f'model.{key}', 'must be a bool')
   if m.kind == 'yz':
-    need(m.num_layers == 1, 'model.num_layers', "must be 1 with model.kind = 'yz' (the paper's "
-         'model has one layer)')
+    need(not depths_ok or depths(c) == (1,), 'model.num_layers',
+         "must be 1 with model.kind = 'yz', and model.depths () or (1,) (the paper's model has "
+         'one layer)')
     need(m.dropout == 0, 'model.dropout', "must be 0 with model.kind = 'yz' (the Y/Z model has "
          'no dropout, as in the authors\' runs)')
 
@@ -208,7 +220,7 @@ def _check_lr_groups(problems: config.Problems) -> None:
   """optimizer.lr_groups: (pattern, factor) pairs, each pattern a regular expression that names
   at least one parameter of the model, each factor a positive number or a tuple of them."""
   c = problems.config
-  groups, layers, kind = c.optimizer.lr_groups, c.model.num_layers, c.model.kind
+  groups, kind = c.optimizer.lr_groups, c.model.kind
   pairs_ok = isinstance(groups, (tuple, list)) and all(
       isinstance(g, (tuple, list)) and len(g) == 2 and isinstance(g[0], str)
       and len(_factors(g[1])) > 0
@@ -217,9 +229,13 @@ def _check_lr_groups(problems: config.Problems) -> None:
   problems.need(pairs_ok, 'optimizer.lr_groups',
                 "must be (pattern, factor) pairs, e.g. (('ff1|ff2', 2.0),): a regular expression "
                 'and a positive multiple of optimizer.lr, or a tuple of them (a grid axis)')
-  if not pairs_ok or not (config.is_int(layers) and layers >= 1) or kind not in model.KINDS:
+  layers = [c.model.num_layers]
+  if isinstance(c.model.depths, (tuple, list)) and c.model.depths:
+    layers = list(c.model.depths)
+  if (not pairs_ok or not all(config.is_int(n) and n >= 1 for n in layers)
+      or kind not in model.KINDS):
     return
-  names = model.param_names(kind, layers)
+  names = model.param_names(kind, max(layers))  # the deepest network's
   left = list(names)  # the names no earlier pattern took
   for pattern, _ in groups:
     try:
@@ -234,12 +250,23 @@ def _check_lr_groups(problems: config.Problems) -> None:
     left = [n for n in left if n not in matched]
 
 
-def run_config(c: ml_collections.ConfigDict, vocab_size: int,
-               steps_per_epoch: int) -> train.TextRunConfig:
-  """The frozen config of every run of the grid (the rates and seeds stay traced)."""
+def depths(c: ml_collections.ConfigDict) -> tuple[int, ...]:
+  """The depths of the grid: model.depths, or model.num_layers alone."""
+  return tuple(int(n) for n in c.model.depths) or (int(c.model.num_layers),)
+
+
+def depth_axis(c: ml_collections.ConfigDict) -> bool:
+  """Whether the grid has a depth axis (model.depths): its runs then hold 'num_layers'."""
+  return bool(c.model.depths)
+
+
+def run_config(c: ml_collections.ConfigDict, vocab_size: int, steps_per_epoch: int,
+               num_layers: int | None = None) -> train.TextRunConfig:
+  """The frozen config of every run of one depth of the grid (num_layers; None: the one depth
+  of a grid without a depth axis); the rates and seeds stay traced."""
   o = c.optimizer
   return train.TextRunConfig(
-      model=model_config(c, vocab_size), optimizer=optimizer.from_config(o),
+      model=model_config(c, vocab_size, num_layers), optimizer=optimizer.from_config(o),
       lr_groups=lr_groups(c),
       clip_norm=o.clip_norm, lr_decay=o.lr_decay,
       steps_per_epoch=steps_per_epoch, steps=c.train.steps, eval_every=c.train.eval_every,
@@ -247,16 +274,19 @@ def run_config(c: ml_collections.ConfigDict, vocab_size: int,
       key_tokens=min(c.eval.key_tokens, vocab_size))
 
 
-def model_config(c: ml_collections.ConfigDict,
-                 vocab_size: int) -> model.TransformerConfig | model.YZConfig:
-  """The frozen config of the model that model.kind names."""
+def model_config(c: ml_collections.ConfigDict, vocab_size: int, num_layers: int | None = None
+                 ) -> model.TransformerConfig | model.YZConfig:
+  """The frozen config of the model that model.kind names, num_layers deep (None: the one depth
+  of a grid without a depth axis)."""
   m = c.model
+  if num_layers is None:
+    (num_layers,) = depths(c)
   if m.kind == 'yz':
     return model.YZConfig(vocab_size=vocab_size, max_len=c.data.bptt, rank=m.d_model,
                           residual=m.residual, normalize=m.normalize)
   return model.TransformerConfig(
       vocab_size=vocab_size, max_len=c.data.bptt, d_model=m.d_model, d_ff=m.d_ff,
-      num_heads=m.num_heads, num_layers=m.num_layers, dropout=m.dropout,
+      num_heads=m.num_heads, num_layers=num_layers, dropout=m.dropout,
       sinusoidal_positions=m.sinusoidal_positions, init=m.init)
 
 
@@ -268,10 +298,13 @@ def lr_groups(c: ml_collections.ConfigDict) -> tuple[tuple[str, float | tuple[fl
 
 
 def grid(c: ml_collections.ConfigDict) -> list[dict]:
-  """The runs: {'seed', 'lr'} and each axis group's factor (text_optimizer.factor_key), seed-major,
-  then η-major, then in the order of the groups."""
+  """The runs: {'seed', 'lr'}, each axis group's factor (text_optimizer.factor_key) and, with a
+  depth axis, 'num_layers'; depth-major (each depth is one group of runs, trained in turn), then
+  seed-major, then η-major, then in the order of the groups."""
   groups = lr_groups(c)
   keys = text_optimizer.axis_keys(groups)
   axes = [factors for _, factors in text_optimizer.axis_groups(groups)]
-  return [{'seed': s, 'lr': float(lr), **dict(zip(keys, factors))}
-          for s in config.seeds(c) for lr in c.optimizer.lr for factors in itertools.product(*axes)]
+  depth = lambda n: {'num_layers': n} if depth_axis(c) else {}
+  return [{'seed': s, 'lr': float(lr), **dict(zip(keys, factors)), **depth(n)}
+          for n in depths(c) for s in config.seeds(c) for lr in c.optimizer.lr
+          for factors in itertools.product(*axes)]

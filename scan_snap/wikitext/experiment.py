@@ -13,6 +13,7 @@ Layout of the work directory:
   trajectories.npz        every evaluation of every run, with the probe maps and words
   checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
                           the evaluations so far; a re-run resumes from the latest intact one
+                          (with a depth axis, checkpoints/layers<n>/<step>/ for each depth)
   figures/*.png, *.pdf    the figures named in config.figures.names
   report.md               the claims of config.report.claims (claims.CLAIMS), with verdicts
   claims.json             the same verdicts, machine-readable
@@ -47,12 +48,12 @@ OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.
            'trajectories.npz', 'figures', 'report.md', 'claims.json', 'checkpoints')
 SECTIONS = (verdicts.PAPER,)
 SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.d_model',
-             'model.num_layers', 'eval.num_probe', 'eval.query_tokens', 'eval.key_tokens',
+             'model.num_layers', 'model.depths', 'eval.num_probe', 'eval.query_tokens', 'eval.key_tokens',
              'train.eval_every')
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = text_config.wikitext_config
 check_config = text_config.check
-grid = text_config.grid  # the runs: {'seed', 'lr'}, seed-major
+grid = text_config.grid  # the runs: {'seed', 'lr', …}, depth-major, then seed-major
 
 
 class Data(NamedTuple):
@@ -104,11 +105,12 @@ def load(plan: pipeline.Plan) -> Data:
 
 def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer: bool,
           tensorboard: bool) -> Trained:
-  """The grid trained to train.steps (sweep.run), resumed from workdir's newest intact
-  checkpoint; the writer rewrites metrics.jsonl after every evaluation, and claims the work
-  directory (config.json, vocab.txt) once the checkpoints found are known to be the plan's."""
+  """The grid trained to train.steps (sweep.run), one group of runs per depth (one without a
+  depth axis), each resumed from workdir's newest intact checkpoint of it; the writer rewrites
+  metrics.jsonl after every evaluation, and claims the work directory (config.json, vocab.txt)
+  once the first group's checkpoints found are known to be the plan's."""
   c, runs = plan.config, plan.grid
-  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr'),
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', tuple(runs[0]),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
 
@@ -117,15 +119,26 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
       outputs.write_json(workdir / 'config.json', c.to_dict())
       outputs.write_text(workdir / 'vocab.txt', ''.join(w + '\n' for w in data.vocab.words))
 
-  def log(history: dict[str, np.ndarray]) -> None:
-    if writer:
-      metrics_log.write(results_lib.metric_lines(history, metrics.freezing_of(history), runs,
-                                                 data.steps_per_epoch))
+  def lines(history: dict[str, np.ndarray], group: list[dict]) -> list[dict]:
+    return results_lib.metric_lines(history, metrics.freezing_of(history), group,
+                                    data.steps_per_epoch)
 
-  trained = sweep.run(text_config.run_config(c, len(data.vocab), data.steps_per_epoch), runs,
-                      data.tokens, c.sweep.runs_per_device, c.train.checkpoint_every, workdir,
-                      on_start=claim_workdir, on_evaluation=log)
-  return Trained(trained, metrics_log)
+  axis, trained, done = text_config.depth_axis(c), [], []  # done: the lines of the groups trained
+  for num_layers in text_config.depths(c):
+    group = [run for run in runs if run.get('num_layers', num_layers) == num_layers]
+
+    def log(history: dict[str, np.ndarray], group: list[dict] = group) -> None:
+      if writer:
+        metrics_log.write(done + lines(history, group))
+
+    trained.append(sweep.run(
+        text_config.run_config(c, len(data.vocab), data.steps_per_epoch, num_layers), group,
+        data.tokens, c.sweep.runs_per_device, c.train.checkpoint_every, workdir,
+        on_start=claim_workdir if not trained else lambda: None, on_evaluation=log,
+        folder=f'layers{num_layers}' if axis else '',
+        desc=results_lib.layers(num_layers) if axis else 'wikitext'))
+    done += lines(trained[-1].history, group)
+  return Trained(sweep.joined(trained), metrics_log)
 
 
 def results(plan: pipeline.Plan, data: Data, trained: Trained) -> results_lib.Results:
@@ -160,19 +173,23 @@ def returned(plan: pipeline.Plan, trained: Trained) -> dict:
 
 
 def footprint(plan: pipeline.Plan, data: Data) -> dict[str, int]:
-  """An estimate of the grid's size (see runtime.check_fits): 'runs'; 'memory_bytes', each
-  run's parameters (model.num_params, of the model model.kind names) with its optimizer state,
-  gradients and a copy (4 × 4 bytes a parameter), on a CPU; 'disk_bytes', the two checkpoints
-  kept (parameters, optimizer state, evaluations) and the trajectories, whose attention maps and
-  token masses dominate the evaluations."""
+  """An estimate of the grid's size (see runtime.check_fits): 'runs'; 'memory_bytes', the
+  largest depth group's runs' parameters (model.num_params, of the model model.kind names) with
+  their optimizer state, gradients and a copy (4 × 4 bytes a parameter), on a CPU (the groups
+  train one after another); 'disk_bytes', the two checkpoints kept of every group (parameters,
+  optimizer state, evaluations) and the trajectories, whose attention maps and token masses
+  dominate the evaluations."""
   c = plan.config
-  net = text_config.model_config(c, len(data.vocab))
-  params = model.num_params(net)
-  runs = len(plan.grid)
   evaluations = c.train.steps // c.train.eval_every + 1
   queries, keys = (min(c.eval[k], len(data.vocab)) for k in ('query_tokens', 'key_tokens'))
-  recorded = evaluations * net.num_layers * (c.eval.num_probe * net.num_heads * c.data.bptt ** 2
-                                             + queries * (keys + 2))
+  memory = disk = 0
+  for num_layers in text_config.depths(c):
+    net = text_config.model_config(c, len(data.vocab), num_layers)
+    params = model.num_params(net)
+    runs = sum(run.get('num_layers', num_layers) == num_layers for run in plan.grid)
+    recorded = evaluations * net.num_layers * (
+        c.eval.num_probe * net.num_heads * c.data.bptt ** 2 + queries * (keys + 2))
+    memory = max(memory, runs * 16 * params)
+    disk += runs * 4 * (2 * 2 * params + 3 * recorded)
   on_cpu = jax.default_backend() == 'cpu'
-  return {'runs': runs, 'memory_bytes': runs * 16 * params if on_cpu else 0,
-          'disk_bytes': runs * 4 * (2 * 2 * params + 3 * recorded)}
+  return {'runs': len(plan.grid), 'memory_bytes': memory if on_cpu else 0, 'disk_bytes': disk}

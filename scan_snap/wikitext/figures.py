@@ -40,15 +40,17 @@ def entropy_vs_lr(rows: list[dict], uniform_entropy: float, groups: str,
                   lines: dict[tuple, str], stem: pathlib.Path) -> list[pathlib.Path]:
   """Paper Fig. 10 (and Fig. 6's form, with an axis group): final mean attention entropy on the
   evaluation split against the learning rate η, mean ± std over seeds; one line per layer and
-  per value of the axis groups' factors (`lines`: a tuple of the factors' values → its label;
-  {(): ''} without axis groups; each row holds its own tuple under 'line'). `groups` words the
-  fixed groups' rates, '' with none."""
+  per value of the other axes (`lines`: a tuple of the axis groups' factors and the depth →
+  its label; {(): ''} without other axes; each row holds its own tuple under 'line'), for the
+  layers its runs have. `groups` words the fixed groups' rates, '' with none."""
   kept = [r for r in rows if not r['diverged']]
   layers = sorted(k for k in rows[0] if k.startswith('attn_entropy/'))
   fig = Figure(figsize=(4.2, 3.2), layout='constrained')
   ax = fig.subplots()
   for (line, line_label), key in itertools.product(lines.items(), layers):
-    members = [r for r in kept if r['line'] == line]
+    members = [r for r in kept if r['line'] == line and np.isfinite(r[key])]
+    if not members:  # a layer the line's runs lack (a shallower depth)
+      continue
     rates = sorted({r['lr'] for r in members})
     values = [[r[key] for r in members if r['lr'] == lr] for lr in rates]
     label = key.split('/')[1] + (f', {line_label}' if line_label else '')
@@ -98,18 +100,20 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
 
 
 def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, rows: list[dict],
-                   labels: list[str], stem: pathlib.Path) -> list[pathlib.Path]:
+                   labels: list[str], has_layer_RxN: np.ndarray,
+                   stem: pathlib.Path) -> list[pathlib.Path]:
   """Per layer: the share of the query words whose attended set changed since the evaluation
   before, against the step (the sets of a layer that freezes stop changing: the share falls to
   0), one colour per run (rows: results.csv's, for its 'seed' and 'diverged'; labelled by its
-  rates, `labels`). A run that diverged is left out, and counted in the title: its non-finite
-  attention reads as no attended words, whose sets stop changing when it diverges."""
+  rates, `labels`), in the panels of the layers it has (has_layer_RxN). A run that diverged is
+  left out, and counted in the title: its non-finite attention reads as no attended words,
+  whose sets stop changing when it diverges."""
   layers = changes_ExRxNxQ.shape[2]
   fig = Figure(figsize=(4.2 * layers, 3.2), layout='constrained')
   axes = np.atleast_1d(fig.subplots(1, layers, sharey=True))
   kept = [r for r, row in enumerate(rows) if not row['diverged']]
   for layer, ax in enumerate(axes):
-    for r in kept:
+    for r in (r for r in kept if has_layer_RxN[r, layer]):
       ax.plot(steps_E, changes_ExRxNxQ[:, r, layer].mean(axis=-1), color=f'C{r % 10}',
               marker='.', label=f"{labels[r]}, seed {rows[r]['seed']}")
     ax.set(xlabel='step', title=f'layer {layer}', ylim=(0, 1))
@@ -125,7 +129,7 @@ def attended_words(steps_E: np.ndarray, changes_ExRxNxQ: np.ndarray, rows: list[
 def _draw_attended_words(results: results_lib.Results, directory: pathlib.Path) -> None:
   attended = results.attended
   attended_words(results.history['step'][2:], attended.changes[..., attended.occurs],
-                 results.rows, _labels(results), directory / 'attended_words')
+                 results.rows, _labels(results), results.has_layer, directory / 'attended_words')
 
 
 def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) -> None:
@@ -137,19 +141,24 @@ def _draw_attention_maps(results: results_lib.Results, directory: pathlib.Path) 
   else:
     index = sorted(set(np.linspace(0, len(steps) - 1, 6).round().astype(int).tolist()))
   for r, run in enumerate(results.runs):
+    depth = int(results.has_layer[r].sum())
     attention_maps(
-        history['attn/maps'][index, r, :, 0].mean(axis=2), steps[index], results.probe_words[0],
+        history['attn/maps'][index, r, :depth, 0].mean(axis=2), steps[index],
+        results.probe_words[0],
         f"{results.readings.rates(run)}, seed {run['seed']}: first probe sequence",
         directory / ('attention_maps_seed{}_lr{:g}'.format(run['seed'], run['lr'])
-                     + ''.join(f'_x{run[key]:g}' for key in results.readings.axis_keys)))
+                     + ''.join(f'_x{run[key]:g}' for key in results.readings.axis_keys)
+                     + (f'_layers{depth}' if results.readings.depth_axis else '')))
 
 
 def _labels(results: results_lib.Results) -> list[str]:
-  """Each run's rates: η, and each axis group's factor ('η=5, Y_: 10η')."""
+  """Each run's rates: η, each axis group's factor ('η=5, Y_: 10η') and, with a depth axis,
+  its depth."""
   readings = results.readings
   return [f"$\\eta$={run['lr']:g}" + ''.join(
       f', {results_lib.escaped(pattern)}: {run[key]:g}$\\eta$'
       for pattern, key in zip(readings.axis_patterns, readings.axis_keys))
+          + (f", {results_lib.layers(run['num_layers'])}" if readings.depth_axis else '')
           for run in results.runs]
 
 
@@ -158,9 +167,11 @@ def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -
   groups = ', '.join(f'{results_lib.escaped(pattern)}: {factor:g}η'
                      for pattern, factor in readings.lr_groups
                      if not text_optimizer.is_axis(factor))
-  rows = [{**row, 'line': tuple(row[key] for key in readings.axis_keys)} for row in results.rows]
-  lines = {line: ', '.join(f'{results_lib.escaped(p)}: {f:g}η'
-                           for p, f in zip(readings.axis_patterns, line))
+  keys = readings.cell_keys[1:]  # the axes other than η: a line for each of their cells
+  rows = [{**row, 'line': tuple(row[key] for key in keys)} for row in results.rows]
+  lines = {line: ', '.join([f'{results_lib.escaped(p)}: {f:g}η'
+                            for p, f in zip(readings.axis_patterns, line)]
+                           + [results_lib.layers(n) for n in line[len(readings.axis_patterns):]])
            for line in sorted({row['line'] for row in rows})}
   entropy_vs_lr(rows, results.uniform_entropy, groups, lines, directory / 'entropy_vs_lr')
 

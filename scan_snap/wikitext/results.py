@@ -5,7 +5,7 @@ freezing measure F of every evaluation, the frozen fractions of the attended wor
 with their null, and the reference entropy of uniform attention, and gives
 the lines of metrics.jsonl and the arrays of trajectories.npz; the figures (figures.FIGURES)
 and claims (claims.CLAIMS) read them from here, and read nothing of the config but its
-Readings. `metric_lines` also gives the lines of the evaluations so far, while the grid trains.
+Readings. With a depth axis, a run's numbers for the layers it lacks are NaN (has_layer). `metric_lines` also gives the lines of the evaluations so far, while the grid trains.
 """
 
 import dataclasses
@@ -34,11 +34,17 @@ class Readings:
   # optimizer.lr_groups (config.lr_groups): the figures name them; a tuple factor is an axis
   lr_groups: tuple[tuple[str, float | tuple[float, ...]], ...]
   attended_mass: float  # report.attended_mass: the share of attention an attended set holds
+  depth_axis: bool = False  # model.depths is given: each run holds its depth, 'num_layers'
 
   @classmethod
   def of(cls, c: ml_collections.ConfigDict) -> 'Readings':
     return cls(tuple(c.figures.map_steps), text_config.lr_groups(c),
-               float(c.report.attended_mass))
+               float(c.report.attended_mass), text_config.depth_axis(c))
+
+  @property
+  def cell_keys(self) -> tuple[str, ...]:
+    """The run keys of a cell: η, each axis group's factor and, with a depth axis, the depth."""
+    return ('lr', *self.axis_keys, *(('num_layers',) if self.depth_axis else ()))
 
   @property
   def axis_keys(self) -> list[str]:
@@ -60,6 +66,11 @@ class Readings:
     groups = ', '.join(f'{escaped(pattern)}: {factor * run["lr"]:g}'
                        for pattern, factor in self.factors(run))
     return f'$\\eta$={run["lr"]:g}' + (f' ({groups})' if groups else '')
+
+
+def layers(n: int) -> str:
+  """A depth in words: '1 layer', '2 layers'."""
+  return f'{n} layer' + 's' * (n != 1)
 
 
 def escaped(pattern: str) -> str:
@@ -199,9 +210,13 @@ class Results:
     self.attended = AttendedWords.of(self.history, readings.attended_mass)
     self.rows = result_rows(self.history, self.freezing, self.attended, self.runs,
                             self.steps_per_epoch)
-    self.summary = summarize(self.rows, ('lr', *readings.axis_keys))
+    self.summary = summarize(self.rows, readings.cell_keys)
     self.num_diverged = sum(row['diverged'] for row in self.rows)
     self.uniform_entropy = mean_uniform_entropy(trained.run_config.model.max_len)
+    # [R, layers]: the layers each run has (with a depth axis, a shallower run lacks the last).
+    layers = self.history['attn/entropy'].shape[2]
+    self.has_layer = np.arange(layers) < np.array([run.get('num_layers', layers)
+                                                   for run in self.runs])[:, None]
 
   def metric_lines(self) -> list[dict]:
     """metrics.jsonl: one line per evaluation and run."""
@@ -216,4 +231,4 @@ class Results:
             'attended_null': self.attended.null, 'attended_freeze_step': self.attended.freeze_step,
             'attended_own': self.attended.own,
             **{key: np.asarray([run[key] for run in self.runs])
-               for key in ('seed', 'lr', *self.readings.axis_keys)}}
+               for key in ('seed', *self.readings.cell_keys)}}

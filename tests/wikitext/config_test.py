@@ -96,6 +96,32 @@ class ConfigTest(parameterized.TestCase):
     self.assertEqual(runs[1], {'seed': 1, 'lr': 2.0})
     self.assertEqual(runs[5]['seed'], 2)
 
+  def test_a_depth_axis_is_checked_and_makes_a_group_per_depth(self):
+    c = load_config('wikitext2', 'sample')
+    c.data.dir = '/some/folder'
+    c.model.depths = (1, 4)
+    runs = text_config.grid(c)
+    self.assertEqual([(r['num_layers'], r['seed']) for r in runs],
+                     [(n, s) for n in (1, 4) for s in (1, 2, 3)])  # depth-major
+    self.assertEqual(text_config.depths(c), (1, 4))
+    self.assertEqual(text_config.run_config(c, 50, 10, num_layers=4).model.num_layers, 4)
+    pipeline.plan(c)
+    c.model.depths = ()  # no axis: num_layers alone, and the runs hold no depth
+    self.assertEqual((text_config.depths(c), set(text_config.grid(c)[0])), ((1,), {'seed', 'lr'}))
+    for depths, num_layers, message in (
+        ((1, 0), 1, r'config.model.depths = \(1, 0\): must be a tuple of positive integers'),
+        ((2, 2), 1, r'config.model.depths = \(2, 2\): must give each depth once'),
+        ((1, 2), 2, 'config.model.num_layers = 2: must stay 1 .* with model.depths')):
+      c.model.depths, c.model.num_layers = depths, num_layers
+      with self.assertRaisesRegex(config.ConfigError, message):
+        pipeline.plan(c)
+    c = load_config('wikitext2_yz')
+    c.data.dir = '/some/folder'
+    c.model.depths = (1, 2)
+    with self.assertRaisesRegex(config.ConfigError, "must be 1 with model.kind = 'yz', and "
+                                r'model.depths \(\) or \(1,\)'):
+      pipeline.plan(c)
+
   def test_a_heldout_slice_needs_its_size(self):
     c = load_config('wikitext2', 'sample')
     c.data.dir = '/some/folder'

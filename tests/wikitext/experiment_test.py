@@ -101,6 +101,38 @@ class ExperimentTest(absltest.TestCase):
     self.assertNotEmpty(list((workdir / 'figures').glob('attention_maps_seed1_lr3_x3.png')))
     self.assertEqual(result['steps_trained'], c.train.steps)
 
+  @needs_wikitext
+  def test_a_depth_axis_trains_each_depth_as_it_trains_alone(self):
+    c, workdir, result = self._smoke('wikitext2')  # 2 layers, η ∈ {1, 10}, 1 seed
+    c.model.num_layers, c.model.depths = 1, (1, 2)
+    depth_dir = pathlib.Path(self.create_tempdir().full_path)
+    deep = scan_snap.run_experiment(c, depth_dir)
+    self.assertEqual(deep['steps_trained'], 2 * c.train.steps)  # summed over the depths
+    self.assertEqual(sorted(p.name for p in (depth_dir / 'checkpoints').iterdir()),
+                     ['layers1', 'layers2'])
+    with open(depth_dir / 'results.csv') as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual([(r['num_layers'], r['lr']) for r in rows],
+                     [(n, lr) for n in ('1', '2') for lr in ('1.0', '10.0')])
+    self.assertEqual({r['attn_entropy/layer1'] for r in rows[:2]}, {'nan'})  # 1 layer: no layer 1
+    with np.load(workdir / 'trajectories.npz') as alone, \
+         np.load(depth_dir / 'trajectories.npz') as both:
+      np.testing.assert_array_equal(both['num_layers'], [1, 1, 2, 2])
+      for key in ('val_loss', 'train_loss', 'attn_entropy', 'attn_maps', 'attn_token_mass'):
+        # The depth-2 group's runs are the plain smoke's, bit for bit.
+        np.testing.assert_array_equal(both[key][:, 2:], alone[key], err_msg=key)
+        if both[key].ndim > 2:
+          self.assertTrue(np.isnan(both[key][:, :2, 1]).all(), key)
+    self.assertNotEmpty(list((depth_dir / 'figures').glob('attention_maps_seed1_lr1_layers1.png')))
+    written = json.loads((depth_dir / 'claims.json').read_text())['Claims of the paper']
+    self.assertIn(claims.TURN_CLAIM.format(layer=1), [v['claim'] for v in written])
+    # The entropy claim reads each run's mean over its own layers: η = 1's over both depths.
+    mean_h = np.mean([float(rows[0]['attn_entropy/layer0']),
+                      (float(rows[2]['attn_entropy/layer0'])
+                       + float(rows[2]['attn_entropy/layer1'])) / 2])
+    self.assertIn(f'mean final H by η: 1: {mean_h:.3f}', written[0]['measured'])
+    self.assertIn("H: mean over each run's layers", written[0]['measured'])
+
   def test_the_disk_estimate_counts_every_evaluation_kept(self):
     c = load_config('wikitext2', 'sample')
     c.data.dir = '/some/folder'

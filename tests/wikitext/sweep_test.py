@@ -108,6 +108,24 @@ class SweepTest(absltest.TestCase):
     with self.assertRaisesRegex(outputs.WorkdirError, 'another config or code version'):
       sweep.run(tiny_text_run(lr_decay=0.5), runs, tokens, 2, 6, workdir)
 
+  def test_joined_groups_pad_the_layers_a_run_lacks(self):
+    grid = lambda runs, layers, value: sweep.GridResult(tiny_text_run(), runs, {
+        'step': np.array([0, 6]), 'eval/loss': np.full((2, len(runs)), value),
+        'attn/entropy': np.full((2, len(runs), layers), value),
+        'attn/maps': np.full((2, len(runs), layers, 1, 1, 2, 2), value, np.float32)}, 6)
+    one, two = grid([{'seed': 1}], 1, 1.0), grid([{'seed': 1}, {'seed': 2}], 2, 2.0)
+    joined = sweep.joined([one, two])
+    self.assertEqual((joined.runs, joined.steps_trained), ([{'seed': 1}, {'seed': 1}, {'seed': 2}],
+                                                          12))
+    np.testing.assert_array_equal(joined.history['step'], [0, 6])
+    np.testing.assert_array_equal(joined.history['eval/loss'], [[1.0, 2.0, 2.0]] * 2)
+    np.testing.assert_array_equal(joined.history['attn/entropy'][0],
+                                  [[1.0, np.nan], [2.0, 2.0], [2.0, 2.0]])
+    self.assertEqual(joined.history['attn/maps'].shape, (2, 3, 2, 1, 1, 2, 2))
+    self.assertEqual(joined.history['attn/maps'].dtype, np.float32)
+    self.assertTrue(np.isnan(joined.history['attn/maps'][:, 0, 1]).all())
+    self.assertIs(sweep.joined([one]), one)
+
 
 if __name__ == '__main__':
   absltest.main()
