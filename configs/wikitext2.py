@@ -6,7 +6,8 @@ at the rate η of its run (optimizer.lr), × 0.95 per epoch (docs/reference.md).
 fig7 and fig10 are the authors' own runs of the two figures: a constant rate, and for Fig. 7 the
 feed-forward layers at twice the rate of the rest, with dropout 0.3. Variants join with '+':
 sample+fig7 is Fig. 7's settings on the offline sample, sample+fig10 Fig. 10's five rates, and
-sample+layers2 or sample+layers4 the sample with 2 or 4 layers.
+sample+layers2 or sample+layers4 the sample with 2 or 4 layers; --config.model.depths='(1,2,4)'
+trains the three depths in one grid.
 
   # The full dataset: a folder with wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens.
   python -m scan_snap.main --config=configs/wikitext2.py --config.data.dir=<wikitext-2 folder> \
