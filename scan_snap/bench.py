@@ -114,7 +114,8 @@ def bench_scaling(plan: pipeline.Plan) -> dict:
 
 def bench_wikitext(plan: pipeline.Plan, num_intervals: int = 3) -> dict:
   """The WikiText grid as the experiment trains it: the first training interval and evaluation
-  (which compile), then num_intervals more of each, timed one by one."""
+  (which compile), then num_intervals more of each, timed one by one; with a depth axis
+  (model.depths), each depth's group in turn, under 'by_depth'."""
   # Imported here, so that the other modes do not load the WikiText stack (flax, TFDS).
   # pylint: disable=g-import-not-at-top
   from scan_snap.wikitext import config as text_config
@@ -123,33 +124,39 @@ def bench_wikitext(plan: pipeline.Plan, num_intervals: int = 3) -> dict:
   # pylint: enable=g-import-not-at-top
   c = plan.config
   vocab, tokens, steps_per_epoch = text_experiment.load(plan)
-  runs = plan.grid
-  grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch), runs,
-                         c.sweep.runs_per_device)
 
   def seconds(f, *args):
     start = time.perf_counter()
     f(*args)
     return time.perf_counter() - start
 
-  first_interval_s = seconds(grid.train_interval, tokens, 0)
-  first_eval_s = seconds(grid.evaluate, tokens)
-  interval_s, eval_s = [], []
-  for i in range(num_intervals):
-    interval_s.append(seconds(grid.train_interval, tokens, (i + 1) * c.train.eval_every))
-    eval_s.append(seconds(grid.evaluate, tokens))
-  per_interval, per_eval = min(interval_s), min(eval_s)
-  num_evals = c.train.steps // c.train.eval_every
+  def timed(num_layers: int) -> dict:
+    runs = [run for run in plan.grid if run.get('num_layers', num_layers) == num_layers]
+    grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch, num_layers),
+                           runs, c.sweep.runs_per_device)
+    first_interval_s = seconds(grid.train_interval, tokens, 0)
+    first_eval_s = seconds(grid.evaluate, tokens)
+    interval_s, eval_s = [], []
+    for i in range(num_intervals):
+      interval_s.append(seconds(grid.train_interval, tokens, (i + 1) * c.train.eval_every))
+      eval_s.append(seconds(grid.evaluate, tokens))
+    per_interval, per_eval = min(interval_s), min(eval_s)
+    num_evals = c.train.steps // c.train.eval_every
+    return {'num_runs': len(runs), 'first_interval_s': first_interval_s,
+            'first_eval_s': first_eval_s,
+            'compile_s': first_interval_s - per_interval + first_eval_s - per_eval,
+            'interval_s': interval_s, 'eval_s': eval_s,
+            'run_steps_per_s': len(runs) * c.train.eval_every / per_interval,
+            'projected_train_s': first_interval_s + first_eval_s
+                                 + (num_evals - 1) * (per_interval + per_eval)}
+
+  depths = text_config.depths(c)
+  measured = ({'by_depth': {n: timed(n) for n in depths}} if text_config.depth_axis(c)
+              else timed(depths[0]))
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
-          'num_runs': len(runs), 'vocab_size': len(vocab), 'steps_per_epoch': steps_per_epoch,
-          'eval_every': c.train.eval_every, 'first_interval_s': first_interval_s,
-          'first_eval_s': first_eval_s,
-          'compile_s': first_interval_s - per_interval + first_eval_s - per_eval,
-          'interval_s': interval_s, 'eval_s': eval_s,
-          'run_steps_per_s': len(runs) * c.train.eval_every / per_interval,
-          'projected_train_s': first_interval_s + first_eval_s
-                               + (num_evals - 1) * (per_interval + per_eval),
-          **_peak_memory_mb()}
+          **({} if 'by_depth' in measured else {'num_runs': measured.pop('num_runs')}),
+          'vocab_size': len(vocab), 'steps_per_epoch': steps_per_epoch,
+          'eval_every': c.train.eval_every, **measured, **_peak_memory_mb()}
 
 
 def main(argv):

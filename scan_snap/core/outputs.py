@@ -193,13 +193,13 @@ _SHOWN_DIFFERENCES = 5  # keys named in the message of a config that differs
 
 # The config sections that choose what is reported of the runs, not the runs: a work directory
 # whose config differs from this one only there is this config's (its outputs are written anew).
-REPORTING = ('figures', 'report')
+REPORTING_SECTIONS = ('figures', 'report')
 
 
 def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]:
   """The keys in which a work directory's config.json (`saved`) and this config (`resolved`)
   differ, each as 'config.<key> = <saved> there, <this> here' (values as JSON has them), those
-  of the REPORTING sections left out. A key that this config has and the saved one lacks, set
+  of the REPORTING_SECTIONS left out. A key that this config has and the saved one lacks, set
   to its `declared` value, is no difference: a key added to the code since the run was made,
   left at its default, runs as before."""
   as_json = lambda tree: json.loads(json.dumps(tree))
@@ -221,7 +221,7 @@ def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]
       found.append(f'config.{prefix[:-1]} = {show(old)} there, {show(new)} here')
 
   compare(saved, resolved, declared, '')
-  return [f for f in found if not f.startswith(tuple(f'config.{s}.' for s in REPORTING))]
+  return [f for f in found if not f.startswith(tuple(f'config.{s}.' for s in REPORTING_SECTIONS))]
 
 
 def require_tensorboardx():
@@ -259,7 +259,8 @@ class MetricsLog:
     if self._new_writer is None:
       return
     for line in lines[self._sent:]:
-      run = ','.join(f'{k}={line[k]}' for k in self.run_keys)
+      # One folder per run: a '/' in a value (a parameter pattern's) would nest folders.
+      run = ','.join(f'{k}={line[k]}' for k in self.run_keys).replace('/', '_')
       if run not in self._writers:
         self._writers[run] = self._new_writer(run)
       for key, value in line.items():

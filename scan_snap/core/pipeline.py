@@ -194,6 +194,9 @@ def _run(p: Plan, workdir: pathlib.Path | None, overwrite: bool, tensorboard: bo
         outputs.write_text(workdir / 'report.md', verdicts.report_markdown(
             f'Claims checked on {p.name}' if p.name else 'Claims checked', sections))
         outputs.write_json(workdir / 'claims.json', verdicts.to_json(sections))
+      else:  # No claims asked for: none of an earlier run of other claims stays.
+        for name in ('report.md', 'claims.json'):
+          (workdir / name).unlink(missing_ok=True)
       logging.info('wrote %s', workdir)
   checks = [{'section': section, **v.to_dict()} for section, found in sections.items()
             for v in found]

@@ -38,36 +38,39 @@ TURN_CLAIM = ('JoMA: attention turns sparse, then dense again before the validat
               'falling (layer {layer})')
 
 
-def entropy_falls_with_lr(lr, seed, final_entropy, diverged) -> verdicts.Verdict:
+def entropy_falls_with_lr(lr, seed, final_entropy, diverged, depth=None) -> verdicts.Verdict:
   """Fig. 10. For seed s, b_s is the least-squares slope of the final entropy H against ln η
-  over the seed's non-diverged runs; the seed's effect is d_s = −b_s · ln(η_max/η_min), the
-  fitted fall of H across the grid's rates, in nats. Pass when mean_s d_s > 0 by a one-sided
-  t-test over seeds (verdicts.above).
+  over the seed's non-diverged runs (with a depth axis, `depth`: within each depth, b_s the
+  mean of the depths' slopes); the seed's effect is d_s = −b_s · ln(η_max/η_min), the fitted
+  fall of H across the grid's rates, in nats. Pass when mean_s d_s > 0 by a one-sided t-test
+  over seeds (verdicts.above).
 
-  lr, seed, final_entropy, diverged: [R] per run."""
-  return _entropy_trend(ENTROPY_CLAIM, ('η', 'rates'), -1, lr, seed, final_entropy, diverged)
+  lr, seed, final_entropy, diverged, depth: [R] per run."""
+  return _entropy_trend(ENTROPY_CLAIM, ('η', 'rates'), -1, lr, seed, final_entropy, diverged,
+                        depth)
 
 
-def entropy_rises_with_lr_factor(factor, seed, final_entropy, diverged,
-                                 pattern: str) -> verdicts.Verdict:
+def entropy_rises_with_lr_factor(factor, seed, final_entropy, diverged, pattern: str,
+                                 depth=None) -> verdicts.Verdict:
   """Sec. 6 (at fixed η_Z, a larger η_Y makes attention denser), for the group `pattern` whose
   factor × η is a grid axis (η_Y/η_Z for the Y/Z model's 'Y_'): as entropy_falls_with_lr with
   the factor in place of η and the sign turned, the seed's effect d_s = b_s · ln(f_max/f_min) is
   the fitted rise of H across the factors; pass when mean_s d_s > 0 (one-sided t-test).
 
-  factor, seed, final_entropy, diverged: [R] per run."""
+  factor, seed, final_entropy, diverged, depth: [R] per run."""
   return _entropy_trend(FACTOR_CLAIM.format(pattern=pattern),
                         (f'factor of {pattern}', 'factors'), 1, factor, seed, final_entropy,
-                        diverged)
+                        diverged, depth)
 
 
 def _entropy_trend(claim: str, names: tuple[str, str], sign: int, x, seed, final_entropy,
-                   diverged) -> verdicts.Verdict:
+                   diverged, depth=None) -> verdicts.Verdict:
   """The fitted change of the final entropy across the values of x (names: x's and its values'
-  words), its sign turned by `sign` (−1: a fall is the effect), per seed; tested > 0 over
-  seeds."""
+  words), its sign turned by `sign` (−1: a fall is the effect), per seed (the mean of its fits
+  within each depth, with `depth`); tested > 0 over seeds."""
   name, plural = names
   x, seed = np.asarray(x, float), np.asarray(seed)
+  depth = np.zeros(len(seed), int) if depth is None else np.asarray(depth)
   final_entropy, diverged = np.asarray(final_entropy, float), np.asarray(diverged, bool)
   kept = ~diverged & np.isfinite(final_entropy)
   values = np.unique(x)
@@ -78,9 +81,13 @@ def _entropy_trend(claim: str, names: tuple[str, str], sign: int, x, seed, final
   span = float(np.log(values[-1] / values[0]))
   changes, seeds = [], np.unique(seed)
   for s in seeds:
-    sel = kept & (seed == s)
-    if len(np.unique(x[sel])) >= 2:
-      changes.append(sign * float(np.polyfit(np.log(x[sel]), final_entropy[sel], 1)[0]) * span)
+    fits = []
+    for d in np.unique(depth):
+      sel = kept & (seed == s) & (depth == d)
+      if len(np.unique(x[sel])) >= 2:
+        fits.append(sign * float(np.polyfit(np.log(x[sel]), final_entropy[sel], 1)[0]) * span)
+    if fits:
+      changes.append(float(np.mean(fits)))
   by_value = ', '.join(f'{v:g}: {final_entropy[kept & (x == v)].mean():.3f}' for v in values
                        if (kept & (x == v)).any())
   measured = (f'fitted {"fall" if sign < 0 else "rise"} of H from {name}={values[0]:g} to '
@@ -149,53 +156,50 @@ def attended_words_freeze(seed, frozen_RxQ, null_RxQ, occurs_Q, freeze_step_RxQ,
   return verdicts.above(WORDS_CLAIM.format(layer=layer), gains, measured=measured)
 
 
-def attention_turns_dense(seed, cell, entropy_ExR, val_loss_ExR, step_E, diverged,
+def attention_turns_dense(seed, entropy_ExR, val_loss_ExR, step_E, diverged,
                           layer: int) -> verdicts.Verdict:
-  """JoMA, for one layer. For run r, on the mean trajectories of the other seeds' non-diverged
-  runs of its cell (its rates), e* is the evaluation of least attention entropy H (the turn) and
-  v* the evaluation of least validation loss. Its fall is H(0) − H(e*), its rise
-  H(max(e*, v*)) − H(e*) (0 when the validation loss stops falling first, as in overfitting),
-  and its effect the lesser of the two, in nats: the depth of the valley its entropy went
-  through before the validation minimum. Locating e* and v* on the other seeds keeps r's own
-  noise out of the choice, so that a layer whose entropy falls and then stays flat, or only
-  rises, has effects of mean ≤ 0. The seed's effect is the mean over its runs; pass when its
-  mean over seeds is > 0 by a one-sided t-test (verdicts.above).
+  """JoMA, for one layer. A run's evaluations after step 0 are split in pairs (e, e + 1), e odd:
+  its turn e* is the e of least attention entropy H, and v* the e of least validation loss; its
+  fall is H(0) − H(e* + 1), its rise H(max(e*, v*) + 1) − H(e* + 1) (0 when the validation loss
+  stops falling first, as in overfitting), and its effect the lesser of the two, in nats: the
+  depth of the valley its entropy crossed before the validation minimum. Locating the turn on
+  the odd evaluations and measuring on the even ones keeps the noise that chose the turn out of
+  the measure, so that a layer whose entropy falls and then stays flat, or only rises, has
+  effects of mean ≤ 0, and seeds stay independent samples. The seed's effect is the mean over
+  its runs; pass when its mean over seeds is > 0 by a one-sided t-test (verdicts.above).
 
-  seed, cell, diverged: [R]; entropy_ExR, val_loss_ExR: [E, R] (this layer's H); step_E: [E]."""
-  seed, cell, diverged = np.asarray(seed), np.asarray(cell), np.asarray(diverged, bool)
+  seed, diverged: [R]; entropy_ExR, val_loss_ExR: [E, R] (this layer's H; NaN in a run that
+  lacks the layer); step_E: [E]."""
+  seed, diverged = np.asarray(seed), np.asarray(diverged, bool)
   entropy, loss = np.asarray(entropy_ExR, float), np.asarray(val_loss_ExR, float)
   step = np.asarray(step_E)
-  kept = ~diverged & np.isfinite(entropy).all(axis=0) & np.isfinite(loss).all(axis=0)
-  num_runs = len(seed)
-  turn, least_loss = np.zeros(num_runs, int), np.zeros(num_runs, int)
-  located = np.zeros(num_runs, bool)
-  for r in np.flatnonzero(kept):
-    others = kept & (cell == cell[r]) & (seed != seed[r])
-    if others.any():
-      turn[r] = entropy[:, others].mean(axis=1).argmin()
-      least_loss[r] = loss[:, others].mean(axis=1).argmin()
-      located[r] = True
-  runs, valley = np.arange(num_runs), np.maximum(turn, least_loss)
-  fall = entropy[0] - entropy[turn, runs]
-  rise = entropy[valley, runs] - entropy[turn, runs]
-  depth = np.minimum(fall, rise)
-  depths = [float(depth[located & (seed == s)].mean()) for s in np.unique(seed[located])]
-  measured = f'{int(diverged.sum())} diverged runs left out'
-  if not located.any():
-    measured = ('no run has a non-diverged run of another seed in its cell, on which its turn is '
-                'located; ' + measured)
-  else:
-    measured = (f'over {int(located.sum())} runs, each located on the other seeds of its '
-                f'cell: the turn (least H) at median step {np.median(step[turn[located]]):g}, '
-                f'the validation minimum at median step {np.median(step[least_loss[located]]):g}'
-                f' (before the turn in {int((least_loss < turn)[located].sum())} runs); mean H '
-                f'{entropy[0, located].mean():.3f} nats at step 0, '
-                f'{entropy[turn, runs][located].mean():.3f} at the turn, '
-                f'{entropy[valley, runs][located].mean():.3f} at the validation minimum (or the '
-                f'turn, if later), {entropy[-1, located].mean():.3f} at the last step {step[-1]};'
-                f' lesser of fall and rise per seed '
-                f'{np.array2string(np.array(depths), precision=3)} nats; ' + measured)
-  return verdicts.above(TURN_CLAIM.format(layer=layer), depths, measured=measured)
+  has_layer = np.isfinite(entropy[0])
+  kept = ~diverged & has_layer & np.isfinite(entropy).all(axis=0) & np.isfinite(loss).all(axis=0)
+  located = np.arange(1, len(step) - 1, 2)  # e: the first of each pair (e, e + 1)
+  left_out = (f'{int(diverged.sum())} diverged runs and {int((~has_layer).sum())} without '
+              f'layer {layer} left out')
+  if not len(located) or not kept.any():
+    return verdicts.above(TURN_CLAIM.format(layer=layer), [], measured=(
+        f'{len(step)} evaluations: at least 3 are needed, step 0 and a pair; ' if not len(located)
+        else 'no run to measure; ') + left_out)
+  runs = np.arange(len(seed))
+  turn = located[entropy[located].argmin(axis=0)]  # [R]
+  least_loss = located[loss[located].argmin(axis=0)]
+  end = np.maximum(turn, least_loss)
+  at_turn = entropy[turn + 1, runs]
+  fall, rise = entropy[0] - at_turn, entropy[end + 1, runs] - at_turn
+  effect = np.minimum(fall, rise)
+  effects = [float(effect[kept & (seed == s)].mean()) for s in np.unique(seed[kept])]
+  measured = (f'over {int(kept.sum())} runs: the turn (least H) at median step '
+              f'{np.median(step[turn[kept]]):g}, the validation minimum at median step '
+              f'{np.median(step[least_loss[kept]]):g} (before the turn in '
+              f'{int((least_loss < turn)[kept].sum())} runs); mean H {entropy[0, kept].mean():.3f} '
+              f'nats at step 0, {at_turn[kept].mean():.3f} after the turn, '
+              f'{entropy[end + 1, runs][kept].mean():.3f} after the validation minimum (or the '
+              f'turn, if later), {entropy[-1, kept].mean():.3f} at the last step {step[-1]}; '
+              f'lesser of fall and rise per seed {np.array2string(np.array(effects), precision=3)}'
+              f' nats; ' + left_out)
+  return verdicts.above(TURN_CLAIM.format(layer=layer), effects, measured=measured)
 
 
 def overfitting(val_loss_ExR, diverged) -> str:
@@ -211,10 +215,12 @@ def overfitting(val_loss_ExR, diverged) -> str:
 
 
 def _runs(results: results_lib.Results) -> dict[str, np.ndarray]:
-  """Per run: 'seed', 'lr' (η), 'diverged'."""
+  """Per run: 'seed', 'lr' (η), 'diverged', and 'depth' (None without a depth axis)."""
   return {'seed': np.array([r['seed'] for r in results.runs]),
           'lr': np.array([r['lr'] for r in results.runs]),
-          'diverged': np.array([row['diverged'] for row in results.rows])}
+          'diverged': np.array([row['diverged'] for row in results.rows]),
+          'depth': np.array([r['num_layers'] for r in results.runs])
+                   if results.readings.depth_axis else None}
 
 
 def _entropy_explained(results: results_lib.Results, verdict: verdicts.Verdict,
@@ -230,14 +236,15 @@ def _entropy_explained(results: results_lib.Results, verdict: verdicts.Verdict,
 
 def _final_entropy(results: results_lib.Results) -> np.ndarray:
   """[R] each run's final attention entropy, the mean over its layers."""
-  has = results.has_layer
-  return np.where(has, results.history['attn/entropy'][-1], 0).sum(axis=-1) / has.sum(axis=-1)
+  final, has = results.history['attn/entropy'][-1], results.has_layer
+  # Divided in the entropy's own dtype, as its mean over every layer would be.
+  return np.where(has, final, 0).sum(axis=-1) / has.sum(axis=-1).astype(final.dtype)
 
 
 def _entropy(results: results_lib.Results) -> list[verdicts.Verdict]:
   runs, final = _runs(results), _final_entropy(results)
-  return [_entropy_explained(results, entropy_falls_with_lr(runs['lr'], runs['seed'], final,
-                                                            runs['diverged']), runs['diverged'])]
+  return [_entropy_explained(results, entropy_falls_with_lr(
+      runs['lr'], runs['seed'], final, runs['diverged'], runs['depth']), runs['diverged'])]
 
 
 def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
@@ -249,8 +256,8 @@ def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
         'no group of optimizer.lr_groups has a tuple of factors (a grid axis): no trend to '
         'measure'))]
   return [_entropy_explained(results, entropy_rises_with_lr_factor(
-      [run[key] for run in results.runs], runs['seed'], final, runs['diverged'], pattern),
-      runs['diverged']) for pattern, key in zip(axes, results.readings.axis_keys)]
+      [run[key] for run in results.runs], runs['seed'], final, runs['diverged'], pattern,
+      runs['depth']), runs['diverged']) for pattern, key in zip(axes, results.readings.axis_keys)]
 
 
 def _freezing(results: results_lib.Results) -> list[verdicts.Verdict]:
@@ -270,11 +277,10 @@ def _attended_words(results: results_lib.Results) -> list[verdicts.Verdict]:
 
 def _turns(results: results_lib.Results) -> list[verdicts.Verdict]:
   runs, history = _runs(results), results.history
-  cells = {}  # a run's rates (all but its seed) → its cell's index
-  cell = [cells.setdefault(tuple(sorted((k, v) for k, v in run.items() if k != 'seed')),
-                           len(cells)) for run in results.runs]
-  return [attention_turns_dense(runs['seed'], cell, history['attn/entropy'][:, :, layer],
-                                history['eval/loss'], history['step'], runs['diverged'], layer)
+  return [attention_turns_dense(runs['seed'], history['attn/entropy'][:, :, layer],
+                                history['eval/loss'], history['step'], runs['diverged'],
+                                layer).explained(
+                                    overfitting(history['eval/loss'], runs['diverged']))
           for layer in range(history['attn/entropy'].shape[2])]
 
 

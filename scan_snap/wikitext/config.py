@@ -235,7 +235,9 @@ def _check_lr_groups(problems: config.Problems) -> None:
   if (not pairs_ok or not all(config.is_int(n) and n >= 1 for n in layers)
       or kind not in model.KINDS):
     return
-  names = model.param_names(kind, max(layers))  # the deepest network's
+  # The shallowest network's names, which every deeper one has too: a pattern must name a
+  # parameter at every depth, or an axis on it would train copies of the same run there.
+  names = model.param_names(kind, min(layers))
   left = list(names)  # the names no earlier pattern took
   for pattern, _ in groups:
     try:

@@ -13,7 +13,7 @@ Layout of the work directory:
   trajectories.npz        every evaluation of every run, with the probe maps and words
   checkpoints/<step>/     orbax checkpoints: the grid's parameters and optimizer states, and
                           the evaluations so far; a re-run resumes from the latest intact one
-                          (with a depth axis, checkpoints/layers<n>/<step>/ for each depth)
+                          (with a depth axis, checkpoints/depth<n>/<step>/ for each depth)
   figures/*.png, *.pdf    the figures named in config.figures.names
   report.md               the claims of config.report.claims (claims.CLAIMS), with verdicts
   claims.json             the same verdicts, machine-readable
@@ -47,8 +47,8 @@ from scan_snap.wikitext import train as train_lib
 OUTPUTS = ('config.json', 'vocab.txt', 'metrics.jsonl', 'tensorboard', 'results.csv',
            'trajectories.npz', 'figures', 'report.md', 'claims.json', 'checkpoints')
 SECTIONS = (verdicts.PAPER,)
-SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.d_model',
-             'model.num_layers', 'model.depths', 'eval.num_probe', 'eval.query_tokens', 'eval.key_tokens',
+SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.d_model', 'model.num_layers',
+             'model.depths', 'eval.num_probe', 'eval.query_tokens', 'eval.key_tokens',
              'train.eval_every')
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = text_config.wikitext_config
@@ -110,7 +110,8 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
   metrics.jsonl after every evaluation, and claims the work directory (config.json, vocab.txt)
   once the first group's checkpoints found are known to be the plan's."""
   c, runs = plan.config, plan.grid
-  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl', tuple(runs[0]),
+  metrics_log = outputs.MetricsLog(workdir / 'metrics.jsonl',
+                                   ('seed', *results_lib.Readings.of(c).cell_keys),
                                    workdir / 'tensorboard' if tensorboard else None
                                    ) if writer else None
 
@@ -123,21 +124,23 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
     return results_lib.metric_lines(history, metrics.freezing_of(history), group,
                                     data.steps_per_epoch)
 
-  axis, trained, done = text_config.depth_axis(c), [], []  # done: the lines of the groups trained
+  by_depth = text_config.depth_axis(c)
+  trained, finished_lines = [], []  # the groups trained, and their metrics.jsonl lines
   for num_layers in text_config.depths(c):
     group = [run for run in runs if run.get('num_layers', num_layers) == num_layers]
 
     def log(history: dict[str, np.ndarray], group: list[dict] = group) -> None:
       if writer:
-        metrics_log.write(done + lines(history, group))
+        metrics_log.write(finished_lines + lines(history, group))
 
     trained.append(sweep.run(
         text_config.run_config(c, len(data.vocab), data.steps_per_epoch, num_layers), group,
         data.tokens, c.sweep.runs_per_device, c.train.checkpoint_every, workdir,
         on_start=claim_workdir if not trained else lambda: None, on_evaluation=log,
-        folder=f'layers{num_layers}' if axis else '',
-        desc=results_lib.layers(num_layers) if axis else 'wikitext'))
-    done += lines(trained[-1].history, group)
+        folder=f'depth{num_layers}' if by_depth else '',
+        desc=results_lib.depth_label(num_layers) if by_depth else 'wikitext'))
+    if writer:
+      finished_lines += lines(trained[-1].history, group)
   return Trained(sweep.joined(trained), metrics_log)
 
 

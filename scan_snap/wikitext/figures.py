@@ -158,7 +158,7 @@ def _labels(results: results_lib.Results) -> list[str]:
   return [f"$\\eta$={run['lr']:g}" + ''.join(
       f', {results_lib.escaped(pattern)}: {run[key]:g}$\\eta$'
       for pattern, key in zip(readings.axis_patterns, readings.axis_keys))
-          + (f", {results_lib.layers(run['num_layers'])}" if readings.depth_axis else '')
+          + (f", {results_lib.depth_label(run['num_layers'])}" if readings.depth_axis else '')
           for run in results.runs]
 
 
@@ -171,7 +171,8 @@ def _draw_entropy_vs_lr(results: results_lib.Results, directory: pathlib.Path) -
   rows = [{**row, 'line': tuple(row[key] for key in keys)} for row in results.rows]
   lines = {line: ', '.join([f'{results_lib.escaped(p)}: {f:g}η'
                             for p, f in zip(readings.axis_patterns, line)]
-                           + [results_lib.layers(n) for n in line[len(readings.axis_patterns):]])
+                           + [results_lib.depth_label(n)
+                              for n in line[len(readings.axis_patterns):]])
            for line in sorted({row['line'] for row in rows})}
   entropy_vs_lr(rows, results.uniform_entropy, groups, lines, directory / 'entropy_vs_lr')
 

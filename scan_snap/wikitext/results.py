@@ -5,7 +5,8 @@ freezing measure F of every evaluation, the frozen fractions of the attended wor
 with their null, and the reference entropy of uniform attention, and gives
 the lines of metrics.jsonl and the arrays of trajectories.npz; the figures (figures.FIGURES)
 and claims (claims.CLAIMS) read them from here, and read nothing of the config but its
-Readings. With a depth axis, a run's numbers for the layers it lacks are NaN (has_layer). `metric_lines` also gives the lines of the evaluations so far, while the grid trains.
+Readings. With a depth axis, a run's numbers for the layers it lacks are NaN (has_layer).
+`metric_lines` also gives the lines of the evaluations so far, while the grid trains.
 """
 
 import dataclasses
@@ -68,7 +69,7 @@ class Readings:
     return f'$\\eta$={run["lr"]:g}' + (f' ({groups})' if groups else '')
 
 
-def layers(n: int) -> str:
+def depth_label(n: int) -> str:
   """A depth in words: '1 layer', '2 layers'."""
   return f'{n} layer' + 's' * (n != 1)
 
@@ -219,8 +220,18 @@ class Results:
                                                    for run in self.runs])[:, None]
 
   def metric_lines(self) -> list[dict]:
-    """metrics.jsonl: one line per evaluation and run."""
-    return metric_lines(self.history, self.freezing, self.runs, self.steps_per_epoch)
+    """metrics.jsonl: one line per evaluation and run; with a depth axis, depth by depth, each
+    depth's lines with its own layers, as they are written while it trains."""
+    if not self.readings.depth_axis:
+      return metric_lines(self.history, self.freezing, self.runs, self.steps_per_epoch)
+    lines = []
+    for depth in dict.fromkeys(run['num_layers'] for run in self.runs):
+      members = [r for r, run in enumerate(self.runs) if run['num_layers'] == depth]
+      history = {key: value if key == 'step' else value[:, members, :depth] if value.ndim > 2
+                 else value[:, members] for key, value in self.history.items()}
+      lines += metric_lines(history, self.freezing[:, members, :depth],
+                            [self.runs[r] for r in members], self.steps_per_epoch)
+    return lines
 
   def trajectories(self) -> dict[str, np.ndarray]:
     """trajectories.npz but for the probe sequences: every evaluation of every run, with the

@@ -75,6 +75,8 @@ def joined(results: list[GridResult]) -> GridResult:
   other, the layers a run lacks NaN in its per-layer evaluations, the steps trained summed."""
   if len(results) == 1:
     return results[0]
+  if any(not np.array_equal(r.history['step'], results[0].history['step']) for r in results):
+    raise ValueError('the grids joined must be evaluated at the same steps')
   history = {}
   for key in results[0].history:
     parts = [r.history[key] for r in results]

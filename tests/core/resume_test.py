@@ -126,6 +126,9 @@ class ResumeTest(absltest.TestCase):
     self.assertLess(len(again['claims']), len(first['claims']))
     self.assertEqual(json.loads((workdir / 'config.json').read_text())['report']['claims'],
                      list(c.report.claims))
+    c.report.claims = ()  # No claims: the earlier report goes, rather than contradict config.json.
+    scan_snap.run_experiment(c, workdir)
+    self.assertFalse((workdir / 'report.md').exists() or (workdir / 'claims.json').exists())
 
 
 if __name__ == '__main__':

@@ -106,6 +106,10 @@ class ConfigTest(parameterized.TestCase):
     self.assertEqual(text_config.depths(c), (1, 4))
     self.assertEqual(text_config.run_config(c, 50, 10, num_layers=4).model.num_layers, 4)
     pipeline.plan(c)
+    c.optimizer.lr_groups = (('blocks/1', 2.0),)  # names nothing in the 1-layer network
+    with self.assertRaisesRegex(config.ConfigError, "holds 'blocks/1', which names no parameter"):
+      pipeline.plan(c)
+    c.optimizer.lr_groups = ()
     c.model.depths = ()  # no axis: num_layers alone, and the runs hold no depth
     self.assertEqual((text_config.depths(c), set(text_config.grid(c)[0])), ((1,), {'seed', 'lr'}))
     for depths, num_layers, message in (

@@ -109,7 +109,7 @@ class ExperimentTest(absltest.TestCase):
     deep = scan_snap.run_experiment(c, depth_dir)
     self.assertEqual(deep['steps_trained'], 2 * c.train.steps)  # summed over the depths
     self.assertEqual(sorted(p.name for p in (depth_dir / 'checkpoints').iterdir()),
-                     ['layers1', 'layers2'])
+                     ['depth1', 'depth2'])
     with open(depth_dir / 'results.csv') as f:
       rows = list(csv.DictReader(f))
     self.assertEqual([(r['num_layers'], r['lr']) for r in rows],
