@@ -32,7 +32,7 @@ class ExperimentTest(absltest.TestCase):
     return c, workdir, scan_snap.run_experiment(c, workdir)
 
   @needs_wikitext
-  def test_smoke_run_on_a_slice_of_the_shipped_files(self):
+  def test_smoke_run_on_a_slice_of_the_shipped_files_alone_and_in_a_depth_grid(self):
     c, workdir, result = self._smoke('wikitext2')
     self.assertEqual(result['steps_trained'], c.train.steps)
 
@@ -84,26 +84,8 @@ class ExperimentTest(absltest.TestCase):
     self.assertEqual(again['steps_trained'], 0)
     self.assertEqual(again['results'], result['results'])
 
-  @needs_wikitext
-  def test_yz_smoke_run_trains_its_rate_grid_in_one_program(self):
-    c, workdir, result = self._smoke('wikitext2_yz')
-    with open(workdir / 'results.csv') as f:
-      rows = list(csv.DictReader(f))
-    cells = [(float(r['lr']), float(r['lr_factor[Y_]'])) for r in rows]
-    self.assertEqual(cells, [(lr, f) for _ in range(2) for lr in (1.0, 3.0) for f in (1.0, 3.0)])
-    # Each rate reaches training: the four cells of a seed end at four different losses.
-    self.assertLen({r['final_val_loss'] for r in rows[:4]}, 4)
-    written = json.loads((workdir / 'claims.json').read_text())['Claims of the paper']
-    self.assertEqual([v['claim'] for v in written],
-                     [claims.ENTROPY_CLAIM, claims.FACTOR_CLAIM.format(pattern='Y_'),
-                      claims.TURN_CLAIM.format(layer=0)])
-    self.assertEqual([v['n'] for v in written], [2, 2, 2])
-    self.assertNotEmpty(list((workdir / 'figures').glob('attention_maps_seed1_lr3_x3.png')))
-    self.assertEqual(result['steps_trained'], c.train.steps)
-
-  @needs_wikitext
-  def test_a_depth_axis_trains_each_depth_as_it_trains_alone(self):
-    c, workdir, result = self._smoke('wikitext2')  # 2 layers, η ∈ {1, 10}, 1 seed
+    # A depth axis: the grid's 2-layer runs again, and 1-layer ones, each group as it trains
+    # alone.
     c.model.num_layers, c.model.depths = 1, (1, 2)
     depth_dir = pathlib.Path(self.create_tempdir().full_path)
     deep = scan_snap.run_experiment(c, depth_dir)
@@ -132,6 +114,23 @@ class ExperimentTest(absltest.TestCase):
                        + float(rows[2]['attn_entropy/layer1'])) / 2])
     self.assertIn(f'mean final H by η: 1: {mean_h:.3f}', written[0]['measured'])
     self.assertIn("H: mean over each run's layers", written[0]['measured'])
+
+  @needs_wikitext
+  def test_yz_smoke_run_trains_its_rate_grid_in_one_program(self):
+    c, workdir, result = self._smoke('wikitext2_yz')
+    with open(workdir / 'results.csv') as f:
+      rows = list(csv.DictReader(f))
+    cells = [(float(r['lr']), float(r['lr_factor[Y_]'])) for r in rows]
+    self.assertEqual(cells, [(lr, f) for _ in range(2) for lr in (1.0, 3.0) for f in (1.0, 3.0)])
+    # Each rate reaches training: the four cells of a seed end at four different losses.
+    self.assertLen({r['final_val_loss'] for r in rows[:4]}, 4)
+    written = json.loads((workdir / 'claims.json').read_text())['Claims of the paper']
+    self.assertEqual([v['claim'] for v in written],
+                     [claims.ENTROPY_CLAIM, claims.FACTOR_CLAIM.format(pattern='Y_'),
+                      claims.TURN_CLAIM.format(layer=0)])
+    self.assertEqual([v['n'] for v in written], [2, 2, 2])
+    self.assertNotEmpty(list((workdir / 'figures').glob('attention_maps_seed1_lr3_x3.png')))
+    self.assertEqual(result['steps_trained'], c.train.steps)
 
   def test_the_disk_estimate_counts_every_evaluation_kept(self):
     c = load_config('wikitext2', 'sample')
