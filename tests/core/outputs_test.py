@@ -51,6 +51,15 @@ class MetricsLogTest(absltest.TestCase):
                      [(0, 'val_loss', 2.0), (10, 'val_loss', 1.5)])
     self.assertEqual(_scalars(workdir / 'tensorboard' / 'seed=2,lr=0.5'), [(0, 'val_loss', 3.0)])
 
+  def test_a_slash_in_a_run_key_does_not_nest_folders(self):
+    workdir = pathlib.Path(self.create_tempdir().full_path)
+    log = outputs.MetricsLog(workdir / 'metrics.jsonl', ('seed', 'lr_factor[blocks/0]'),
+                             workdir / 'tensorboard')
+    log.write([{'step': 0, 'seed': 1, 'lr_factor[blocks/0]': 2.0, 'val_loss': 2.0}])
+    log.close()
+    self.assertEqual([p.name for p in (workdir / 'tensorboard').iterdir()],
+                     ['seed=1,lr_factor[blocks_0]=2.0'])
+
   def test_tensorboard_without_tensorboardx_is_a_clear_error(self):
     workdir = pathlib.Path(self.create_tempdir().full_path)
     with mock.patch.dict(sys.modules, {'tensorboardX': None}):  # import fails
