@@ -190,15 +190,16 @@ def attention_turns_dense(seed, entropy_ExR, val_loss_ExR, step_E, diverged,
   fall, rise = entropy[0] - at_turn, entropy[end + 1, runs] - at_turn
   effect = np.minimum(fall, rise)
   effects = [float(effect[kept & (seed == s)].mean()) for s in np.unique(seed[kept])]
-  measured = (f'over {int(kept.sum())} runs: the turn (least H) at median step '
-              f'{np.median(step[turn[kept]]):g}, the validation minimum at median step '
-              f'{np.median(step[least_loss[kept]]):g} (before the turn in '
-              f'{int((least_loss < turn)[kept].sum())} runs); mean H {entropy[0, kept].mean():.3f} '
-              f'nats at step 0, {at_turn[kept].mean():.3f} after the turn, '
+  pair = lambda e: f'{np.median(step[e[kept]]):g}–{np.median(step[e[kept] + 1]):g}'
+  measured = (f'over {int(kept.sum())} runs, each located on an evaluation and read on the next:'
+              f' the turn (least H) at median steps {pair(turn)}, the validation minimum at '
+              f'{pair(least_loss)} (before the turn in {int((least_loss < turn)[kept].sum())} '
+              f'runs); mean H {entropy[0, kept].mean():.3f} nats at step 0, '
+              f'{at_turn[kept].mean():.3f} after the turn, '
               f'{entropy[end + 1, runs][kept].mean():.3f} after the validation minimum (or the '
               f'turn, if later), {entropy[-1, kept].mean():.3f} at the last step {step[-1]}; '
-              f'lesser of fall and rise per seed {np.array2string(np.array(effects), precision=3)}'
-              f' nats; ' + left_out)
+              f"lesser of fall and rise per seed [{', '.join(f'{x:.3g}' for x in effects)}] nats; "
+              + left_out)
   return verdicts.above(TURN_CLAIM.format(layer=layer), effects, measured=measured)
 
 

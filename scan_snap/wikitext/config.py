@@ -168,8 +168,8 @@ def check(problems: config.Problems) -> None:
        'of runs per depth), or () for model.num_layers alone')
   if depths_ok and m.depths:
     need(len(set(m.depths)) == len(m.depths), 'model.depths', 'must give each depth once')
-    need(m.num_layers == 1, 'model.num_layers', 'must stay 1 (its default) with model.depths, '
-         'which gives the depths')
+    need(m.num_layers == 1, 'model.num_layers', 'must be 1 with model.depths, which gives the '
+         'depths: add --config.model.num_layers=1 (variants such as smoke and layers2 set it)')
   depths_ok = depths_ok and positive(m.num_layers)
   need(not (positive(m.d_model) and positive(m.num_heads)) or m.d_model % m.num_heads == 0,
        'model.num_heads', 'must divide model.d_model')

@@ -115,7 +115,8 @@ class ConfigTest(parameterized.TestCase):
     for depths, num_layers, message in (
         ((1, 0), 1, r'config.model.depths = \(1, 0\): must be a tuple of positive integers'),
         ((2, 2), 1, r'config.model.depths = \(2, 2\): must give each depth once'),
-        ((1, 2), 2, 'config.model.num_layers = 2: must stay 1 .* with model.depths')):
+        ((1, 2), 2, 'config.model.num_layers = 2: must be 1 with model.depths, which gives the '
+         'depths: add --config.model.num_layers=1')):
       c.model.depths, c.model.num_layers = depths, num_layers
       with self.assertRaisesRegex(config.ConfigError, message):
         pipeline.plan(c)
