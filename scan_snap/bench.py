@@ -130,8 +130,7 @@ def bench_wikitext(plan: pipeline.Plan, num_intervals: int = 3) -> dict:
     f(*args)
     return time.perf_counter() - start
 
-  def timed(num_layers: int) -> dict:
-    runs = [run for run in plan.grid if run.get('num_layers', num_layers) == num_layers]
+  def timed(num_layers: int, runs: list[dict]) -> dict:
     grid = text_sweep.Grid(text_config.run_config(c, len(vocab), steps_per_epoch, num_layers),
                            runs, c.sweep.runs_per_device)
     first_interval_s = seconds(grid.train_interval, tokens, 0)
@@ -150,9 +149,9 @@ def bench_wikitext(plan: pipeline.Plan, num_intervals: int = 3) -> dict:
             'projected_train_s': first_interval_s + first_eval_s
                                  + (num_evals - 1) * (per_interval + per_eval)}
 
-  depths = text_config.depths(c)
-  measured = ({'by_depth': {n: timed(n) for n in depths}} if text_config.depth_axis(c)
-              else timed(depths[0]))
+  groups = text_config.depth_groups(c, plan.grid)
+  measured = ({'by_depth': {n: timed(n, runs) for n, runs in groups}}
+              if text_config.depth_axis(c) else timed(*groups[0]))
   return {'config': config_flags.get_config_filename(flags.FLAGS['config']),
           **({} if 'by_depth' in measured else {'num_runs': measured.pop('num_runs')}),
           'vocab_size': len(vocab), 'steps_per_epoch': steps_per_epoch,

@@ -262,6 +262,11 @@ def depth_axis(c: ml_collections.ConfigDict) -> bool:
   return bool(c.model.depths)
 
 
+def depth_groups(c: ml_collections.ConfigDict, runs: list[dict]) -> list[tuple[int, list[dict]]]:
+  """(depth, its runs) for each depth of the grid, in order: every run without a depth axis."""
+  return [(n, [run for run in runs if run.get('num_layers', n) == n]) for n in depths(c)]
+
+
 def run_config(c: ml_collections.ConfigDict, vocab_size: int, steps_per_epoch: int,
                num_layers: int | None = None) -> train.TextRunConfig:
   """The frozen config of every run of one depth of the grid (num_layers; None: the one depth

@@ -126,8 +126,7 @@ def train(plan: pipeline.Plan, data: Data, workdir: pathlib.Path | None, writer:
 
   by_depth = text_config.depth_axis(c)
   trained, finished_lines = [], []  # the groups trained, and their metrics.jsonl lines
-  for num_layers in text_config.depths(c):
-    group = [run for run in runs if run.get('num_layers', num_layers) == num_layers]
+  for num_layers, group in text_config.depth_groups(c, runs):
 
     def log(history: dict[str, np.ndarray], group: list[dict] = group) -> None:
       if writer:
@@ -186,10 +185,10 @@ def footprint(plan: pipeline.Plan, data: Data) -> dict[str, int]:
   evaluations = c.train.steps // c.train.eval_every + 1
   queries, keys = (min(c.eval[k], len(data.vocab)) for k in ('query_tokens', 'key_tokens'))
   memory = disk = 0
-  for num_layers in text_config.depths(c):
+  for num_layers, group in text_config.depth_groups(c, plan.grid):
     net = text_config.model_config(c, len(data.vocab), num_layers)
     params = model.num_params(net)
-    runs = sum(run.get('num_layers', num_layers) == num_layers for run in plan.grid)
+    runs = len(group)
     recorded = evaluations * net.num_layers * (
         c.eval.num_probe * net.num_heads * c.data.bptt ** 2 + queries * (keys + 2))
     memory = max(memory, runs * 16 * params)

@@ -104,6 +104,8 @@ class ConfigTest(parameterized.TestCase):
     self.assertEqual([(r['num_layers'], r['seed']) for r in runs],
                      [(n, s) for n in (1, 4) for s in (1, 2, 3)])  # depth-major
     self.assertEqual(text_config.depths(c), (1, 4))
+    self.assertEqual([(n, group) for n, group in text_config.depth_groups(c, runs)],
+                     [(1, runs[:3]), (4, runs[3:])])
     self.assertEqual(text_config.run_config(c, 50, 10, num_layers=4).model.num_layers, 4)
     pipeline.plan(c)
     c.optimizer.lr_groups = (('blocks/1', 2.0),)  # names nothing in the 1-layer network
