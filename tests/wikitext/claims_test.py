@@ -120,6 +120,16 @@ class EntropyFallsWithLrTest(absltest.TestCase):
     self.assertAlmostEqual(v.se, np.std(falls, ddof=1) / np.sqrt(2), places=9)
     self.assertEqual((v.n, v.verdict), (2, verdicts.PASS))
 
+  def test_a_depth_axis_without_effect_rarely_passes_and_with_one_is_detected(self):
+    def two_depths(rng, fall):  # the same grid at a second depth, 1 nat higher
+      grids = [_entropy_grid(rng, fall) for _ in range(2)]
+      lr, seed, _, diverged = (np.concatenate(parts) for parts in zip(*grids))
+      entropy = np.concatenate([grids[0][2], grids[1][2] + 1.0])
+      depth = np.repeat([1, 2], len(grids[0][0]))
+      return lr, seed, entropy, diverged, depth
+    self.assertLessEqual(_pass_rate(claims.entropy_falls_with_lr, two_depths, 0.0), 0.05)
+    self.assertGreaterEqual(_pass_rate(claims.entropy_falls_with_lr, two_depths, 0.5), 0.8)
+
   def test_a_depth_axis_is_fitted_depth_by_depth(self):
     # Two seeds × depths 1 and 2 × η ∈ {1, 10, 100}: H = level − 0.1 ln η, the level 2 at
     # depth 1 and 5 at depth 2, whose η = 100 run diverged. One fit over both depths would read the
