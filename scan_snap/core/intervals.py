@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from scan_snap.core import checkpoints
+from scan_snap.core import engine
 from scan_snap.core import grid as core_grid
-from scan_snap.core import runtime
 
 Functions = Callable[[jax.sharding.Mesh], tuple[Callable, Callable, Callable]]
 Arguments = Callable[[Sequence[dict]], tuple[np.ndarray, ...]]  # the runs → per-run arrays
@@ -123,68 +123,48 @@ def run(grid: Grid, data: Any, steps: int, eval_every: int, checkpoint_every: in
   """Trains every run of `grid` to `steps`, evaluated at step 0 and every `eval_every` steps,
   with a progress bar named `desc` that shows the least evaluation loss ('eval/loss').
 
-  With a work directory, the grid's state and evaluations are checkpointed under
-  workdir/checkpoints/<folder>/<step> every checkpoint_every steps and at the last step (the
-  newest two kept), and training resumes from the newest intact checkpoint: a damaged one is
-  reported and deleted, and the one before it tried; one whose fingerprint is not `made_by`
-  (another config or code version) raises outputs.WorkdirError. on_start() is called once the
-  checkpoints are known to be this config's (before the evaluation of step 0),
-  on_evaluation(history) after each evaluation. A first Ctrl-C stops the training after the
-  evaluation under way, with a checkpoint of that step, from which the same call resumes
-  (KeyboardInterrupt). Returns once every checkpoint is written.
+  The intervals are the chained pieces of core.engine: with a work directory, the grid's state
+  and evaluations are checkpointed under workdir/checkpoints/<folder>/<step> every
+  checkpoint_every steps and at the last step (the newest two kept), and training resumes from
+  the newest intact checkpoint; one whose fingerprint is not `made_by` (another config or code
+  version) raises outputs.WorkdirError. on_start() is called once the checkpoints are known to
+  be this config's (before the evaluation of step 0), on_evaluation(history) after each
+  evaluation. A first Ctrl-C stops the training after the evaluation under way, with a
+  checkpoint of that step, from which the same call resumes (KeyboardInterrupt). Returns once
+  every checkpoint is written.
   """
   store = (checkpoints.Checkpoints(workdir, folder, max_to_keep=2) if workdir is not None
            else None)
-  restored = _restore(store, grid, made_by) if store else None
+  restored = engine.restore_newest(store, made_by, {'state': grid.state_arrays(), 'history': None})
   on_start()
   if restored:
-    step, history = restored
+    step, items = restored
+    grid.load_state(items['state'])
+    history = items['history']
     logging.info('resuming %s from step %d', store.directory, step)
   else:
     step, history = 0, _evaluation(0, np.full(grid.num_runs, np.nan), grid.evaluate(data))
   first_step = step
 
-  try:
-    with runtime.progress_bar(total=steps, initial=step, unit='step', desc=desc,
-                              disable=jax.process_index() != 0) as progress, \
-         runtime.waiting_for(store.wait if store else None), runtime.stop_on_interrupt():
-      while step < steps:
-        train_loss = grid.train_interval(data, step)
-        step += eval_every
-        evaluation = _evaluation(step, train_loss, grid.evaluate(data))
-        history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
-        on_evaluation(history)
-        # A Ctrl-C stops here, after a checkpoint of this step: the same call resumes from it.
-        stopping = runtime.stop_requested()
-        if store and (step % checkpoint_every == 0 or step == steps or stopping):
-          store.save(step, {'state': grid.state_arrays(), 'history': history}, made_by)
-        progress.update(eval_every)
-        progress.set_postfix(val_loss=np.nanmin(history['eval/loss'][-1]))
-        runtime.stop_point()
-  except KeyboardInterrupt:
+  def interrupted() -> str:  # What a resume starts from: say it, rather than 'what was finished'.
     if store is None:
-      raise
-    saved = store.steps()  # What a resume starts from: say it, rather than 'what was finished'.
-    raise KeyboardInterrupt(f'saved at step {saved[-1]} of {steps}: the same command '
-                            'resumes from it' if saved else 'no step was saved yet: the same '
-                            'command starts again from step 0') from None
+      return ''
+    saved = store.steps()
+    return (f'saved at step {saved[-1]} of {steps}: the same command resumes from it' if saved
+            else 'no step was saved yet: the same command starts again from step 0')
+
+  with engine.session(steps, 'step', desc, initial=step, interrupted=interrupted) as job:
+    while step < steps:
+      train_loss = grid.train_interval(data, step)
+      step += eval_every
+      evaluation = _evaluation(step, train_loss, grid.evaluate(data))
+      history = {key: np.concatenate([history[key], v]) for key, v in evaluation.items()}
+      on_evaluation(history)
+      # A Ctrl-C stops at advance, after a checkpoint of this step: the same call resumes from it.
+      if store and (step % checkpoint_every == 0 or step == steps or job.stopping):
+        job.save(store, step, {'state': grid.state_arrays(), 'history': history}, made_by)
+      job.advance(eval_every, val_loss=np.nanmin(history['eval/loss'][-1]))
   return Trained(history=history, steps_trained=step - first_step)
-
-
-def _restore(store: checkpoints.Checkpoints, grid: Grid, made_by: str
-             ) -> tuple[int, dict[str, np.ndarray]] | None:
-  """Loads the state of the newest intact checkpoint into grid, and returns its step and the
-  evaluations so far (None when there is no such checkpoint). A damaged checkpoint is reported
-  and deleted by the store, and the one before it tried."""
-  target = {'state': grid.state_arrays(), 'history': None}
-  steps = store.steps()[::-1]
-  for i, step in enumerate(steps):
-    otherwise = f'resuming from step {steps[i + 1]}' if i + 1 < len(steps) else 'starting anew'
-    items = store.restore(step, made_by, otherwise, target)
-    if items is not None:
-      grid.load_state(items['state'])
-      return step, items['history']
-  return None
 
 
 def _evaluation(step: int, train_loss: np.ndarray, evaluated: dict) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from scan_snap.core import checkpoints
+from scan_snap.core import engine
 from scan_snap.core import intervals
 from scan_snap.hierarchical import config as hier_config
 from scan_snap.hierarchical import data
@@ -56,9 +57,8 @@ def run(groups: list[hier_config.Group], run_config_of: Callable[[int], train.Ru
                           runs_per_device)
     # What the checkpoints' numbers depend on: the run config, the runs and their trees (drawn
     # by numpy on the host: a change of its generator must not resume on other trees).
-    made_by = checkpoints.fingerprint(
-        run=checkpoints.described(rc), runs=group.runs,
-        trees=checkpoints.checksum('', per_run(group.runs)))
+    made_by = engine.fingerprint(rc, runs=group.runs,
+                                 trees=checkpoints.checksum('', per_run(group.runs)))
     trained = intervals.run(
         grid, None, rc.steps, rc.eval_every, checkpoint_every, made_by, workdir,
         folder=f'depth{group.num_layers}', desc=f'{group.num_layers} blocks',

@@ -30,7 +30,6 @@ import jax
 
 from scan_snap.core import outputs
 from scan_snap.core import pipeline
-from scan_snap.core import runtime
 from scan_snap.core import verdicts
 from scan_snap.sequence_classes import claims
 from scan_snap.sequence_classes import config
@@ -58,24 +57,17 @@ def load(plan: pipeline.Plan) -> None:
 
 def train(plan: pipeline.Plan, data: None, workdir: pathlib.Path | None, writer: bool,
           tensorboard: bool) -> sweep.Trained:
-  """The grid and the plan's reference runs trained under a progress bar, stopping at a chunk's
-  end on Ctrl-C; the writer claims the work directory (config.json) once the checkpoints found
-  are known to be the plan's."""
+  """The grid and the plan's reference runs trained under a progress bar, stopping at a call's
+  end on Ctrl-C (sweep.Sweep); the writer claims the work directory (config.json) once the
+  checkpoints found are known to be the plan's."""
   del data, tensorboard
   c, g = plan.config, plan.grid
-  engine = sweep.Sweep(g.runs, g.seeds, g.pairs, c.sweep.seeds_per_device,
-                       pairs_per_block=c.sweep.pairs_per_block, workdir=workdir,
-                       references=tuple(plan.references))
+  grid_sweep = sweep.Sweep(g.runs, g.seeds, g.pairs, c.sweep.seeds_per_device,
+                           pairs_per_block=c.sweep.pairs_per_block, workdir=workdir,
+                           references=tuple(plan.references))
   if writer:
     outputs.write_json(workdir / 'config.json', c.to_dict())
-  with runtime.progress_bar(total=engine.num_runs, unit='run', desc='sweep',
-                            disable=jax.process_index() != 0) as progress, \
-       runtime.stop_on_interrupt():
-    def on_chunk(num_runs: int) -> None:  # A chunk is trained and its checkpoint under way.
-      progress.update(num_runs)
-      runtime.stop_point()
-
-    return engine.train(on_chunk)
+  return grid_sweep.train()
 
 
 def results(plan: pipeline.Plan, data: None, trained: sweep.Trained) -> results_lib.Results:

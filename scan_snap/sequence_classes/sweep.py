@@ -19,14 +19,12 @@ import jax
 import numpy as np
 
 from scan_snap.core import checkpoints
+from scan_snap.core import engine
 from scan_snap.core import grid
 from scan_snap.core import optimizer
 from scan_snap.sequence_classes import data
 from scan_snap.sequence_classes import model
 from scan_snap.sequence_classes import train as train_lib
-
-OnChunk = Callable[[int], None]  # called with the number of runs of each finished chunk
-
 
 @dataclasses.dataclass(frozen=True)
 class GroupResult:
@@ -91,6 +89,11 @@ class _Layout:
     size = len(self.seed_chunks[0])
     return min(size, len(self.seeds) - index * size) * len(self.lr_pairs)
 
+  @property
+  def total_runs(self) -> int:
+    """The runs of every chunk, the padding left out."""
+    return len(self.seeds) * len(self.lr_pairs)
+
 
 def _layout(run_config: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tuple[float, float]],
             seeds_per_device: int, pairs_per_block: int | None) -> _Layout:
@@ -103,28 +106,21 @@ def _layout(run_config: train_lib.RunConfig, seeds: list[int], lr_pairs: list[tu
   size = max(2, seeds_per_device)
   padded = grid.pad(seeds, size)
   seed_chunks = [np.asarray(padded[i:i + size], np.int32) for i in range(0, len(padded), size)]
-  fingerprints = [checkpoints.fingerprint(run=checkpoints.described(run_config), seeds=chunk.tolist(),
-                                          lr_y=lr_y.tolist(), lr_z=lr_z.tolist())
+  fingerprints = [engine.fingerprint(run_config, seeds=chunk.tolist(), lr_y=lr_y.tolist(),
+                                     lr_z=lr_z.tolist())
                   for chunk in seed_chunks]
   return _Layout(run_config, seeds, lr_pairs, block, lr_y, lr_z, seed_chunks, fingerprints)
 
 
 def _restore(layout: _Layout, store: checkpoints.Checkpoints | None) -> dict[int, dict]:
-  """The chunks of the layout that the store holds intact, by index."""
-  if store is None:
-    return {}
-  found = {}
-  for index in set(store.steps()) & set(range(len(layout.fingerprints))):
-    items = store.restore(index, layout.fingerprints[index], 'it is trained again',
-                          {'chunk': None})
-    if items is not None:
-      found[index] = items['chunk']
-  return found
+  """The chunks of the layout that the store holds intact, by index (engine.restore_each)."""
+  return {index: items['chunk'] for index, items in
+          engine.restore_each(store, layout.fingerprints, {'chunk': None}).items()}
 
 
 def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
                lr_pairs: list[tuple[float, float]], seeds_per_device: int,
-               *, pairs_per_block: int | None = None, on_chunk: OnChunk = lambda num_runs: None,
+               *, pairs_per_block: int | None = None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, each call of which trains
   one chunk of seeds on every device of every process (see core.grid).
@@ -134,20 +130,20 @@ def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
   number of devices. (XLA compiles an axis of length one into another program, which rounds
   differently, so chunks of one seed and blocks of one learning-rate pair are padded to two.)
   With a store, each finished chunk is saved, and a chunk found there is restored instead of
-  trained; nothing is compiled when all are found.
+  trained; nothing is compiled when all are found. No progress bar is shown.
   """
   layout = _layout(run_config, seeds, lr_pairs, seeds_per_device, pairs_per_block)
-  return _train(layout, grid.mesh(), _restore(layout, store), store, on_chunk)
+  restored = _restore(layout, store)
+  with engine.session(layout.total_runs, 'run', '', show=False) as job:
+    return _train(layout, grid.mesh(), restored, store, job)
 
 
 def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, dict],
-           store: checkpoints.Checkpoints | None, on_chunk: OnChunk) -> GroupResult:
+           store: checkpoints.Checkpoints | None, job: engine.Session) -> GroupResult:
   """train_grid on a layout, with the chunks already restored: the chunks left are trained, as
   many at a time as there are devices (the last call filled with copies of its last chunk,
-  trained and dropped), and saved; then all are put together."""
+  trained and dropped), and saved, in the job's progress bar; then all are put together."""
   seconds = {'compile': 0.0, 'train': 0.0}
-  for index in sorted(restored):
-    on_chunk(layout.num_runs(index))
   parts = dict(restored)
   left = [i for i in range(len(layout.seed_chunks)) if i not in restored]
   program, size = None, len(layout.seed_chunks[0])
@@ -162,8 +158,8 @@ def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, 
     for j, index in enumerate(chunks):
       parts[index] = {k: v[j * size:(j + 1) * size] for k, v in out.items()}
       if store:
-        store.save(index, {'chunk': parts[index]}, layout.fingerprints[index])
-    on_chunk(sum(map(layout.num_runs, chunks)))
+        job.save(store, index, {'chunk': parts[index]}, layout.fingerprints[index])
+    job.advance(sum(map(layout.num_runs, chunks)))
   return _group_result(layout, [parts[i] for i in range(len(layout.seed_chunks))], seconds)
 
 
@@ -261,28 +257,37 @@ class Sweep:
   @property
   def num_runs(self) -> int:
     """The runs to train, the reference runs included (the progress bar's total)."""
-    return sum(len(layout.seeds) * len(layout.lr_pairs) for layout in self._layouts)
+    return sum(layout.total_runs for layout in self._layouts)
 
-  def train(self, on_chunk: OnChunk = lambda num_runs: None) -> Trained:
-    """train_grid of every data spec, in order, then of the reference grids; returns once every
-    checkpoint is written."""
-    try:
-      trained = {}
+  def train(self, show_progress: bool = True) -> Trained:
+    """train_grid of every data spec, in order, then of the reference grids, under one progress
+    bar of runs (shown when `show_progress`); a first Ctrl-C stops after the call under way,
+    its chunks saved (KeyboardInterrupt). Returns once every checkpoint is written."""
+    restored = sum(layout.num_runs(i) for layout, parts in zip(self._layouts, self._restored)
+                   for i in parts)
+    trained = {}
+    with engine.session(self.num_runs, 'run', 'sweep', initial=restored, show=show_progress,
+                        interrupted=self._saved) as job:
       for name, layout, parts, store in zip(self._names, self._layouts, self._restored,
                                             self._stores):
-        trained[name] = _train(layout, self._mesh, parts, store, on_chunk)
+        trained[name] = _train(layout, self._mesh, parts, store, job)
         logging.info('%s: %d runs, compiled in %.2f s, trained in %.2f s', name,
                      len(trained[name].seed), trained[name].seconds['compile'],
                      trained[name].seconds['train'])
-    finally:
-      for store in filter(None, self._stores):
-        store.wait()
     return Trained(
         groups=[trained[name] for name in self._names[:self._num_groups]],
         references={name: reference.read({g: trained[g] for g in self._reference_grids[name]})
                     for name, reference in self._references.items()},
         seconds={k: sum(group.seconds[k] for group in trained.values())
                  for k in ('compile', 'train')})
+
+  def _saved(self) -> str:
+    """What an interrupted train leaves: the chunks saved, of all (empty with no workdir)."""
+    if self._stores[0] is None:
+      return ''
+    chunks = [len(layout.seed_chunks) for layout in self._layouts]
+    saved = sum(len(set(store.steps()) & set(range(n))) for store, n in zip(self._stores, chunks))
+    return (f'saved {saved} of {sum(chunks)} chunks: the same command trains the others')
 
 
 def _population_grids(runs: list[train_lib.RunConfig],

@@ -14,6 +14,7 @@ import pathlib
 import numpy as np
 
 from scan_snap.core import checkpoints
+from scan_snap.core import engine
 from scan_snap.core import intervals
 from scan_snap.wikitext import optimizer
 from scan_snap.wikitext import train
@@ -61,8 +62,7 @@ def run(run_config: train.TextRunConfig, runs: list[dict], tokens: train.TextDat
   checkpoint_every steps, and resumed from them (intervals.run), with a progress bar named
   `desc`."""
   # What the checkpoints' numbers depend on: the frozen run config, the runs and the tokens.
-  made_by = checkpoints.fingerprint(run=checkpoints.described(run_config), runs=runs,
-                                    tokens=checkpoints.checksum('', tokens))
+  made_by = engine.fingerprint(run_config, runs=runs, tokens=checkpoints.checksum('', tokens))
   trained = intervals.run(Grid(run_config, runs, runs_per_device), tokens, run_config.steps,
                           run_config.eval_every, checkpoint_every, made_by, workdir,
                           folder=folder, desc=desc, on_start=on_start,

@@ -106,10 +106,10 @@ class CommandLineFaultsTest(absltest.TestCase):
     _, stderr = proc.communicate(timeout=120)
     self.assertNotEqual(proc.returncode, 0, 'the run ended before it could be interrupted')
     self.assertNotIn('Traceback', stderr)
-    self.assertTrue(stderr.rstrip().endswith(
-        'interrupted: what was finished is saved; the same command resumes from it'), stderr)
     saved = finished_chunks(workdir)
     self.assertBetween(saved, 1, 3)  # 4 chunks of 2 seeds; the interrupted one is not lost.
+    self.assertTrue(stderr.rstrip().endswith(
+        f'interrupted: saved {saved} of 4 chunks: the same command trains the others'), stderr)
 
     resumed = subprocess.run(_main(workdir, *flags), cwd=ROOT, capture_output=True, text=True,
                              timeout=300)
