@@ -27,6 +27,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from scan_snap.core import outputs
+from scan_snap.core import runtime
 
 # The version of what the code computes. Bump it with any change that alters a run's numbers
 # (or the layout of its checkpoints): the checkpoints of earlier versions are then refused.
@@ -105,12 +106,13 @@ def _orbax_silenced() -> Iterator[None]:
     logger.removeFilter(drop)
 
 
-def _not_orbax_on_a_full_disk(record) -> bool:
-  """False for orbax's log of a write that failed on a full disk (its background thread logs
-  the whole traceback); Checkpoints.wait and the pipeline report it in one line instead."""
+def _not_orbax_reporting_a_failure_we_report(record) -> bool:
+  """False for orbax's log of a write that failed on a full disk or because a process of the
+  job was lost (its background thread logs the whole traceback): Checkpoints.wait and the
+  pipeline report a full disk in one line, and core.supervisor a lost process."""
   failure = record.exc_info[1] if record.exc_info else None
   return not (failure is not None and f'{os.sep}orbax{os.sep}' in record.pathname
-              and outputs.disk_full(failure) is not None)
+              and (outputs.disk_full(failure) is not None or runtime.lost_peer(failure)))
 
 
 def _escaped(tree: Any, old: str, new: str) -> Any:
@@ -128,8 +130,8 @@ class Checkpoints:
     self.workdir = workdir.resolve()
     self.directory = self.workdir / 'checkpoints' / folder
     logger = logging.get_absl_logger()
-    if _not_orbax_on_a_full_disk not in logger.filters:
-      logger.addFilter(_not_orbax_on_a_full_disk)
+    if _not_orbax_reporting_a_failure_we_report not in logger.filters:
+      logger.addFilter(_not_orbax_reporting_a_failure_we_report)
     with _orbax_silenced():  # It reads the metadata of every checkpoint found.
       self._manager = ocp.CheckpointManager(
           self.directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep))

@@ -90,11 +90,27 @@ def await_lost_process(error: Exception, peer_timeout_s: int) -> None:
   sleeps for `peer_timeout_s` seconds and a few more: jax then ends this process, having found
   the process lost (core.supervisor reports it in one line). Returns at once in one process, on
   another error, or on Ctrl-C; and after the sleep, if jax did not end it."""
-  if _in_a_job_of_several_processes() and _LOST_PEER.search(str(error)):
+  if _in_a_job_of_several_processes() and lost_peer(error):
     try:
       time.sleep(peer_timeout_s + 10)
     except KeyboardInterrupt:
       pass
+
+
+def lost_peer(error: BaseException) -> bool:
+  """Whether an error says that a process of the job has gone: its text, or that of an error it
+  was raised from or during (orbax's timeout at a checkpoint's barrier, say, raised from the
+  collective that found the process lost)."""
+  return any(_LOST_PEER.search(str(e)) for e in _chain(error))
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+  """The error, then the one it was raised from or during, and so on."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    yield error
+    error = error.__cause__ or error.__context__
 
 
 def barrier(name: str) -> None:

@@ -1,7 +1,12 @@
-"""A checkpoint's fingerprint: what it holds of a run config."""
+"""A checkpoint's fingerprint: what it holds of a run config; and which of orbax's logs are left to
+the one-line reports."""
 
 import dataclasses
+import errno
 import json
+import logging
+import os
+import sys
 
 from absl.testing import absltest
 
@@ -65,6 +70,34 @@ class DescribedTest(absltest.TestCase):
     del before['model']['token_prior']  # added 2026-12-04
     self.assertEqual(json.dumps(checkpoints.described(run_config), sort_keys=True),
                      json.dumps(before, sort_keys=True))
+
+
+def _orbax_log(failure: Exception | None, where: str = os.path.join(os.sep, 'lib', 'orbax', 'x.py')):
+  """A log record of a file at `where`, with `failure` as its exception."""
+  try:
+    if failure is not None:
+      raise failure
+  except Exception:  # pylint: disable=broad-except
+    exc_info = sys.exc_info()
+  else:
+    exc_info = None
+  return logging.LogRecord('absl', logging.ERROR, where, 1, 'failed', (), exc_info)
+
+
+class OrbaxLogTest(absltest.TestCase):
+
+  def test_a_full_disk_and_a_lost_process_are_left_to_the_one_line_reports(self):
+    keep = checkpoints._not_orbax_reporting_a_failure_we_report  # pylint: disable=protected-access
+    try:
+      raise TimeoutError('Timed out at the async_commit_complete barrier') from RuntimeError(
+          'UNAVAILABLE: Failed to send RPC to coordination service')
+    except TimeoutError as error:
+      lost = error
+    self.assertFalse(keep(_orbax_log(lost)))
+    self.assertFalse(keep(_orbax_log(OSError(errno.ENOSPC, 'No space left on device'))))
+    self.assertTrue(keep(_orbax_log(ValueError('another failure'))))  # logged in full
+    self.assertTrue(keep(_orbax_log(None)))
+    self.assertTrue(keep(_orbax_log(lost, where='scan_snap/core/checkpoints.py')))  # not orbax's
 
 
 if __name__ == '__main__':

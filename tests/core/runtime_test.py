@@ -1,4 +1,5 @@
-"""Process-wide set-up: the progress bar and the log lines written while it is shown."""
+"""Process-wide set-up: the progress bar and the log lines written while it is shown, Ctrl-C,
+and the errors that say a process of the job was lost."""
 
 import io
 import os
@@ -94,6 +95,27 @@ class InterruptTest(absltest.TestCase):
     with self.assertRaises(KeyboardInterrupt):
       wait()
     self.assertEqual(written, [])
+
+
+def _raised(error: Exception, cause: Exception | None = None) -> Exception:
+  """error, raised from cause, as caught."""
+  try:
+    raise error from cause
+  except Exception as caught:  # pylint: disable=broad-except
+    return caught
+
+
+class LostPeerTest(absltest.TestCase):
+
+  def test_an_error_raised_from_a_failed_collective_says_a_process_was_lost(self):
+    collective = RuntimeError('UNAVAILABLE: Failed to send RPC to coordination service')
+    barrier = _raised(TimeoutError('Timed out while waiting for async_commit_complete barrier.'),
+                      collective)
+    self.assertTrue(runtime.lost_peer(collective))
+    self.assertTrue(runtime.lost_peer(barrier))  # orbax's timeout at a checkpoint's barrier
+    self.assertFalse(runtime.lost_peer(_raised(TimeoutError('Timed out'), ValueError('bad'))))
+    self.assertFalse(runtime.lost_peer(ValueError('a bad config value')))
+
 
 if __name__ == '__main__':
   absltest.main()
