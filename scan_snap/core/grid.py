@@ -1,11 +1,14 @@
-"""A grid of runs spread over the devices, the same way for every experiment.
+"""A grid of runs spread over the processes and devices, the same way for every experiment.
 
-A grid is trained in blocks of a fixed number of runs per device, so that every device always
-runs the same compiled program on the same shapes: a run's numbers then depend on its own
-config, seed and rates alone, never on which runs share its block, its device or its process.
-The grid is padded to whole blocks with copies of its last run, which are trained and dropped.
+A grid is trained in units of a fixed number of runs per device (the sequence classes' chunks,
+WikiText's groups), so that every device always runs the same compiled program on the same
+shapes: a run's numbers then depend on its own config, seed and rates alone, never on which runs
+share its unit, its device or its process. The units are padded with copies of the last, which
+are trained and dropped. In a job of several processes, each process trains its own share of
+the units on its own devices, and the results of every share are gathered by every process.
 
   pad(runs, size)                    the runs padded to a multiple of size
+  shares(units, multiple)            the units in one contiguous share per process
   mesh(devices)                      a one-axis mesh ('runs') over the devices
   over_runs(f, mesh, in_axes)        jit(shard_map(f)): arguments with axis 0 split over the mesh
   gather(tree)                       host arrays of every process, concatenated in process order
@@ -28,13 +31,21 @@ def pad(runs: Sequence[_T], size: int) -> list[_T]:
   return runs + runs[-1:] * (-len(runs) % size)
 
 
+def shares(units: Sequence[_T], multiple: int = 1) -> list[list[_T]]:
+  """The units cut into one contiguous share per process, in process order, all of one length:
+  a multiple of `multiple`, the units padded with copies of the last to reach it. With one
+  process, one share: the units padded to a multiple of `multiple`."""
+  num_processes = jax.process_count()
+  padded = pad(units, multiple * num_processes)
+  size = len(padded) // num_processes
+  return [padded[p * size:(p + 1) * size] for p in range(num_processes)]
+
+
 def mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
-  """A one-axis mesh over `devices`; by default every device of every process (all processes of
-  a jax.distributed job then run each block together)."""
-  if devices is None:
-    return jax.make_mesh((jax.device_count(),), (AXIS,),
-                         axis_types=(jax.sharding.AxisType.Auto,))
-  return jax.sharding.Mesh(np.asarray(devices), (AXIS,))
+  """A one-axis mesh over `devices`; by default every device of this process (each process
+  trains its own share: `shares`)."""
+  return jax.sharding.Mesh(np.asarray(jax.local_devices() if devices is None else devices),
+                           (AXIS,))
 
 
 def over_runs(f: Callable, device_mesh: jax.sharding.Mesh, in_axes: tuple[int | None, ...],
@@ -50,11 +61,11 @@ def over_runs(f: Callable, device_mesh: jax.sharding.Mesh, in_axes: tuple[int | 
 
 
 def gather(tree):
-  """The arrays of a pytree as host numpy arrays: in a multi-process job, those of every process
-  concatenated along their first axis in process order (or, for arrays sharded over every
-  process's devices, assembled whole)."""
+  """The arrays of a pytree (on this process's devices) as host numpy arrays: in a multi-process
+  job, those of every process concatenated along their first axis in process order."""
+  tree = jax.tree.map(np.asarray, tree)
   if jax.process_count() == 1:
-    return jax.tree.map(np.asarray, tree)
+    return tree
   return multihost_utils.process_allgather(tree, tiled=True)
 
 

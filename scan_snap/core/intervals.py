@@ -62,14 +62,12 @@ class Grid:
   def __init__(self, functions: Functions, args: Arguments, runs: Sequence[dict],
                runs_per_device: int):
     num_processes, process = jax.process_count(), jax.process_index()
-    # The same number of groups on every process.
-    padded = core_grid.pad(runs, runs_per_device * num_processes)
-    share = len(padded) // num_processes  # runs per process
-    mine = padded[process * share:(process + 1) * share]
+    mine = core_grid.shares(runs, runs_per_device)[process]  # The same groups on every process.
+    share = len(mine)
     devices = jax.local_devices()
     num_devices = math.gcd(len(mine) // runs_per_device, len(devices))
     logging.info('training %d runs (+%d padding) in groups of %d per device on %d of %d '
-                 'local devices%s', len(runs), len(padded) - len(runs), runs_per_device,
+                 'local devices%s', len(runs), share * num_processes - len(runs), runs_per_device,
                  num_devices, len(devices),
                  f'; process {process} of {num_processes} trains runs {process * share}–'
                  f'{(process + 1) * share - 1} of the padded grid' if num_processes > 1 else '')

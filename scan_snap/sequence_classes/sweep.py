@@ -123,7 +123,8 @@ def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
                *, pairs_per_block: int | None = None,
                store: checkpoints.Checkpoints | None = None) -> GroupResult:
   """Trains every (seed, η_Y, η_Z) of the grid: one compiled program, each call of which trains
-  one chunk of seeds on every device of every process (see core.grid).
+  one chunk of seeds on every device of this process, each process its own share of the chunks
+  (see core.grid).
 
   A run's result depends on its seed and rates alone: it is bit for bit the same whatever the
   grid around it, the chunking, the blocks of pairs (pairs_per_block; None: one block) and the
@@ -140,26 +141,32 @@ def train_grid(run_config: train_lib.RunConfig, seeds: list[int],
 
 def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, dict],
            store: checkpoints.Checkpoints | None, job: engine.Session) -> GroupResult:
-  """train_grid on a layout, with the chunks already restored: the chunks left are trained, as
-  many at a time as there are devices (the last call filled with copies of its last chunk,
-  trained and dropped), and saved, in the job's progress bar; then all are put together."""
+  """train_grid on a layout, with the chunks already restored: the chunks left, cut into one
+  share per process (core.grid.shares), are trained, as many at a time as the process has
+  devices (each call filled with copies of its last chunk, trained and dropped), gathered from
+  every process and saved, in the job's progress bar; then all are put together."""
   seconds = {'compile': 0.0, 'train': 0.0}
   parts = dict(restored)
   left = [i for i in range(len(layout.seed_chunks)) if i not in restored]
-  program, size = None, len(layout.seed_chunks[0])
-  for start in range(0, len(left), device_mesh.size):
-    chunks = left[start:start + device_mesh.size]
+  per_call, size = device_mesh.size, len(layout.seed_chunks[0])
+  program, share_of = None, grid.shares(left) if left else [[]]
+  for start in range(0, len(share_of[0]), per_call):
+    # Each process's call: the chunks it trains; every process's come back in process order.
+    calls = [grid.pad(share[start:start + per_call], per_call) for share in share_of]
     call_seeds = _sharded(np.concatenate([layout.seed_chunks[i] for i in
-                                          grid.pad(chunks, device_mesh.size)]), device_mesh)
+                                          calls[jax.process_index()]]), device_mesh)
     if program is None:
       program, seconds['compile'] = _timed(_compile, layout, device_mesh, call_seeds)
     out, train_s = _timed(lambda: grid.gather(program(call_seeds, layout.lr_y, layout.lr_z)))
     seconds['train'] += train_s
-    for j, index in enumerate(chunks):
-      parts[index] = {k: v[j * size:(j + 1) * size] for k, v in out.items()}
-      if store:
-        job.save(store, index, {'chunk': parts[index]}, layout.fingerprints[index])
-    job.advance(sum(map(layout.num_runs, chunks)))
+    finished = []
+    for j, index in enumerate(i for call in calls for i in call):
+      if index not in parts:  # Not a padding copy of a chunk already put in.
+        parts[index] = {k: v[j * size:(j + 1) * size] for k, v in out.items()}
+        finished.append(index)
+        if store:
+          job.save(store, index, {'chunk': parts[index]}, layout.fingerprints[index])
+    job.advance(sum(map(layout.num_runs, finished)))
   return _group_result(layout, [parts[i] for i in range(len(layout.seed_chunks))], seconds)
 
 
