@@ -66,7 +66,7 @@ class Grid:
     share = len(mine)
     devices = jax.local_devices()
     num_devices = math.gcd(len(mine) // runs_per_device, len(devices))
-    logging.info('training %d runs (+%d padding) in groups of %d per device on %d of %d '
+    logging.info('%d runs (+%d padding) in groups of %d per device on %d of %d '
                  'local devices%s', len(runs), share * num_processes - len(runs), runs_per_device,
                  num_devices, len(devices),
                  f'; process {process} of {num_processes} trains runs {process * share}–'

@@ -219,8 +219,10 @@ def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool,
   exceeds the memory or disk at hand, unless `force`, which only warns. With no workdir nothing
   goes to disk."""
   disk = size['disk_bytes'] if workdir is not None else 0
-  logging.info('%d runs; about %s of memory and %s on disk', size['runs'],
-               _gigabytes(size['memory_bytes']), _gigabytes(disk))
+  runs = f"{size['runs']} run" + ('s' if size['runs'] != 1 else '')
+  need = 'needs' if size['runs'] == 1 else 'need'
+  logging.info('%s; about %s of memory and %s on disk', runs, _gigabytes(size['memory_bytes']),
+               _gigabytes(disk))
   short = []
   memory = available_memory()
   if size['memory_bytes'] > memory:
@@ -230,10 +232,10 @@ def check_fits(size: dict[str, int], workdir: pathlib.Path | None, force: bool,
   if 0 < free < disk:  # 0: no disk to speak of (say /proc); writing will say what is wrong.
     short.append(f'about {_gigabytes(disk)} on disk ({_gigabytes(free)} free where {workdir} is)')
   if short and not force:
-    raise TooLargeError(f"{size['runs']} runs need {' and '.join(short)}: shrink the job "
+    raise TooLargeError(f"{runs} {need} {' and '.join(short)}: shrink the job "
                         f"({', '.join(size_keys)}), or pass --force")
   if short:
-    logging.warning('%d runs need %s; going on (--force)', size['runs'], ' and '.join(short))
+    logging.warning('%s %s %s; going on (--force)', runs, need, ' and '.join(short))
 
 
 def _gigabytes(num_bytes: int) -> str:

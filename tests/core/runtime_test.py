@@ -57,6 +57,13 @@ class CheckFitsTest(absltest.TestCase):
     runtime.check_fits(size, workdir, True, ('sweep.num_seeds',))  # Warns only.
     runtime.check_fits(size, None, False, ('sweep.num_seeds',))  # Nothing goes to disk.
 
+  def test_one_run_is_one_run(self):
+    with self.assertLogs(level='INFO') as logs, self.assertRaisesRegex(
+        runtime.TooLargeError, r'^1 run needs about 1000000.0 GB on disk'):
+      runtime.check_fits({'runs': 1, 'memory_bytes': 1, 'disk_bytes': 10**15},
+                         pathlib.Path(self.create_tempdir().full_path), False, ('sweep.num_seeds',))
+    self.assertIn('1 run; about', logs.output[0])
+
 
 class InterruptTest(absltest.TestCase):
 
