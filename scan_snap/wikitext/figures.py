@@ -9,6 +9,7 @@ import itertools
 import pathlib
 
 import numpy as np
+from matplotlib import lines
 from matplotlib.figure import Figure
 
 from scan_snap.core import outputs
@@ -85,8 +86,7 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
     for layer in range(entropy_ExRxN.shape[2]):
       style = styles[layer % len(styles)]
       ax_entropy.plot(steps_E, entropy_ExRxN[:, r, layer], color=colors[r], ls=style)
-      ax_freezing.plot(steps_E[1:], freezing_ExRxN[1:, r, layer], color=colors[r], ls=style,
-                       label=f'layer {layer}' if r == 0 else None)
+      ax_freezing.plot(steps_E[1:], freezing_ExRxN[1:, r, layer], color=colors[r], ls=style)
   ax_entropy.axhline(uniform_entropy, color='gray', ls=':', lw=1)
   ax_loss.set(xlabel='step', ylabel='validation loss (nats)', title='evaluation loss')
   ax_entropy.set(xlabel='step', ylabel='mean attention entropy (nats)',
@@ -94,8 +94,10 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   ax_freezing.set(xlabel='step', ylabel=r'$\|A_t - A_{t-1}\|_F / \|A_{t-1}\|_F$',
                   title='change of the probe maps between evaluations', yscale='log')
   ax_loss.legend(fontsize=7)
-  if entropy_ExRxN.shape[2] > 1:
-    ax_freezing.legend(fontsize=7)
+  if entropy_ExRxN.shape[2] > 1:  # The layers' line styles, in black: no run's colour.
+    ax_freezing.legend(handles=[
+        lines.Line2D([], [], color='k', ls=styles[layer % len(styles)], label=f'layer {layer}')
+        for layer in range(entropy_ExRxN.shape[2])], fontsize=7)
   return outputs.save_figure(fig, stem)
 
 

@@ -1,4 +1,5 @@
-"""The WikiText figures: what the attended words' figure draws of a grid with a diverged run."""
+"""The WikiText figures: what the attended words' figure draws of a grid with a diverged run, and
+the training curves' legend of layers."""
 
 from unittest import mock
 
@@ -38,6 +39,24 @@ class AttendedWordsTest(absltest.TestCase):
     fig = self._drawn([False, False], depths=(2, 1))
     self.assertEqual([len(ax.get_lines()) for ax in fig.axes], [2, 1])
     np.testing.assert_array_equal(fig.axes[1].get_lines()[0].get_ydata(), [1.0, 1.0, 1.0])
+
+
+class TrainingCurvesTest(absltest.TestCase):
+
+  def test_the_layers_legend_is_in_no_runs_colour(self):
+    evals, runs, layers = 3, 2, 2
+    with mock.patch.object(outputs, 'save_figure', side_effect=lambda fig, stem: fig):
+      fig = figures.training_curves(
+          np.array([0, 10, 20]), np.ones((evals, runs)), np.ones((evals, runs, layers)),
+          np.ones((evals, runs, layers)), [{'seed': 0}, {'seed': 1}], ['a', 'b'], 1.0,
+          self.create_tempdir().full_path)
+    legend = fig.axes[2].get_legend()
+    self.assertEqual([t.get_text() for t in legend.get_texts()], ['layer 0', 'layer 1'])
+    run_colours = {line.get_color() for line in fig.axes[2].get_lines()}
+    self.assertEqual(run_colours, {'C0', 'C1'})
+    for handle in legend.legend_handles:
+      self.assertNotIn(handle.get_color(), run_colours)
+    self.assertEqual([h.get_linestyle() for h in legend.legend_handles], ['-', '--'])
 
 
 if __name__ == '__main__':
