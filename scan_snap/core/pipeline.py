@@ -186,8 +186,9 @@ def _run(p: Plan, workdir: pathlib.Path | None, overwrite: bool, tensorboard: bo
     trained = experiment.train(p, data, workdir, writer, tensorboard)
     results = experiment.results(p, data, trained)
     sections = {section: [] for section in experiment.SECTIONS}
-    for claim in p.claims.values():
-      sections[claim.section] += claim.checks(results)
+    for claim_name, claim in p.claims.items():
+      sections[claim.section] += [dataclasses.replace(v, name=claim_name)
+                                  for v in claim.checks(results)]
     if writer:
       experiment.write(p, data, trained, results, workdir, tensorboard)
       if any(sections.values()):

@@ -39,7 +39,9 @@ PAPER, SOLVER = 'Claims of the paper', 'Solver checks'  # the sections of report
 @dataclasses.dataclass(frozen=True)
 class Verdict:
   """One claim decided: `effect` ± `se` over `n` units, its (1 − α) `interval`, the `test`
-  and its `p` value (NaN for exact checks), and `measured`, the numbers behind it in words."""
+  and its `p` value (NaN for exact checks), and `measured`, the numbers behind it in words;
+  `name`, the claim's name in config.report.claims (set by the pipeline), and `layer`, the
+  layer a claim of one layer is about (None otherwise)."""
 
   claim: str
   verdict: str
@@ -51,6 +53,8 @@ class Verdict:
   alpha: float
   p: float
   measured: str = ''
+  name: str = ''
+  layer: int | None = None
 
   def to_dict(self) -> dict:
     """The fields, NaN written as None (JSON's null)."""

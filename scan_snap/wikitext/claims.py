@@ -23,6 +23,7 @@ The unit of every test is the seed: runs of one seed share their initialization 
 noise, so only seeds are independent samples. Diverged runs are left out and counted.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -264,24 +265,26 @@ def _entropy_by_factor(results: results_lib.Results) -> list[verdicts.Verdict]:
 def _freezing(results: results_lib.Results) -> list[verdicts.Verdict]:
   runs = _runs(results)
   verdict = attention_freezes(runs['seed'], results.freezing[:, :, 0], runs['diverged'])
-  return [verdict.explained(overfitting(results.history['eval/loss'], runs['diverged']))]
+  return [dataclasses.replace(verdict, layer=0).explained(
+      overfitting(results.history['eval/loss'], runs['diverged']))]
 
 
 def _attended_words(results: results_lib.Results) -> list[verdicts.Verdict]:
   runs, attended = _runs(results), results.attended
-  return [attended_words_freeze(runs['seed'], attended.frozen[:, layer], attended.null[:, layer],
-                                attended.occurs, attended.freeze_step[:, layer],
-                                attended.own[:, layer], runs['diverged'], layer).explained(
-                                    overfitting(results.history['eval/loss'], runs['diverged']))
+  return [dataclasses.replace(attended_words_freeze(
+      runs['seed'], attended.frozen[:, layer], attended.null[:, layer], attended.occurs,
+      attended.freeze_step[:, layer], attended.own[:, layer], runs['diverged'], layer),
+                              layer=layer).explained(
+                                  overfitting(results.history['eval/loss'], runs['diverged']))
           for layer in range(attended.frozen.shape[1])]
 
 
 def _turns(results: results_lib.Results) -> list[verdicts.Verdict]:
   runs, history = _runs(results), results.history
-  return [attention_turns_dense(runs['seed'], history['attn/entropy'][:, :, layer],
-                                history['eval/loss'], history['step'], runs['diverged'],
-                                layer).explained(
-                                    overfitting(history['eval/loss'], runs['diverged']))
+  return [dataclasses.replace(attention_turns_dense(
+      runs['seed'], history['attn/entropy'][:, :, layer], history['eval/loss'], history['step'],
+      runs['diverged'], layer), layer=layer).explained(
+          overfitting(history['eval/loss'], runs['diverged']))
           for layer in range(history['attn/entropy'].shape[2])]
 
 

@@ -72,6 +72,11 @@ class ExperimentTest(absltest.TestCase):
                         for layer in range(c.model.num_layers)),
                       *(claims.TURN_CLAIM.format(layer=layer)
                         for layer in range(c.model.num_layers))])
+    layers = list(range(c.model.num_layers))
+    self.assertEqual([(v['name'], v['layer']) for v in written],  # For a program to select by.
+                     [('entropy_falls_with_lr', None), ('attention_freezes', 0),
+                      *(('attended_words_freeze', layer) for layer in layers),
+                      *(('attention_turns_dense', layer) for layer in layers)])
     self.assertEqual([(v['verdict'], v['effect'], v['measured']) for v in written],
                      [(v['verdict'], v['effect'], v['measured']) for v in result['claims']])
     self.assertEqual({v['verdict'] for v in written}, {'inconclusive'})
