@@ -48,7 +48,7 @@ class StoredNotebooksTest(parameterized.TestCase):
     self.assertEqual(NAMES, ['quickstart.ipynb', 'sweep_explorer.ipynb',
                              'wikitext_sample.ipynb'])
 
-  @parameterized.parameters(*NAMES)
+  @parameterized.named_parameters(*((name, name) for name in NAMES))
   def test_stored_with_the_outputs_of_one_run(self, name):
     notebook = nbformat.read(ROOT / 'notebooks' / name, as_version=4)
     nbformat.validate(notebook)
@@ -62,7 +62,7 @@ class StoredNotebooksTest(parameterized.TestCase):
       if path.parent != path:  # not the root folder
         self.assertNotIn(str(path), stored, 'a path of the machine that ran it')
 
-  @parameterized.parameters(*NAMES)
+  @parameterized.named_parameters(*((name, name) for name in NAMES))
   def test_colab_badge_and_one_set_up_cell(self, name):
     notebook = nbformat.read(ROOT / 'notebooks' / name, as_version=4)
     setup = code_cells(notebook)[0].source
@@ -189,7 +189,7 @@ def execute(test: absltest.TestCase, name: str, smoke: bool):
 
 class RunNotebooksTest(parameterized.TestCase):
 
-  @parameterized.parameters(*NAMES)
+  @parameterized.named_parameters(*((name, name) for name in NAMES))
   def test_stored_outputs_are_those_of_todays_code(self, name):
     if name not in COMPARED and os.environ.get('SCAN_SNAP_ALL_NOTEBOOKS') != '1':
       self.skipTest('minutes at its full settings: set SCAN_SNAP_ALL_NOTEBOOKS=1 to compare it '
@@ -204,7 +204,7 @@ class RunNotebooksTest(parameterized.TestCase):
                      'the stored outputs are not those of today\'s code: run it again and store '
                      'it (docs/running.md, "Notebooks")')
 
-  @parameterized.parameters(*[(name,) for name in NAMES if name not in COMPARED])
+  @parameterized.named_parameters(*((name, name) for name in NAMES if name not in COMPARED))
   def test_runs_on_smoke_settings(self, name):
     execute(self, name, smoke=True)
 

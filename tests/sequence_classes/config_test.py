@@ -34,7 +34,7 @@ SMOKE_FINDINGS = {
 
 class ConfigFilesTest(parameterized.TestCase):
 
-  @parameterized.parameters(*NAMES)
+  @parameterized.named_parameters(*((name, name) for name in NAMES))
   def test_full_config_is_valid_and_documented(self, name):
     c = load_config(name)
     pipeline.plan(c)
@@ -42,7 +42,7 @@ class ConfigFilesTest(parameterized.TestCase):
     self.assertIn(f'python -m scan_snap.main --config=configs/{name}.py', doc)
     self.assertIn(f'--config=configs/{name}.py:smoke', doc)
 
-  @parameterized.parameters(*NAMES)
+  @parameterized.named_parameters(*((name, name) for name in NAMES))
   def test_smoke_variant_runs_and_writes_the_workdir(self, name):
     c = load_config(name, 'smoke')
     workdir = pathlib.Path(self.create_tempdir().full_path)
