@@ -14,7 +14,6 @@ per-run arrays (the seed first), data is shared by every run.
 """
 
 import dataclasses
-import math
 import pathlib
 from typing import Any, Callable, Sequence
 
@@ -44,52 +43,68 @@ class Trained:
 
 
 class Grid:
-  """The grid's runs, trained in groups of runs_per_device runs on each device, one compiled
-  call per group: every run is computed by the same per-device program, so its numbers do not
-  depend on the other runs or on the number of devices. The grid is padded to whole groups with
-  copies of its last run, which are trained and left out of every result (core.grid).
+  """The grid's runs, trained in groups of runs_per_device runs, each group on one device by a
+  one-device program (the groups go round the devices, which run them at once): every run is
+  computed by the same program, so its numbers do not depend on the other runs or on the number
+  of devices. (A group split over several devices would round differently: XLA compiles a
+  division by a broadcast value into a product with its reciprocal for one device, and keeps the
+  division in a partitioned program.) The grid is padded to whole groups with copies of its
+  last run, which are trained and left out of every result (core.grid).
 
   In a multi-process job (jax.distributed), the groups are split into equal contiguous shares,
-  one per process (padded with more copies of the last run to a multiple of the process count),
-  and each process trains its share on its own devices; the results (losses, evaluations, the
-  state for checkpoints) are gathered so that every process holds those of the whole grid, as
-  one process training everything would. A run's numbers are bit for bit those of a one-process
-  run when its group is trained on as many devices of the same kind (e.g. one each); otherwise
-  they are equal up to float rounding, as between device counts. Checkpoints hold the runs
-  without padding, so a job resumes from those of any number of processes.
+  one per process (core.grid.shares), and each process trains its share on its own devices; the
+  results (losses, evaluations, the state for checkpoints) are gathered so that every process
+  holds those of the whole grid, bit for bit as one process training everything would.
+  Checkpoints hold the runs without padding, so a job resumes from those of any number of
+  processes and devices.
   """
 
   def __init__(self, functions: Functions, args: Arguments, runs: Sequence[dict],
                runs_per_device: int):
     num_processes, process = jax.process_count(), jax.process_index()
     mine = core_grid.shares(runs, runs_per_device)[process]  # The same groups on every process.
-    share = len(mine)
-    devices = jax.local_devices()
-    num_devices = math.gcd(len(mine) // runs_per_device, len(devices))
-    logging.info('%d runs (+%d padding) in groups of %d per device on %d of %d '
-                 'local devices%s', len(runs), share * num_processes - len(runs), runs_per_device,
-                 num_devices, len(devices),
+    share, num_groups = len(mine), len(mine) // runs_per_device
+    local = jax.local_devices()
+    self._devices = local[:min(num_groups, len(local))]
+    logging.info('%d runs (+%d padding) in %d groups of %d runs on %d of %d local devices%s',
+                 len(runs), share * num_processes - len(runs), num_groups, runs_per_device,
+                 len(self._devices), len(local),
                  f'; process {process} of {num_processes} trains runs {process * share}–'
                  f'{(process + 1) * share - 1} of the padded grid' if num_processes > 1 else '')
-    self.num_runs, self.num_devices = len(runs), num_devices
-    size = runs_per_device * num_devices
-    self._init, self._train, self._evaluate = functions(core_grid.mesh(devices[:num_devices]))
-    self._args = [tuple(jnp.asarray(a) for a in args(mine[i:i + size]))
-                  for i in range(0, len(mine), size)]
-    self._states = [self._init(*args) for args in self._args]
+    self.num_runs, self.num_devices = len(runs), len(self._devices)
+    # Each device's programs (init, train, evaluate), for a mesh of that device alone.
+    self._programs = [functions(core_grid.mesh([device])) for device in self._devices]
+    self._args = [jax.device_put(tuple(jnp.asarray(a) for a in args(
+        mine[g * runs_per_device:(g + 1) * runs_per_device])), self._device_of(g))
+                  for g in range(num_groups)]
+    self._states = [self._program(g)[0](*args) for g, args in enumerate(self._args)]
+    self._data = (object(), [])  # the data last given (none yet), and its copy on each device
+
+  def _device_of(self, group: int) -> jax.Device:
+    return self._devices[group % len(self._devices)]
+
+  def _program(self, group: int) -> tuple[Callable, Callable, Callable]:
+    return self._programs[group % len(self._devices)]
+
+  def _data_of(self, data: Any, group: int) -> Any:
+    """data on the group's device (copied to each device once)."""
+    if self._data[0] is not data:
+      self._data = (data, [jax.device_put(data, device) for device in self._devices])
+    return self._data[1][group % len(self._devices)]
 
   def train_interval(self, data: Any, first_step: int) -> np.ndarray:
     """Trains every group for one interval; returns each run's mean training loss."""
     losses = []
-    for g, args in enumerate(self._args):
-      self._states[g], metrics = self._train(self._states[g], data, *args, first_step)
-      losses.append(np.asarray(metrics['train/loss']))
-    return core_grid.gather(np.concatenate(losses))[:self.num_runs]
+    for g, args in enumerate(self._args):  # Dispatched to every device before any is read.
+      self._states[g], metrics = self._program(g)[1](self._states[g], self._data_of(data, g),
+                                                     *args, first_step)
+      losses.append(metrics['train/loss'])
+    return core_grid.gather(np.concatenate([np.asarray(x) for x in losses]))[:self.num_runs]
 
   def evaluate(self, data: Any) -> dict[str, np.ndarray]:
     """The evaluation of every run, as numpy arrays with a leading axis of runs."""
-    parts = [self._evaluate(state.params, data, *args)
-             for state, args in zip(self._states, self._args)]
+    parts = [self._program(g)[2](state.params, self._data_of(data, g), *args)
+             for g, (state, args) in enumerate(zip(self._states, self._args))]
     return {key: value[:self.num_runs] for key, value in core_grid.gather(
         {key: np.concatenate([np.asarray(p[key]) for p in parts]) for key in parts[0]}).items()}
 
