@@ -9,6 +9,7 @@ SLURM detection). Every subprocess has a time limit and is killed when its job f
 import os
 import pathlib
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -201,6 +202,55 @@ class TwoProcessTest(absltest.TestCase):
     out = _run_together(self, {f'p{i}': (_main(*flags, f'--process_id={i}'), _env())
                                for i in range(2)}, tmp / 'logs_resumed')
     self.assertRegex(out['p0'], r'\d+ finished chunks are restored')
+    self.assertEqual(reference.wait(timeout=_TIMEOUT_S), 0)
+    for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
+      self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+
+  def test_a_ctrl_c_to_one_process_stops_both_after_the_same_chunks(self):
+    tmp = pathlib.Path(self.create_tempdir().full_path)
+    # 40 seeds in chunks of 2 for each of the 2 data specs: 20 calls, one chunk per process.
+    config = (f'--config={ROOT / "configs" / "syn_medium.py"}:smoke', '--config.sweep.num_seeds=40')
+    one, two = tmp / 'one', tmp / 'two'
+    reference = subprocess.Popen(_main(*config, f'--workdir={one}'), cwd=ROOT, env=_env(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    address = f'127.0.0.1:{_free_port()}'
+    flags = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
+             '--num_processes=2', '--peer_timeout=10')
+    procs, logs = [], [tmp / f'stopped{i}.log' for i in range(2)]
+    try:
+      for i in range(2):
+        with open(logs[i], 'w') as log:
+          procs.append(subprocess.Popen(_main(*flags, f'--process_id={i}'), cwd=ROOT,
+                                        env=_env(), stdout=log, stderr=subprocess.STDOUT))
+      deadline = time.monotonic() + _TIMEOUT_S
+      while (sum(1 for p in (two / 'checkpoints').glob('*/*') if p.name.isdigit()) < 2
+             and time.monotonic() < deadline and all(p.poll() is None for p in procs)):
+        time.sleep(0.1)
+      self.assertTrue(all(p.poll() is None for p in procs), logs[0].read_text()[-3000:])
+      procs[1].send_signal(signal.SIGINT)  # Process 1 alone: the job decides together.
+      for p in procs:
+        p.wait(timeout=60)
+    finally:
+      for p in procs:
+        if p.poll() is None:
+          p.kill()
+        p.wait()
+    saved = sum(1 for p in (two / 'checkpoints').glob('*/*') if p.name.isdigit())
+    self.assertLess(saved, 40, 'the job ended before it could be stopped')
+    for i, log in enumerate(logs):
+      out = log.read_text()
+      self.assertNotEqual(procs[i].returncode, 0, out[-3000:])
+      self.assertNotIn('Traceback', out)
+      self.assertNotIn('lost', out)  # Neither waits for the other in a gather that never comes.
+      self.assertTrue(out.rstrip().endswith(
+          f'interrupted: saved {saved} of 40 chunks: the same command trains the others'),
+                      out[-3000:])
+    address = f'127.0.0.1:{_free_port()}'
+    resumed = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
+               '--num_processes=2')
+    out = _run_together(self, {f'p{i}': (_main(*resumed, f'--process_id={i}'), _env())
+                               for i in range(2)}, tmp / 'logs_resumed')
+    self.assertIn(f'{saved} finished chunks are restored', out['p0'])
     self.assertEqual(reference.wait(timeout=_TIMEOUT_S), 0)
     for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
       self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)

@@ -112,7 +112,8 @@ def _not_orbax_reporting_a_failure_we_report(record) -> bool:
   pipeline report a full disk in one line, and core.supervisor a lost process."""
   failure = record.exc_info[1] if record.exc_info else None
   return not (failure is not None and f'{os.sep}orbax{os.sep}' in record.pathname
-              and (outputs.disk_full(failure) is not None or runtime.lost_peer(failure)))
+              and (outputs.disk_full(failure) is not None
+                   or (runtime.in_a_job_of_several_processes() and runtime.lost_peer(failure))))
 
 
 def _escaped(tree: Any, old: str, new: str) -> Any:

@@ -19,6 +19,8 @@ import contextlib
 from typing import Any, Callable, Iterator, Sequence
 
 import jax
+from jax.experimental import multihost_utils
+import numpy as np
 
 from scan_snap.core import checkpoints
 from scan_snap.core import runtime
@@ -66,11 +68,19 @@ class Session:
   def __init__(self, bar):
     self._bar = bar
     self._stores: list[checkpoints.Checkpoints] = []
+    self._stopping: bool | None = None  # decided for the piece under way
 
   @property
   def stopping(self) -> bool:
-    """Whether a Ctrl-C asked the job to stop after the piece under way (save it, then)."""
-    return runtime.stop_requested()
+    """Whether the job stops after the piece under way (save it, then): decided once per piece,
+    the first time it is read, and in a job of several processes by all of them together (a
+    Ctrl-C that reached any of them), so that they stop after the same piece."""
+    if self._stopping is None:
+      requested = runtime.stop_requested()
+      if jax.process_count() > 1:
+        requested = bool(np.any(multihost_utils.process_allgather(np.int32(requested))))
+      self._stopping = requested
+    return self._stopping
 
   def save(self, store: checkpoints.Checkpoints, number: int, items: dict[str, Any],
            made_by: str) -> None:
@@ -81,11 +91,13 @@ class Session:
 
   def advance(self, amount: int, **postfix) -> None:
     """Moves the bar on by `amount` (and shows `postfix`) once a piece is done and saved; a
-    job asked to stop stops here (KeyboardInterrupt)."""
+    job that stops after this piece (`stopping`) stops here (KeyboardInterrupt)."""
     self._bar.update(amount)
     if postfix:
       self._bar.set_postfix(**postfix)
-    runtime.stop_point()
+    stopping, self._stopping = self.stopping, None
+    if stopping:
+      raise KeyboardInterrupt
 
   def wait(self) -> None:
     """Blocks until every checkpoint started is written."""
@@ -97,8 +109,8 @@ class Session:
 def session(total: int, unit: str, desc: str, initial: int = 0, show: bool = True,
             interrupted: Callable[[], str] = lambda: '') -> Iterator[Session]:
   """Within the block, a progress bar of `total` units (shown by process 0 when `show`, from
-  `initial`: what was restored), and a first Ctrl-C asks the job to stop at the next
-  Session.advance. However the block ends, the checkpoints started are written before it is
+  `initial`: what was restored), and a first Ctrl-C asks the job to stop after the piece under
+  way (Session.stopping), at its Session.advance. However the block ends, the checkpoints started are written before it is
   left (a Ctrl-C meanwhile does not cut them short). A stop leaves as a KeyboardInterrupt whose
   text is interrupted(), read once the checkpoints are written: what was saved, and what the
   same command does next."""

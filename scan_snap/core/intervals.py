@@ -66,9 +66,9 @@ class Grid:
     share, num_groups = len(mine), len(mine) // runs_per_device
     local = jax.local_devices()
     self._devices = local[:min(num_groups, len(local))]
-    logging.info('%d runs (+%d padding) in %d groups of %d runs on %d of %d local devices%s',
-                 len(runs), share * num_processes - len(runs), num_groups, runs_per_device,
-                 len(self._devices), len(local),
+    logging.info('%d runs (+%d padding) in %d groups of %d runs, on %d of %d local devices%s',
+                 len(runs), share * num_processes - len(runs),
+                 num_groups * num_processes, runs_per_device, len(self._devices), len(local),
                  f'; process {process} of {num_processes} trains runs {process * share}–'
                  f'{(process + 1) * share - 1} of the padded grid' if num_processes > 1 else '')
     self.num_runs, self.num_devices = len(runs), len(self._devices)
@@ -148,7 +148,8 @@ def run(grid: Grid, data: Any, steps: int, eval_every: int, checkpoint_every: in
   """
   store = (checkpoints.Checkpoints(workdir, folder, max_to_keep=2) if workdir is not None
            else None)
-  restored = engine.restore_newest(store, made_by, {'state': grid.state_arrays(), 'history': None})
+  restored = engine.restore_newest(store, made_by, {'state': grid.state_arrays(), 'history': None}
+                                   ) if store else None
   on_start()
   if restored:
     step, items = restored

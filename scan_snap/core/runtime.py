@@ -1,6 +1,7 @@
 """Process-wide set-up and the process's side of a run: the compilation cache, jax.distributed,
 quiet library logs, the progress bar, the memory and disk check, and stopping on Ctrl-C."""
 
+import collections
 import contextlib
 import functools
 import logging as python_logging
@@ -60,9 +61,21 @@ def initialize_distributed(coordinator_address: str | None = None,
         'JAX_NUM_PROCESSES and JAX_PROCESS_ID, or run under SLURM or on a Cloud TPU)') from None
   logging.info('process %d of %d; %d local and %d global devices', jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
+  check_devices_per_process(jax.devices())  # Every process sees every device: all decide alike.
 
 
-def _in_a_job_of_several_processes() -> bool:
+def check_devices_per_process(devices: list[jax.Device]) -> None:
+  """An InputError unless every process of the job has as many of `devices` (each process
+  trains an equal share of the grid on its own devices, in as many calls as the others)."""
+  per_process = collections.Counter(device.process_index for device in devices)
+  if len(set(per_process.values())) > 1:
+    raise errors.InputError(
+        'every process of the job must have as many devices (each trains an equal share of the '
+        'grid on its own): found ' + ', '.join(f'{n} on process {p}'
+                                               for p, n in sorted(per_process.items())))
+
+
+def in_a_job_of_several_processes() -> bool:
   """Whether this process joined a jax.distributed job of more than one process (without
   starting a backend when it did not)."""
   return jax.distributed.is_initialized() and jax.process_count() > 1
@@ -72,7 +85,7 @@ def exit_with_error(message: str) -> None:
   """Ends this process with `message` on stderr and exit code 1. In a multi-process job, at
   once: jax's exit would wait at its shutdown barrier for the other processes (up to 5 minutes),
   which instead find this one lost and end too."""
-  if _in_a_job_of_several_processes():
+  if in_a_job_of_several_processes():
     sys.stdout.flush()
     sys.stderr.write(message + '\n')
     sys.stderr.flush()
@@ -90,7 +103,7 @@ def await_lost_process(error: Exception, peer_timeout_s: int) -> None:
   sleeps for `peer_timeout_s` seconds and a few more: jax then ends this process, having found
   the process lost (core.supervisor reports it in one line). Returns at once in one process, on
   another error, or on Ctrl-C; and after the sleep, if jax did not end it."""
-  if _in_a_job_of_several_processes() and lost_peer(error):
+  if in_a_job_of_several_processes() and lost_peer(error):
     try:
       time.sleep(peer_timeout_s + 10)
     except KeyboardInterrupt:
@@ -110,7 +123,8 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
   while error is not None and id(error) not in seen:
     seen.add(id(error))
     yield error
-    error = error.__cause__ or error.__context__
+    error = (error.__cause__ if error.__cause__ is not None or error.__suppress_context__
+             else error.__context__)
 
 
 def barrier(name: str) -> None:

@@ -149,7 +149,7 @@ def _train(layout: _Layout, device_mesh: jax.sharding.Mesh, restored: dict[int, 
   parts = dict(restored)
   left = [i for i in range(len(layout.seed_chunks)) if i not in restored]
   per_call, size = device_mesh.size, len(layout.seed_chunks[0])
-  program, share_of = None, grid.shares(left) if left else [[]]
+  program, share_of = None, grid.shares(left)
   for start in range(0, len(share_of[0]), per_call):
     # Each process's call: the chunks it trains; every process's come back in process order.
     calls = [grid.pad(share[start:start + per_call], per_call) for share in share_of]
@@ -294,7 +294,9 @@ class Sweep:
       return ''
     chunks = [len(layout.seed_chunks) for layout in self._layouts]
     saved = sum(len(set(store.steps()) & set(range(n))) for store, n in zip(self._stores, chunks))
-    return (f'saved {saved} of {sum(chunks)} chunks: the same command trains the others')
+    if saved == sum(chunks):
+      return f'all {saved} chunks saved: the same command writes the results from them'
+    return f'saved {saved} of {sum(chunks)} chunks: the same command trains the others'
 
 
 def _population_grids(runs: list[train_lib.RunConfig],

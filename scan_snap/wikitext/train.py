@@ -150,8 +150,9 @@ def grid_functions(run_config: TextRunConfig,
                    device_mesh: jax.sharding.Mesh) -> tuple[Callable, Callable, Callable]:
   """init, train_interval and evaluate over a leading axis of runs, jitted: the runs are split
   evenly over the mesh's devices and vmapped on each (core.grid.over_runs); the tokens and the
-  first step are shared. Called always with the same number of runs per device, they compute a
-  run's numbers with the same program whatever the other runs and the number of devices."""
+  first step are shared. core.intervals builds them for meshes of one device: called always
+  with the same number of runs, they compute a run's numbers with the same program whatever the
+  other runs and the device (a mesh of several devices would round differently)."""
   init, train_interval, evaluate = make_functions(run_config)
   over_runs = lambda f, in_axes, **jit_kwargs: grid.over_runs(
       jax.vmap(f, in_axes=in_axes), device_mesh, in_axes, **jit_kwargs)

@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import sys
+from unittest import mock
 
 from absl.testing import absltest
 
 from scan_snap.core import checkpoints
+from scan_snap.core import runtime
 from tests.testing import load_config
 
 
@@ -93,11 +95,13 @@ class OrbaxLogTest(absltest.TestCase):
           'UNAVAILABLE: Failed to send RPC to coordination service')
     except TimeoutError as error:
       lost = error
-    self.assertFalse(keep(_orbax_log(lost)))
+    self.assertTrue(keep(_orbax_log(lost)))  # One process: no process to lose; kept in full.
     self.assertFalse(keep(_orbax_log(OSError(errno.ENOSPC, 'No space left on device'))))
-    self.assertTrue(keep(_orbax_log(ValueError('another failure'))))  # logged in full
-    self.assertTrue(keep(_orbax_log(None)))
-    self.assertTrue(keep(_orbax_log(lost, where='scan_snap/core/checkpoints.py')))  # not orbax's
+    with mock.patch.object(runtime, 'in_a_job_of_several_processes', return_value=True):
+      self.assertFalse(keep(_orbax_log(lost)))
+      self.assertTrue(keep(_orbax_log(ValueError('another failure'))))  # logged in full
+      self.assertTrue(keep(_orbax_log(None)))
+      self.assertTrue(keep(_orbax_log(lost, where='scan_snap/core/checkpoints.py')))  # ours
 
 
 if __name__ == '__main__':

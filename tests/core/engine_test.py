@@ -96,6 +96,22 @@ class SessionTest(absltest.TestCase):
     self.assertEqual(done, [0, 1])  # Piece 1 finished and saved; piece 2 never started.
     self.assertEqual(str(raised.exception), 'saved [0, 1]')
 
+  def test_the_stop_is_decided_once_per_piece(self):
+    # A Ctrl-C after the piece's save was decided without it stops after the next piece, which
+    # is then saved: never after a piece left unsaved.
+    saved, done = [], []
+    with self.assertRaises(KeyboardInterrupt), self.assertLogs(level='WARNING'):
+      with engine.session(4, 'piece', 'test', show=False) as job:
+        for number in range(4):
+          if job.stopping:
+            saved.append(number)
+          if number == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+          done.append(number)
+          job.advance(1)
+    self.assertEqual(done, [0, 1, 2])
+    self.assertEqual(saved, [2])
+
   def test_without_a_message_the_interrupt_is_left_as_it_is(self):
     with self.assertRaises(KeyboardInterrupt) as raised:
       with engine.session(1, 'piece', 'test', show=False):

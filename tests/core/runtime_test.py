@@ -6,6 +6,7 @@ import os
 import pathlib
 import signal
 import time
+from unittest import mock
 
 from absl import logging
 from absl.testing import absltest
@@ -112,6 +113,16 @@ def _raised(error: Exception, cause: Exception | None = None) -> Exception:
     return caught
 
 
+class DevicesPerProcessTest(absltest.TestCase):
+
+  def test_processes_with_unequal_devices_are_refused_in_one_line(self):
+    on = lambda *processes: [mock.Mock(process_index=p) for p in processes]
+    runtime.check_devices_per_process(on(0, 0, 1, 1))
+    with self.assertRaisesRegex(runtime.errors.InputError,
+                                r'as many devices .*: found 1 on process 0, 2 on process 1$'):
+      runtime.check_devices_per_process(on(0, 1, 1))
+
+
 class LostPeerTest(absltest.TestCase):
 
   def test_an_error_raised_from_a_failed_collective_says_a_process_was_lost(self):
@@ -122,6 +133,13 @@ class LostPeerTest(absltest.TestCase):
     self.assertTrue(runtime.lost_peer(barrier))  # orbax's timeout at a checkpoint's barrier
     self.assertFalse(runtime.lost_peer(_raised(TimeoutError('Timed out'), ValueError('bad'))))
     self.assertFalse(runtime.lost_peer(ValueError('a bad config value')))
+    try:  # An error raised `from None` is not read through what it replaced.
+      try:
+        raise collective
+      except RuntimeError:
+        raise ValueError('a bad config value') from None
+    except ValueError as error:
+      self.assertFalse(runtime.lost_peer(error))
 
 
 if __name__ == '__main__':

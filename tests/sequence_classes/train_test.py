@@ -105,9 +105,13 @@ class SweepTest(chex.TestCase):
     self.assertEqual(sorted(p.name for p in (workdir / 'checkpoints').iterdir()),
                      ['num_last1_T16', 'num_last3_T16', 'population_num_last1',
                       'population_num_last3'])
-    again = sweep.Sweep(runs, [1, 2], pairs, 2, workdir=workdir,
-                        references=('population',)).train()
+    again_sweep = sweep.Sweep(runs, [1, 2], pairs, 2, workdir=workdir,
+                              references=('population',))
+    again = again_sweep.train()
     self.assertEqual(again.seconds, {'compile': 0.0, 'train': 0.0})
+    # What a stop after the last chunk would say.
+    self.assertEqual(again_sweep._saved(),  # pylint: disable=protected-access
+                     'all 4 chunks saved: the same command writes the results from them')
     for key, value in population.items():
       np.testing.assert_array_equal(again.references['population'][key], value)
 
