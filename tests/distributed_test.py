@@ -6,6 +6,7 @@ that the README names: by flags, by JAX_* variables, and by the variables that s
 SLURM detection). Every subprocess has a time limit and is killed when its job fails.
 """
 
+import contextlib
 import os
 import pathlib
 import shutil
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Iterator
 
 from absl.testing import absltest
 import numpy as np
@@ -82,6 +84,65 @@ def _assert_same_npz(test: absltest.TestCase, want: pathlib.Path, got: pathlib.P
       test.assertEqual(g[key].dtype, w[key].dtype)
 
 
+def _forty_seeds(tmp: pathlib.Path) -> tuple[tuple[str, ...], pathlib.Path, pathlib.Path,
+                                            subprocess.Popen]:
+  """Syn-Medium's smoke variant with 40 seeds (20 calls of one chunk per process for each of
+  its 2 data specs), its work directories tmp/one and tmp/two, and its one-process run on
+  tmp/one, started."""
+  config = (f'--config={ROOT / "configs" / "syn_medium.py"}:smoke', '--config.sweep.num_seeds=40')
+  reference = subprocess.Popen(_main(*config, f'--workdir={tmp / "one"}'), cwd=ROOT, env=_env(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+  return config, tmp / 'one', tmp / 'two', reference
+
+
+def _finished_chunks(workdir: pathlib.Path) -> int:
+  return sum(1 for p in (workdir / 'checkpoints').glob('*/*') if p.name.isdigit())
+
+
+@contextlib.contextmanager
+def _job_until(test: absltest.TestCase, config: tuple[str, ...], workdir: pathlib.Path,
+               logs: list[pathlib.Path], after_chunks: int) -> Iterator[list[subprocess.Popen]]:
+  """The 2-process job of `config` on `workdir` (each process's output in logs[i]), started and
+  run until it has `after_chunks` finished chunks; its processes are killed when the block
+  leaves them running."""
+  address = f'127.0.0.1:{_free_port()}'
+  procs = []
+  try:
+    for i in range(2):
+      with open(logs[i], 'w') as log:
+        procs.append(subprocess.Popen(
+            _main('--distributed', *config, f'--workdir={workdir}', '--peer_timeout=10',
+                  f'--coordinator_address={address}', '--num_processes=2', f'--process_id={i}'),
+            cwd=ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT))
+    deadline = time.monotonic() + _TIMEOUT_S
+    while (_finished_chunks(workdir) < after_chunks and time.monotonic() < deadline
+           and all(p.poll() is None for p in procs)):
+      time.sleep(0.1)
+    test.assertTrue(all(p.poll() is None for p in procs),
+                    f'the job ended before the test could act: {logs[0].read_text()[-3000:]}')
+    yield procs
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+      p.wait()
+
+
+def _resumed_as_one(test: absltest.TestCase, config: tuple[str, ...], two: pathlib.Path,
+                    one: pathlib.Path, reference: subprocess.Popen, logs: pathlib.Path) -> str:
+  """Runs the 2-process job of `config` on `two` again, to the end, and checks that it wrote the
+  files of the one-process run `reference` on `one`; returns process 0's output."""
+  address = f'127.0.0.1:{_free_port()}'
+  flags = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
+           '--num_processes=2')
+  out = _run_together(test, {f'p{i}': (_main(*flags, f'--process_id={i}'), _env())
+                             for i in range(2)}, logs)
+  test.assertEqual(reference.wait(timeout=_TIMEOUT_S), 0)
+  for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
+    test.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+  return out['p0']
+
+
 class TwoProcessTest(absltest.TestCase):
 
   def test_sequence_classes_by_flags_and_by_variables_and_resumed_across(self):
@@ -142,46 +203,19 @@ class TwoProcessTest(absltest.TestCase):
 
   def test_a_lost_process_ends_the_other_in_one_line_and_the_same_command_resumes(self):
     tmp = pathlib.Path(self.create_tempdir().full_path)
-    # 40 seeds in chunks of 2 for each of the 2 data specs: 20 rounds of one chunk per device,
-    # enough for a process to be killed with chunks finished and chunks to go.
-    config = (f'--config={ROOT / "configs" / "syn_medium.py"}:smoke', '--config.sweep.num_seeds=40')
-    one, two = tmp / 'one', tmp / 'two'
-    reference = subprocess.Popen(_main(*config, f'--workdir={one}'), cwd=ROOT, env=_env(),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-
-    def finished_chunks() -> int:
-      return sum(1 for p in (two / 'checkpoints').glob('*/*') if p.name.isdigit())
+    # Enough chunks for a process to be killed with chunks finished and chunks to go.
+    config, one, two, reference = _forty_seeds(tmp)
 
     def job_losing(victim: int, after_chunks: int) -> str:
       """Runs the 2-process job until it has `after_chunks` finished chunks, kills process
       `victim` and returns the other's output, checking how and when it ended."""
-      address = f'127.0.0.1:{_free_port()}'
-      procs, logs = [], []
-      try:
-        for i in range(2):
-          logs.append(tmp / f'lost{victim}_{i}.log')
-          with open(logs[-1], 'w') as log:
-            procs.append(subprocess.Popen(
-                _main('--distributed', *config, f'--workdir={two}', '--peer_timeout=10',
-                      f'--coordinator_address={address}', '--num_processes=2',
-                      f'--process_id={i}'), cwd=ROOT, env=_env(), stdout=log,
-                stderr=subprocess.STDOUT))
-        deadline = time.monotonic() + _TIMEOUT_S
-        while finished_chunks() < after_chunks and time.monotonic() < deadline and all(
-            p.poll() is None for p in procs):
-          time.sleep(0.1)
-        self.assertTrue(all(p.poll() is None for p in procs),
-                        f'the job ended before a process could be lost: {logs[0].read_text()}')
+      logs = [tmp / f'lost{victim}_{i}.log' for i in range(2)]
+      with _job_until(self, config, two, logs, after_chunks) as procs:
         procs[victim].kill()
         killed = time.monotonic()
         survivor = procs[1 - victim]
         survivor.wait(timeout=60)  # --peer_timeout=10, where jax's default waits 100 s.
         ended_after = time.monotonic() - killed
-      finally:
-        for p in procs:
-          if p.poll() is None:
-            p.kill()
-          p.wait()
       out = logs[1 - victim].read_text()
       self.assertEqual(survivor.returncode, 3, out[-3000:])
       self.assertLess(ended_after, 40, out[-3000:])
@@ -195,47 +229,19 @@ class TwoProcessTest(absltest.TestCase):
       return out
 
     job_losing(victim=1, after_chunks=2)
-    job_losing(victim=0, after_chunks=finished_chunks() + 2)
-    address = f'127.0.0.1:{_free_port()}'
-    flags = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
-             '--num_processes=2')
-    out = _run_together(self, {f'p{i}': (_main(*flags, f'--process_id={i}'), _env())
-                               for i in range(2)}, tmp / 'logs_resumed')
-    self.assertRegex(out['p0'], r'\d+ finished chunks are restored')
-    self.assertEqual(reference.wait(timeout=_TIMEOUT_S), 0)
-    for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
-      self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+    job_losing(victim=0, after_chunks=_finished_chunks(two) + 2)
+    out = _resumed_as_one(self, config, two, one, reference, tmp / 'logs_resumed')
+    self.assertRegex(out, r'\d+ finished chunks are restored')
 
   def test_a_ctrl_c_to_one_process_stops_both_after_the_same_chunks(self):
     tmp = pathlib.Path(self.create_tempdir().full_path)
-    # 40 seeds in chunks of 2 for each of the 2 data specs: 20 calls, one chunk per process.
-    config = (f'--config={ROOT / "configs" / "syn_medium.py"}:smoke', '--config.sweep.num_seeds=40')
-    one, two = tmp / 'one', tmp / 'two'
-    reference = subprocess.Popen(_main(*config, f'--workdir={one}'), cwd=ROOT, env=_env(),
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    address = f'127.0.0.1:{_free_port()}'
-    flags = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
-             '--num_processes=2', '--peer_timeout=10')
-    procs, logs = [], [tmp / f'stopped{i}.log' for i in range(2)]
-    try:
-      for i in range(2):
-        with open(logs[i], 'w') as log:
-          procs.append(subprocess.Popen(_main(*flags, f'--process_id={i}'), cwd=ROOT,
-                                        env=_env(), stdout=log, stderr=subprocess.STDOUT))
-      deadline = time.monotonic() + _TIMEOUT_S
-      while (sum(1 for p in (two / 'checkpoints').glob('*/*') if p.name.isdigit()) < 2
-             and time.monotonic() < deadline and all(p.poll() is None for p in procs)):
-        time.sleep(0.1)
-      self.assertTrue(all(p.poll() is None for p in procs), logs[0].read_text()[-3000:])
+    config, one, two, reference = _forty_seeds(tmp)
+    logs = [tmp / f'stopped{i}.log' for i in range(2)]
+    with _job_until(self, config, two, logs, after_chunks=2) as procs:
       procs[1].send_signal(signal.SIGINT)  # Process 1 alone: the job decides together.
       for p in procs:
         p.wait(timeout=60)
-    finally:
-      for p in procs:
-        if p.poll() is None:
-          p.kill()
-        p.wait()
-    saved = sum(1 for p in (two / 'checkpoints').glob('*/*') if p.name.isdigit())
+    saved = _finished_chunks(two)
     self.assertLess(saved, 40, 'the job ended before it could be stopped')
     for i, log in enumerate(logs):
       out = log.read_text()
@@ -245,15 +251,8 @@ class TwoProcessTest(absltest.TestCase):
       self.assertTrue(out.rstrip().endswith(
           f'interrupted: saved {saved} of 40 chunks: the same command trains the others'),
                       out[-3000:])
-    address = f'127.0.0.1:{_free_port()}'
-    resumed = ('--distributed', *config, f'--workdir={two}', f'--coordinator_address={address}',
-               '--num_processes=2')
-    out = _run_together(self, {f'p{i}': (_main(*resumed, f'--process_id={i}'), _env())
-                               for i in range(2)}, tmp / 'logs_resumed')
-    self.assertIn(f'{saved} finished chunks are restored', out['p0'])
-    self.assertEqual(reference.wait(timeout=_TIMEOUT_S), 0)
-    for name in ('results.csv', 'summary.csv', 'metrics.jsonl'):
-      self.assertEqual((two / name).read_bytes(), (one / name).read_bytes(), name)
+    out = _resumed_as_one(self, config, two, one, reference, tmp / 'logs_resumed')
+    self.assertIn(f'{saved} finished chunks are restored', out)
 
   @absltest.skipUnless((WIKITEXT_DIR / 'wiki.valid.tokens').exists(),
                        f'no WikiText-2 files at {WIKITEXT_DIR} (set SCAN_SNAP_WIKITEXT_DIR)')
