@@ -163,9 +163,11 @@ def check_workdir_path(workdir: pathlib.Path) -> None:
 
 
 def prepare_workdir(resolved_config: dict, declared: dict, workdir: pathlib.Path,
-                    output_names: tuple[str, ...], overwrite: bool, writer: bool) -> None:
+                    output_names: tuple[str, ...], overwrite: bool, writer: bool,
+                    growing: tuple[str, ...] = ()) -> None:
   """Checks that the run found in workdir (if any) is of this config by its config.json (see
-  config_differences; `declared` is the experiment's keys at their declared values), or with
+  config_differences; `declared` is the experiment's keys at their declared values, `growing`
+  its axes that may gain values), or with
   overwrite, deletes the `output_names` found there, whatever made them. The writer also deletes
   the temporary files of killed runs (see remove_temporaries). config.json is the caller's to
   write, once the checkpoints found are known to be this config's."""
@@ -179,7 +181,8 @@ def prepare_workdir(resolved_config: dict, declared: dict, workdir: pathlib.Path
       elif writer and path.exists():
         path.unlink()
   elif saved.exists():
-    differences = config_differences(json.loads(saved.read_text()), resolved_config, declared)
+    differences = config_differences(json.loads(saved.read_text()), resolved_config, declared,
+                                     growing)
     if differences:
       shown = '; '.join(differences[:_SHOWN_DIFFERENCES]) + (
           f'; and {len(differences) - _SHOWN_DIFFERENCES} more'
@@ -196,12 +199,15 @@ _SHOWN_DIFFERENCES = 5  # keys named in the message of a config that differs
 REPORTING_SECTIONS = ('figures', 'report')
 
 
-def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]:
+def config_differences(saved: dict, resolved: dict, declared: dict,
+                       growing: tuple[str, ...] = ()) -> list[str]:
   """The keys in which a work directory's config.json (`saved`) and this config (`resolved`)
   differ, each as 'config.<key> = <saved> there, <this> here' (values as JSON has them), those
   of the REPORTING_SECTIONS left out. A key that this config has and the saved one lacks, set
   to its `declared` value, is no difference: a key added to the code since the run was made,
-  left at its default, runs as before."""
+  left at its default, runs as before. Nor is a `growing` key (an axis whose values are each
+  trained and checkpointed apart, as the depths are) whose saved values, at least one, are all
+  among this config's: the runs found are this config's, and the values added are trained."""
   as_json = lambda tree: json.loads(json.dumps(tree))
   saved, resolved, declared = as_json(saved), as_json(resolved), as_json(declared)
   missing = object()
@@ -215,6 +221,9 @@ def config_differences(saved: dict, resolved: dict, declared: dict) -> list[str]
                 default.get(key, missing) if isinstance(default, dict) else missing,
                 f'{prefix}{key}.')
     elif old is missing and new == default:
+      pass
+    elif (prefix[:-1] in growing and isinstance(old, list) and isinstance(new, list) and old
+          and all(value in new for value in old)):
       pass
     elif old != new:
       show = lambda v: 'absent' if v is missing else json.dumps(v, ensure_ascii=False)

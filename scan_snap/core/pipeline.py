@@ -43,6 +43,9 @@ class Experiment(Protocol):
   FIGURES: dict[str, outputs.FigureSpec]  # config.figures.names: the figure registry
   CLAIMS: dict[str, verdicts.Claim]  # config.report.claims: the claim registry
   SIZE_KEYS: tuple[str, ...]  # the config keys that set the job's size, named when it is too big
+  # the axes whose values are each trained and checkpointed apart (the depths): a config that
+  # adds values to one resumes a work directory of the values before (outputs.config_differences)
+  GROWING_AXES: tuple[str, ...]
 
   def declared_config(self) -> ml_collections.ConfigDict:
     """Every key of the experiment at its declared value."""
@@ -181,7 +184,8 @@ def _run(p: Plan, workdir: pathlib.Path | None, overwrite: bool, tensorboard: bo
   with outputs.workdir_lock(workdir) if writer else contextlib.nullcontext():
     if workdir is not None:
       outputs.prepare_workdir(p.config.to_dict(), experiment.declared_config().to_dict(),
-                              workdir, experiment.OUTPUTS, overwrite, writer)
+                              workdir, experiment.OUTPUTS, overwrite, writer,
+                              experiment.GROWING_AXES)
       runtime.barrier('work directory prepared')  # No process looks for checkpoints before.
     trained = experiment.train(p, data, workdir, writer, tensorboard)
     results = experiment.results(p, data, trained)

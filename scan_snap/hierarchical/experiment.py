@@ -40,6 +40,7 @@ OUTPUTS = ('config.json', 'metrics.jsonl', 'tensorboard', 'results.csv', 'summar
 SECTIONS = (verdicts.PAPER,)
 SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.num_layers', 'model.d_model',
              'model.d_ff', 'eval.batch_size')
+GROWING_AXES = ('model.num_layers',)  # each depth's runs: checkpoints/depth<n>
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = hier_config.hierarchical_config
 check_config = hier_config.check

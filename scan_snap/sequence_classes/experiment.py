@@ -44,6 +44,7 @@ OUTPUTS = ('config.json', 'results.csv', 'metrics.jsonl', 'tensorboard', 'summar
 SECTIONS = (verdicts.PAPER, verdicts.SOLVER)
 SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr_z', 'optimizer.lr_y', 'data.num_last',
              'data.seq_len', 'train.steps', 'train.log_every')
+GROWING_AXES = ()
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = config.sequence_classes_config
 check_config = config.check

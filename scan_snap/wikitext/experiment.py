@@ -50,6 +50,7 @@ SECTIONS = (verdicts.PAPER,)
 SIZE_KEYS = ('sweep.num_seeds', 'optimizer.lr', 'model.d_model', 'model.num_layers',
              'model.depths', 'eval.num_probe', 'eval.query_tokens', 'eval.key_tokens',
              'train.eval_every')
+GROWING_AXES = ('model.depths',)  # each depth's runs: checkpoints/depth<n>
 FIGURES, CLAIMS = figures.FIGURES, claims.CLAIMS
 declared_config = text_config.wikitext_config
 check_config = text_config.check

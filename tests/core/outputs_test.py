@@ -89,5 +89,22 @@ class FigureTest(absltest.TestCase):
     self.assertEqual(saved[0], saved[1])
 
 
+class ConfigDifferencesTest(absltest.TestCase):
+
+  def test_a_growing_axis_may_gain_values_and_nothing_else(self):
+    declared = {'model': {'depths': [], 'd_model': 8}}
+    saved = {'model': {'depths': [1, 2], 'd_model': 8}}
+    differ = lambda depths, growing=('model.depths',): outputs.config_differences(
+        saved, {'model': {'depths': depths, 'd_model': 8}}, declared, growing)
+    self.assertEqual(differ([1, 2, 4]), [])  # depth 4 is trained, depths 1 and 2 resume
+    self.assertEqual(differ([4, 2, 1]), [])
+    self.assertEqual(differ([1, 4]), ['config.model.depths = [1, 2] there, [1, 4] here'])
+    self.assertEqual(differ([1, 2, 4], growing=()),
+                     ['config.model.depths = [1, 2] there, [1, 2, 4] here'])
+    no_axis = {'model': {'depths': [], 'd_model': 8}}  # Checkpoints laid out without depths.
+    self.assertEqual(outputs.config_differences(no_axis, saved, declared, ('model.depths',)),
+                     ['config.model.depths = [] there, [1, 2] here'])
+
+
 if __name__ == '__main__':
   absltest.main()

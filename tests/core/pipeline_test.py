@@ -66,11 +66,12 @@ class PlanTest(parameterized.TestCase):
                                             if k != 'entropy_rises_with_lr_factor'))
     self.assertIn('entropy_rises_with_lr_factor', yz.report.claims)
 
-  @parameterized.parameters('sequence_classes', 'wikitext')
-  def test_the_keys_named_for_a_job_too_large_are_its_keys(self, name):
+  @parameterized.parameters('sequence_classes', 'wikitext', 'hierarchical')
+  def test_the_keys_named_for_a_job_too_large_or_growing_are_its_keys(self, name):
     module = importlib.import_module(pipeline.EXPERIMENTS[name])
     keys = config_files.all_keys(module.declared_config())
     self.assertContainsSubset(module.SIZE_KEYS, keys)
+    self.assertContainsSubset(module.GROWING_AXES, keys)
 
   def test_an_unknown_experiment_is_one_line(self):
     c = load_config('syn_small')

@@ -1,6 +1,7 @@
 """The hierarchical config and its smoke run end to end: the checks, the work directory, the
 verdicts, a resume, and a run that does not depend on the runs around it."""
 
+import copy
 import csv
 import functools
 import json
@@ -77,6 +78,17 @@ class SmokeTest(absltest.TestCase):
     again = scan_snap.run_experiment(c, workdir)  # every checkpoint there: nothing to train
     self.assertEqual(again['steps_trained'], 0)
     np.testing.assert_equal(first['results'], again['results'])  # NaN where a block is missing
+    # A depth added: the depths found resume, the new one alone is trained.
+    deeper = copy.deepcopy(c)
+    with deeper.unlocked():
+      deeper.model.num_layers = (*c.model.num_layers, 3)
+    grown = scan_snap.run_experiment(deeper, workdir)
+    self.assertEqual(grown['steps_trained'], c.train.steps)
+    self.assertEqual(json.loads((workdir / 'config.json').read_text())['model']['num_layers'],
+                     [*c.model.num_layers, 3])
+    kept = [row for row in grown['results'] if row['num_layers'] in c.model.num_layers]
+    np.testing.assert_equal(kept, [{k: row.get(k, np.nan) for k in kept[0]}
+                                   for row in first['results']])
 
   def test_the_yz_model_runs_and_decides_its_order_of_snapping(self):
     c = load_config('hierarchical', 'smoke+yz')

@@ -90,11 +90,13 @@ class ExperimentTest(absltest.TestCase):
     self.assertEqual(again['results'], result['results'])
 
     # A depth axis: the grid's 2-layer runs again, and 1-layer ones, each group as it trains
-    # alone.
-    c.model.num_layers, c.model.depths = 1, (1, 2)
+    # alone; the second depth added to a work directory of the first, which resumes.
+    c.model.num_layers, c.model.depths = 1, (1,)
     depth_dir = pathlib.Path(self.create_tempdir().full_path)
+    self.assertEqual(scan_snap.run_experiment(c, depth_dir)['steps_trained'], c.train.steps)
+    c.model.depths = (1, 2)
     deep = scan_snap.run_experiment(c, depth_dir)
-    self.assertEqual(deep['steps_trained'], 2 * c.train.steps)  # summed over the depths
+    self.assertEqual(deep['steps_trained'], c.train.steps)  # depth 2 alone
     self.assertEqual(sorted(p.name for p in (depth_dir / 'checkpoints').iterdir()),
                      ['depth1', 'depth2'])
     with open(depth_dir / 'results.csv') as f:
