@@ -48,15 +48,18 @@ def restore_each(store: checkpoints.Checkpoints | None, fingerprints: Sequence[s
   return found
 
 
-def restore_newest(store: checkpoints.Checkpoints | None, made_by: str, target: dict[str, Any]
-                   ) -> tuple[int, dict[str, Any]] | None:
+def restore_newest(store: checkpoints.Checkpoints | None, made_by: str,
+                   target: Callable[[], dict[str, Any]]) -> tuple[int, dict[str, Any]] | None:
   """(its number, its items) of the newest intact chained piece, numbered by the step it ends
-  at; None when there is none. A damaged piece is reported and deleted, and the one before it
-  tried; one made by another fingerprint raises outputs.WorkdirError."""
+  at; None when there is none. target() gives the structure of its items, built only when a
+  piece is found (it may gather the state of every process). A damaged piece is reported and
+  deleted, and the one before it tried; one made by another fingerprint raises
+  outputs.WorkdirError."""
   numbers = store.steps()[::-1] if store is not None else []
+  structure = target() if numbers else None
   for i, number in enumerate(numbers):
     otherwise = f'resuming from step {numbers[i + 1]}' if i + 1 < len(numbers) else 'starting anew'
-    items = store.restore(number, made_by, otherwise, target)
+    items = store.restore(number, made_by, otherwise, structure)
     if items is not None:
       return number, items
   return None
@@ -110,10 +113,10 @@ def session(total: int, unit: str, desc: str, initial: int = 0, show: bool = Tru
             interrupted: Callable[[], str] = lambda: '') -> Iterator[Session]:
   """Within the block, a progress bar of `total` units (shown by process 0 when `show`, from
   `initial`: what was restored), and a first Ctrl-C asks the job to stop after the piece under
-  way (Session.stopping), at its Session.advance. However the block ends, the checkpoints started are written before it is
-  left (a Ctrl-C meanwhile does not cut them short). A stop leaves as a KeyboardInterrupt whose
-  text is interrupted(), read once the checkpoints are written: what was saved, and what the
-  same command does next."""
+  way (Session.stopping), at its Session.advance. However the block ends, the checkpoints
+  started are written before it is left (a Ctrl-C meanwhile does not cut them short). A stop
+  leaves as a KeyboardInterrupt whose text is interrupted(), read once the checkpoints are
+  written: what was saved, and what the same command does next."""
   try:
     with runtime.progress_bar(total=total, initial=initial, unit=unit, desc=desc,
                               disable=not show or jax.process_index() != 0) as bar:

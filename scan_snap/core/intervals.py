@@ -148,8 +148,8 @@ def run(grid: Grid, data: Any, steps: int, eval_every: int, checkpoint_every: in
   """
   store = (checkpoints.Checkpoints(workdir, folder, max_to_keep=2) if workdir is not None
            else None)
-  restored = engine.restore_newest(store, made_by, {'state': grid.state_arrays(), 'history': None}
-                                   ) if store else None
+  restored = engine.restore_newest(store, made_by,
+                                   lambda: {'state': grid.state_arrays(), 'history': None})
   on_start()
   if restored:
     step, items = restored

@@ -9,8 +9,8 @@ import itertools
 import pathlib
 
 import numpy as np
-from matplotlib import lines
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from scan_snap.core import outputs
 from scan_snap.wikitext import optimizer as text_optimizer
@@ -96,7 +96,7 @@ def training_curves(steps_E: np.ndarray, val_loss_ExR: np.ndarray, entropy_ExRxN
   ax_loss.legend(fontsize=7)
   if entropy_ExRxN.shape[2] > 1:  # The layers' line styles, in black: no run's colour.
     ax_freezing.legend(handles=[
-        lines.Line2D([], [], color='k', ls=styles[layer % len(styles)], label=f'layer {layer}')
+        Line2D([], [], color='k', ls=styles[layer % len(styles)], label=f'layer {layer}')
         for layer in range(entropy_ExRxN.shape[2])], fontsize=7)
   return outputs.save_figure(fig, stem)
 

@@ -63,11 +63,11 @@ class RestoreTest(absltest.TestCase):
     store.wait()
     _damage(store, 30)
     with self.assertLogs(level='WARNING') as logs:
-      step, items = engine.restore_newest(self._store(), made_by, {'piece': None})
+      step, items = engine.restore_newest(self._store(), made_by, lambda: {'piece': None})
     self.assertEqual(step, 20)
     np.testing.assert_array_equal(items['piece']['x'], np.full(3, 20.0, np.float32))
     self.assertRegex(logs.output[0], r'pieces/30 is damaged .*; resuming from step 20')
-    self.assertIsNone(engine.restore_newest(None, made_by, {'piece': None}))
+    self.assertIsNone(engine.restore_newest(None, made_by, lambda: {'piece': None}))
 
   def test_the_fingerprint_holds_the_run_config_and_what_else_it_depends_on(self):
     self.assertEqual(engine.fingerprint({'a': 1}, seeds=[1, 2]),
